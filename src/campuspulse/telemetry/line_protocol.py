@@ -1,0 +1,56 @@
+"""The one InfluxDB line-protocol encoder, for the contract's time-series mapping."""
+
+from collections.abc import Iterable
+
+from campuspulse.telemetry.records import ReadingRecord, StateRecord, StatusPayload
+
+STATE_MEASUREMENT = "equipment_state"
+READING_MEASUREMENT = "equipment_reading"
+STATUS_MEASUREMENT = "agent_status"
+
+_TAG_ESCAPE = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
+
+
+def _tags(school: str, agent: str, device: str | None = None) -> str:
+    # Contract identifiers cannot hold the characters line protocol escapes; escape anyway for safety.
+    tags = f"school={school.translate(_TAG_ESCAPE)},agent={agent.translate(_TAG_ESCAPE)}"
+    if device is not None:
+        tags += f",device={device.translate(_TAG_ESCAPE)}"
+    return tags
+
+
+def _float(v: float) -> str:
+    return repr(float(v))
+
+
+def _string(v: str) -> str:
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def state_line(school: str, agent: str, rec: StateRecord) -> str:
+    """`equipment_state,school=…,agent=…,device=… state="in_use",in_use=1i,valid_s=180i,seq=41i <ts ms>`."""
+    in_use = 1 if rec.state == "in_use" else 0
+    return (
+        f"{STATE_MEASUREMENT},{_tags(school, agent, rec.device)} "
+        f"state={_string(rec.state.value)},in_use={in_use}i,valid_s={rec.valid_s}i,seq={rec.seq}i {rec.ts}"
+    )
+
+
+def reading_line(school: str, agent: str, rec: ReadingRecord) -> str:
+    """`equipment_reading,school=…,agent=…,device=… power_w=86.5,…,seq=42i <ts ms>`."""
+    fields = ",".join(f"{k}={_float(v)}" for k, v in rec.values.items())
+    return f"{READING_MEASUREMENT},{_tags(school, agent, rec.device)} {fields},seq={rec.seq}i {rec.ts}"
+
+
+def status_line(status: StatusPayload) -> str:
+    """`agent_status,school=…,agent=… online=true <ts ms>`."""
+    online = "true" if status.online else "false"
+    return f"{STATUS_MEASUREMENT},{_tags(status.school, status.agent)} online={online} {status.ts}"
+
+
+def record_lines(school: str, agent: str, records: Iterable[StateRecord | ReadingRecord]) -> list[str]:
+    """Line-protocol lines (millisecond precision) for a batch of records."""
+    return [
+        state_line(school, agent, r) if isinstance(r, StateRecord) else reading_line(school, agent, r)
+        for r in records
+    ]
