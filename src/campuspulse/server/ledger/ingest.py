@@ -1,0 +1,283 @@
+"""Storing validated telemetry in the ledger: dedup by (agent, seq), gap tracking, segment folding.
+
+Records are folded into state segments in seq order, per agent, over the settled prefix of its
+seq: every seq up to the agent's watermark has been folded or declared lost/dropped. A record
+that arrives after a gap waits in `pending_records` until the gap fills, is announced as
+dropped, or outlives the reorder window and is declared lost. So late, out-of-order and
+repeated delivery give the segments of in-order delivery, and heartbeats add no rows.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from campuspulse.server.ledger.schema import (
+    Agent,
+    AgentProgress,
+    DeadLetter,
+    PendingRecord,
+    SeqGap,
+    StateSegment,
+)
+from campuspulse.server.ledger.state_segments import StateFact, apply_state
+from campuspulse.telemetry import ParsedBatch, ReadingRecord, StateRecord, StatusPayload
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """What happened to a batch."""
+
+    stored: int = 0
+    duplicates: int = 0
+    pending: int = 0
+    dead_letters: int = 0
+    late: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fact:
+    seq: int
+    type: str
+    device: str
+    ts_ms: int
+    state: str | None
+    valid_s: int | None
+
+
+def _fact(rec: StateRecord | ReadingRecord) -> _Fact:
+    if isinstance(rec, StateRecord):
+        return _Fact(rec.seq, "state", rec.device, rec.ts, rec.state.value, rec.valid_s)
+    return _Fact(rec.seq, "reading", rec.device, rec.ts, None, None)
+
+
+def _json(raw: Any) -> str:
+    try:
+        return orjson.dumps(raw).decode()
+    except TypeError:
+        return repr(raw)
+
+
+class Ledger:
+    """The ledger's write side, shared by the collector and the server's HTTP ingest."""
+
+    def __init__(self, engine: Engine, reorder_window_s: float = 300.0) -> None:
+        self.engine = engine
+        self.reorder_window = timedelta(seconds=reorder_window_s)
+        self._dialect = engine.dialect.name
+
+    # dead letters -------------------------------------------------------------------------
+    def dead_letter(
+        self, source: str, reason: str, raw: Any, agent: str | None = None, school: str | None = None
+    ) -> None:
+        """Keep input that broke the contract, with the reason."""
+        with Session(self.engine) as s, s.begin():
+            s.add(DeadLetter(source=source, reason=reason, raw=_json(raw), agent=agent, school=school))
+
+    # records ------------------------------------------------------------------------------
+    def ingest(self, batch: ParsedBatch, source: str) -> IngestResult:
+        """Store a validated batch in one transaction; rejected records become dead letters."""
+        result = IngestResult()
+        with Session(self.engine) as s, s.begin():
+            refusal = self._agent_refusal(s, batch.agent, batch.school)
+            if refusal is not None:
+                raws = [r.model_dump(mode="json") for r in batch.records] + [r.raw for r in batch.rejected]
+                s.add(DeadLetter(source=source, reason=refusal, agent=batch.agent, school=batch.school,
+                                 raw=_json({"v": 1, "agent": batch.agent, "school": batch.school,
+                                            "records": raws})))
+                result.dead_letters = len(raws)
+                result.reasons.append(refusal)
+                return result
+            for rej in batch.rejected:
+                s.add(DeadLetter(source=source, reason=rej.reason, agent=batch.agent, school=batch.school,
+                                 raw=_json(rej.raw)))
+                result.reasons.append(rej.reason)
+            result.dead_letters = len(batch.rejected)
+            if batch.records:
+                self._store(s, batch.agent, batch.school, [_fact(r) for r in batch.records], result)
+        return result
+
+    def _agent_refusal(self, s: Session, agent: str, school: str) -> str | None:
+        registered = s.get(Agent, agent)
+        if registered is None:
+            return f"agent {agent!r} is not registered; register it with PUT /api/v1/agents/{agent}"
+        if registered.school != school:
+            return f"agent {agent!r} is registered to school {registered.school!r}, not {school!r}"
+        return None
+
+    def _progress(self, s: Session, agent: str) -> AgentProgress:
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        s.execute(insert(AgentProgress).values(agent=agent, watermark=-1, max_seq=-1)
+                  .on_conflict_do_nothing(index_elements=["agent"]))
+        return s.execute(select(AgentProgress).where(AgentProgress.agent == agent)
+                         .with_for_update()).scalar_one()
+
+    def _store(self, s: Session, agent: str, school: str, facts: list[_Fact], result: IngestResult) -> None:
+        prog = self._progress(s, agent)
+        incoming: dict[int, _Fact] = {}
+        late: list[_Fact] = []
+        gaps = self._gaps(s, agent) if any(f.seq <= prog.watermark for f in facts) else []
+        for f in facts:
+            if f.seq in incoming:
+                result.duplicates += 1
+            elif f.seq <= prog.watermark:
+                gap = next((g for g in gaps if g.first_seq <= f.seq <= g.last_seq), None)
+                if gap is None:
+                    result.duplicates += 1
+                else:
+                    self._punch(s, gap, f.seq, gaps)
+                    late.append(f)
+            else:
+                incoming[f.seq] = f
+        if prog.max_seq > prog.watermark and incoming:
+            seen = set(s.scalars(select(PendingRecord.seq).where(
+                PendingRecord.agent == agent, PendingRecord.seq.in_(list(incoming)))))
+            for seq in seen:
+                del incoming[seq]
+                result.duplicates += 1
+        folder = _SegmentFolder(s, school, agent)
+        for f in late:
+            folder.fold(f)
+        result.late = len(late)
+        s.add_all(PendingRecord(agent=agent, seq=f.seq, school=school, type=f.type, device=f.device,
+                                ts_ms=f.ts_ms, state=f.state, valid_s=f.valid_s) for f in incoming.values())
+        if incoming:
+            prog.max_seq = max(prog.max_seq, max(incoming))
+            s.flush()
+        settled = self._settle(s, prog, school, folder)
+        result.stored = len(late) + len(incoming)
+        result.pending = len(incoming) - sum(1 for seq in settled if seq in incoming)
+
+    def _gaps(self, s: Session, agent: str, above: int | None = None) -> list[SeqGap]:
+        q = select(SeqGap).where(SeqGap.agent == agent)
+        if above is not None:
+            q = q.where(SeqGap.last_seq > above)
+        return list(s.scalars(q.order_by(SeqGap.first_seq)))
+
+    @staticmethod
+    def _punch(s: Session, gap: SeqGap, seq: int, gaps: list[SeqGap]) -> None:
+        """A seq once declared missing arrived after all: take it out of its gap."""
+        first, last = gap.first_seq, gap.last_seq
+        s.delete(gap)
+        gaps.remove(gap)
+        s.flush()
+        for lo, hi in ((first, seq - 1), (seq + 1, last)):
+            if lo <= hi:
+                g = SeqGap(agent=gap.agent, first_seq=lo, last_seq=hi, reason=gap.reason)
+                s.add(g)
+                gaps.append(g)
+
+    def _settle(self, s: Session, prog: AgentProgress, school: str, folder: "_SegmentFolder") -> list[int]:
+        """Fold the pending records that now follow the watermark without a gap; advance it."""
+        if prog.max_seq <= prog.watermark:
+            return []
+        pending = {p.seq: p for p in s.scalars(select(PendingRecord).where(
+            PendingRecord.agent == prog.agent).order_by(PendingRecord.seq))}
+        declared = {g.first_seq: g.last_seq for g in self._gaps(s, prog.agent, above=prog.watermark)}
+        w = prog.watermark
+        settled: list[int] = []
+        while True:
+            if w + 1 in pending:
+                p = pending[w + 1]
+                if p.type == "state":
+                    folder.fold(_Fact(p.seq, p.type, p.device, p.ts_ms, p.state, p.valid_s))
+                settled.append(p.seq)
+                w += 1
+            elif w + 1 in declared:
+                w = declared[w + 1]
+            else:
+                break
+        if settled:
+            s.execute(delete(PendingRecord).where(PendingRecord.agent == prog.agent,
+                                                  PendingRecord.seq <= w))
+        prog.watermark = w
+        prog.max_seq = max(prog.max_seq, w)
+        return settled
+
+    # gaps and status -------------------------------------------------------------------------
+    def settle_stale_gaps(self, now: datetime | None = None) -> int:
+        """Declare lost the gaps that records have waited behind longer than the reorder window."""
+        cutoff = (now or datetime.now(UTC)) - self.reorder_window
+        declared = 0
+        with Session(self.engine) as s, s.begin():
+            waiting = s.execute(select(PendingRecord.agent, PendingRecord.school).where(
+                PendingRecord.received_at < cutoff).distinct()).all()
+            for agent, school in waiting:
+                prog = self._progress(s, agent)
+                first_pending = s.scalar(select(PendingRecord.seq).where(PendingRecord.agent == agent)
+                                         .order_by(PendingRecord.seq).limit(1))
+                if first_pending is None or first_pending <= prog.watermark + 1:
+                    continue
+                s.add(SeqGap(agent=agent, first_seq=prog.watermark + 1, last_seq=first_pending - 1,
+                             reason="lost"))
+                s.flush()
+                self._settle(s, prog, school, _SegmentFolder(s, school, agent))
+                declared += 1
+        return declared
+
+    def apply_status(self, status: StatusPayload, source: str) -> str | None:
+        """Record an agent's birth or death and the seq ranges it says it dropped; return a refusal."""
+        with Session(self.engine) as s, s.begin():
+            refusal = self._agent_refusal(s, status.agent, status.school)
+            if refusal is not None:
+                s.add(DeadLetter(source=source, reason=refusal, agent=status.agent, school=status.school,
+                                 raw=_json(status.model_dump(mode="json"))))
+                return refusal
+            agent = s.get(Agent, status.agent)
+            assert agent is not None
+            agent.online = status.online
+            agent.last_seen = datetime.fromtimestamp(status.ts / 1000, UTC)
+            agent.version = status.version or agent.version
+            if status.dropped:
+                prog = self._progress(s, status.agent)
+                known = {g.first_seq for g in self._gaps(s, status.agent)}
+                for first, last in status.dropped:
+                    first = max(first, prog.watermark + 1)
+                    if first <= last and first not in known:
+                        s.add(SeqGap(agent=status.agent, first_seq=first, last_seq=last, reason="dropped"))
+                s.flush()
+                self._settle(s, prog, status.school, _SegmentFolder(s, status.school, status.agent))
+        return None
+
+
+class _SegmentFolder:
+    """Folds one agent's state facts into its devices' segments within a session."""
+
+    def __init__(self, s: Session, school: str, agent: str) -> None:
+        self.s, self.school, self.agent = s, school, agent
+        self._last: dict[str, StateSegment | None] = {}
+
+    def _query(self, device: str) -> Any:
+        return select(StateSegment).where(StateSegment.school == self.school, StateSegment.device == device)
+
+    def _new(self, **kw: Any) -> StateSegment:
+        return StateSegment(school=self.school, agent=self.agent, **kw)
+
+    def fold(self, f: _Fact) -> None:
+        assert f.state is not None and f.valid_s is not None
+        fact = StateFact(f.seq, f.ts_ms, f.state, f.valid_s * 1000)
+        if f.device not in self._last:
+            self._last[f.device] = self.s.scalar(self._query(f.device).order_by(
+                StateSegment.start_ms.desc()).limit(1))
+        last = self._last[f.device]
+        if last is None or last.start_ms <= f.ts_ms:
+            prev, nxt = last, None
+        else:
+            prev = self.s.scalar(self._query(f.device).where(StateSegment.start_ms <= f.ts_ms)
+                                 .order_by(StateSegment.start_ms.desc()).limit(1))
+            nxt = self.s.scalar(self._query(f.device).where(StateSegment.start_ms > f.ts_ms)
+                                .order_by(StateSegment.start_ms).limit(1))
+        change = apply_state(prev, nxt, fact, self._new)
+        for seg in change.removed:
+            self.s.delete(seg)  # type: ignore[arg-type]
+        self.s.add_all(change.created)  # type: ignore[arg-type]
+        if change.removed or change.created or last is None or f.ts_ms < last.start_ms:
+            self.s.flush()
+            self._last[f.device] = self.s.scalar(self._query(f.device).order_by(
+                StateSegment.start_ms.desc()).limit(1))
+

@@ -1,0 +1,12 @@
+"""Alembic environment: runs on the connection handed over by `campuspulse.server.ledger.db.upgrade`."""
+
+from alembic import context
+
+from campuspulse.server.ledger.schema import Base
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through campuspulse.server.ledger.db.upgrade(engine)")
+context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,127 @@
+"""SQLAlchemy tables of the ledger. Migrations in `migrations/` create the same shape."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every ledger table."""
+
+
+class School(Base):
+    """A school and what its figures depend on."""
+
+    __tablename__ = "schools"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    district: Mapped[str] = mapped_column(String(64), index=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    tz: Mapped[str] = mapped_column(String(64))
+    classes: Mapped[int] = mapped_column(Integer, default=0)
+    parallel_classes: Mapped[int] = mapped_column(Integer, default=0)
+    students: Mapped[int] = mapped_column(Integer, default=0)
+    max_class_size: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Agent(Base):
+    """An edge agent, registered to one school, with what it last said about itself."""
+
+    __tablename__ = "agents"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    school: Mapped[str] = mapped_column(String(64), index=True)
+    online: Mapped[bool | None] = mapped_column(default=None)
+    last_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    version: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class Device(Base):
+    """What an agent watches; `device` is unique within its school."""
+
+    __tablename__ = "devices"
+    school: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(64), index=True)
+    room: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64))
+    equipment_item: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class CalendarDay(Base):
+    """A teaching day of a school and its periods, `[["08:00","08:45"], …]` in local time."""
+
+    __tablename__ = "calendar_days"
+    school: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    periods: Mapped[list[list[str]]] = mapped_column(JSON)
+
+
+class StateSegment(Base):
+    """A maximal run of one state of one device: `[start_ms, end_ms)`, built from records first..last_seq.
+
+    Heartbeats extend a segment; they never add a row.
+    """
+
+    __tablename__ = "state_segments"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    school: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    last_ts_ms: Mapped[int] = mapped_column(BigInteger)
+    agent: Mapped[str] = mapped_column(String(64))
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    records: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_state_segments_device_start", "school", "device", "start_ms", unique=True),)
+
+
+class AgentProgress(Base):
+    """Per agent: every seq up to `watermark` is settled (folded, or declared lost/dropped)."""
+
+    __tablename__ = "agent_progress"
+    agent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    watermark: Mapped[int] = mapped_column(BigInteger, default=-1)
+    max_seq: Mapped[int] = mapped_column(BigInteger, default=-1)
+
+
+class PendingRecord(Base):
+    """A record that arrived after a gap in its agent's seq; folded once the gap is settled."""
+
+    __tablename__ = "pending_records"
+    agent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    school: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(16))
+    device: Mapped[str] = mapped_column(String(64))
+    ts_ms: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str | None] = mapped_column(String(16), default=None)
+    valid_s: Mapped[int | None] = mapped_column(Integer, default=None)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SeqGap(Base):
+    """A settled range of missing seqs: `lost` (waited for in vain) or `dropped` (announced by the agent)."""
+
+    __tablename__ = "seq_gaps"
+    agent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(16))
+    settled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DeadLetter(Base):
+    """Input that broke the contract, kept with the reason instead of being dropped."""
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    source: Mapped[str] = mapped_column(String(300))
+    agent: Mapped[str | None] = mapped_column(String(64), default=None)
+    school: Mapped[str | None] = mapped_column(String(64), default=None)
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,1 @@
+"""The figures: utilization (and, later, compliance and experiment offering) from the ledger."""

@@ -1,0 +1,48 @@
+"""Available time: a school's teaching periods, from its calendar days, as UTC millisecond windows."""
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from campuspulse.telemetry import ContractError, parse_ts
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def local_ms(day: date, hhmm: str, tz: ZoneInfo) -> int:
+    """Milliseconds since the epoch of `hhmm` on `day` in the time zone `tz`."""
+    h, m = (int(x) for x in hhmm.split(":"))
+    if h == 24 and m == 0:
+        day, h = day + timedelta(days=1), 0
+    return int(datetime.combine(day, time(h, m), tzinfo=tz).timestamp() * 1000)
+
+
+def bound_ms(value: str, tz: ZoneInfo) -> int:
+    """A query bound: an RFC 3339 time, or a date read as local midnight in the school's zone."""
+    if _DATE.match(value):
+        try:
+            return local_ms(date.fromisoformat(value), "00:00", tz)
+        except ValueError as exc:
+            raise ContractError(f"date {value!r} is invalid: {exc}") from None
+    return parse_ts(value)
+
+
+def local_date(ms: int, tz: ZoneInfo) -> date:
+    """The local calendar date of an instant."""
+    return datetime.fromtimestamp(ms / 1000, tz).date()
+
+
+def teaching_periods(
+    days: Mapping[str, Sequence[Sequence[str]]], tz: ZoneInfo, from_ms: int, to_ms: int
+) -> list[tuple[str, int, int]]:
+    """`(local date, start_ms, end_ms)` of every period of the calendar days, clipped to [from, to)."""
+    out: list[tuple[str, int, int]] = []
+    for day in sorted(days):
+        d = date.fromisoformat(day)
+        for start, end in days[day]:
+            p0, p1 = max(local_ms(d, start, tz), from_ms), min(local_ms(d, end, tz), to_ms)
+            if p0 < p1:
+                out.append((day, p0, p1))
+    out.sort(key=lambda p: p[1])
+    return out

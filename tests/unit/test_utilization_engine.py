@@ -1,0 +1,125 @@
+"""The interval engine: domain.md's worked example, and agreement with a per-second reference."""
+
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from campuspulse.server.ledger.state_segments import StateFact, fold_in_order
+from campuspulse.server.metrics.available_time import teaching_periods
+from campuspulse.server.metrics.utilization import Interval, device_utilization
+from campuspulse.telemetry import parse_ts
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def worked_example_facts() -> list[StateFact]:
+    """07:50 idle, 08:10 in_use, 08:40 idle, 09:05 in_use, each repeated every 60 s; silent after 09:05."""
+    changes = [("07:50", "idle"), ("08:10", "in_use"), ("08:40", "idle"), ("09:05", "in_use")]
+    facts, seq = [], 0
+    for i, (hhmm, state) in enumerate(changes):
+        start = parse_ts(f"2026-09-07T{hhmm}:00.000+08:00")
+        stop = parse_ts(f"2026-09-07T{changes[i + 1][0]}:00.000+08:00") if i + 1 < len(changes) else start + 1
+        for t in range(start, stop, 60_000):
+            facts.append(StateFact(seq, t, state, 180_000))
+            seq += 1
+    return facts
+
+
+def test_worked_example_of_domain_doc_comes_out_exactly():
+    segs = fold_in_order(worked_example_facts())
+    assert [(s.state, s.records) for s in segs] == [("idle", 20), ("in_use", 30), ("idle", 25), ("in_use", 1)]
+    periods = teaching_periods({"2026-09-07": [["08:00", "08:45"], ["09:00", "09:45"]]}, TZ,
+                               parse_ts("2026-09-07T00:00:00+08:00"), parse_ts("2026-09-08T00:00:00+08:00"))
+    fig = device_utilization([Interval(s.start_ms, s.end_ms, s.state) for s in segs],
+                             [(p0, p1) for _, p0, p1 in periods])
+    row = fig.as_row("s1/pc1")
+    assert row["available_s"] == 5400
+    assert row["in_use_s"] == 1980
+    assert row["known_s"] == 3180
+    assert row["utilization"] == 0.366667
+    assert row["coverage"] == 0.588889
+    assert row["utilization_known"] == 0.622642
+    assert (row["sessions"], row["used_periods"], row["available_periods"]) == (2, 1, 2)
+
+
+def test_heartbeats_extend_one_segment_instead_of_adding_rows():
+    facts = [StateFact(i, i * 60_000, "in_use", 180_000) for i in range(1000)]
+    segs = fold_in_order(facts)
+    assert len(segs) == 1
+    assert (segs[0].start_ms, segs[0].end_ms, segs[0].records) == (0, 999 * 60_000 + 180_000, 1000)
+
+
+def test_a_silent_device_becomes_unknown_not_off():
+    facts = [StateFact(0, 0, "in_use", 180_000), StateFact(1, 600_000, "in_use", 180_000)]
+    segs = fold_in_order(facts)
+    assert [(s.start_ms, s.end_ms) for s in segs] == [(0, 180_000), (600_000, 780_000)]
+    fig = device_utilization([Interval(s.start_ms, s.end_ms, s.state) for s in segs], [(0, 1_000_000)])
+    assert (fig.in_use_ms, fig.known_ms, fig.sessions) == (360_000, 360_000, 2)
+
+
+def test_period_boundaries_across_local_midnight_use_the_school_zone():
+    periods = teaching_periods({"2026-09-07": [["23:30", "24:00"]]}, TZ, 0, 1 << 60)
+    assert periods == [("2026-09-07", parse_ts("2026-09-07T15:30:00Z"), parse_ts("2026-09-07T16:00:00Z"))]
+
+
+STATES = st.sampled_from(["in_use", "idle", "off", "fault"])
+
+
+@st.composite
+def streams(draw):
+    n = draw(st.integers(0, 40))
+    t, facts = 0, []
+    for seq in range(n):
+        t += draw(st.integers(0, 400))
+        facts.append(StateFact(seq, t * 1000, draw(STATES), draw(st.integers(1, 300)) * 1000))
+    periods, p = [], 0
+    for _ in range(draw(st.integers(0, 6))):
+        p += draw(st.integers(0, 3000))
+        length = draw(st.integers(1, 3000))
+        periods.append((p * 1000, (p + length) * 1000))
+        p += length
+    return facts, periods
+
+
+def reference(facts, periods, threshold=0.5):
+    """Per-second brute force of domain.md's definitions."""
+    state_at: dict[int, str] = {}
+    ordered = sorted(facts, key=lambda f: (f.ts_ms, f.seq))
+    for i, f in enumerate(ordered):
+        nxt = ordered[i + 1].ts_ms if i + 1 < len(ordered) else None
+        end = f.ts_ms + f.valid_ms if nxt is None else min(nxt, f.ts_ms + f.valid_ms)
+        for sec in range(f.ts_ms // 1000, end // 1000):
+            state_at[sec] = f.state
+    in_use = known = used = sessions = 0
+    avail = set()
+    for p0, p1 in periods:
+        u = 0
+        for sec in range(p0 // 1000, p1 // 1000):
+            avail.add(sec)
+            if sec in state_at:
+                known += 1
+                if state_at[sec] == "in_use":
+                    u += 1
+        in_use += u
+        used += 1 if u and u >= threshold * (p1 - p0) / 1000 else 0
+    run_hits, prev_in_use = False, False
+    for sec in range(0, max(list(state_at) + [0]) + 2):
+        cur = state_at.get(sec) == "in_use"
+        if cur and not prev_in_use:
+            run_hits = False
+        if cur and sec in avail:
+            run_hits = True
+        if prev_in_use and not cur and run_hits:
+            sessions += 1
+        prev_in_use = cur
+    return in_use * 1000, known * 1000, used, sessions
+
+
+@settings(max_examples=300, deadline=None)
+@given(streams())
+def test_engine_equals_a_per_second_reference(stream):
+    facts, periods = stream
+    segs = fold_in_order(facts)
+    fig = device_utilization([Interval(s.start_ms, s.end_ms, s.state) for s in segs], periods)
+    assert (fig.in_use_ms, fig.known_ms, fig.used_periods, fig.sessions) == reference(facts, periods)
