@@ -29,10 +29,15 @@ def worked_example_facts() -> list[StateFact]:
 def test_worked_example_of_domain_doc_comes_out_exactly():
     segs = fold_in_order(worked_example_facts())
     assert [(s.state, s.records) for s in segs] == [("idle", 20), ("in_use", 30), ("idle", 25), ("in_use", 1)]
-    periods = teaching_periods({"2026-09-07": [["08:00", "08:45"], ["09:00", "09:45"]]}, TZ,
-                               parse_ts("2026-09-07T00:00:00+08:00"), parse_ts("2026-09-08T00:00:00+08:00"))
-    fig = device_utilization([Interval(s.start_ms, s.end_ms, s.state) for s in segs],
-                             [(p0, p1) for _, p0, p1 in periods])
+    periods = teaching_periods(
+        {"2026-09-07": [["08:00", "08:45"], ["09:00", "09:45"]]},
+        TZ,
+        parse_ts("2026-09-07T00:00:00+08:00"),
+        parse_ts("2026-09-08T00:00:00+08:00"),
+    )
+    fig = device_utilization(
+        [Interval(s.start_ms, s.end_ms, s.state) for s in segs], [(p0, p1) for _, p0, p1 in periods]
+    )
     row = fig.as_row("s1/pc1")
     assert row["available_s"] == 5400
     assert row["in_use_s"] == 1980
@@ -104,7 +109,7 @@ def reference(facts, periods, threshold=0.5):
         in_use += u
         used += 1 if u and u >= threshold * (p1 - p0) / 1000 else 0
     run_hits, prev_in_use = False, False
-    for sec in range(0, max(list(state_at) + [0]) + 2):
+    for sec in range(0, max([*list(state_at), 0]) + 2):
         cur = state_at.get(sec) == "in_use"
         if cur and not prev_in_use:
             run_hits = False

@@ -14,7 +14,12 @@ from campuspulse.telemetry.records import (
 )
 from campuspulse.telemetry.timestamps import format_ts, ms_to_datetime, parse_ts
 from campuspulse.telemetry.topics import Topic, TopicKind, parse_topic, topic_for
-from campuspulse.telemetry.validation import ParsedBatch, Rejected, parse_records_payload, parse_status_payload
+from campuspulse.telemetry.validation import (
+    ParsedBatch,
+    Rejected,
+    parse_records_payload,
+    parse_status_payload,
+)
 
 __all__ = [
     "MAX_RECORDS_PER_BATCH",

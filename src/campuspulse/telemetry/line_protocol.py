@@ -51,6 +51,5 @@ def status_line(status: StatusPayload) -> str:
 def record_lines(school: str, agent: str, records: Iterable[StateRecord | ReadingRecord]) -> list[str]:
     """Line-protocol lines (millisecond precision) for a batch of records."""
     return [
-        state_line(school, agent, r) if isinstance(r, StateRecord) else reading_line(school, agent, r)
-        for r in records
+        state_line(school, agent, r) if isinstance(r, StateRecord) else reading_line(school, agent, r) for r in records
     ]

@@ -8,6 +8,7 @@ repeated delivery give the segments of in-order delivery, and heartbeats add no 
 """
 
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -87,15 +88,24 @@ class Ledger:
             refusal = self._agent_refusal(s, batch.agent, batch.school)
             if refusal is not None:
                 raws = [r.model_dump(mode="json") for r in batch.records] + [r.raw for r in batch.rejected]
-                s.add(DeadLetter(source=source, reason=refusal, agent=batch.agent, school=batch.school,
-                                 raw=_json({"v": 1, "agent": batch.agent, "school": batch.school,
-                                            "records": raws})))
+                s.add(
+                    DeadLetter(
+                        source=source,
+                        reason=refusal,
+                        agent=batch.agent,
+                        school=batch.school,
+                        raw=_json({"v": 1, "agent": batch.agent, "school": batch.school, "records": raws}),
+                    )
+                )
                 result.dead_letters = len(raws)
                 result.reasons.append(refusal)
                 return result
             for rej in batch.rejected:
-                s.add(DeadLetter(source=source, reason=rej.reason, agent=batch.agent, school=batch.school,
-                                 raw=_json(rej.raw)))
+                s.add(
+                    DeadLetter(
+                        source=source, reason=rej.reason, agent=batch.agent, school=batch.school, raw=_json(rej.raw)
+                    )
+                )
                 result.reasons.append(rej.reason)
             result.dead_letters = len(batch.rejected)
             if batch.records:
@@ -112,10 +122,12 @@ class Ledger:
 
     def _progress(self, s: Session, agent: str) -> AgentProgress:
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        s.execute(insert(AgentProgress).values(agent=agent, watermark=-1, max_seq=-1)
-                  .on_conflict_do_nothing(index_elements=["agent"]))
-        return s.execute(select(AgentProgress).where(AgentProgress.agent == agent)
-                         .with_for_update()).scalar_one()
+        s.execute(
+            insert(AgentProgress)
+            .values(agent=agent, watermark=-1, max_seq=-1)
+            .on_conflict_do_nothing(index_elements=["agent"])
+        )
+        return s.execute(select(AgentProgress).where(AgentProgress.agent == agent).with_for_update()).scalar_one()
 
     def _store(self, s: Session, agent: str, school: str, facts: list[_Fact], result: IngestResult) -> None:
         prog = self._progress(s, agent)
@@ -135,8 +147,11 @@ class Ledger:
             else:
                 incoming[f.seq] = f
         if prog.max_seq > prog.watermark and incoming:
-            seen = set(s.scalars(select(PendingRecord.seq).where(
-                PendingRecord.agent == agent, PendingRecord.seq.in_(list(incoming)))))
+            seen = set(
+                s.scalars(
+                    select(PendingRecord.seq).where(PendingRecord.agent == agent, PendingRecord.seq.in_(list(incoming)))
+                )
+            )
             for seq in seen:
                 del incoming[seq]
                 result.duplicates += 1
@@ -144,8 +159,19 @@ class Ledger:
         for f in late:
             folder.fold(f)
         result.late = len(late)
-        s.add_all(PendingRecord(agent=agent, seq=f.seq, school=school, type=f.type, device=f.device,
-                                ts_ms=f.ts_ms, state=f.state, valid_s=f.valid_s) for f in incoming.values())
+        s.add_all(
+            PendingRecord(
+                agent=agent,
+                seq=f.seq,
+                school=school,
+                type=f.type,
+                device=f.device,
+                ts_ms=f.ts_ms,
+                state=f.state,
+                valid_s=f.valid_s,
+            )
+            for f in incoming.values()
+        )
         if incoming:
             prog.max_seq = max(prog.max_seq, max(incoming))
             s.flush()
@@ -176,8 +202,12 @@ class Ledger:
         """Fold the pending records that now follow the watermark without a gap; advance it."""
         if prog.max_seq <= prog.watermark:
             return []
-        pending = {p.seq: p for p in s.scalars(select(PendingRecord).where(
-            PendingRecord.agent == prog.agent).order_by(PendingRecord.seq))}
+        pending = {
+            p.seq: p
+            for p in s.scalars(
+                select(PendingRecord).where(PendingRecord.agent == prog.agent).order_by(PendingRecord.seq)
+            )
+        }
         declared = {g.first_seq: g.last_seq for g in self._gaps(s, prog.agent, above=prog.watermark)}
         w = prog.watermark
         settled: list[int] = []
@@ -193,8 +223,7 @@ class Ledger:
             else:
                 break
         if settled:
-            s.execute(delete(PendingRecord).where(PendingRecord.agent == prog.agent,
-                                                  PendingRecord.seq <= w))
+            s.execute(delete(PendingRecord).where(PendingRecord.agent == prog.agent, PendingRecord.seq <= w))
         prog.watermark = w
         prog.max_seq = max(prog.max_seq, w)
         return settled
@@ -205,16 +234,17 @@ class Ledger:
         cutoff = (now or datetime.now(UTC)) - self.reorder_window
         declared = 0
         with Session(self.engine) as s, s.begin():
-            waiting = s.execute(select(PendingRecord.agent, PendingRecord.school).where(
-                PendingRecord.received_at < cutoff).distinct()).all()
+            waiting = s.execute(
+                select(PendingRecord.agent, PendingRecord.school).where(PendingRecord.received_at < cutoff).distinct()
+            ).all()
             for agent, school in waiting:
                 prog = self._progress(s, agent)
-                first_pending = s.scalar(select(PendingRecord.seq).where(PendingRecord.agent == agent)
-                                         .order_by(PendingRecord.seq).limit(1))
+                first_pending = s.scalar(
+                    select(PendingRecord.seq).where(PendingRecord.agent == agent).order_by(PendingRecord.seq).limit(1)
+                )
                 if first_pending is None or first_pending <= prog.watermark + 1:
                     continue
-                s.add(SeqGap(agent=agent, first_seq=prog.watermark + 1, last_seq=first_pending - 1,
-                             reason="lost"))
+                s.add(SeqGap(agent=agent, first_seq=prog.watermark + 1, last_seq=first_pending - 1, reason="lost"))
                 s.flush()
                 self._settle(s, prog, school, _SegmentFolder(s, school, agent))
                 declared += 1
@@ -225,8 +255,15 @@ class Ledger:
         with Session(self.engine) as s, s.begin():
             refusal = self._agent_refusal(s, status.agent, status.school)
             if refusal is not None:
-                s.add(DeadLetter(source=source, reason=refusal, agent=status.agent, school=status.school,
-                                 raw=_json(status.model_dump(mode="json"))))
+                s.add(
+                    DeadLetter(
+                        source=source,
+                        reason=refusal,
+                        agent=status.agent,
+                        school=status.school,
+                        raw=_json(status.model_dump(mode="json")),
+                    )
+                )
                 return refusal
             agent = s.get(Agent, status.agent)
             assert agent is not None
@@ -255,29 +292,30 @@ class _SegmentFolder:
     def _query(self, device: str) -> Any:
         return select(StateSegment).where(StateSegment.school == self.school, StateSegment.device == device)
 
-    def _new(self, **kw: Any) -> StateSegment:
-        return StateSegment(school=self.school, agent=self.agent, **kw)
-
     def fold(self, f: _Fact) -> None:
         assert f.state is not None and f.valid_s is not None
         fact = StateFact(f.seq, f.ts_ms, f.state, f.valid_s * 1000)
         if f.device not in self._last:
-            self._last[f.device] = self.s.scalar(self._query(f.device).order_by(
-                StateSegment.start_ms.desc()).limit(1))
+            self._last[f.device] = self.s.scalar(self._query(f.device).order_by(StateSegment.start_ms.desc()).limit(1))
         last = self._last[f.device]
         if last is None or last.start_ms <= f.ts_ms:
             prev, nxt = last, None
         else:
-            prev = self.s.scalar(self._query(f.device).where(StateSegment.start_ms <= f.ts_ms)
-                                 .order_by(StateSegment.start_ms.desc()).limit(1))
-            nxt = self.s.scalar(self._query(f.device).where(StateSegment.start_ms > f.ts_ms)
-                                .order_by(StateSegment.start_ms).limit(1))
-        change = apply_state(prev, nxt, fact, self._new)
+            prev = self.s.scalar(
+                self._query(f.device)
+                .where(StateSegment.start_ms <= f.ts_ms)
+                .order_by(StateSegment.start_ms.desc())
+                .limit(1)
+            )
+            nxt = self.s.scalar(
+                self._query(f.device).where(StateSegment.start_ms > f.ts_ms).order_by(StateSegment.start_ms).limit(1)
+            )
+        change = apply_state(
+            prev, nxt, fact, partial(StateSegment, school=self.school, device=f.device, agent=self.agent)
+        )
         for seg in change.removed:
             self.s.delete(seg)  # type: ignore[arg-type]
         self.s.add_all(change.created)  # type: ignore[arg-type]
         if change.removed or change.created or last is None or f.ts_ms < last.start_ms:
             self.s.flush()
-            self._last[f.device] = self.s.scalar(self._query(f.device).order_by(
-                StateSegment.start_ms.desc()).limit(1))
-
+            self._last[f.device] = self.s.scalar(self._query(f.device).order_by(StateSegment.start_ms.desc()).limit(1))

@@ -90,8 +90,15 @@ def apply_state(
     change = Change([], [])
 
     def open_segment(start: int, stop: int, state: str, last_ts: int) -> SegmentLike:
-        seg = new(state=state, start_ms=start, end_ms=stop, last_ts_ms=last_ts,
-                  first_seq=fact.seq, last_seq=fact.seq, records=1)
+        seg = new(
+            state=state,
+            start_ms=start,
+            end_ms=stop,
+            last_ts_ms=last_ts,
+            first_seq=fact.seq,
+            last_seq=fact.seq,
+            records=1,
+        )
         change.created.append(seg)
         return seg
 
@@ -124,8 +131,17 @@ def apply_state(
             prev.end_ms, prev.last_ts_ms = t, prev.start_ms
             open_segment(t, late_end, s, t)
         if late_end < tail_end:
-            change.created.append(new(state=tail[0], start_ms=late_end, end_ms=tail_end, last_ts_ms=late_end,
-                                      first_seq=tail[1], last_seq=tail[2], records=0))
+            change.created.append(
+                new(
+                    state=tail[0],
+                    start_ms=late_end,
+                    end_ms=tail_end,
+                    last_ts_ms=late_end,
+                    first_seq=tail[1],
+                    last_seq=tail[2],
+                    records=0,
+                )
+            )
     return change
 
 

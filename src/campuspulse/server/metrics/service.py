@@ -98,14 +98,26 @@ def utilization(
         tz = ZoneInfo(school.tz)
         f_ms, t_ms = bound_ms(from_, tz), bound_ms(to, tz)
         lo, hi = local_date(f_ms, tz) - timedelta(days=1), local_date(t_ms, tz) + timedelta(days=1)
-        days = {c.day: c.periods for c in s.scalars(select(CalendarDay).where(
-            CalendarDay.school == code, CalendarDay.day >= lo.isoformat(), CalendarDay.day <= hi.isoformat()))}
+        days = {
+            c.day: c.periods
+            for c in s.scalars(
+                select(CalendarDay).where(
+                    CalendarDay.school == code, CalendarDay.day >= lo.isoformat(), CalendarDay.day <= hi.isoformat()
+                )
+            )
+        }
         periods = teaching_periods(days, tz, f_ms, t_ms)
         segs: dict[str, list[Interval]] = defaultdict(list)
-        for seg in s.execute(select(StateSegment.device, StateSegment.start_ms, StateSegment.end_ms,
-                                    StateSegment.state).where(
-                StateSegment.school == code, StateSegment.device.in_([d.device for d in devs]),
-                StateSegment.start_ms < t_ms, StateSegment.end_ms > f_ms).order_by(StateSegment.start_ms)):
+        for seg in s.execute(
+            select(StateSegment.device, StateSegment.start_ms, StateSegment.end_ms, StateSegment.state)
+            .where(
+                StateSegment.school == code,
+                StateSegment.device.in_([d.device for d in devs]),
+                StateSegment.start_ms < t_ms,
+                StateSegment.end_ms > f_ms,
+            )
+            .order_by(StateSegment.start_ms)
+        ):
             segs[seg.device].append(Interval(seg.start_ms, seg.end_ms, seg.state))
         for dev in devs:
             if group_by is GroupBy.DAY:
@@ -116,6 +128,7 @@ def utilization(
                     pooled[day].add(device_utilization(segs[dev.device], ps, period_threshold))
             else:
                 key = _key(group_by, scope, ident, dev)
-                pooled[key].add(device_utilization(segs[dev.device], [(p0, p1) for _, p0, p1 in periods],
-                                                   period_threshold))
+                pooled[key].add(
+                    device_utilization(segs[dev.device], [(p0, p1) for _, p0, p1 in periods], period_threshold)
+                )
     return [pooled[k].as_row(k) for k in sorted(pooled)]

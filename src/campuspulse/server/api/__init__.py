@@ -1,0 +1,1 @@
+"""HTTP API routers (thin: they call the inventory, ledger and metrics services)."""

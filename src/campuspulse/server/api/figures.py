@@ -1,0 +1,31 @@
+"""Figures: `GET /utilization` (compliance and experiment offering come with their issues)."""
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from campuspulse.server.api.auth import Principal
+from campuspulse.server.api.deps import Db
+from campuspulse.server.metrics.service import GroupBy, NotFound, Scope, utilization
+from campuspulse.telemetry import ContractError
+
+router = APIRouter(tags=["figures"])
+
+
+@router.get("/utilization")
+def get_utilization(
+    db: Db,
+    _: Principal,
+    scope: Scope,
+    id: str = "",
+    from_: str = Query(alias="from", description="RFC 3339 time or a date in the school's time zone"),
+    to: str = Query(description="RFC 3339 time or a date in the school's time zone (exclusive)"),
+    group_by: GroupBy | None = None,
+    period_threshold: float = Query(0.5, gt=0, le=1),
+) -> dict[str, object]:
+    """Pooled utilization, coverage, sessions and used periods of the devices in scope over [from, to)."""
+    try:
+        rows = utilization(db, scope, id, from_, to, group_by, period_threshold)
+    except NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except ContractError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    return {"scope": scope.value, "id": id, "from": from_, "to": to, "period_threshold": period_threshold, "rows": rows}

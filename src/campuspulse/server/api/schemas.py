@@ -1,0 +1,74 @@
+"""Request bodies of the HTTP API."""
+
+import re
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from campuspulse.telemetry.topics import ID_PATTERN
+
+Id = Annotated[str, StringConstraints(pattern=rf"^{ID_PATTERN}$")]
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+
+class SchoolIn(BaseModel):
+    """`PUT /schools/{school}`."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    district: Id
+    stage: str = Field(min_length=1, max_length=32, description="学段, e.g. primary, junior")
+    tz: str = "Asia/Shanghai"
+    classes: int = Field(0, ge=0)
+    parallel_classes: int = Field(0, ge=0)
+    students: int = Field(0, ge=0)
+    max_class_size: int = Field(0, ge=0)
+
+    @field_validator("tz")
+    @classmethod
+    def _known_zone(cls, tz: str) -> str:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"time zone {tz!r} is unknown, expected an IANA name such as Asia/Shanghai") from None
+        return tz
+
+
+class AgentIn(BaseModel):
+    """`PUT /agents/{agent}`."""
+
+    model_config = ConfigDict(extra="forbid")
+    school: Id
+
+
+class DeviceIn(BaseModel):
+    """`PUT /schools/{school}/devices/{device}`."""
+
+    model_config = ConfigDict(extra="forbid")
+    agent: Id
+    room: Id
+    kind: str = Field(min_length=1, max_length=64)
+    equipment_item: str | None = Field(None, max_length=64)
+
+
+class CalendarDayIn(BaseModel):
+    """`PUT /schools/{school}/calendar/{date}`: the day's periods in local time."""
+
+    model_config = ConfigDict(extra="forbid")
+    periods: list[tuple[str, str]] = Field(min_length=1, max_length=24)
+
+    @field_validator("periods")
+    @classmethod
+    def _ordered(cls, periods: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        last = "00:00"
+        for i, (start, end) in enumerate(periods):
+            for t in (start, end):
+                if not _HHMM.match(t):
+                    raise ValueError(f"period {i}: {t!r} is not a time, expected HH:MM such as 08:00")
+            if not last <= start < end:
+                raise ValueError(
+                    f"period {i}: [{start}, {end}] must start before it ends and after the previous period ({last})"
+                )
+            last = end
+        return periods

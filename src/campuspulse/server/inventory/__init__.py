@@ -1,0 +1,1 @@
+"""The inventory: schools, agents, devices and calendars."""

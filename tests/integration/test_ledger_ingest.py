@@ -1,0 +1,175 @@
+"""The ledger through the HTTP API, on SQLite and on the real PostgreSQL."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campuspulse.server.app import create_app
+from campuspulse.server.ledger.schema import DeadLetter, SeqGap, StateSegment
+from campuspulse.telemetry import StatusPayload, format_ts, parse_ts
+from tests.support.campus import AUTH, TOKEN, chunks, payload, provision, worked_example_records
+
+DAY = {"scope": "device", "id": "s1/pc1", "from": "2026-09-07", "to": "2026-09-08"}
+
+
+@pytest.fixture
+def client(ledger_url):
+    app = create_app(ledger_url, admin_token=TOKEN)
+    with TestClient(app) as c:
+        provision(c)
+        yield c
+    app.state.engine.dispose()
+
+
+def segments(client) -> list[tuple]:
+    with Session(client.app.state.engine) as s:
+        return [
+            (g.device, g.state, g.start_ms, g.end_ms, g.first_seq, g.last_seq, g.records)
+            for g in s.scalars(select(StateSegment).order_by(StateSegment.device, StateSegment.start_ms))
+        ]
+
+
+def figures(client, **query) -> dict:
+    r = client.get("/api/v1/utilization", params={**DAY, **query}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    return r.json()["rows"][0]
+
+
+def post(client, records, **kw):
+    r = client.post("/api/v1/ingest/records", json=payload(records, **kw), headers=AUTH)
+    assert r.status_code in (200, 422), r.text
+    return r.json()
+
+
+def test_worked_example_through_the_api(client):
+    for batch in chunks(worked_example_records(), 10):
+        post(client, batch)
+    row = figures(client)
+    assert (row["available_s"], row["in_use_s"], row["known_s"]) == (5400, 1980, 3180)
+    assert (row["utilization"], row["utilization_known"], row["coverage"]) == (0.366667, 0.622642, 0.588889)
+    assert (row["sessions"], row["used_periods"], row["available_periods"]) == (2, 1, 2)
+    assert len(segments(client)) == 4, "heartbeats extend segments instead of adding rows"
+
+
+def test_redelivered_batches_change_no_segment(client):
+    batches = chunks(worked_example_records(), 7)
+    for b in batches:
+        post(client, b)
+    before, fig = segments(client), figures(client)
+    for b in batches:
+        assert post(client, b)["duplicates"] == len(b)
+    assert segments(client) == before
+    assert figures(client) == fig
+
+
+def test_out_of_order_delivery_gives_the_in_order_segments(client, ledger_url):
+    records = worked_example_records()
+    for b in chunks(records, 9):
+        post(client, b)
+    expected, fig = segments(client), figures(client)
+
+    other = create_app(
+        ledger_url.replace("ledger.db", "ledger2.db") if "sqlite" in ledger_url else ledger_url, admin_token=TOKEN
+    )
+    if "sqlite" not in ledger_url:
+        with Session(other.state.engine) as s, s.begin():
+            s.execute(StateSegment.__table__.delete())
+            s.execute(SeqGap.__table__.delete())
+            from campuspulse.server.ledger.schema import AgentProgress
+
+            s.execute(AgentProgress.__table__.delete())
+    with TestClient(other) as c2:
+        provision(c2)
+        shuffled = chunks(records, 9)
+        random.Random(7).shuffle(shuffled)
+        results = [post(c2, b) for b in shuffled]
+        assert any(r["pending"] for r in results), "some batches had to wait behind a gap"
+        assert segments(c2) == expected
+        assert figures(c2) == fig
+    other.state.engine.dispose()
+
+
+def test_a_malformed_record_goes_to_dead_letters_and_the_rest_is_stored(client):
+    records = worked_example_records()[:5]
+    bad = dict(records[2], ts="2026-09-07T07:52:00")  # naive: breaks the contract
+    answer = post(client, [records[0], records[1], bad, records[3], records[4]])
+    assert answer["stored"] == 4 and answer["dead_letters"] == 1
+    assert "records[2].ts" in answer["reasons"][0] and "naive" in answer["reasons"][0]
+    with Session(client.app.state.engine) as s:
+        dl = s.scalars(select(DeadLetter)).one()
+        assert dl.agent == "a1" and "naive" in dl.reason and "07:52:00" in dl.raw
+
+
+def test_records_of_an_unregistered_agent_are_rejected_not_stored(client):
+    r = client.post("/api/v1/ingest/records", json=payload(worked_example_records()[:3], agent="ghost"), headers=AUTH)
+    assert r.status_code == 422 and "not registered" in r.text
+    assert segments(client) == []
+
+
+def test_a_gap_is_waited_for_then_declared_lost_and_a_very_late_record_still_counts(client):
+    records = worked_example_records()
+    missing = records[30]  # 08:20, inside the in_use run
+    post(client, records[:30])
+    assert post(client, records[31:])["pending"] == len(records) - 31
+    before_settle = figures(client)["known_s"]
+    ledger = client.app.state.ledger
+    assert ledger.settle_stale_gaps(datetime.now(UTC) + timedelta(hours=1)) == 1
+    with Session(client.app.state.engine) as s:
+        gap = s.scalars(select(SeqGap)).one()
+        assert (gap.first_seq, gap.last_seq, gap.reason) == (30, 30, "lost")
+    assert figures(client)["known_s"] > before_settle
+    assert figures(client)["in_use_s"] == 1980  # heartbeats every 60 s with valid_s 180 bridge one lost record
+    assert post(client, [missing])["stored"] == 1
+    with Session(client.app.state.engine) as s:
+        assert s.scalars(select(SeqGap)).all() == []
+    assert figures(client)["in_use_s"] == 1980
+
+
+def test_seqs_the_agent_announced_as_dropped_are_not_waited_for(client):
+    records = worked_example_records()
+    post(client, records[:10])
+    assert post(client, records[15:])["pending"] == len(records) - 15
+    status = StatusPayload(agent="a1", school="s1", online=True, ts=format_ts(0), dropped=[(10, 14)])
+    assert client.app.state.ledger.apply_status(status, "test") is None
+    assert figures(client)["in_use_s"] == 1980
+
+
+def test_requests_without_the_token_are_refused(client):
+    assert client.get("/api/v1/utilization", params=DAY).status_code == 401
+    assert client.get("/api/v1/utilization", params=DAY, headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_bad_provisioning_input_names_what_was_expected(client):
+    r = client.put("/api/v1/schools/s1/calendar/2026-09-08", headers=AUTH, json={"periods": [["9:00", "08:45"]]})
+    assert r.status_code == 422 and "HH:MM" in r.text
+    r = client.put("/api/v1/schools/s9/devices/x", headers=AUTH, json={"agent": "a1", "room": "r", "kind": "k"})
+    assert r.status_code == 404 and "school 's9' does not exist" in r.text
+    r = client.put(
+        "/api/v1/schools/s1",
+        headers=AUTH,
+        json={"name": "x", "district": "d1", "stage": "junior", "tz": "Mars/Olympus"},
+    )
+    assert r.status_code == 422 and "IANA" in r.text
+
+
+def test_a_school_in_another_time_zone_reads_dates_locally(client):
+    provision(client, school="s2", agent="a2", devices=("pc9",), tz="Europe/Berlin")
+    start = parse_ts("2026-09-07T08:00:00+02:00")  # in use for an hour of Berlin time, silent from 09:02
+    recs = [
+        {
+            "type": "state",
+            "seq": i,
+            "ts": format_ts(start + i * 60_000),
+            "device": "pc9",
+            "state": "in_use",
+            "valid_s": 180,
+        }
+        for i in range(60)
+    ]
+    post(client, recs, agent="a2", school="s2")
+    row = figures(client, id="s2/pc9")
+    assert (row["available_s"], row["in_use_s"], row["sessions"], row["used_periods"]) == (5400, 2700 + 120, 1, 1)

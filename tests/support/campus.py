@@ -1,0 +1,62 @@
+"""Builders of contract payloads and provisioning calls shared by tests and benches."""
+
+from typing import Any
+
+from campuspulse.telemetry import format_ts, parse_ts
+
+TOKEN = "test-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def provision(
+    client: Any,
+    school: str = "s1",
+    agent: str = "a1",
+    devices: tuple[str, ...] = ("pc1",),
+    tz: str = "Asia/Shanghai",
+    day: str = "2026-09-07",
+    periods: tuple[tuple[str, str], ...] = (("08:00", "08:45"), ("09:00", "09:45")),
+) -> None:
+    """Register a school, one agent, its devices in room lab1, and one teaching day."""
+    r = client.put(
+        f"/api/v1/schools/{school}",
+        headers=AUTH,
+        json={"name": f"School {school}", "district": "d1", "stage": "junior", "tz": tz},
+    )
+    assert r.status_code in (200, 201), r.text
+    assert client.put(f"/api/v1/agents/{agent}", headers=AUTH, json={"school": school}).status_code in (200, 201)
+    for d in devices:
+        r = client.put(
+            f"/api/v1/schools/{school}/devices/{d}",
+            headers=AUTH,
+            json={"agent": agent, "room": "lab1", "kind": "lab_pc"},
+        )
+        assert r.status_code in (200, 201), r.text
+    r = client.put(
+        f"/api/v1/schools/{school}/calendar/{day}", headers=AUTH, json={"periods": [list(p) for p in periods]}
+    )
+    assert r.status_code in (200, 201), r.text
+
+
+def worked_example_records(device: str = "pc1") -> list[dict[str, Any]]:
+    """domain.md's lab PC on 2026-09-07: state changes at 07:50, 08:10, 08:40, 09:05, heartbeats every 60 s."""
+    changes = [("07:50", "idle"), ("08:10", "in_use"), ("08:40", "idle"), ("09:05", "in_use")]
+    out: list[dict[str, Any]] = []
+    for i, (hhmm, state) in enumerate(changes):
+        start = parse_ts(f"2026-09-07T{hhmm}:00.000+08:00")
+        stop = parse_ts(f"2026-09-07T{changes[i + 1][0]}:00.000+08:00") if i + 1 < len(changes) else start + 1
+        for t in range(start, stop, 60_000):
+            out.append(
+                {"type": "state", "seq": len(out), "ts": format_ts(t), "device": device, "state": state, "valid_s": 180}
+            )
+    return out
+
+
+def payload(records: list[dict[str, Any]], agent: str = "a1", school: str = "s1") -> dict[str, Any]:
+    """A records payload around `records`."""
+    return {"v": 1, "agent": agent, "school": school, "records": records}
+
+
+def chunks(items: list[Any], size: int) -> list[list[Any]]:
+    """`items` cut into lists of at most `size`."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
