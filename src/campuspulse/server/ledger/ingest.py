@@ -8,8 +8,8 @@ repeated delivery give the segments of in-order delivery, and heartbeats add no 
 """
 
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
