@@ -86,6 +86,7 @@ def test_a_malformed_record_goes_to_dead_letters_and_the_rest_is_stored(client):
     bad = dict(records[2], ts="2026-09-07T07:52:00")  # naive: breaks the contract
     answer = post(client, [records[0], records[1], bad, records[3], records[4]])
     assert answer["stored"] == 4 and answer["dead_letters"] == 1
+    assert answer["pending"] == 0, "a rejected record leaves no gap to wait behind"
     assert "records[2].ts" in answer["reasons"][0] and "naive" in answer["reasons"][0]
     with Session(client.app.state.engine) as s:
         dl = s.scalars(select(DeadLetter)).one()

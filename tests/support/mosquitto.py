@@ -1,5 +1,6 @@
 """Start and stop a real Mosquitto broker on a free loopback port."""
 
+import os
 import shutil
 import socket
 import subprocess
@@ -28,6 +29,8 @@ class Mosquitto:
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
             f"persistence_location {self.workdir}/\nmax_inflight_messages 1000\nmax_queued_messages 100000\n"
             f"log_dest file {self.workdir}/mosquitto.log\n{self.extra_conf}"
+            # as root, mosquitto would drop to a user that cannot write the test's directory
+            + ("user root\n" if os.geteuid() == 0 else "")
         )
         self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10

@@ -108,8 +108,11 @@ class Ledger:
                 )
                 result.reasons.append(rej.reason)
             result.dead_letters = len(batch.rejected)
-            if batch.records:
-                self._store(s, batch.agent, batch.school, [_fact(r) for r in batch.records], result)
+            # A rejected record's seq did arrive: it is accounted for, not a loss to wait for.
+            rejected = {r.raw["seq"] for r in batch.rejected if isinstance(r.raw, dict)
+                        and type(r.raw.get("seq")) is int and r.raw["seq"] >= 0}  # fmt: skip
+            if batch.records or rejected:
+                self._store(s, batch.agent, batch.school, [_fact(r) for r in batch.records], result, rejected)
         return result
 
     def _agent_refusal(self, s: Session, agent: str, school: str) -> str | None:
@@ -129,7 +132,9 @@ class Ledger:
         )
         return s.execute(select(AgentProgress).where(AgentProgress.agent == agent).with_for_update()).scalar_one()
 
-    def _store(self, s: Session, agent: str, school: str, facts: list[_Fact], result: IngestResult) -> None:
+    def _store(
+        self, s: Session, agent: str, school: str, facts: list[_Fact], result: IngestResult, rejected: set[int]
+    ) -> None:
         prog = self._progress(s, agent)
         incoming: dict[int, _Fact] = {}
         late: list[_Fact] = []
@@ -172,8 +177,13 @@ class Ledger:
             )
             for f in incoming.values()
         )
-        if incoming:
-            prog.max_seq = max(prog.max_seq, max(incoming))
+        rejected -= set(incoming)
+        rejected = {q for q in rejected if q > prog.watermark}
+        if rejected:
+            known = {g.first_seq for g in self._gaps(s, agent, above=prog.watermark)}
+            s.add_all(SeqGap(agent=agent, first_seq=q, last_seq=q, reason="rejected") for q in rejected - known)
+        if incoming or rejected:
+            prog.max_seq = max(prog.max_seq, *incoming, *rejected)
             s.flush()
         settled = self._settle(s, prog, school, folder)
         result.stored = len(late) + len(incoming)

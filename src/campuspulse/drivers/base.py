@@ -1,0 +1,26 @@
+"""The shape every driver has: a pydantic config, `async open()`, `async read()`, `async close()`."""
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one read of a device gave: numeric values, and the state if the device reports it itself."""
+
+    ts_ms: int
+    values: dict[str, float] = field(default_factory=dict)
+    state: str | None = None
+
+
+class Driver(Protocol):
+    """A device family's driver."""
+
+    async def open(self) -> None:
+        """Connect to the device; raise OSError (or a subclass) when it cannot be reached."""
+
+    async def read(self) -> Observation:
+        """One observation; raise OSError when the device does not answer."""
+
+    async def close(self) -> None:
+        """Release the device."""

@@ -1,0 +1,68 @@
+"""The edge agent: one poller per device, one publisher, one on-disk queue between them."""
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+
+from campuspulse.backoff import delays, sleep_unless
+from campuspulse.drivers import Driver, build_driver
+from campuspulse.edge.monitor import DeviceMonitor, EmitPolicy
+from campuspulse.edge.publisher import Publisher
+from campuspulse.edge.queue import RecordQueue
+from campuspulse.settings import AgentSettings, DeviceSettings, MqttSettings
+
+log = logging.getLogger(__name__)
+
+
+class Agent:
+    """Runs an agent's devices and its publisher until stopped."""
+
+    def __init__(self, settings: AgentSettings, mqtt: MqttSettings, clock: Callable[[], float] = time.time) -> None:
+        self.settings, self.clock = settings, clock
+        self.queue = RecordQueue(settings.queue_path)
+        self.devices: list[tuple[DeviceSettings, Driver, DeviceMonitor]] = []
+        for dev in settings.devices:
+            policy = EmitPolicy(settings.valid_s, settings.heartbeat_s or settings.valid_s / 3, dev.reading_every_s)
+            self.devices.append((dev, build_driver(dev.source), DeviceMonitor(dev.id, dev.detector, policy)))
+        self.publisher = Publisher(mqtt, settings.id, settings.school, self.queue,
+                                   [d.id for d in settings.devices], settings.batch_size)  # fmt: skip
+
+    def enqueue(self, records: list[dict[str, object]]) -> None:
+        """Queue records (seq assigned now) and wake the publisher."""
+        if records:
+            self.queue.append(records)
+            self.publisher.wakeup.set()
+
+    async def _poll(self, dev: DeviceSettings, driver: Driver, monitor: DeviceMonitor, stop: asyncio.Event) -> None:
+        backoff, opened = delays(1.0, 60.0), False
+        rnd = random.Random(dev.id)
+        while not stop.is_set():
+            wait = dev.poll_s * rnd.uniform(0.9, 1.1)
+            try:
+                if not opened:
+                    await driver.open()
+                    opened = True
+                self.enqueue(monitor.observe(await driver.read()))
+                backoff = delays(1.0, 60.0)
+            except OSError as exc:
+                self.enqueue(monitor.fault(int(self.clock() * 1000)))
+                wait = max(wait, next(backoff)) if not opened else wait
+                log.warning("device %s: %s; retrying in %.1f s", dev.id, exc, wait)
+                if opened:
+                    await driver.close()
+                    opened = False
+            await sleep_unless(stop, wait)
+        if opened:
+            await driver.close()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll every device and publish until `stop` is set."""
+        pollers = [asyncio.create_task(self._poll(d, drv, mon, stop)) for d, drv, mon in self.devices]
+        try:
+            await self.publisher.run(stop)
+        finally:
+            stop.set()
+            await asyncio.gather(*pollers, return_exceptions=True)
+            self.queue.close()

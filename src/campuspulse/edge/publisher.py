@@ -1,0 +1,100 @@
+"""Publishes the queue over MQTT (aiomqtt, QoS 1) with a retained birth status and a Last Will.
+
+A batch leaves the queue only after the broker's PUBACK; on any connection loss the agent
+reconnects with backoff and resends from the queue (the collector drops what it already has).
+"""
+
+import asyncio
+import logging
+import ssl
+import time
+
+import aiomqtt
+
+from campuspulse import __version__
+from campuspulse.backoff import delays, sleep_unless
+from campuspulse.edge.queue import RecordQueue
+from campuspulse.settings import MqttSettings
+from campuspulse.telemetry import TopicKind, format_ts, topic_for
+from campuspulse.telemetry.codec import dumps
+
+log = logging.getLogger(__name__)
+
+
+def mqtt_client_args(mqtt: MqttSettings, client_id: str) -> dict[str, object]:
+    """Keyword arguments for `aiomqtt.Client` from the mqtt settings."""
+    args: dict[str, object] = {
+        "hostname": mqtt.host,
+        "port": mqtt.port,
+        "identifier": client_id,
+        "keepalive": mqtt.keepalive_s,
+        "protocol": aiomqtt.ProtocolVersion.V5 if mqtt.protocol == "5" else aiomqtt.ProtocolVersion.V311,
+    }
+    if mqtt.username:
+        args["username"] = mqtt.username
+        args["password"] = mqtt.password.get_secret_value() if mqtt.password else None
+    if mqtt.tls:
+        args["tls_context"] = ssl.create_default_context(cafile=str(mqtt.ca_file) if mqtt.ca_file else None)
+    return args
+
+
+class Publisher:
+    """Moves records from the on-disk queue to the broker."""
+
+    def __init__(
+        self,
+        mqtt: MqttSettings,
+        agent: str,
+        school: str,
+        queue: RecordQueue,
+        devices: list[str],
+        batch_size: int = 500,
+    ) -> None:
+        self.mqtt, self.agent, self.school, self.queue = mqtt, agent, school, queue
+        self.devices, self.batch_size = devices, batch_size
+        self.wakeup = asyncio.Event()
+        self.connected = asyncio.Event()
+        self.published_batches = 0
+        self._topic = {k: topic_for(school, agent, k, mqtt.topic_prefix) for k in TopicKind}
+
+    def _status(self, online: bool) -> bytes:
+        return dumps({"v": 1, "agent": self.agent, "school": self.school, "online": online,
+                      "ts": format_ts(int(time.time() * 1000)), "version": __version__,
+                      "devices": self.devices})  # fmt: skip
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until `stop` is set, reconnecting with backoff; announce going offline on the way out."""
+        backoff = delays()
+        while not stop.is_set():
+            will = aiomqtt.Will(self._topic[TopicKind.STATUS], self._status(False), qos=1, retain=True)
+            try:
+                async with aiomqtt.Client(**mqtt_client_args(self.mqtt, self.agent), will=will) as client:
+                    await client.publish(self._topic[TopicKind.STATUS], self._status(True), qos=1, retain=True)
+                    self.connected.set()
+                    backoff = delays()
+                    log.info("agent %s connected to %s:%s", self.agent, self.mqtt.host, self.mqtt.port)
+                    await self._drain(client, stop)
+                    await client.publish(self._topic[TopicKind.STATUS], self._status(False), qos=1, retain=True,
+                                         timeout=5)  # fmt: skip
+                    return
+            except aiomqtt.MqttError as exc:
+                self.connected.clear()
+                wait = next(backoff)
+                log.warning("agent %s: broker unreachable (%s); retrying in %.1f s", self.agent, exc, wait)
+                await sleep_unless(stop, wait)
+
+    async def _drain(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            batch = self.queue.peek(self.batch_size)
+            if not batch:
+                self.wakeup.clear()
+                waiter = asyncio.ensure_future(self.wakeup.wait())
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({waiter, stopper}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                stopper.cancel()
+                continue
+            body = dumps({"v": 1, "agent": self.agent, "school": self.school, "records": batch})
+            await client.publish(self._topic[TopicKind.RECORDS], body, qos=1, timeout=30)
+            self.queue.remove_through(batch[-1]["seq"])
+            self.published_batches += 1

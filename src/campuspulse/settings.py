@@ -1,0 +1,179 @@
+"""Configuration: one YAML file, validated by pydantic-settings; `CAMPUSPULSE_<SECTION>__<KEY>` overrides.
+
+Each process reads the sections it needs (`mqtt`, `ledger`, `agent`, `collector`, `server`).
+Errors name the file, the line and the field.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from campuspulse.drivers import DriverConfig
+from campuspulse.edge.state_detection import DetectorConfig
+from campuspulse.telemetry.topics import DEFAULT_PREFIX, ID_PATTERN
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttSettings(_Section):
+    """How to reach the broker."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: bool = False
+    ca_file: Path | None = None
+    topic_prefix: str = DEFAULT_PREFIX
+    keepalive_s: int = Field(30, ge=5)
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+
+
+class LedgerSettings(_Section):
+    """Where the ledger lives: a SQLite file by default, PostgreSQL in production."""
+
+    url: str = "sqlite:///var/campuspulse.db"
+
+
+class DeviceSettings(_Section):
+    """One device an agent watches."""
+
+    id: str = Field(pattern=rf"^{ID_PATTERN}$")
+    poll_s: float = Field(10.0, gt=0)
+    reading_every_s: float = Field(60.0, gt=0)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    source: DriverConfig = Field(discriminator="driver")
+
+
+class AgentSettings(_Section):
+    """An edge agent."""
+
+    id: str = Field(pattern=rf"^{ID_PATTERN}$")
+    school: str = Field(pattern=rf"^{ID_PATTERN}$")
+    queue_path: Path = Path("var/agent-queue.db")
+    valid_s: int = Field(180, ge=3, le=86400)
+    heartbeat_s: float | None = Field(None, gt=0, description="default valid_s / 3")
+    batch_size: int = Field(500, ge=1, le=10000)
+    devices: list[DeviceSettings] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _heartbeat(self) -> "AgentSettings":
+        if self.heartbeat_s is None:
+            self.heartbeat_s = self.valid_s / 3
+        elif self.heartbeat_s > self.valid_s / 3:
+            raise ValueError(f"heartbeat_s {self.heartbeat_s} must be at most valid_s / 3 = {self.valid_s / 3}")
+        ids = [d.id for d in self.devices]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"device ids must be unique, got {ids}")
+        return self
+
+
+class CollectorSettings(_Section):
+    """The MQTT → ledger collector."""
+
+    client_id: str = Field("campuspulse-collector", pattern=rf"^{ID_PATTERN}$")
+    reorder_window_s: float = Field(300.0, gt=0, description="how long records wait behind a seq gap")
+
+
+class ServerSettings(_Section):
+    """The HTTP server."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    admin_token: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    """Everything a campuspulse process may be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="CAMPUSPULSE_", env_nested_delimiter="__", extra="forbid")
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    agent: AgentSettings | None = None
+    collector: CollectorSettings = Field(default_factory=CollectorSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return env_settings, init_settings  # the environment overrides the file
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One problem in a config file."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; `problems` lists every error found."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            out[(*path, key.value)] = key.start_mark.line + 1
+            _lines(value, (*path, key.value), out)
+            out[(*path, key.value)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _lines(item, (*path, i), out)
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and validate a config file; raise ConfigError listing every problem with its line."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(file, None, "", f"cannot read the file: {exc.strerror}")]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text) or {}
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise ConfigError([ConfigProblem(file, line, "", f"not valid YAML: {exc.problem}")]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigProblem(file, 1, "", "expected a mapping of sections (mqtt, ledger, agent, …)")])
+    lines: dict[tuple[Any, ...], int] = {}
+    if node is not None:
+        _lines(node, (), lines)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            loc = tuple(p for p in err["loc"] if p != "simulated")  # drop the union's tag
+            line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (misspelt?)"
+            elif err["type"] != "missing" and not isinstance(err.get("input"), dict | list):
+                msg = f"{msg} (got {err.get('input')!r})"
+            problems.append(ConfigProblem(file, line, ".".join(str(p) for p in loc), msg))
+        raise ConfigError(problems) from None
