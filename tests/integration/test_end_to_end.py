@@ -95,8 +95,8 @@ def progress(client):
 
 
 def test_agent_records_reach_the_utilization_api(campus, tmp_path):
-    client, collector, mqtt_settings, today, period = campus
-    agent, stop = run_agent_in_thread(agent_settings(tmp_path, today, period), mqtt_settings)
+    client, _collector, mqtt_settings, today, period = campus
+    _agent, stop = run_agent_in_thread(agent_settings(tmp_path, today, period), mqtt_settings)
     time.sleep(3)
     stop()
     produced = RecordQueue(tmp_path / "queue.db")
@@ -135,7 +135,7 @@ def test_broker_restart_loses_no_record(tmp_path, ledger_url):
         settings_ = MqttSettings(port=broker.port)
         collector = Collector(settings_, app.state.ledger, client_id="collector-restart")
         collector.start()
-        agent, stop = run_agent_in_thread(agent_settings(tmp_path, today, ("00:00", "23:59")), settings_)
+        _agent, stop = run_agent_in_thread(agent_settings(tmp_path, today, ("00:00", "23:59")), settings_)
         time.sleep(1.5)
         broker.stop()
         time.sleep(1.5)  # the agent keeps observing and queues on disk meanwhile

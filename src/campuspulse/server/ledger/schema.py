@@ -104,7 +104,7 @@ class PendingRecord(Base):
 
 
 class SeqGap(Base):
-    """A settled range of seqs not folded: `lost` (waited for in vain), `dropped` (announced), `rejected` (dead letters)."""
+    """Settled seqs that were not folded: `lost` (waited for in vain), `dropped` (announced), `rejected`."""
 
     __tablename__ = "seq_gaps"
     agent: Mapped[str] = mapped_column(String(64), primary_key=True)
