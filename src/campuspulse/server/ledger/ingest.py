@@ -164,30 +164,16 @@ class Ledger:
         for f in late:
             folder.fold(f)
         result.late = len(late)
-        s.add_all(
-            PendingRecord(
-                agent=agent,
-                seq=f.seq,
-                school=school,
-                type=f.type,
-                device=f.device,
-                ts_ms=f.ts_ms,
-                state=f.state,
-                valid_s=f.valid_s,
-            )
-            for f in incoming.values()
-        )
-        rejected -= set(incoming)
-        rejected = {q for q in rejected if q > prog.watermark}
+        rejected = {q for q in rejected - set(incoming) if q > prog.watermark}
         if rejected:
             known = {g.first_seq for g in self._gaps(s, agent, above=prog.watermark)}
             s.add_all(SeqGap(agent=agent, first_seq=q, last_seq=q, reason="rejected") for q in rejected - known)
+            s.flush()
         if incoming or rejected:
             prog.max_seq = max(prog.max_seq, *incoming, *rejected)
-            s.flush()
-        settled = self._settle(s, prog, school, folder)
+        waiting = self._settle(s, prog, school, folder, incoming)
         result.stored = len(late) + len(incoming)
-        result.pending = len(incoming) - sum(1 for seq in settled if seq in incoming)
+        result.pending = len(waiting)
 
     def _gaps(self, s: Session, agent: str, above: int | None = None) -> list[SeqGap]:
         q = select(SeqGap).where(SeqGap.agent == agent)
@@ -208,35 +194,56 @@ class Ledger:
                 s.add(g)
                 gaps.append(g)
 
-    def _settle(self, s: Session, prog: AgentProgress, school: str, folder: "_SegmentFolder") -> list[int]:
-        """Fold the pending records that now follow the watermark without a gap; advance it."""
-        if prog.max_seq <= prog.watermark:
-            return []
-        pending = {
-            p.seq: p
-            for p in s.scalars(
-                select(PendingRecord).where(PendingRecord.agent == prog.agent).order_by(PendingRecord.seq)
-            )
-        }
-        declared = {g.first_seq: g.last_seq for g in self._gaps(s, prog.agent, above=prog.watermark)}
+    def _settle(
+        self,
+        s: Session,
+        prog: AgentProgress,
+        school: str,
+        folder: "_SegmentFolder",
+        incoming: dict[int, _Fact] | None = None,
+    ) -> list[_Fact]:
+        """Fold, in seq order, what follows the watermark without a gap; keep the rest pending.
+
+        Returns the incoming records left waiting behind a gap (now stored as pending).
+        """
+        incoming = incoming or {}
+        stored: dict[int, PendingRecord] = {}
+        if prog.max_seq > prog.watermark and any(
+            q not in incoming for q in range(prog.watermark + 1, prog.max_seq + 1)
+        ):
+            stored = {p.seq: p for p in s.scalars(select(PendingRecord).where(PendingRecord.agent == prog.agent))}
+        declared: dict[int, int] | None = None
         w = prog.watermark
-        settled: list[int] = []
+        settled_stored = False
         while True:
-            if w + 1 in pending:
-                p = pending[w + 1]
-                if p.type == "state":
-                    folder.fold(_Fact(p.seq, p.type, p.device, p.ts_ms, p.state, p.valid_s))
-                settled.append(p.seq)
-                w += 1
-            elif w + 1 in declared:
-                w = declared[w + 1]
+            nxt = w + 1
+            if nxt in incoming:
+                f = incoming[nxt]
+            elif nxt in stored:
+                p = stored[nxt]
+                f = _Fact(p.seq, p.type, p.device, p.ts_ms, p.state, p.valid_s)
+                settled_stored = True
             else:
+                if declared is None and prog.max_seq > w:
+                    declared = {g.first_seq: g.last_seq for g in self._gaps(s, prog.agent, above=w)}
+                if declared and nxt in declared:
+                    w = declared[nxt]
+                    continue
                 break
-        if settled:
+            if f.type == "state":
+                folder.fold(f)
+            w = nxt
+        if settled_stored:
             s.execute(delete(PendingRecord).where(PendingRecord.agent == prog.agent, PendingRecord.seq <= w))
+        waiting = [f for q, f in incoming.items() if q > w]
+        s.add_all(
+            PendingRecord(agent=prog.agent, seq=f.seq, school=school, type=f.type, device=f.device, ts_ms=f.ts_ms,
+                          state=f.state, valid_s=f.valid_s)
+            for f in waiting
+        )  # fmt: skip
         prog.watermark = w
         prog.max_seq = max(prog.max_seq, w)
-        return settled
+        return waiting
 
     # gaps and status -------------------------------------------------------------------------
     def settle_stale_gaps(self, now: datetime | None = None) -> int:

@@ -1,0 +1,1 @@
+"""`campuspulse demo`: a simulated campus running through the real agent, broker, collector and server."""
