@@ -9,7 +9,7 @@ so a campus of simulated devices has a realistic, reproducible timetable.
 import hashlib
 import random
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -84,24 +84,14 @@ class SimulatedDevice:
         local = datetime.fromtimestamp(ts_ms / 1000, self.tz)
         minute = local.hour * 60 + local.minute + local.second / 60
         o0, o1 = (_minutes(t) for t in self.config.open_hours)
+        windows = self.used_windows(local.date())
+        if windows:  # the building opens for the day's classes, whatever the usual hours
+            o0, o1 = min(o0, windows[0][0] - 30), max(o1, windows[-1][1] + 30)
         noise = random.Random(ts_ms ^ hash(self.config.seed)).uniform(-0.05, 0.05)
         if not o0 <= minute < o1:
             watts = 0.0
-        elif any(s <= minute < e for s, e in self.used_windows(local.date())):
+        elif any(s <= minute < e for s, e in windows):
             watts = self.config.in_use_w * (1 + noise)
         else:
             watts = self.config.idle_w * (1 + noise)
         return Observation(ts_ms, {"power_w": round(watts, 2)})
-
-    def next_change_after(self, ts_ms: int) -> int:
-        """The next instant the simulated power level changes (for fast back-filling)."""
-        local = datetime.fromtimestamp(ts_ms / 1000, self.tz)
-        midnight = datetime.combine(local.date(), datetime.min.time(), self.tz)
-        points = [_minutes(t) for t in self.config.open_hours]
-        for s, e in self.used_windows(local.date()):
-            points += [s, e]
-        now_min = (ts_ms - int(midnight.timestamp() * 1000)) / 60000
-        later = sorted(p for p in points if p > now_min)
-        if later:
-            return int((midnight + timedelta(minutes=later[0])).timestamp() * 1000)
-        return int((midnight + timedelta(days=1)).timestamp() * 1000)

@@ -1,11 +1,13 @@
 """Figures: `GET /utilization` (compliance and experiment offering come with their issues)."""
 
+import time
+
 from fastapi import APIRouter, HTTPException, Query, status
 
 from campuspulse.server.api.auth import Principal
 from campuspulse.server.api.deps import Db
 from campuspulse.server.metrics.service import GroupBy, NotFound, Scope, utilization
-from campuspulse.telemetry import ContractError
+from campuspulse.telemetry import ContractError, format_ts
 
 router = APIRouter(tags=["figures"])
 
@@ -22,10 +24,19 @@ def get_utilization(
     period_threshold: float = Query(0.5, gt=0, le=1),
 ) -> dict[str, object]:
     """Pooled utilization, coverage, sessions and used periods of the devices in scope over [from, to)."""
+    as_of = int(time.time() * 1000)
     try:
-        rows = utilization(db, scope, id, from_, to, group_by, period_threshold)
+        rows = utilization(db, scope, id, from_, to, group_by, period_threshold, as_of)
     except NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except ContractError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    return {"scope": scope.value, "id": id, "from": from_, "to": to, "period_threshold": period_threshold, "rows": rows}
+    return {
+        "scope": scope.value,
+        "id": id,
+        "from": from_,
+        "to": to,
+        "as_of": format_ts(as_of),
+        "period_threshold": period_threshold,
+        "rows": rows,
+    }

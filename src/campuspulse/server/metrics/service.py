@@ -1,5 +1,6 @@
 """Utilization queries against the ledger: scope → devices, calendar → available time, pooled rows."""
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
@@ -86,8 +87,13 @@ def utilization(
     to: str,
     group_by: GroupBy | None = None,
     period_threshold: float = 0.5,
+    now_ms: int | None = None,
 ) -> list[dict[str, object]]:
-    """Pooled utilization rows for the devices in scope over [from, to) (domain.md)."""
+    """Pooled utilization rows for the devices in scope over [from, to) (domain.md).
+
+    Time after `now_ms` (default: now) is not available yet: a figure for today covers the day so far.
+    """
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     devices = _devices(s, scope, ident)
     by_school: dict[str, list[_Dev]] = defaultdict(list)
     for d in devices:
@@ -96,7 +102,7 @@ def utilization(
     for code, devs in by_school.items():
         school = devs[0].school
         tz = ZoneInfo(school.tz)
-        f_ms, t_ms = bound_ms(from_, tz), bound_ms(to, tz)
+        f_ms, t_ms = bound_ms(from_, tz), min(bound_ms(to, tz), now_ms)
         lo, hi = local_date(f_ms, tz) - timedelta(days=1), local_date(t_ms, tz) + timedelta(days=1)
         days = {
             c.day: c.periods

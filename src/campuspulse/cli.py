@@ -1,0 +1,119 @@
+"""The `campuspulse` command: agent, collector, server, demo, check-config."""
+
+import asyncio
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from campuspulse.settings import ConfigError, Settings, load_settings
+
+app = typer.Typer(help="Equipment usage, compliance and experiment offering, measured from the equipment.",
+                  no_args_is_help=True, add_completion=False)  # fmt: skip
+console = Console()
+err = Console(stderr=True)
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="YAML config file", exists=False)]
+
+
+def _load(path: Path) -> Settings:
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error[/] {problem}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+
+
+@app.command("check-config")
+def check_config(file: Annotated[Path, typer.Argument(help="the YAML file to check")]) -> None:
+    """Validate a config file: print every problem with file, line and field; exit 2 if there is one."""
+    settings = _load(file)
+    sections = [
+        name for name in ("mqtt", "ledger", "agent", "collector", "server") if name in settings.model_fields_set
+    ]
+    console.print(f"{file}: OK ({', '.join(sections) or 'defaults only'})")
+
+
+@app.command()
+def agent(config: ConfigOpt, verbose: bool = False) -> None:
+    """Run an edge agent: poll its devices, queue records on disk, publish them over MQTT."""
+    from campuspulse.edge.agent import Agent
+
+    settings = _load(config)
+    if settings.agent is None:
+        err.print(f"[red]error[/] {config}: no `agent:` section; see config/examples/agent-simulated.yaml")
+        raise typer.Exit(2)
+    _logging(verbose)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await Agent(settings.agent, settings.mqtt).run(stop)  # type: ignore[arg-type]
+
+    asyncio.run(main())
+
+
+@app.command()
+def collector(config: ConfigOpt, verbose: bool = False) -> None:
+    """Run the collector: MQTT → validation → dedup → ledger."""
+    from campuspulse.collector.service import Collector
+    from campuspulse.server.ledger.db import open_ledger
+    from campuspulse.server.ledger.ingest import Ledger
+
+    settings = _load(config)
+    _logging(verbose)
+    ledger = Ledger(open_ledger(settings.ledger.url), settings.collector.reorder_window_s)
+    col = Collector(settings.mqtt, ledger, settings.collector.client_id)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    col.start()
+    stop.wait()
+    col.stop()
+
+
+@app.command()
+def server(config: ConfigOpt, verbose: bool = False) -> None:
+    """Run the HTTP server (API under /api/v1, OpenAPI at /docs)."""
+    import uvicorn
+
+    from campuspulse.server.app import create_app
+
+    settings = _load(config)
+    _logging(verbose)
+    token = settings.server.admin_token.get_secret_value() if settings.server.admin_token else None
+    web = create_app(settings.ledger.url, admin_token=token, reorder_window_s=settings.collector.reorder_window_s)
+    uvicorn.run(web, host=settings.server.host, port=settings.server.port)
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="HTTP port of the server")] = 8000,
+    host: Annotated[str, typer.Option(help="address the server listens on")] = "127.0.0.1",
+    data_dir: Annotated[Path, typer.Option(help="where the demo keeps its ledger and agent queues")] = Path("var/demo"),
+    history_days: Annotated[int, typer.Option(help="calendar days of simulated history before today")] = 7,
+    duration: Annotated[float, typer.Option(help="stop after this many seconds (0: run until Ctrl-C)")] = 0,
+    token: Annotated[str | None, typer.Option(envvar="CAMPUSPULSE_ADMIN_TOKEN", help="admin API token")] = None,
+) -> None:
+    """Run a simulated campus end to end on this machine: broker, agents, collector, server."""
+    from campuspulse.demo.run import DemoOptions, run_demo
+
+    logging.basicConfig(level=logging.ERROR)
+    opts = DemoOptions(data_dir=data_dir, host=host, port=port, broker_port=0, history_days=history_days,
+                       duration_s=duration, token=token)  # fmt: skip
+    try:
+        asyncio.run(run_demo(opts, console))
+    except OSError as exc:
+        err.print(f"[red]error[/] {exc}. Is port {port} taken? Try: campuspulse demo --port {port + 1}")
+        raise typer.Exit(1) from None

@@ -1,0 +1,206 @@
+"""Runs the demo: amqtt broker, simulated agents, the collector and the server, in one process."""
+
+import asyncio
+import contextlib
+import secrets
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import uvicorn
+from amqtt.broker import Broker
+from rich.console import Console
+from rich.live import Live
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from campuspulse.collector.service import Collector
+from campuspulse.demo.campus import TZ, SimSchool, build_campus, live_periods, local_now, teaching_days
+from campuspulse.drivers.simulated import SimulatedDevice
+from campuspulse.edge.agent import Agent
+from campuspulse.server.app import create_app
+from campuspulse.server.inventory import service as inventory
+from campuspulse.server.metrics.service import GroupBy, Scope, utilization
+from campuspulse.settings import AgentSettings, MqttSettings
+
+VALID_S, HEARTBEAT_S, POLL_S, READING_S = 60, 20.0, 5.0, 30.0
+HISTORY_STEP_S = 60
+
+
+@dataclass
+class DemoOptions:
+    """What `campuspulse demo` was asked for."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    broker_port: int = 1884
+    history_days: int = 7
+    duration_s: float = 0.0
+    token: str | None = None
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _provision(engine: object, campus: list[SimSchool], today_periods: dict[str, list[tuple[str, str]]],
+               history: list[str], today: str) -> None:  # fmt: skip
+    with Session(engine) as s, s.begin():  # type: ignore[arg-type]
+        for sc in campus:
+            inventory.put_school(s, sc.code, {"name": sc.name, "district": sc.district, "stage": sc.stage, "tz": TZ,
+                                              "classes": sc.classes, "parallel_classes": sc.classes // 3,
+                                              "students": sc.students, "max_class_size": 50})  # fmt: skip
+            s.flush()
+            for day in history:
+                inventory.put_calendar_day(s, sc.code, day, [list(p) for p in sc.periods])
+            inventory.put_calendar_day(s, sc.code, today, [list(p) for p in today_periods[sc.code]])
+            for room in sc.rooms:
+                inventory.put_agent(s, room.agent, sc.code)
+                s.flush()
+                for dev in room.devices:
+                    inventory.put_device(s, sc.code, dev.id, {"agent": room.agent, "room": room.id, "kind": dev.kind})
+
+
+def _agent_settings(sc: SimSchool, room_index: int, data_dir: Path, today: str,
+                    today_periods: list[tuple[str, str]]) -> AgentSettings:  # fmt: skip
+    room = sc.rooms[room_index]
+    return AgentSettings(
+        id=room.agent, school=sc.code, queue_path=data_dir / "agents" / f"{room.agent}.db", valid_s=VALID_S,
+        heartbeat_s=HEARTBEAT_S, batch_size=1000,
+        devices=[{"id": d.id, "poll_s": POLL_S, "reading_every_s": READING_S,
+                  "source": {"driver": "simulated", "tz": TZ, "periods": [list(p) for p in sc.periods],
+                             "use_share": d.use_share, "seed": f"{sc.code}/{d.id}", "open_hours": ["07:00", "18:00"],
+                             "day_overrides": {today: [list(p) for p in today_periods]}}}
+                 for d in room.devices],
+    )  # fmt: skip
+
+
+def _backfill(agent: Agent, windows: list[tuple[int, int]]) -> int:
+    """Feed the agent's monitors the simulated history, as if it had been running: records go to its queue."""
+    count = 0
+    for start, end in windows:
+        for t in range(start, end, HISTORY_STEP_S * 1000):
+            batch = []
+            for _dev, driver, monitor in agent.devices:
+                assert isinstance(driver, SimulatedDevice)
+                batch += monitor.observe(driver.sample(t))
+            agent.queue.append(batch)
+            count += len(batch)
+    return count
+
+
+def _school_table(engine: object, campus: list[SimSchool], today: str, counters: object, queued: int) -> Table:
+    tomorrow = (datetime.fromisoformat(today) + timedelta(days=1)).date().isoformat()
+    table = Table(title=f"campuspulse demo — today ({today}, {TZ}), refreshed {datetime.now():%H:%M:%S}")
+    table.add_column("school", no_wrap=True)
+    for col in ("devices used", "avail. h", "in use h", "util.", "coverage", "sessions"):
+        table.add_column(col, justify="right")
+    with Session(engine) as s:  # type: ignore[arg-type]
+        rows = utilization(s, Scope.CITY, "", today, tomorrow, GroupBy.SCHOOL)
+    for r in rows:
+        pct = lambda v: "—" if v is None else f"{v:.1%}"  # noqa: E731
+        table.add_row(
+            str(r["key"]),
+            f"{r['devices_used']}/{r['devices']}",
+            f"{r['available_s'] / 3600:.1f}",
+            f"{r['in_use_s'] / 3600:.1f}",
+            pct(r["utilization"]),
+            pct(r["coverage"]),
+            str(r["sessions"]),
+        )
+    table.caption = (
+        f"records stored {counters.records_stored:,} · duplicates {counters.duplicates:,} · "  # type: ignore[attr-defined]
+        f"dead letters {counters.dead_letters} · waiting in agent queues {queued:,}"
+    )  # type: ignore[attr-defined]
+    return table  # fmt: skip
+
+
+async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
+    """Set up the simulated campus and run everything until interrupted (or for `duration_s`)."""
+    console = console or Console()
+    tz = ZoneInfo(TZ)
+    if opts.data_dir.exists():
+        shutil.rmtree(opts.data_dir)
+    opts.data_dir.mkdir(parents=True)
+    token = opts.token or secrets.token_urlsafe(24)
+    now = local_now()
+    today = now.date().isoformat()
+    campus = build_campus()
+    today_periods = {sc.code: live_periods(now, sc.periods) for sc in campus}
+    history = [d.isoformat() for d in teaching_days(now.date(), opts.history_days)]
+
+    app = create_app(f"sqlite:///{opts.data_dir / 'ledger.db'}", admin_token=token)
+    engine = app.state.engine
+    _provision(engine, campus, today_periods, history, today)
+
+    mqtt = MqttSettings(host="127.0.0.1", port=opts.broker_port or _free_port())
+    agents: list[Agent] = []
+    for sc in campus:
+        for i in range(len(sc.rooms)):
+            agents.append(Agent(_agent_settings(sc, i, opts.data_dir, today, today_periods[sc.code]), mqtt))
+    day_start = datetime.combine(now.date(), datetime.min.time(), tz)
+    windows = [(int(datetime.combine(datetime.fromisoformat(d).date(), datetime.min.time(), tz).timestamp() * 1000)
+                + 7 * 3600_000, 0) for d in history]  # fmt: skip
+    windows = [(s, s + 11 * 3600_000) for s, _ in windows]
+    first_today = min(p[0][0] for p in today_periods.values())
+    h, m = (int(x) for x in first_today.split(":"))
+    today_from = day_start + timedelta(hours=h, minutes=m) - timedelta(minutes=30)
+    windows.append((int(min(today_from, now).timestamp() * 1000), int(now.timestamp() * 1000)))
+    with Progress(console=console, transient=False) as progress:
+        task = progress.add_task(f"simulating {len(history)} teaching days of history", total=len(agents))
+        produced = 0
+        for agent in agents:
+            produced += _backfill(agent, windows)
+            progress.advance(task)
+    console.print(f"history: {produced:,} records queued by {len(agents)} agents for "
+                  f"{sum(len(r.devices) for sc in campus for r in sc.rooms)} devices")  # fmt: skip
+
+    anonymous = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
+    broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{mqtt.port}"}}, "plugins": anonymous})
+    await broker.start()
+    collector = Collector(mqtt, app.state.ledger, client_id="demo-collector")
+    collector.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    agent_tasks = [asyncio.create_task(a.run(stop)) for a in agents]
+    server = uvicorn.Server(uvicorn.Config(app, host=opts.host, port=opts.port, log_level="warning"))
+    server_task = asyncio.create_task(server.serve())
+
+    url = f"http://{opts.host}:{opts.port}"
+    tomorrow = (now.date() + timedelta(days=1)).isoformat()
+    console.print(f"\n[bold green]campuspulse demo is running:[/] {url}   (API docs: {url}/docs)")
+    console.print(f"admin token: [bold]{token}[/]")
+    console.print(f"try: curl -H 'Authorization: Bearer {token}' "
+                  f"'{url}/api/v1/utilization?scope=city&from={today}&to={tomorrow}&group_by=school'")  # fmt: skip
+    console.print("Ctrl-C stops it.\n")
+    started = time.monotonic()
+    try:
+        with Live(console=console, refresh_per_second=1, transient=False) as live:
+            while not stop.is_set():
+                queued = sum(len(a.queue) for a in agents)
+                live.update(_school_table(engine, campus, today, collector.counters, queued))
+                if opts.duration_s and time.monotonic() - started >= opts.duration_s:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 5)
+    finally:
+        stop.set()
+        await asyncio.gather(*agent_tasks, return_exceptions=True)
+        collector.stop()
+        server.should_exit = True
+        await server_task
+        await broker.shutdown()
+        engine.dispose()
