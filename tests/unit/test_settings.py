@@ -1,0 +1,58 @@
+"""Config files: every example validates; every mistake is named with file, line and field; env overrides."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from campuspulse.cli import app
+from campuspulse.settings import ConfigError, load_settings
+
+EXAMPLES = sorted(Path(__file__).parents[2].joinpath("config/examples").glob("*.yaml"))
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_example_config_is_valid(path):
+    result = runner.invoke(app, ["check-config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "OK" in result.output
+
+
+def test_check_config_names_file_line_and_field_of_every_problem(tmp_path):
+    bad = tmp_path / "agent.yaml"
+    bad.write_text(
+        "mqtt:\n  port: 99999\nagent:\n  id: lab pc\n  school: s1\n  devices:\n"
+        "    - id: pc1\n      poll_s: -1\n      colour: blue\n      source:\n        driver: laser\n"
+    )
+    result = runner.invoke(app, ["check-config", str(bad)])
+    assert result.exit_code == 2
+    out = " ".join(result.output.split())
+    assert f"{bad}:2: mqtt.port" in out
+    assert f"{bad}:4: agent.id" in out
+    assert f"{bad}:8: agent.devices.0.poll_s" in out
+    assert f"{bad}:9: agent.devices.0.colour: unknown key" in out
+    assert "agent.devices.0.source" in out and "laser" in out
+
+
+def test_yaml_syntax_errors_give_the_line(tmp_path):
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("mqtt:\n  host: [unclosed\n  port: 1\n")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(bad)
+    assert exc.value.problems[0].line is not None and "not valid YAML" in str(exc.value)
+
+
+def test_a_missing_file_is_an_error_not_a_traceback(tmp_path):
+    result = runner.invoke(app, ["check-config", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2 and "cannot read" in result.output
+
+
+def test_environment_overrides_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("CAMPUSPULSE_MQTT__PASSWORD", "from-env")
+    monkeypatch.setenv("CAMPUSPULSE_MQTT__PORT", "8883")
+    settings = load_settings(EXAMPLES[0])
+    assert settings.mqtt.password is not None and settings.mqtt.password.get_secret_value() == "from-env"
+    assert settings.mqtt.port == 8883
+    assert settings.mqtt.host == "127.0.0.1", "keys the environment does not name keep the file's value"
+    assert "from-env" not in repr(settings), "secrets are not printed"
