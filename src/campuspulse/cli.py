@@ -105,13 +105,16 @@ def demo(
     history_days: Annotated[int, typer.Option(help="calendar days of simulated history before today")] = 7,
     duration: Annotated[float, typer.Option(help="stop after this many seconds (0: run until Ctrl-C)")] = 0,
     token: Annotated[str | None, typer.Option(envvar="CAMPUSPULSE_ADMIN_TOKEN", help="admin API token")] = None,
+    compressed_day: Annotated[
+        bool, typer.Option(help="make today a day of 20-minute periods around now, even during school hours")
+    ] = False,
 ) -> None:
     """Run a simulated campus end to end on this machine: broker, agents, collector, server."""
     from campuspulse.demo.run import DemoOptions, run_demo
 
     logging.basicConfig(level=logging.ERROR)
     opts = DemoOptions(data_dir=data_dir, host=host, port=port, broker_port=0, history_days=history_days,
-                       duration_s=duration, token=token)  # fmt: skip
+                       duration_s=duration, token=token, compressed_day=compressed_day)  # fmt: skip
     try:
         asyncio.run(run_demo(opts, console))
     except OSError as exc:

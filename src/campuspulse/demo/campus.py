@@ -80,7 +80,7 @@ def build_campus() -> list[SimSchool]:
     ]  # fmt: skip
 
 
-def live_periods(now: datetime, regular: list[Period]) -> list[Period]:
+def live_periods(now: datetime, regular: list[Period], compressed: bool = False) -> list[Period]:
     """Today's periods: the regular day inside school hours on a weekday; else compressed periods around now.
 
     The compressed day (20-minute periods, 5-minute breaks, from an hour ago) is the demo's make-up day,
@@ -88,7 +88,7 @@ def live_periods(now: datetime, regular: list[Period]) -> list[Period]:
     """
     first, last = regular[0][0], regular[-1][1]
     hhmm = now.strftime("%H:%M")
-    if now.weekday() < 5 and first <= hhmm < last:
+    if not compressed and now.weekday() < 5 and first <= hhmm < last:
         return regular
     start = now.replace(second=0, microsecond=0) - timedelta(hours=1)
     periods = []

@@ -43,6 +43,7 @@ class DemoOptions:
     history_days: int = 7
     duration_s: float = 0.0
     token: str | None = None
+    compressed_day: bool = False
 
 
 def _free_port() -> int:
@@ -136,7 +137,7 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
     now = local_now()
     today = now.date().isoformat()
     campus = build_campus()
-    today_periods = {sc.code: live_periods(now, sc.periods) for sc in campus}
+    today_periods = {sc.code: live_periods(now, sc.periods, opts.compressed_day) for sc in campus}
     history = [d.isoformat() for d in teaching_days(now.date(), opts.history_days)]
 
     app = create_app(f"sqlite:///{opts.data_dir / 'ledger.db'}", admin_token=token)

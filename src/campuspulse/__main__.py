@@ -1,0 +1,5 @@
+"""`python -m campuspulse` runs the CLI."""
+
+from campuspulse.cli import app
+
+app()
