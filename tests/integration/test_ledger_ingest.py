@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.app import create_app
-from campuspulse.server.ledger.schema import DeadLetter, SeqGap, StateSegment
+from campuspulse.server.ledger.schema import SeqGap, StateSegment
 from campuspulse.server.ledger.state_segments import StateFact, fold_in_order
 from campuspulse.telemetry import StatusPayload, format_ts, parse_ts
 from tests.support.campus import AUTH, TOKEN, chunks, payload, provision, worked_example_records
@@ -88,9 +88,8 @@ def test_a_malformed_record_goes_to_dead_letters_and_the_rest_is_stored(client):
     assert answer["stored"] == 4 and answer["dead_letters"] == 1
     assert answer["pending"] == 0, "a rejected record leaves no gap to wait behind"
     assert "records[2].ts" in answer["reasons"][0] and "naive" in answer["reasons"][0]
-    with Session(client.app.state.engine) as s:
-        dl = s.scalars(select(DeadLetter)).one()
-        assert dl.agent == "a1" and "naive" in dl.reason and "07:52:00" in dl.raw
+    (dl,) = client.get("/api/v1/dead-letters", headers=AUTH).json()["dead_letters"]
+    assert dl["agent"] == "a1" and "naive" in dl["reason"] and "07:52:00" in dl["raw"]
 
 
 def test_records_of_an_unregistered_agent_are_rejected_not_stored(client):
@@ -104,12 +103,14 @@ def test_a_gap_is_waited_for_then_declared_lost_and_a_very_late_record_still_cou
     missing = records[30]  # 08:20, inside the in_use run
     post(client, records[:30])
     assert post(client, records[31:])["pending"] == len(records) - 31
+    health = client.get("/api/v1/agents/a1", headers=AUTH).json()
+    assert health["waiting_for"] == [30, 30] and health["settled_through_seq"] == 29
     before_settle = figures(client)["known_s"]
     ledger = client.app.state.ledger
     assert ledger.settle_stale_gaps(datetime.now(UTC) + timedelta(hours=1)) == 1
-    with Session(client.app.state.engine) as s:
-        gap = s.scalars(select(SeqGap)).one()
-        assert (gap.first_seq, gap.last_seq, gap.reason) == (30, 30, "lost")
+    health = client.get("/api/v1/agents/a1", headers=AUTH).json()
+    assert health["gaps"] == [{"first_seq": 30, "last_seq": 30, "reason": "lost"}], "possible data loss is reported"
+    assert health["waiting_for"] is None and health["settled_through_seq"] == len(records) - 1
     assert figures(client)["known_s"] > before_settle
     assert figures(client)["in_use_s"] == 1980  # heartbeats every 60 s with valid_s 180 bridge one lost record
     assert post(client, [missing])["stored"] == 1

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from campuspulse import __version__
-from campuspulse.server.api import figures, provisioning, telemetry
+from campuspulse.server.api import figures, operations, provisioning, telemetry
 from campuspulse.server.ledger.db import open_ledger
 from campuspulse.server.ledger.ingest import Ledger
 
@@ -24,7 +24,7 @@ def create_app(ledger_url: str | Engine, admin_token: str | None = None, reorder
     app.state.engine = engine
     app.state.ledger = Ledger(engine, reorder_window_s)
     app.state.admin_token = admin_token or os.environ.get("CAMPUSPULSE_ADMIN_TOKEN")
-    for module in (provisioning, telemetry, figures):
+    for module in (provisioning, telemetry, figures, operations):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/healthz", include_in_schema=False)

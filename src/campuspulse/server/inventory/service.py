@@ -21,6 +21,11 @@ def _upsert(s: Session, model: type[Any], key: Any, fields: dict[str, Any]) -> b
     return False
 
 
+def _require_school(s: Session, school: str) -> None:
+    if s.get(School, school) is None:
+        raise LookupError(f"school {school!r} does not exist; PUT /api/v1/schools/{school} first")
+
+
 def put_school(s: Session, code: str, fields: dict[str, Any]) -> bool:
     """Create or replace a school; True if it was created."""
     return _upsert(s, School, code, {"code": code, **fields})
@@ -28,15 +33,13 @@ def put_school(s: Session, code: str, fields: dict[str, Any]) -> bool:
 
 def put_agent(s: Session, agent: str, school: str) -> bool:
     """Register an agent to a school; True if it was created."""
-    if s.get(School, school) is None:
-        raise LookupError(f"school {school!r} does not exist; PUT /api/v1/schools/{school} first")
+    _require_school(s, school)
     return _upsert(s, Agent, agent, {"id": agent, "school": school})
 
 
 def put_device(s: Session, school: str, device: str, fields: dict[str, Any]) -> bool:
     """Create or replace a device of a school; True if it was created."""
-    if s.get(School, school) is None:
-        raise LookupError(f"school {school!r} does not exist; PUT /api/v1/schools/{school} first")
+    _require_school(s, school)
     agent = s.get(Agent, fields["agent"])
     if agent is None:
         raise LookupError(f"agent {fields['agent']!r} does not exist; PUT /api/v1/agents/{fields['agent']} first")
@@ -47,8 +50,7 @@ def put_device(s: Session, school: str, device: str, fields: dict[str, Any]) -> 
 
 def put_calendar_day(s: Session, school: str, day: str, periods: list[list[str]]) -> bool:
     """Make `day` a teaching day of `school` with these periods; True if it was created."""
-    if s.get(School, school) is None:
-        raise LookupError(f"school {school!r} does not exist; PUT /api/v1/schools/{school} first")
+    _require_school(s, school)
     return _upsert(s, CalendarDay, (school, day), {"school": school, "day": day, "periods": periods})
 
 

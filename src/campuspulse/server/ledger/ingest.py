@@ -57,11 +57,12 @@ def _fact(rec: StateRecord | ReadingRecord) -> _Fact:
     return _Fact(rec.seq, "reading", rec.device, rec.ts, None, None)
 
 
-def _json(raw: Any) -> str:
+def _dead_letter(source: str, reason: str, raw: Any, agent: str | None, school: str | None) -> DeadLetter:
     try:
-        return orjson.dumps(raw).decode()
+        text = orjson.dumps(raw).decode() if not isinstance(raw, str) else raw
     except TypeError:
-        return repr(raw)
+        text = repr(raw)
+    return DeadLetter(source=source, reason=reason, raw=text, agent=agent, school=school)
 
 
 class Ledger:
@@ -78,7 +79,7 @@ class Ledger:
     ) -> None:
         """Keep input that broke the contract, with the reason."""
         with Session(self.engine) as s, s.begin():
-            s.add(DeadLetter(source=source, reason=reason, raw=_json(raw), agent=agent, school=school))
+            s.add(_dead_letter(source, reason, raw, agent, school))
 
     # records ------------------------------------------------------------------------------
     def ingest(self, batch: ParsedBatch, source: str) -> IngestResult:
@@ -88,24 +89,13 @@ class Ledger:
             refusal = self._agent_refusal(s, batch.agent, batch.school)
             if refusal is not None:
                 raws = [r.model_dump(mode="json") for r in batch.records] + [r.raw for r in batch.rejected]
-                s.add(
-                    DeadLetter(
-                        source=source,
-                        reason=refusal,
-                        agent=batch.agent,
-                        school=batch.school,
-                        raw=_json({"v": 1, "agent": batch.agent, "school": batch.school, "records": raws}),
-                    )
-                )
+                whole = {"v": 1, "agent": batch.agent, "school": batch.school, "records": raws}
+                s.add(_dead_letter(source, refusal, whole, batch.agent, batch.school))
                 result.dead_letters = len(raws)
                 result.reasons.append(refusal)
                 return result
             for rej in batch.rejected:
-                s.add(
-                    DeadLetter(
-                        source=source, reason=rej.reason, agent=batch.agent, school=batch.school, raw=_json(rej.raw)
-                    )
-                )
+                s.add(_dead_letter(source, rej.reason, rej.raw, batch.agent, batch.school))
                 result.reasons.append(rej.reason)
             result.dead_letters = len(batch.rejected)
             # A rejected record's seq did arrive: it is accounted for, not a loss to wait for.
@@ -272,15 +262,7 @@ class Ledger:
         with Session(self.engine) as s, s.begin():
             refusal = self._agent_refusal(s, status.agent, status.school)
             if refusal is not None:
-                s.add(
-                    DeadLetter(
-                        source=source,
-                        reason=refusal,
-                        agent=status.agent,
-                        school=status.school,
-                        raw=_json(status.model_dump(mode="json")),
-                    )
-                )
+                s.add(_dead_letter(source, refusal, status.model_dump(mode="json"), status.agent, status.school))
                 return refusal
             agent = s.get(Agent, status.agent)
             assert agent is not None

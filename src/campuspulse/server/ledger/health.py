@@ -1,0 +1,49 @@
+"""Read side of ingest health: each agent's progress and gaps, and the dead letters."""
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campuspulse.server.ledger.schema import Agent, AgentProgress, DeadLetter, PendingRecord, SeqGap
+
+
+def agent_health(s: Session, agent: str) -> dict[str, Any] | None:
+    """What the ledger knows of an agent: status, seq progress, the gap records wait behind, settled gaps."""
+    row = s.get(Agent, agent)
+    if row is None:
+        return None
+    prog = s.get(AgentProgress, agent)
+    pending, first_pending = s.execute(
+        select(func.count(), func.min(PendingRecord.seq)).where(PendingRecord.agent == agent)
+    ).one()
+    gaps = s.scalars(select(SeqGap).where(SeqGap.agent == agent).order_by(SeqGap.first_seq)).all()
+    watermark = prog.watermark if prog else -1
+    return {
+        "agent": agent,
+        "school": row.school,
+        "online": row.online,
+        "last_seen": row.last_seen.isoformat() if row.last_seen else None,
+        "version": row.version,
+        "settled_through_seq": watermark,
+        "max_seq": prog.max_seq if prog else -1,
+        "pending_records": pending,
+        "waiting_for": [watermark + 1, first_pending - 1] if first_pending is not None else None,
+        "gaps": [{"first_seq": g.first_seq, "last_seq": g.last_seq, "reason": g.reason} for g in gaps],
+    }
+
+
+def dead_letters(
+    s: Session, limit: int = 100, agent: str | None = None, school: str | None = None
+) -> list[dict[str, Any]]:
+    """The newest dead letters, optionally of one agent or school."""
+    q = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
+    if agent:
+        q = q.where(DeadLetter.agent == agent)
+    if school:
+        q = q.where(DeadLetter.school == school)
+    return [
+        {"id": d.id, "received_at": d.received_at.isoformat() if d.received_at else None, "source": d.source,
+         "agent": d.agent, "school": d.school, "reason": d.reason, "raw": d.raw}
+        for d in s.scalars(q)
+    ]  # fmt: skip
