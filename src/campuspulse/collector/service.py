@@ -42,7 +42,7 @@ class Collector:
     def __init__(self, mqtt_settings: MqttSettings, ledger: Ledger, client_id: str = "campuspulse-collector") -> None:
         self.settings, self.ledger = mqtt_settings, ledger
         self.counters = CollectorCounters()
-        self.connected = threading.Event()
+        self.connected = threading.Event()  # set once subscribed
         self._stop = threading.Event()
         self._reset = threading.Event()
         v5 = mqtt_settings.protocol == "5"
@@ -64,6 +64,7 @@ class Collector:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
         self._thread = threading.Thread(target=self._supervise, name="collector-supervisor", daemon=True)
 
     # lifecycle ---------------------------------------------------------------------------
@@ -120,8 +121,13 @@ class Collector:
             return
         prefix = self.settings.topic_prefix
         client.subscribe([(subscription(TopicKind.RECORDS, prefix), 1), (subscription(TopicKind.STATUS, prefix), 1)])
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: object, _mid: int, reasons: list[object], _p: object) -> None:
+        if any(getattr(r, "is_failure", False) for r in reasons):
+            log.error("collector: subscription refused: %s", reasons)
+            return
         self.connected.set()
-        log.info("collector connected to %s:%s", self.settings.host, self.settings.port)
+        log.info("collector connected to %s:%s and subscribed", self.settings.host, self.settings.port)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
         self.connected.clear()

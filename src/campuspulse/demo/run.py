@@ -171,6 +171,8 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
     await broker.start()
     collector = Collector(mqtt, app.state.ledger, client_id="demo-collector")
     collector.start()
+    if not await asyncio.to_thread(collector.connected.wait, 30):
+        raise OSError(f"the demo's collector could not subscribe on 127.0.0.1:{mqtt.port}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
