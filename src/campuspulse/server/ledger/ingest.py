@@ -7,6 +7,8 @@ dropped, or outlives the reorder window and is declared lost. So late, out-of-or
 repeated delivery give the segments of in-order delivery, and heartbeats add no rows.
 """
 
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session
 from campuspulse.server.ledger.schema import (
     Agent,
     AgentProgress,
+    ClockSkew,
     DeadLetter,
     PendingRecord,
     SeqGap,
@@ -38,7 +41,17 @@ class IngestResult:
     pending: int = 0
     dead_letters: int = 0
     late: int = 0
+    future: int = 0
+    refused: bool = False
     reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class WriteResult:
+    """What happened to each batch and status of one `Ledger.write`."""
+
+    batches: list[IngestResult]
+    status_refusals: list[str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +81,10 @@ def _dead_letter(source: str, reason: str, raw: Any, agent: str | None, school: 
 class Ledger:
     """The ledger's write side, shared by the collector and the server's HTTP ingest."""
 
-    def __init__(self, engine: Engine, reorder_window_s: float = 300.0) -> None:
+    def __init__(self, engine: Engine, reorder_window_s: float = 300.0, max_future_skew_s: float = 300.0) -> None:
         self.engine = engine
         self.reorder_window = timedelta(seconds=reorder_window_s)
+        self.max_future_skew_ms = int(max_future_skew_s * 1000)
         self._dialect = engine.dialect.name
 
     # dead letters -------------------------------------------------------------------------
@@ -84,26 +98,54 @@ class Ledger:
     # records ------------------------------------------------------------------------------
     def ingest(self, batch: ParsedBatch, source: str) -> IngestResult:
         """Store a validated batch in one transaction; rejected records become dead letters."""
-        result = IngestResult()
+        return self.write([(batch, source)]).batches[0]
+
+    def write(
+        self,
+        batches: Sequence[tuple[ParsedBatch, str]] = (),
+        statuses: Sequence[tuple[StatusPayload, str]] = (),
+        dead: Sequence[tuple[str, str, Any]] = (),
+    ) -> "WriteResult":
+        """Store many messages in one transaction: record batches, agent statuses, and unusable payloads.
+
+        Agents are locked in sorted order, so that collectors sharing the load never deadlock.
+        """
+        out = WriteResult([IngestResult() for _ in batches], [None] * len(statuses))
+        now_ms = int(time.time() * 1000)
         with Session(self.engine) as s, s.begin():
-            refusal = self._agent_refusal(s, batch.agent, batch.school)
-            if refusal is not None:
-                raws = [r.model_dump(mode="json") for r in batch.records] + [r.raw for r in batch.rejected]
-                whole = {"v": 1, "agent": batch.agent, "school": batch.school, "records": raws}
-                s.add(_dead_letter(source, refusal, whole, batch.agent, batch.school))
-                result.dead_letters = len(raws)
-                result.reasons.append(refusal)
-                return result
-            for rej in batch.rejected:
-                s.add(_dead_letter(source, rej.reason, rej.raw, batch.agent, batch.school))
-                result.reasons.append(rej.reason)
-            result.dead_letters = len(batch.rejected)
-            # A rejected record's seq did arrive: it is accounted for, not a loss to wait for.
-            rejected = {r.raw["seq"] for r in batch.rejected if isinstance(r.raw, dict)
-                        and type(r.raw.get("seq")) is int and r.raw["seq"] >= 0}  # fmt: skip
-            if batch.records or rejected:
-                self._store(s, batch.agent, batch.school, [_fact(r) for r in batch.records], result, rejected)
-        return result
+            for source, reason, raw in dead:
+                s.add(_dead_letter(source, reason, raw, None, None))
+            folders: dict[str, _SegmentFolder] = {}
+            for i in sorted(range(len(batches)), key=lambda i: batches[i][0].agent):
+                batch, source = batches[i]
+                folder = folders.setdefault(batch.agent, _SegmentFolder(s, batch.school, batch.agent))
+                self._ingest_one(s, batch, source, out.batches[i], folder, now_ms)
+            for j in sorted(range(len(statuses)), key=lambda j: statuses[j][0].agent):
+                out.status_refusals[j] = self._status(s, *statuses[j])
+        return out
+
+    def _ingest_one(
+        self, s: Session, batch: ParsedBatch, source: str, result: IngestResult, folder: "_SegmentFolder", now_ms: int
+    ) -> None:
+        refusal = self._agent_refusal(s, batch.agent, batch.school)
+        if refusal is not None:
+            raws = [r.model_dump(mode="json") for r in batch.records] + [r.raw for r in batch.rejected]
+            whole = {"v": 1, "agent": batch.agent, "school": batch.school, "records": raws}
+            s.add(_dead_letter(source, refusal, whole, batch.agent, batch.school))
+            result.dead_letters = len(raws)
+            result.refused = True
+            result.reasons.append(refusal)
+            return
+        for rej in batch.rejected:
+            s.add(_dead_letter(source, rej.reason, rej.raw, batch.agent, batch.school))
+            result.reasons.append(rej.reason)
+        result.dead_letters = len(batch.rejected)
+        # A rejected record's seq did arrive: it is accounted for, not a loss to wait for.
+        rejected = {r.raw["seq"] for r in batch.rejected if isinstance(r.raw, dict)
+                    and type(r.raw.get("seq")) is int and r.raw["seq"] >= 0}  # fmt: skip
+        if batch.records or rejected:
+            facts = [_fact(r) for r in batch.records]
+            self._store(s, batch.agent, batch.school, facts, result, rejected, folder, now_ms)
 
     def _agent_refusal(self, s: Session, agent: str, school: str) -> str | None:
         registered = s.get(Agent, agent)
@@ -123,7 +165,15 @@ class Ledger:
         return s.execute(select(AgentProgress).where(AgentProgress.agent == agent).with_for_update()).scalar_one()
 
     def _store(
-        self, s: Session, agent: str, school: str, facts: list[_Fact], result: IngestResult, rejected: set[int]
+        self,
+        s: Session,
+        agent: str,
+        school: str,
+        facts: list[_Fact],
+        result: IngestResult,
+        rejected: set[int],
+        folder: "_SegmentFolder",
+        now_ms: int,
     ) -> None:
         prog = self._progress(s, agent)
         incoming: dict[int, _Fact] = {}
@@ -150,10 +200,15 @@ class Ledger:
             for seq in seen:
                 del incoming[seq]
                 result.duplicates += 1
-        folder = _SegmentFolder(s, school, agent)
         for f in late:
             folder.fold(f)
         result.late = len(late)
+        limit = now_ms + self.max_future_skew_ms
+        future = [f for f in (*incoming.values(), *late) if f.ts_ms > limit]
+        if future:  # stored all the same, with the receive time noted for whoever audits the agent's clock
+            s.add_all(ClockSkew(agent=agent, seq=f.seq, device=f.device, ts_ms=f.ts_ms, received_ms=now_ms)
+                      for f in future)  # fmt: skip
+            result.future = len(future)
         rejected = {q for q in rejected - set(incoming) if q > prog.watermark}
         if rejected:
             known = {g.first_seq for g in self._gaps(s, agent, above=prog.watermark)}
@@ -259,26 +314,34 @@ class Ledger:
 
     def apply_status(self, status: StatusPayload, source: str) -> str | None:
         """Record an agent's birth or death and the seq ranges it says it dropped; return a refusal."""
-        with Session(self.engine) as s, s.begin():
-            refusal = self._agent_refusal(s, status.agent, status.school)
-            if refusal is not None:
-                s.add(_dead_letter(source, refusal, status.model_dump(mode="json"), status.agent, status.school))
-                return refusal
-            agent = s.get(Agent, status.agent)
-            assert agent is not None
+        return self.write(statuses=[(status, source)]).status_refusals[0]
+
+    def _status(self, s: Session, status: StatusPayload, source: str) -> str | None:
+        refusal = self._agent_refusal(s, status.agent, status.school)
+        if refusal is not None:
+            s.add(_dead_letter(source, refusal, status.model_dump(mode="json"), status.agent, status.school))
+            return refusal
+        agent = s.get(Agent, status.agent)
+        assert agent is not None
+        seen = datetime.fromtimestamp(status.ts / 1000, UTC)
+        if agent.last_seen is None or seen >= _aware(agent.last_seen):  # a retained or redelivered old status
             agent.online = status.online
-            agent.last_seen = datetime.fromtimestamp(status.ts / 1000, UTC)
+            agent.last_seen = seen
             agent.version = status.version or agent.version
-            if status.dropped:
-                prog = self._progress(s, status.agent)
-                known = {g.first_seq for g in self._gaps(s, status.agent)}
-                for first, last in status.dropped:
-                    first = max(first, prog.watermark + 1)
-                    if first <= last and first not in known:
-                        s.add(SeqGap(agent=status.agent, first_seq=first, last_seq=last, reason="dropped"))
-                s.flush()
-                self._settle(s, prog, status.school, _SegmentFolder(s, status.school, status.agent))
+        if status.dropped:
+            prog = self._progress(s, status.agent)
+            known = {g.first_seq for g in self._gaps(s, status.agent)}
+            for first, last in status.dropped:
+                first = max(first, prog.watermark + 1)
+                if first <= last and first not in known:
+                    s.add(SeqGap(agent=status.agent, first_seq=first, last_seq=last, reason="dropped"))
+            s.flush()
+            self._settle(s, prog, status.school, _SegmentFolder(s, status.school, status.agent))
         return None
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)  # SQLite returns naive UTC
 
 
 class _SegmentFolder:

@@ -125,3 +125,14 @@ class DeadLetter(Base):
     school: Mapped[str | None] = mapped_column(String(64), default=None)
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[str] = mapped_column(Text)
+
+
+class ClockSkew(Base):
+    """A record whose `ts` lay further in the future than the allowed skew when it arrived (still stored)."""
+
+    __tablename__ = "clock_skew"
+    agent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    device: Mapped[str] = mapped_column(String(64))
+    ts_ms: Mapped[int] = mapped_column(BigInteger)
+    received_ms: Mapped[int] = mapped_column(BigInteger)
