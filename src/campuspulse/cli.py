@@ -38,7 +38,9 @@ def check_config(file: Annotated[Path, typer.Argument(help="the YAML file to che
     """Validate a config file: print every problem with file, line and field; exit 2 if there is one."""
     settings = _load(file)
     sections = [
-        name for name in ("mqtt", "ledger", "agent", "collector", "server") if name in settings.model_fields_set
+        name
+        for name in ("mqtt", "ledger", "agent", "collector", "timeseries", "server")
+        if name in settings.model_fields_set
     ]
     console.print(f"{file}: OK ({', '.join(sections) or 'defaults only'})")
 
@@ -66,19 +68,29 @@ def agent(config: ConfigOpt, verbose: bool = False) -> None:
 
 @app.command()
 def collector(config: ConfigOpt, verbose: bool = False) -> None:
-    """Run the collector: MQTT → validation → dedup → ledger."""
+    """Run the collector: MQTT → validation → dedup → ledger (and the time-series store, if configured)."""
+    from campuspulse.collector.metrics import serve_metrics
     from campuspulse.collector.service import Collector
+    from campuspulse.collector.timeseries import TimeSeriesSink
     from campuspulse.server.ledger.db import open_ledger
     from campuspulse.server.ledger.ingest import Ledger
 
     settings = _load(config)
     _logging(verbose)
-    ledger = Ledger(open_ledger(settings.ledger.url), settings.collector.reorder_window_s)
-    col = Collector(settings.mqtt, ledger, settings.collector.client_id)
+    opts = settings.collector
+    ledger = Ledger(open_ledger(settings.ledger.url), opts.reorder_window_s, opts.max_future_skew_s)
+    ts = settings.timeseries
+    sink = None
+    if ts is not None:
+        sink = TimeSeriesSink(ts.url, ts.token.get_secret_value(), ts.org, ts.bucket, ts.spool_path,
+                              ts.batch_lines, ts.max_spool_lines)  # fmt: skip
+    col = Collector(settings.mqtt, ledger, opts.client_id, opts, sink)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     col.start()
+    if opts.metrics_port:
+        serve_metrics(col, opts.metrics_port)
     stop.wait()
     col.stop()
 

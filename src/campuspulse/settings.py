@@ -79,6 +79,23 @@ class CollectorSettings(_Section):
 
     client_id: str = Field("campuspulse-collector", pattern=rf"^{ID_PATTERN}$")
     reorder_window_s: float = Field(300.0, gt=0, description="how long records wait behind a seq gap")
+    shared_group: str | None = Field(None, pattern=rf"^{ID_PATTERN}$", description="$share group of collectors")
+    batch_max_messages: int = Field(500, ge=1, le=10000, description="messages written in one transaction")
+    batch_max_delay_ms: int = Field(50, ge=0, le=10000, description="how long a batch waits to fill")
+    max_future_skew_s: float = Field(300.0, ge=0, description="records further ahead than this are flagged")
+    metrics_port: int | None = Field(None, ge=1, le=65535, description="serve Prometheus /metrics here")
+
+
+class TimeSeriesSettings(_Section):
+    """The optional time-series store (InfluxDB 2/3 or VictoriaMetrics, v2 write API)."""
+
+    url: str = "http://127.0.0.1:8428"
+    token: SecretStr = SecretStr("")
+    org: str = "campuspulse"
+    bucket: str = "campuspulse"
+    spool_path: Path = Path("var/timeseries-spool.db")
+    max_spool_lines: int = Field(5_000_000, ge=1000, description="disk budget while the store is down")
+    batch_lines: int = Field(5000, ge=1)
 
 
 class ServerSettings(_Section):
@@ -97,6 +114,7 @@ class Settings(BaseSettings):
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     agent: AgentSettings | None = None
     collector: CollectorSettings = Field(default_factory=CollectorSettings)
+    timeseries: TimeSeriesSettings | None = None
     server: ServerSettings = Field(default_factory=ServerSettings)
 
     @classmethod

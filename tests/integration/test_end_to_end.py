@@ -121,7 +121,12 @@ def test_agent_records_reach_the_utilization_api(campus, tmp_path):
     with Session(client.app.state.engine) as s:
         segs = s.scalar(select(func.count()).select_from(StateSegment))
         assert segs == 2, "one segment per device: heartbeats extended them"
-        assert s.get(AgentRow, "a1").online is False, "the agent said goodbye on its status topic"
+
+    def offline():
+        with Session(client.app.state.engine) as s:
+            return s.get(AgentRow, "a1").online is False
+
+    wait_until(offline, what="the agent's goodbye on its status topic")
 
 
 def test_broker_restart_loses_no_record(tmp_path, ledger_url):

@@ -60,3 +60,33 @@ def payload(records: list[dict[str, Any]], agent: str = "a1", school: str = "s1"
 def chunks(items: list[Any], size: int) -> list[list[Any]]:
     """`items` cut into lists of at most `size`."""
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def synthetic_stream(
+    agent: str, devices: list[str], steps: int, seed: int = 1, start_ms: int = 1788739200000, readings: bool = True
+) -> list[dict[str, Any]]:
+    """An agent's records in seq order: per step and device a state (mostly heartbeats) and a reading."""
+    import random
+
+    rnd = random.Random(seed)
+    state = {d: "idle" for d in devices}
+    out: list[dict[str, Any]] = []
+    for step in range(steps):
+        ts = format_ts(start_ms + step * 60_000)
+        for d in devices:
+            if rnd.random() < 0.05:
+                state[d] = rnd.choice(["in_use", "idle", "off", "fault"])
+            if rnd.random() < 0.02:
+                continue  # a missed heartbeat: unknown time
+            out.append({"type": "state", "seq": len(out), "ts": ts, "device": d, "state": state[d], "valid_s": 180})
+            if readings:
+                out.append(
+                    {
+                        "type": "reading",
+                        "seq": len(out),
+                        "ts": ts,
+                        "device": d,
+                        "values": {"power_w": round(rnd.uniform(0, 120), 2)},
+                    }
+                )
+    return out

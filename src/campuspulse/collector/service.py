@@ -1,13 +1,18 @@
-"""The MQTT collector (paho-mqtt 2): a message is acknowledged only after the ledger committed it.
+"""The MQTT collector (paho-mqtt 2): batches of messages are acknowledged only after the ledger committed them.
 
-Messages are handled in paho's network thread with manual acks. If the ledger cannot be written,
-the message stays unacknowledged, the collector drops the connection and reconnects with backoff,
-and the broker redelivers it from the persistent session.
+paho's network thread only queues messages; a writer thread takes up to `batch_max_messages` (or
+what arrives within `batch_max_delay_ms`), writes them to the ledger in one transaction, spools
+their time-series lines to disk, and then acks them (manual acks). If the ledger cannot be
+written, nothing of the batch is acked: the collector drops the connection, reconnects with
+backoff, and the broker redelivers from the persistent session. With `shared_group` several
+collectors split the load through `$share/<group>/…`.
 """
 
 import logging
+import queue
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -16,12 +21,23 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from campuspulse.backoff import delays
+from campuspulse.collector.timeseries import TimeSeriesSink
 from campuspulse.server.ledger.ingest import Ledger
-from campuspulse.settings import MqttSettings
-from campuspulse.telemetry import ContractError, TopicKind, parse_records_payload, parse_status_payload, parse_topic
+from campuspulse.settings import CollectorSettings, MqttSettings
+from campuspulse.telemetry import (
+    ContractError,
+    ParsedBatch,
+    StatusPayload,
+    TopicKind,
+    parse_records_payload,
+    parse_status_payload,
+    parse_topic,
+)
+from campuspulse.telemetry.line_protocol import record_lines, status_line
 from campuspulse.telemetry.topics import subscription
 
 log = logging.getLogger(__name__)
+RECEIVE_MAXIMUM = 1000
 
 
 @dataclass(slots=True)
@@ -29,22 +45,45 @@ class CollectorCounters:
     """What the collector has done since it started."""
 
     messages: int = 0
+    batches: int = 0
     records_stored: int = 0
     duplicates: int = 0
     pending: int = 0
     dead_letters: int = 0
+    future_records: int = 0
     write_failures: int = 0
+    last_batch_s: float = 0.0
+    last_lag_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Inbound:
+    generation: int
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
 
 
 class Collector:
-    """Subscribes to every agent's records and status and writes them to the ledger."""
+    """Subscribes to every agent's records and status and writes them to the ledger (and the time series)."""
 
-    def __init__(self, mqtt_settings: MqttSettings, ledger: Ledger, client_id: str = "campuspulse-collector") -> None:
-        self.settings, self.ledger = mqtt_settings, ledger
+    def __init__(
+        self,
+        mqtt_settings: MqttSettings,
+        ledger: Ledger,
+        client_id: str = "campuspulse-collector",
+        options: CollectorSettings | None = None,
+        sink: TimeSeriesSink | None = None,
+    ) -> None:
+        self.settings, self.ledger, self.sink = mqtt_settings, ledger, sink
+        self.options = options or CollectorSettings(client_id=client_id)
         self.counters = CollectorCounters()
         self.connected = threading.Event()  # set once subscribed
         self._stop = threading.Event()
         self._reset = threading.Event()
+        self._inbox: queue.Queue[_Inbound] = queue.Queue()
+        self._generation = 0
         v5 = mqtt_settings.protocol == "5"
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -59,34 +98,43 @@ class Collector:
         if mqtt_settings.tls:
             ctx = ssl.create_default_context(cafile=str(mqtt_settings.ca_file) if mqtt_settings.ca_file else None)
             self.client.tls_set_context(ctx)
-        self.client.max_inflight_messages_set(1000)
+        self.client.max_inflight_messages_set(RECEIVE_MAXIMUM)
         self.client.reconnect_delay_set(1, 30)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
-        self._thread = threading.Thread(target=self._supervise, name="collector-supervisor", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._supervise, name="collector-supervisor", daemon=True),
+            threading.Thread(target=self._write_loop, name="collector-writer", daemon=True),
+        ]
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         """Connect (retrying in the background) and start handling messages."""
+        if self.sink is not None:
+            self.sink.start()
         self._connect()
         self.client.loop_start()
-        self._thread.start()
+        for t in self._threads:
+            t.start()
 
     def stop(self) -> None:
-        """Disconnect and stop the network thread."""
+        """Disconnect, finish the batch in hand, stop the threads."""
         self._stop.set()
+        for t in self._threads:
+            t.join(15)
         self.client.disconnect()
         self.client.loop_stop()
-        self._thread.join(5)
+        if self.sink is not None:
+            self.sink.close()
 
     def _connect(self) -> None:
         kw: dict[str, object] = {}
         if self.settings.protocol == "5":
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = 7 * 24 * 3600
-            props.ReceiveMaximum = 1000
+            props.ReceiveMaximum = RECEIVE_MAXIMUM
             kw = {"clean_start": False, "properties": props}
         try:
             self.client.connect(self.settings.host, self.settings.port, self.settings.keepalive_s, **kw)
@@ -96,12 +144,14 @@ class Collector:
 
     def _supervise(self) -> None:
         backoff = delays(1.0, 30.0)
-        while not self._stop.wait(5.0 if not self._reset.is_set() else 0):
+        while not self._stop.wait(0.2 if self._reset.is_set() else 5.0):
             if self._reset.is_set():
                 wait = next(backoff)
                 log.warning("collector: ledger write failed; reconnecting in %.1f s for redelivery", wait)
+                self._generation += 1
                 self.client.disconnect()
                 self.client.loop_stop()
+                self._drop_inbox()
                 if self._stop.wait(wait):
                     return
                 self._reset.clear()
@@ -114,13 +164,23 @@ class Collector:
             except Exception:
                 log.exception("collector: settling seq gaps failed")
 
-    # callbacks ---------------------------------------------------------------------------
+    def _drop_inbox(self) -> None:
+        while True:
+            try:
+                self._inbox.get_nowait()
+            except queue.Empty:
+                return
+
+    # callbacks (paho's network thread) ---------------------------------------------------
     def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
         if getattr(reason, "is_failure", False):
             log.error("collector: connection refused: %s", reason)
             return
+        self._generation += 1
+        group = self.options.shared_group
+        share = f"$share/{group}/" if group else ""
         prefix = self.settings.topic_prefix
-        client.subscribe([(subscription(TopicKind.RECORDS, prefix), 1), (subscription(TopicKind.STATUS, prefix), 1)])
+        client.subscribe([(share + subscription(k, prefix), 1) for k in (TopicKind.RECORDS, TopicKind.STATUS)])
 
     def _on_subscribe(self, _c: mqtt.Client, _u: object, _mid: int, reasons: list[object], _p: object) -> None:
         if any(getattr(r, "is_failure", False) for r in reasons):
@@ -130,42 +190,86 @@ class Collector:
         log.info("collector connected to %s:%s and subscribed", self.settings.host, self.settings.port)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
+        self._generation += 1  # acks for messages of the old connection would hit new message ids
         self.connected.clear()
 
-    def _on_message(self, client: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        if self._reset.is_set():
-            return  # not acked: redelivered after the reconnect
-        try:
-            self.handle(msg.topic, msg.payload)
-        except Exception:
-            self.counters.write_failures += 1
-            log.exception("collector: could not store the message on %s; it will be redelivered", msg.topic)
-            self._reset.set()
-            return
-        client.ack(msg.mid, msg.qos)
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        if not self._reset.is_set():
+            self._inbox.put(_Inbound(self._generation, msg.mid, msg.qos, msg.topic, msg.payload))
 
-    def handle(self, topic_name: str, payload: bytes) -> None:
-        """Validate and store one message; contract breaches become dead letters. Raises if the ledger fails."""
-        self.counters.messages += 1
-        source = f"mqtt:{topic_name}"
+    # the writer ----------------------------------------------------------------------------
+    def _take_batch(self) -> list[_Inbound]:
         try:
-            topic = parse_topic(topic_name, self.settings.topic_prefix)
-            if topic.kind is TopicKind.RECORDS:
-                batch = parse_records_payload(payload, topic)
-            elif topic.kind is TopicKind.STATUS:
-                status = parse_status_payload(payload, topic)
+            items = [self._inbox.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.options.batch_max_delay_ms / 1000
+        while len(items) < self.options.batch_max_messages:
+            try:
+                items.append(self._inbox.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return items
+
+    def _write_loop(self) -> None:
+        while not self._stop.is_set():
+            items = [i for i in self._take_batch() if i.generation == self._generation]
+            if not items:
+                continue
+            started = time.monotonic()
+            try:
+                self.handle([(i.topic, i.payload) for i in items])
+            except Exception:
+                self.counters.write_failures += 1
+                log.exception("collector: could not store a batch of %d messages; they will be redelivered",
+                              len(items))  # fmt: skip
+                self._reset.set()
+                continue
+            for i in items:
+                if i.generation == self._generation:
+                    self.client.ack(i.mid, i.qos)
+            self.counters.last_batch_s = time.monotonic() - started
+
+    def handle(self, messages: list[tuple[str, bytes]]) -> None:
+        """Validate and store messages in one ledger transaction, then spool their time series.
+
+        Contract breaches become dead letters. Raises if the ledger (or the spool) cannot be written.
+        """
+        batches: list[tuple[ParsedBatch, str]] = []
+        statuses: list[tuple[StatusPayload, str]] = []
+        dead: list[tuple[str, str, object]] = []
+        for topic_name, payload in messages:
+            source = f"mqtt:{topic_name}"
+            try:
+                topic = parse_topic(topic_name, self.settings.topic_prefix)
+                if topic.kind is TopicKind.RECORDS:
+                    batches.append((parse_records_payload(payload, topic), source))
+                elif topic.kind is TopicKind.STATUS:
+                    statuses.append((parse_status_payload(payload, topic), source))
+            except ContractError as exc:
+                dead.append((source, str(exc), payload.decode("utf-8", "replace")))
+        result = self.ledger.write(batches, statuses, dead)
+        lines: list[str] = []
+        newest = 0
+        for (batch, _), r in zip(batches, result.batches, strict=True):
+            c = self.counters
+            c.records_stored += r.stored
+            c.duplicates += r.duplicates
+            c.pending += r.pending
+            c.dead_letters += r.dead_letters
+            c.future_records += r.future
+            if not r.refused:
+                lines += record_lines(batch.school, batch.agent, batch.records)
+                newest = max([newest, *(rec.ts for rec in batch.records)])
+        for (status, _), refusal in zip(statuses, result.status_refusals, strict=True):
+            if refusal is None:
+                lines.append(status_line(status))
             else:
-                return
-        except ContractError as exc:
-            self.ledger.dead_letter(source, str(exc), payload.decode("utf-8", "replace"))
-            self.counters.dead_letters += 1
-            return
-        if topic.kind is TopicKind.STATUS:
-            if self.ledger.apply_status(status, source) is not None:
                 self.counters.dead_letters += 1
-            return
-        result = self.ledger.ingest(batch, source)
-        self.counters.records_stored += result.stored
-        self.counters.duplicates += result.duplicates
-        self.counters.pending += result.pending
-        self.counters.dead_letters += result.dead_letters
+        self.counters.dead_letters += len(dead)
+        if self.sink is not None:
+            self.sink.spool(lines)
+        self.counters.messages += len(messages)
+        self.counters.batches += 1
+        if newest:
+            self.counters.last_lag_s = time.time() - newest / 1000
