@@ -7,15 +7,16 @@ from sqlalchemy import Engine
 
 from campuspulse import __version__
 from campuspulse.server.api import figures, operations, provisioning, telemetry
-from campuspulse.server.ledger.db import open_ledger
+from campuspulse.server.ledger.db import make_engine, upgrade
 from campuspulse.server.ledger.ingest import Ledger
 
 API_PREFIX = "/api/v1"
 
 
 def create_app(ledger_url: str | Engine, admin_token: str | None = None, reorder_window_s: float = 300) -> FastAPI:
-    """The server on a ledger URL (migrated on start) or an already open engine."""
-    engine = open_ledger(ledger_url) if isinstance(ledger_url, str) else ledger_url
+    """The server on a ledger URL or an open engine; the schema is migrated on start."""
+    engine = make_engine(ledger_url) if isinstance(ledger_url, str) else ledger_url
+    upgrade(engine)
     app = FastAPI(
         title="campuspulse",
         version=__version__,

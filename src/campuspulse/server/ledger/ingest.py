@@ -15,9 +15,9 @@ from functools import partial
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from campuspulse.server.ledger.schema import (
     Agent,
@@ -115,10 +115,22 @@ class Ledger:
         with Session(self.engine) as s, s.begin():
             for source, reason, raw in dead:
                 s.add(_dead_letter(source, reason, raw, None, None))
+            # Lock every agent first (sorted, so collectors never deadlock); only then read its segments.
+            # On SQLite the first write statement takes the database's write lock for the transaction.
+            for agent, school in sorted({(b.agent, b.school) for b, _ in batches}):
+                if self._agent_refusal(s, agent, school) is None:
+                    self._progress(s, agent)
             folders: dict[str, _SegmentFolder] = {}
+            for batch, _ in batches:
+                if batch.agent not in folders:
+                    folders[batch.agent] = _SegmentFolder(s, batch.school, batch.agent)
+                folders[batch.agent].wanted |= {r.device for r in batch.records if isinstance(r, StateRecord)}
             for i in sorted(range(len(batches)), key=lambda i: batches[i][0].agent):
                 batch, source = batches[i]
-                folder = folders.setdefault(batch.agent, _SegmentFolder(s, batch.school, batch.agent))
+                folder = folders[batch.agent]
+                if folder.wanted:
+                    folder.preload(folder.wanted)
+                    folder.wanted = set()
                 self._ingest_one(s, batch, source, out.batches[i], folder, now_ms)
             for j in sorted(range(len(statuses)), key=lambda j: statuses[j][0].agent):
                 out.status_refusals[j] = self._status(s, *statuses[j])
@@ -148,7 +160,10 @@ class Ledger:
             self._store(s, batch.agent, batch.school, facts, result, rejected, folder, now_ms)
 
     def _agent_refusal(self, s: Session, agent: str, school: str) -> str | None:
-        registered = s.get(Agent, agent)
+        agents = s.info.setdefault("agents", {})  # strong references: the identity map only holds weak ones
+        if agent not in agents:
+            agents[agent] = s.get(Agent, agent)
+        registered = agents[agent]
         if registered is None:
             return f"agent {agent!r} is not registered; register it with PUT /api/v1/agents/{agent}"
         if registered.school != school:
@@ -156,13 +171,18 @@ class Ledger:
         return None
 
     def _progress(self, s: Session, agent: str) -> AgentProgress:
+        cached = s.info.setdefault("progress", {}).get(agent)
+        if cached is not None:  # locked already in this transaction
+            return cached
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         s.execute(
             insert(AgentProgress)
             .values(agent=agent, watermark=-1, max_seq=-1)
             .on_conflict_do_nothing(index_elements=["agent"])
         )
-        return s.execute(select(AgentProgress).where(AgentProgress.agent == agent).with_for_update()).scalar_one()
+        prog = s.execute(select(AgentProgress).where(AgentProgress.agent == agent).with_for_update()).scalar_one()
+        s.info["progress"][agent] = prog
+        return prog
 
     def _store(
         self,
@@ -350,6 +370,26 @@ class _SegmentFolder:
     def __init__(self, s: Session, school: str, agent: str) -> None:
         self.s, self.school, self.agent = s, school, agent
         self._last: dict[str, StateSegment | None] = {}
+        self.wanted: set[str] = set()
+
+    def preload(self, devices: set[str]) -> None:
+        """Fetch the newest segment of each of these devices in one query."""
+        todo = devices - self._last.keys()
+        if not todo:
+            return
+        newer = aliased(StateSegment)
+        newest = (
+            select(func.max(newer.start_ms))
+            .where(newer.school == StateSegment.school, newer.device == StateSegment.device)
+            .scalar_subquery()
+        )
+        found = self.s.scalars(
+            select(StateSegment).where(
+                StateSegment.school == self.school, StateSegment.device.in_(todo), StateSegment.start_ms == newest
+            )
+        )
+        self._last.update({d: None for d in todo})
+        self._last.update({g.device: g for g in found})
 
     def _query(self, device: str) -> Any:
         return select(StateSegment).where(StateSegment.school == self.school, StateSegment.device == device)
@@ -378,6 +418,8 @@ class _SegmentFolder:
         for seg in change.removed:
             self.s.delete(seg)  # type: ignore[arg-type]
         self.s.add_all(change.created)  # type: ignore[arg-type]
-        if change.removed or change.created or last is None or f.ts_ms < last.start_ms:
-            self.s.flush()
+        if nxt is None:  # appended at the end: the newest segment is known without asking the database
+            alive = [g for g in (prev, *change.created) if g is not None and g not in change.removed]
+            self._last[f.device] = max(alive, key=lambda g: g.start_ms) if alive else None  # type: ignore[arg-type]
+        else:
             self._last[f.device] = self.s.scalar(self._query(f.device).order_by(StateSegment.start_ms.desc()).limit(1))
