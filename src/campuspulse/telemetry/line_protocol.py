@@ -1,6 +1,7 @@
 """The one InfluxDB line-protocol encoder, for the contract's time-series mapping."""
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from campuspulse.telemetry.records import ReadingRecord, StateRecord, StatusPayload
 
@@ -11,6 +12,7 @@ STATUS_MEASUREMENT = "agent_status"
 _TAG_ESCAPE = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
 
 
+@lru_cache(maxsize=65536)
 def _tags(school: str, agent: str, device: str | None = None) -> str:
     # Contract identifiers cannot hold the characters line protocol escapes; escape anyway for safety.
     tags = f"school={school.translate(_TAG_ESCAPE)},agent={agent.translate(_TAG_ESCAPE)}"

@@ -2,6 +2,7 @@
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from campuspulse.telemetry.errors import ContractError
 
@@ -9,6 +10,7 @@ _RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.
 EXAMPLE = "2026-09-07T08:00:00.000+08:00"
 
 
+@lru_cache(maxsize=65536)
 def parse_ts(value: str) -> int:
     """Parse an RFC 3339 timestamp with an offset into milliseconds since the epoch (UTC).
 
@@ -19,16 +21,23 @@ def parse_ts(value: str) -> int:
     m = _RFC3339.match(value)
     if m is None:
         raise ContractError(f"timestamp {value!r} is not RFC 3339, expected a form such as {EXAMPLE}")
-    if m.group(8) is None:
+    offset = m.group(8)
+    if offset is None:
         raise ContractError(f"timestamp {value!r} is naive, expected an explicit offset such as {EXAMPLE}")
-    frac = (m.group(7) or "").ljust(3, "0")[:3]
-    text = f"{value[:19]}.{frac}{'+00:00' if m.group(8) in 'Zz' else m.group(8)}"
     try:
-        dt = datetime.fromisoformat(text.replace("t", "T"))
+        y, mo, d, h, mi, sec = (int(m.group(i)) for i in range(1, 7))
+        local = datetime(y, mo, d, h, mi, sec, tzinfo=UTC)
     except ValueError as exc:
         raise ContractError(f"timestamp {value!r} is not a valid date/time: {exc}") from None
-    seconds = int(dt.timestamp())
-    return seconds * 1000 + int(frac)
+    shift = 0
+    if offset not in ("Z", "z"):
+        hours, minutes = int(offset[1:3]), int(offset[4:6])
+        if hours > 23 or minutes > 59:
+            raise ContractError(f"timestamp {value!r} has an invalid offset {offset!r}")
+        shift = (hours * 60 + minutes) * 60 * (1 if offset[0] == "+" else -1)
+    frac = m.group(7)
+    ms = int(frac[:3].ljust(3, "0")) if frac else 0
+    return (int(local.timestamp()) - shift) * 1000 + ms
 
 
 def format_ts(ms: int) -> str:

@@ -8,6 +8,7 @@ repeated delivery give the segments of in-order delivery, and heartbeats add no 
 """
 
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,7 @@ from campuspulse.server.ledger.schema import (
     SeqGap,
     StateSegment,
 )
-from campuspulse.server.ledger.state_segments import StateFact, apply_state
+from campuspulse.server.ledger.state_segments import Segment, StateFact, apply_state
 from campuspulse.telemetry import ParsedBatch, ReadingRecord, StateRecord, StatusPayload
 
 
@@ -132,6 +133,8 @@ class Ledger:
                     folder.preload(folder.wanted)
                     folder.wanted = set()
                 self._ingest_one(s, batch, source, out.batches[i], folder, now_ms)
+            for folder in folders.values():
+                folder.sync()
             for j in sorted(range(len(statuses)), key=lambda j: statuses[j][0].agent):
                 out.status_refusals[j] = self._status(s, *statuses[j])
         return out
@@ -328,7 +331,9 @@ class Ledger:
                     continue
                 s.add(SeqGap(agent=agent, first_seq=prog.watermark + 1, last_seq=first_pending - 1, reason="lost"))
                 s.flush()
-                self._settle(s, prog, school, _SegmentFolder(s, school, agent))
+                folder = _SegmentFolder(s, school, agent)
+                self._settle(s, prog, school, folder)
+                folder.sync()
                 declared += 1
         return declared
 
@@ -356,7 +361,9 @@ class Ledger:
                 if first <= last and first not in known:
                     s.add(SeqGap(agent=status.agent, first_seq=first, last_seq=last, reason="dropped"))
             s.flush()
-            self._settle(s, prog, status.school, _SegmentFolder(s, status.school, status.agent))
+            folder = _SegmentFolder(s, status.school, status.agent)
+            self._settle(s, prog, status.school, folder)
+            folder.sync()
         return None
 
 
@@ -364,13 +371,29 @@ def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)  # SQLite returns naive UTC
 
 
+_FIELDS = ("state", "start_ms", "end_ms", "last_ts_ms", "first_seq", "last_seq", "records")
+
+
 class _SegmentFolder:
-    """Folds one agent's state facts into its devices' segments within a session."""
+    """Folds one agent's state facts into its devices' segments within a session.
+
+    Records that extend the newest segment of a device (nearly all of them) are folded into plain
+    working copies; `sync()` writes the copies back as row changes, once per transaction. A record
+    older than the newest segment is folded directly on the rows in the database.
+    """
 
     def __init__(self, s: Session, school: str, agent: str) -> None:
         self.s, self.school, self.agent = s, school, agent
-        self._last: dict[str, StateSegment | None] = {}
+        self._last: dict[str, Segment | None] = {}
+        self._work: dict[str, list[Segment]] = defaultdict(list)
+        self._rows: dict[int, StateSegment] = {}
         self.wanted: set[str] = set()
+
+    def _copy(self, row: StateSegment) -> Segment:
+        seg = Segment(*(getattr(row, f) for f in _FIELDS))
+        self._rows[id(seg)] = row
+        self._work[row.device].append(seg)
+        return seg
 
     def preload(self, devices: set[str]) -> None:
         """Fetch the newest segment of each of these devices in one query."""
@@ -389,7 +412,7 @@ class _SegmentFolder:
             )
         )
         self._last.update({d: None for d in todo})
-        self._last.update({g.device: g for g in found})
+        self._last.update({g.device: self._copy(g) for g in found})
 
     def _query(self, device: str) -> Any:
         return select(StateSegment).where(StateSegment.school == self.school, StateSegment.device == device)
@@ -398,28 +421,53 @@ class _SegmentFolder:
         assert f.state is not None and f.valid_s is not None
         fact = StateFact(f.seq, f.ts_ms, f.state, f.valid_s * 1000)
         if f.device not in self._last:
-            self._last[f.device] = self.s.scalar(self._query(f.device).order_by(StateSegment.start_ms.desc()).limit(1))
+            self.preload({f.device})
         last = self._last[f.device]
         if last is None or last.start_ms <= f.ts_ms:
-            prev, nxt = last, None
-        else:
-            prev = self.s.scalar(
-                self._query(f.device)
-                .where(StateSegment.start_ms <= f.ts_ms)
-                .order_by(StateSegment.start_ms.desc())
-                .limit(1)
-            )
-            nxt = self.s.scalar(
-                self._query(f.device).where(StateSegment.start_ms > f.ts_ms).order_by(StateSegment.start_ms).limit(1)
-            )
+            change = apply_state(last, None, fact)
+            work = self._work[f.device]
+            for seg in change.removed:
+                work.remove(seg)  # type: ignore[arg-type]
+                row = self._rows.pop(id(seg), None)
+                if row is not None:
+                    self.s.delete(row)
+            work.extend(change.created)  # type: ignore[arg-type]
+            alive = [g for g in (last, *change.created) if g is not None and g not in change.removed]
+            self._last[f.device] = max(alive, key=lambda g: g.start_ms) if alive else None  # type: ignore[arg-type]
+            return
+        self.sync()
+        for seg in self._work.pop(f.device, []):
+            self._rows.pop(id(seg), None)
+        del self._last[f.device]
+        prev = self.s.scalar(
+            self._query(f.device)
+            .where(StateSegment.start_ms <= f.ts_ms)
+            .order_by(StateSegment.start_ms.desc())
+            .limit(1)
+        )
+        nxt = self.s.scalar(
+            self._query(f.device).where(StateSegment.start_ms > f.ts_ms).order_by(StateSegment.start_ms).limit(1)
+        )
         change = apply_state(
             prev, nxt, fact, partial(StateSegment, school=self.school, device=f.device, agent=self.agent)
         )
         for seg in change.removed:
-            self.s.delete(seg)  # type: ignore[arg-type]
+            self.s.delete(seg)
         self.s.add_all(change.created)  # type: ignore[arg-type]
-        if nxt is None:  # appended at the end: the newest segment is known without asking the database
-            alive = [g for g in (prev, *change.created) if g is not None and g not in change.removed]
-            self._last[f.device] = max(alive, key=lambda g: g.start_ms) if alive else None  # type: ignore[arg-type]
-        else:
-            self._last[f.device] = self.s.scalar(self._query(f.device).order_by(StateSegment.start_ms.desc()).limit(1))
+        self.s.flush()
+
+    def sync(self) -> None:
+        """Write the working copies back to their rows (new rows for new segments)."""
+        for device, segs in self._work.items():
+            for seg in segs:
+                row = self._rows.get(id(seg))
+                if row is None:
+                    row = StateSegment(school=self.school, device=device, agent=self.agent,
+                                       **{f: getattr(seg, f) for f in _FIELDS})  # fmt: skip
+                    self.s.add(row)
+                    self._rows[id(seg)] = row
+                    continue
+                for name in _FIELDS:
+                    value = getattr(seg, name)
+                    if getattr(row, name) != value:
+                        setattr(row, name, value)
