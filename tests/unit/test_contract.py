@@ -70,7 +70,7 @@ def test_timestamps_round_trip_through_any_offset(ms, offset):
 def test_valid_payloads_round_trip(records):
     batch = parse_records_payload(orjson.dumps(envelope(records)))
     assert batch.rejected == []
-    again = [r.model_dump(mode="json") for r in batch.records]
+    again = [r.to_wire() for r in batch.records]
     for original, back in zip(records, again, strict=True):
         assert back["ts"] == original["ts"] and back["seq"] == original["seq"]
         assert {k: v for k, v in back.items() if k != "ts"} == {k: v for k, v in original.items() if k != "ts"}
@@ -190,3 +190,30 @@ def test_line_protocol_matches_the_contract_mapping():
     )
     status = parse_status_payload(orjson.dumps({"v": 1, "agent": "a1", "school": "s1", "online": True, "ts": ts}))
     assert status_line(status) == f"agent_status,school=s1,agent=a1 online=true {ms}"
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(st.sampled_from(["type", "seq", "ts", "device", "state", "valid_s", "values"]),
+                       st.one_of(st.none(), st.booleans(), st.integers(-5, 2**64), st.floats(), st.text(max_size=30),
+                                 st.sampled_from(["state", "reading", "in_use", "2026-09-07T08:00:00Z", "d1\n",
+                                                  "2026-09-07T08:00:00Z\n"]),
+                                 st.dictionaries(st.text(max_size=5), st.floats(), max_size=3))))  # fmt: skip
+def test_the_fast_path_accepts_exactly_what_the_models_accept(rec):
+    from pydantic import ValidationError
+
+    from campuspulse.telemetry.validation import _fast_record, _from_model, _record_adapter
+
+    try:
+        model = _from_model(_record_adapter.validate_python(rec))
+    except (ValidationError, ContractError):
+        model = None
+    fast = _fast_record(rec)
+    if fast is not None:
+        assert model == fast, "the fast path accepted what the model rejects, or read it differently"
+
+
+@pytest.mark.parametrize("field,value", [("device", "d1\n"), ("ts", "2026-09-07T08:00:00Z\n"), ("seq", 2**63)])
+def test_trailing_newlines_and_oversized_seqs_are_rejected(field, value):
+    good = {"type": "state", "seq": 1, "ts": "2026-09-07T08:00:00Z", "device": "d1", "state": "idle"}
+    batch = parse_records_payload(json.dumps(envelope([{**good, field: value}])))
+    assert batch.records == [] and field in batch.rejected[0].reason

@@ -4,6 +4,7 @@ Everything else imports field names, topics and encodings from here.
 """
 
 from campuspulse.telemetry.errors import ContractError
+from campuspulse.telemetry.parsed import ParsedReading, ParsedRecord, ParsedState
 from campuspulse.telemetry.records import (
     MAX_RECORDS_PER_BATCH,
     ReadingRecord,
@@ -25,6 +26,9 @@ __all__ = [
     "MAX_RECORDS_PER_BATCH",
     "ContractError",
     "ParsedBatch",
+    "ParsedReading",
+    "ParsedRecord",
+    "ParsedState",
     "ReadingRecord",
     "Record",
     "RecordsPayload",

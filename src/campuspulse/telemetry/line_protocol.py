@@ -3,7 +3,8 @@
 from collections.abc import Iterable
 from functools import lru_cache
 
-from campuspulse.telemetry.records import ReadingRecord, StateRecord, StatusPayload
+from campuspulse.telemetry.parsed import ParsedReading, ParsedRecord, ParsedState
+from campuspulse.telemetry.records import StatusPayload
 
 STATE_MEASUREMENT = "equipment_state"
 READING_MEASUREMENT = "equipment_reading"
@@ -29,16 +30,16 @@ def _string(v: str) -> str:
     return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def state_line(school: str, agent: str, rec: StateRecord) -> str:
+def state_line(school: str, agent: str, rec: ParsedState) -> str:
     """`equipment_state,school=…,agent=…,device=… state="in_use",in_use=1i,valid_s=180i,seq=41i <ts ms>`."""
     in_use = 1 if rec.state == "in_use" else 0
     return (
         f"{STATE_MEASUREMENT},{_tags(school, agent, rec.device)} "
-        f"state={_string(rec.state.value)},in_use={in_use}i,valid_s={rec.valid_s}i,seq={rec.seq}i {rec.ts}"
+        f"state={_string(rec.state)},in_use={in_use}i,valid_s={rec.valid_s}i,seq={rec.seq}i {rec.ts}"
     )
 
 
-def reading_line(school: str, agent: str, rec: ReadingRecord) -> str:
+def reading_line(school: str, agent: str, rec: ParsedReading) -> str:
     """`equipment_reading,school=…,agent=…,device=… power_w=86.5,…,seq=42i <ts ms>`."""
     fields = ",".join(f"{k}={_float(v)}" for k, v in rec.values.items())
     return f"{READING_MEASUREMENT},{_tags(school, agent, rec.device)} {fields},seq={rec.seq}i {rec.ts}"
@@ -50,8 +51,8 @@ def status_line(status: StatusPayload) -> str:
     return f"{STATUS_MEASUREMENT},{_tags(status.school, status.agent)} online={online} {status.ts}"
 
 
-def record_lines(school: str, agent: str, records: Iterable[StateRecord | ReadingRecord]) -> list[str]:
+def record_lines(school: str, agent: str, records: Iterable[ParsedRecord]) -> list[str]:
     """Line-protocol lines (millisecond precision) for a batch of records."""
     return [
-        state_line(school, agent, r) if isinstance(r, StateRecord) else reading_line(school, agent, r) for r in records
+        state_line(school, agent, r) if isinstance(r, ParsedState) else reading_line(school, agent, r) for r in records
     ]

@@ -34,7 +34,8 @@ def _ts_in(value: object) -> int:
 Id = Annotated[str, StringConstraints(pattern=rf"^{ID_PATTERN}$")]
 # Milliseconds since the epoch inside the program, RFC 3339 text on the wire.
 Timestamp = Annotated[int, BeforeValidator(_ts_in), PlainSerializer(format_ts, return_type=str)]
-Seq = Annotated[int, Field(strict=True, ge=0)]
+MAX_SEQ = 2**63 - 1  # what a BIGINT holds
+Seq = Annotated[int, Field(strict=True, ge=0, le=MAX_SEQ)]
 
 
 class State(StrEnum):
@@ -74,7 +75,7 @@ class ReadingRecord(_Record):
         if not isinstance(values, dict):
             return values
         for name, v in values.items():
-            if not isinstance(name, str) or not re.match(VALUE_NAME_PATTERN, name):
+            if not isinstance(name, str) or not re.fullmatch(VALUE_NAME_PATTERN, name):
                 raise ValueError(f"value name {name!r} is invalid, expected [a-z][a-z0-9_]{{0,63}}")
             if isinstance(v, bool) or not isinstance(v, int | float):
                 raise ValueError(f"value {name}={v!r} is not a number")

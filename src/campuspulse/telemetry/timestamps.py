@@ -6,11 +6,10 @@ from functools import lru_cache
 
 from campuspulse.telemetry.errors import ContractError
 
-_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})?$")
+_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})?\Z")
 EXAMPLE = "2026-09-07T08:00:00.000+08:00"
 
 
-@lru_cache(maxsize=65536)
 def parse_ts(value: str) -> int:
     """Parse an RFC 3339 timestamp with an offset into milliseconds since the epoch (UTC).
 
@@ -18,6 +17,11 @@ def parse_ts(value: str) -> int:
     """
     if not isinstance(value, str):
         raise ContractError(f"timestamp {value!r} is not a string, expected RFC 3339 such as {EXAMPLE}")
+    return _parse(value)
+
+
+@lru_cache(maxsize=65536)  # agents stamp many devices at the same instants
+def _parse(value: str) -> int:
     m = _RFC3339.match(value)
     if m is None:
         raise ContractError(f"timestamp {value!r} is not RFC 3339, expected a form such as {EXAMPLE}")

@@ -7,7 +7,7 @@ from enum import StrEnum
 from campuspulse.telemetry.errors import ContractError
 
 ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
-ID_RE = re.compile(rf"^{ID_PATTERN}$")
+ID_RE = re.compile(rf"^{ID_PATTERN}\Z")
 DEFAULT_PREFIX = "campus"
 VERSION = "v1"
 

@@ -4,6 +4,8 @@ A bad record never spoils its batch: it comes back as a `Rejected` with the reas
 dead-letter store, while the good records go on.
 """
 
+import math
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -11,8 +13,23 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from campuspulse.telemetry.codec import loads
 from campuspulse.telemetry.errors import ContractError
-from campuspulse.telemetry.records import MAX_RECORDS_PER_BATCH, Id, Record, StatusPayload
-from campuspulse.telemetry.topics import Topic
+from campuspulse.telemetry.parsed import ParsedReading, ParsedRecord, ParsedState
+from campuspulse.telemetry.records import (
+    DEFAULT_VALID_S,
+    MAX_RECORDS_PER_BATCH,
+    MAX_SEQ,
+    MAX_VALID_S,
+    MAX_VALUES,
+    VALUE_NAME_PATTERN,
+    Id,
+    ReadingRecord,
+    Record,
+    State,
+    StateRecord,
+    StatusPayload,
+)
+from campuspulse.telemetry.timestamps import parse_ts
+from campuspulse.telemetry.topics import ID_RE, Topic
 
 _record_adapter: TypeAdapter[Record] = TypeAdapter(Record)
 
@@ -41,7 +58,7 @@ class ParsedBatch:
 
     agent: str
     school: str
-    records: list[Record]
+    records: list[ParsedRecord]
     rejected: list[Rejected]
 
 
@@ -89,14 +106,70 @@ def parse_records_payload(raw: bytes | str | dict[str, Any], topic: Topic | None
     except ValidationError as exc:
         raise ContractError(describe(exc)) from None
     _check_topic(topic, env.agent, env.school)
-    good: list[Record] = []
+    good: list[ParsedRecord] = []
     bad: list[Rejected] = []
     for i, rec in enumerate(env.records):
+        fast = _fast_record(rec)
+        if fast is not None:
+            good.append(fast)
+            continue
         try:
-            good.append(_record_adapter.validate_python(rec))
+            model = _record_adapter.validate_python(rec)
         except ValidationError as exc:
             bad.append(Rejected(i, rec, describe(exc, f"records[{i}]")))
+            continue
+        good.append(_from_model(model))
     return ParsedBatch(env.agent, env.school, good, bad)
+
+
+_STATES = frozenset(s.value for s in State)
+_NAME_RE = re.compile(VALUE_NAME_PATTERN)
+_good_names: set[str] = set()
+
+
+def _from_model(m: StateRecord | ReadingRecord) -> ParsedRecord:
+    if isinstance(m, StateRecord):
+        return ParsedState(m.seq, m.ts, m.device, m.state.value, m.valid_s)
+    return ParsedReading(m.seq, m.ts, m.device, m.values)
+
+
+def _fast_record(rec: Any) -> ParsedRecord | None:
+    """The common, well-formed record checked without building a model; None sends it to the full validation.
+
+    It accepts only what the pydantic models accept; anything unusual takes the slow path, which also
+    words the error.
+    """
+    if type(rec) is not dict:
+        return None
+    seq, ts, device = rec.get("seq"), rec.get("ts"), rec.get("device")
+    if type(seq) is not int or not 0 <= seq <= MAX_SEQ or type(device) is not str or not ID_RE.match(device):
+        return None
+    if type(ts) is not str:
+        return None
+    try:
+        ts_ms = parse_ts(ts)
+    except ContractError:
+        return None
+    kind = rec.get("type")
+    if kind == "state":
+        state, valid_s = rec.get("state"), rec.get("valid_s", DEFAULT_VALID_S)
+        if state not in _STATES or type(valid_s) is not int or not 0 < valid_s <= MAX_VALID_S:
+            return None
+        return ParsedState(seq, ts_ms, device, state, valid_s)
+    if kind == "reading":
+        values = rec.get("values")
+        if type(values) is not dict or not 0 < len(values) <= MAX_VALUES:
+            return None
+        for name, v in values.items():
+            if (type(v) is not float and type(v) is not int) or not math.isfinite(v):
+                return None
+            if name not in _good_names:
+                if type(name) is not str or not _NAME_RE.fullmatch(name):
+                    return None
+                if len(_good_names) < 10_000:
+                    _good_names.add(name)
+        return ParsedReading(seq, ts_ms, device, values)
+    return None
 
 
 def parse_status_payload(raw: bytes | str | dict[str, Any], topic: Topic | None = None) -> StatusPayload:

@@ -30,7 +30,8 @@ from campuspulse.server.ledger.schema import (
     StateSegment,
 )
 from campuspulse.server.ledger.state_segments import Segment, StateFact, apply_state
-from campuspulse.telemetry import ParsedBatch, ReadingRecord, StateRecord, StatusPayload
+from campuspulse.telemetry import ParsedBatch, StatusPayload
+from campuspulse.telemetry.parsed import ParsedRecord, ParsedState
 
 
 @dataclass(slots=True)
@@ -65,9 +66,9 @@ class _Fact:
     valid_s: int | None
 
 
-def _fact(rec: StateRecord | ReadingRecord) -> _Fact:
-    if isinstance(rec, StateRecord):
-        return _Fact(rec.seq, "state", rec.device, rec.ts, rec.state.value, rec.valid_s)
+def _fact(rec: ParsedRecord) -> _Fact:
+    if isinstance(rec, ParsedState):
+        return _Fact(rec.seq, "state", rec.device, rec.ts, rec.state, rec.valid_s)
     return _Fact(rec.seq, "reading", rec.device, rec.ts, None, None)
 
 
@@ -125,7 +126,7 @@ class Ledger:
             for batch, _ in batches:
                 if batch.agent not in folders:
                     folders[batch.agent] = _SegmentFolder(s, batch.school, batch.agent)
-                folders[batch.agent].wanted |= {r.device for r in batch.records if isinstance(r, StateRecord)}
+                folders[batch.agent].wanted |= {r.device for r in batch.records if isinstance(r, ParsedState)}
             for i in sorted(range(len(batches)), key=lambda i: batches[i][0].agent):
                 batch, source = batches[i]
                 folder = folders[batch.agent]
@@ -144,7 +145,7 @@ class Ledger:
     ) -> None:
         refusal = self._agent_refusal(s, batch.agent, batch.school)
         if refusal is not None:
-            raws = [r.model_dump(mode="json") for r in batch.records] + [r.raw for r in batch.rejected]
+            raws = [r.to_wire() for r in batch.records] + [r.raw for r in batch.rejected]
             whole = {"v": 1, "agent": batch.agent, "school": batch.school, "records": raws}
             s.add(_dead_letter(source, refusal, whole, batch.agent, batch.school))
             result.dead_letters = len(raws)
