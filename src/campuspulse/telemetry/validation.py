@@ -125,6 +125,7 @@ def parse_records_payload(raw: bytes | str | dict[str, Any], topic: Topic | None
 _STATES = frozenset(s.value for s in State)
 _NAME_RE = re.compile(VALUE_NAME_PATTERN)
 _good_names: set[str] = set()
+_good_ids: set[str] = set()  # ids seen valid before: a set lookup is cheaper than the regex
 
 
 def _from_model(m: StateRecord | ReadingRecord) -> ParsedRecord:
@@ -142,8 +143,13 @@ def _fast_record(rec: Any) -> ParsedRecord | None:
     if type(rec) is not dict:
         return None
     seq, ts, device = rec.get("seq"), rec.get("ts"), rec.get("device")
-    if type(seq) is not int or not 0 <= seq <= MAX_SEQ or type(device) is not str or not ID_RE.match(device):
+    if type(seq) is not int or not 0 <= seq <= MAX_SEQ or type(device) is not str:
         return None
+    if device not in _good_ids:
+        if not ID_RE.match(device):
+            return None
+        if len(_good_ids) < 1_000_000:
+            _good_ids.add(device)
     if type(ts) is not str:
         return None
     try:
