@@ -28,18 +28,10 @@ from campuspulse.telemetry import parse_ts
 from campuspulse.telemetry.codec import dumps
 from tests.support.campus import TOKEN, chunks, payload, provision, synthetic_stream
 from tests.support.victoria import Victoria
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.mqtt
 AGENTS = {"a1": [f"d{i}" for i in range(5)], "a2": [f"e{i}" for i in range(5)]}
-
-
-def wait_until(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -23,18 +23,10 @@ from campuspulse.settings import AgentSettings, MqttSettings
 from campuspulse.telemetry.codec import dumps
 from tests.support.campus import AUTH, TOKEN, payload, provision, worked_example_records
 from tests.support.mosquitto import Mosquitto
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.mqtt
 TZ = ZoneInfo("Asia/Shanghai")
-
-
-def wait_until(predicate, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
