@@ -137,6 +137,7 @@ def test_every_published_record_is_accounted_for_in_both_stores(ledger_engine, m
         assert f'campuspulse_collector_records_total{{outcome="stored"}} {float(total)}' in metrics
         assert f'campuspulse_collector_records_total{{outcome="duplicate"}} {float(total)}' in metrics
         assert "campuspulse_timeseries_spool_lines 0.0" in metrics
+        assert f"campuspulse_collector_batch_seconds_count {float(col.counters.batches)}" in metrics
     finally:
         col.stop()
     assert_ledger_equals_in_order_fold(ledger_engine, data)

@@ -13,6 +13,7 @@ from campuspulse.server.ledger.schema import SeqGap, StateSegment
 from campuspulse.server.ledger.state_segments import StateFact, fold_in_order
 from campuspulse.telemetry import StatusPayload, format_ts, parse_ts
 from tests.support.campus import AUTH, TOKEN, chunks, payload, provision, worked_example_records
+from tests.support.waiting import wait_until
 
 DAY = {"scope": "device", "id": "s1/pc1", "from": "2026-09-07", "to": "2026-09-08"}
 
@@ -163,3 +164,17 @@ def test_a_school_in_another_time_zone_reads_dates_locally(client):
     post(client, recs, agent="a2", school="s2")
     row = figures(client, id="s2/pc9")
     assert (row["available_s"], row["in_use_s"], row["sessions"], row["used_periods"]) == (5400, 2700 + 120, 1, 1)
+
+
+def test_the_server_itself_settles_gaps_of_records_sent_over_http(ledger_url):
+    app = create_app(ledger_url, admin_token=TOKEN, reorder_window_s=0.5, settle_every_s=0.2)
+    with TestClient(app) as c:
+        provision(c)
+        records = worked_example_records()
+        post(c, records[:30])
+        assert post(c, records[31:])["pending"] == len(records) - 31
+        wait_until(lambda: c.get("/api/v1/agents/a1", headers=AUTH).json()["gaps"] != [], 10, "the gap settled")
+        health = c.get("/api/v1/agents/a1", headers=AUTH).json()
+        assert health["gaps"] == [{"first_seq": 30, "last_seq": 30, "reason": "lost"}]
+        assert health["settled_through_seq"] == len(records) - 1 and health["pending_records"] == 0
+    app.state.engine.dispose()

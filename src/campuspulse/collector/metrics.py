@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector as _PromCollector
 
 from campuspulse.collector.service import Collector
@@ -13,7 +13,7 @@ class _Exporter(_PromCollector):
     def __init__(self, collector: Collector) -> None:
         self.c = collector
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         c = self.c.counters
         yield CounterMetricFamily("campuspulse_collector_messages", "MQTT messages handled", value=c.messages)
         yield CounterMetricFamily("campuspulse_collector_batches", "ledger transactions committed", value=c.batches)
@@ -24,9 +24,15 @@ class _Exporter(_PromCollector):
         yield records
         yield CounterMetricFamily("campuspulse_collector_write_failures", "batches the ledger refused",
                                   value=c.write_failures)  # fmt: skip
-        yield GaugeMetricFamily(
-            "campuspulse_collector_batch_seconds", "duration of the last batch", value=c.last_batch_s
-        )
+        yield CounterMetricFamily("campuspulse_collector_seqs_lost", "seqs declared lost after the reorder window",
+                                  value=c.seqs_lost)  # fmt: skip
+        lat = self.c.latency
+        cumulative, buckets = 0, []
+        for bound, count in zip([*map(str, lat.BOUNDS), "+Inf"], lat.counts, strict=True):
+            cumulative += count
+            buckets.append((bound, cumulative))
+        yield HistogramMetricFamily("campuspulse_collector_batch_seconds", "ledger write, spool and ack of a batch",
+                                    buckets=buckets, sum_value=lat.total)  # fmt: skip
         yield GaugeMetricFamily("campuspulse_collector_lag_seconds", "now minus the newest record ts of the last batch",
                                 value=c.last_lag_s)  # fmt: skip
         yield GaugeMetricFamily("campuspulse_collector_connected", "1 when subscribed to the broker",

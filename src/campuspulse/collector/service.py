@@ -52,8 +52,24 @@ class CollectorCounters:
     dead_letters: int = 0
     future_records: int = 0
     write_failures: int = 0
+    seqs_lost: int = 0
     last_batch_s: float = 0.0
     last_lag_s: float = 0.0
+
+
+class BatchLatency:
+    """A histogram of batch durations (write to the ledger, spool, ack), in seconds."""
+
+    BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(self.BOUNDS) + 1)
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        """Count one batch."""
+        self.counts[next((i for i, b in enumerate(self.BOUNDS) if seconds <= b), len(self.BOUNDS))] += 1
+        self.total += seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +95,7 @@ class Collector:
         self.settings, self.ledger, self.sink = mqtt_settings, ledger, sink
         self.options = options or CollectorSettings(client_id=client_id)
         self.counters = CollectorCounters()
+        self.latency = BatchLatency()
         self.connected = threading.Event()  # set once subscribed
         self._stop = threading.Event()
         self._reset = threading.Event()
@@ -160,7 +177,10 @@ class Collector:
                 continue
             backoff = delays(1.0, 30.0)
             try:
-                self.ledger.settle_stale_gaps()
+                lost = self.ledger.settle_stale_gaps()
+                if lost:
+                    self.counters.seqs_lost += lost
+                    log.warning("collector: %d seqs never arrived within the reorder window: possible data loss", lost)
             except Exception:
                 log.exception("collector: settling seq gaps failed")
 
@@ -229,6 +249,7 @@ class Collector:
                 if i.generation == self._generation:
                     self.client.ack(i.mid, i.qos)
             self.counters.last_batch_s = time.monotonic() - started
+            self.latency.observe(self.counters.last_batch_s)
 
     def handle(self, messages: list[tuple[str, bytes]]) -> None:
         """Validate and store messages in one ledger transaction, then spool their time series.

@@ -316,26 +316,30 @@ class Ledger:
 
     # gaps and status -------------------------------------------------------------------------
     def settle_stale_gaps(self, now: datetime | None = None) -> int:
-        """Declare lost the gaps that records have waited behind longer than the reorder window."""
+        """Declare lost the gaps that records have waited behind longer than the reorder window.
+
+        Returns how many seqs were declared lost (possible data loss, also listed per agent in the API).
+        """
         cutoff = (now or datetime.now(UTC)) - self.reorder_window
         declared = 0
         with Session(self.engine) as s, s.begin():
             waiting = s.execute(
                 select(PendingRecord.agent, PendingRecord.school).where(PendingRecord.received_at < cutoff).distinct()
             ).all()
-            for agent, school in waiting:
+            for agent, school in sorted(waiting):  # the same lock order as `write`
                 prog = self._progress(s, agent)
                 first_pending = s.scalar(
                     select(PendingRecord.seq).where(PendingRecord.agent == agent).order_by(PendingRecord.seq).limit(1)
                 )
                 if first_pending is None or first_pending <= prog.watermark + 1:
                     continue
-                s.add(SeqGap(agent=agent, first_seq=prog.watermark + 1, last_seq=first_pending - 1, reason="lost"))
+                gap_first = prog.watermark + 1
+                s.add(SeqGap(agent=agent, first_seq=gap_first, last_seq=first_pending - 1, reason="lost"))
                 s.flush()
                 folder = _SegmentFolder(s, school, agent)
                 self._settle(s, prog, school, folder)
                 folder.sync()
-                declared += 1
+                declared += first_pending - 1 - gap_first + 1
         return declared
 
     def apply_status(self, status: StatusPayload, source: str) -> str | None:
