@@ -202,11 +202,12 @@ class Ledger:
         prog = self._progress(s, agent)
         incoming: dict[int, _Fact] = {}
         late: list[_Fact] = []
-        gaps = self._gaps(s, agent) if any(f.seq <= prog.watermark for f in facts) else []
+        watermark = prog.watermark
+        gaps = self._gaps(s, agent) if any(f.seq <= watermark for f in facts) else []
         for f in facts:
             if f.seq in incoming:
                 result.duplicates += 1
-            elif f.seq <= prog.watermark:
+            elif f.seq <= watermark:
                 gap = next((g for g in gaps if g.first_seq <= f.seq <= g.last_seq), None)
                 if gap is None:
                     result.duplicates += 1
@@ -277,12 +278,10 @@ class Ledger:
         """
         incoming = incoming or {}
         stored: dict[int, PendingRecord] = {}
-        if prog.max_seq > prog.watermark and any(
-            q not in incoming for q in range(prog.watermark + 1, prog.max_seq + 1)
-        ):
+        w, top = prog.watermark, prog.max_seq
+        if top > w and any(q not in incoming for q in range(w + 1, top + 1)):
             stored = {p.seq: p for p in s.scalars(select(PendingRecord).where(PendingRecord.agent == prog.agent))}
         declared: dict[int, int] | None = None
-        w = prog.watermark
         settled_stored = False
         while True:
             nxt = w + 1
@@ -293,7 +292,7 @@ class Ledger:
                 f = _Fact(p.seq, p.type, p.device, p.ts_ms, p.state, p.valid_s)
                 settled_stored = True
             else:
-                if declared is None and prog.max_seq > w:
+                if declared is None and top > w:
                     declared = {g.first_seq: g.last_seq for g in self._gaps(s, prog.agent, above=w)}
                 if declared and nxt in declared:
                     w = declared[nxt]

@@ -58,6 +58,7 @@ class Change:
 
 NewSegment = Callable[..., SegmentLike]
 _INF = 1 << 62
+_UNCHANGED = Change([], [])  # shared: callers only read it
 
 
 def _touch(seg: SegmentLike, fact: StateFact) -> None:
@@ -85,6 +86,15 @@ def apply_state(
     starting after it (None when there is none). Modifies them in place and says what to add or delete.
     """
     t, s = fact.ts_ms, fact.state
+    if nxt is None and prev is not None and prev.state == s and prev.last_ts_ms <= t <= prev.end_ms:
+        # a heartbeat extending the newest segment: by far the commonest case, kept cheap
+        prev.last_ts_ms, prev.end_ms = t, t + fact.valid_ms
+        if fact.seq < prev.first_seq:
+            prev.first_seq = fact.seq
+        if fact.seq > prev.last_seq:
+            prev.last_seq = fact.seq
+        prev.records += 1
+        return _UNCHANGED
     limit = nxt.start_ms if nxt is not None else _INF
     end = min(t + fact.valid_ms, limit)
     change = Change([], [])
