@@ -6,7 +6,7 @@ Errors name the file, the line and the field.
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from campuspulse.drivers import DriverConfig
 from campuspulse.edge.state_detection import DetectorConfig
 from campuspulse.telemetry.topics import DEFAULT_PREFIX, ID_PATTERN
+
+
+_DRIVER_TAGS = {m.model_fields["driver"].default for m in get_args(get_args(DriverConfig)[0])}
 
 
 class _Section(BaseModel):
@@ -48,7 +51,7 @@ class DeviceSettings(_Section):
     poll_s: float = Field(10.0, gt=0)
     reading_every_s: float = Field(60.0, gt=0)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
-    source: DriverConfig = Field(discriminator="driver")
+    source: DriverConfig
 
 
 class AgentSettings(_Section):
@@ -186,7 +189,7 @@ def load_settings(path: str | Path) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):
-            loc = tuple(p for p in err["loc"] if p != "simulated")  # drop the union's tag
+            loc = tuple(p for p in err["loc"] if p not in _DRIVER_TAGS)  # the union's tag is no field
             line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":

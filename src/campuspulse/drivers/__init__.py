@@ -1,15 +1,21 @@
 """Device drivers: each turns one device family into observations. No MQTT, no storage."""
 
-from campuspulse.drivers.base import Driver, Observation
+from typing import Annotated
+
+from pydantic import Field
+
+from campuspulse.drivers.base import DeviceError, Driver, Observation
+from campuspulse.drivers.serial_line import SerialLineConfig, SerialLineDriver
 from campuspulse.drivers.simulated import SimulatedDevice, SimulatedDeviceConfig
 
-DriverConfig = SimulatedDeviceConfig
+DriverConfig = Annotated[SimulatedDeviceConfig | SerialLineConfig, Field(discriminator="driver")]
 
-__all__ = ["Driver", "DriverConfig", "Observation", "SimulatedDevice", "SimulatedDeviceConfig", "build_driver"]
+__all__ = ["DeviceError", "Driver", "DriverConfig", "Observation", "SerialLineConfig", "SerialLineDriver",
+           "SimulatedDevice", "SimulatedDeviceConfig", "build_driver"]  # fmt: skip
 
 
-def build_driver(config: DriverConfig) -> Driver:
+def build_driver(config: SimulatedDeviceConfig | SerialLineConfig) -> Driver:
     """The driver instance for a device's driver config."""
-    if isinstance(config, SimulatedDeviceConfig):
-        return SimulatedDevice(config)
-    raise ValueError(f"no driver for {config!r}")
+    if isinstance(config, SerialLineConfig):
+        return SerialLineDriver(config)
+    return SimulatedDevice(config)

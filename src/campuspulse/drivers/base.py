@@ -4,6 +4,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 
+class DeviceError(OSError):
+    """The device answered wrongly or not at all; the agent reports `fault` and tries again."""
+
+
 @dataclass(frozen=True, slots=True)
 class Observation:
     """What one read of a device gave: numeric values, and the state if the device reports it itself."""

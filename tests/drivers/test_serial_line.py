@@ -1,0 +1,138 @@
+"""The serial line driver against byte-exact simulators through a real socat pty pair."""
+
+import asyncio
+
+import pytest
+
+from campuspulse.drivers import DeviceError, SerialLineConfig, SerialLineDriver
+from campuspulse.drivers.serial_line import parse_mt_sics
+from tests.simulators.serial_devices import Balance, ScpiMeter, SerialSimulator
+from tests.support.serial_pty import PtyPair
+
+
+@pytest.fixture
+def pty(tmp_path):
+    pair = PtyPair(tmp_path)
+    pair.plug()
+    yield pair
+    pair.unplug()
+
+
+def attach(pty, device):
+    sim = SerialSimulator(pty.far, device.respond)
+    sim.start()
+    return sim
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_balance_weight_and_stability_are_read(pty):
+    balance = Balance(weight_g=123.45, stable=True)
+    sim = attach(pty, balance)
+
+    async def go():
+        d = SerialLineDriver(SerialLineConfig(port=pty.device, profile="mt_sics", timeout_s=1))
+        await d.open()
+        first = await d.read()
+        balance.weight_g, balance.stable = 130.0, False
+        second = await d.read()
+        await d.close()
+        return first, second
+
+    first, second = run(go())
+    sim.stop()
+    assert first.values == {"weight_g": 123.45, "stable": 1.0}
+    assert second.values == {"weight_g": 130.0, "stable": 0.0}
+    assert sim.received == ["SI", "SI"], "the driver sends SI, byte for byte"
+
+
+def test_garbage_silence_and_overload_are_device_errors_and_the_next_read_recovers(pty):
+    balance = Balance(weight_g=5.0)
+    sim = attach(pty, balance)
+
+    async def go():
+        d = SerialLineDriver(SerialLineConfig(port=pty.device, profile="mt_sics", timeout_s=0.3))
+        await d.open()
+        errors = []
+        for mode in ("garbage", "silent", "overload"):
+            balance.mode = mode
+            with pytest.raises(DeviceError) as exc:
+                await d.read()
+            errors.append(str(exc.value))
+        balance.mode = "ok"
+        await asyncio.sleep(0.1)
+        good = await d.read()
+        await d.close()
+        return errors, good
+
+    errors, good = run(go())
+    sim.stop()
+    assert "not an MT-SICS answer" in errors[0]
+    assert "no answer" in errors[1]
+    assert "overload" in errors[2]
+    assert good.values["weight_g"] == 5.0, "a late or garbled answer does not poison the next read"
+
+
+def test_unplugged_device_fails_and_works_again_once_plugged_back(pty):
+    sim = attach(pty, Balance(weight_g=1.0))
+
+    async def go():
+        d = SerialLineDriver(SerialLineConfig(port=pty.device, profile="mt_sics", timeout_s=0.5))
+        await d.open()
+        assert (await d.read()).values["weight_g"] == 1.0
+        pty.unplug()
+        with pytest.raises(OSError):  # DeviceError is an OSError too
+            await d.read()
+        await d.close()
+        with pytest.raises(OSError):
+            await d.open()  # nothing to open while unplugged
+        pty.plug()
+        sim2 = attach(pty, Balance(weight_g=2.0))
+        await d.open()
+        value = (await d.read()).values["weight_g"]
+        await d.close()
+        sim2.stop()
+        return value
+
+    assert run(go()) == 2.0
+    sim.stop()
+
+
+def test_scpi_instrument_is_identified_and_measured(pty):
+    sim = attach(pty, ScpiMeter(volts=3.3))
+
+    async def go():
+        d = SerialLineDriver(SerialLineConfig(port=pty.device, profile="scpi", command="MEAS:VOLT:DC?",
+                                              field="voltage_v", timeout_s=1))  # fmt: skip
+        await d.open()
+        obs = await d.read()
+        await d.close()
+        return d.identity, obs
+
+    identity, obs = run(go())
+    sim.stop()
+    assert identity == "CAMPUSPULSE-SIM,DMM-1,0001,1.0"
+    assert obs.values == {"voltage_v": 3.3}
+
+
+@pytest.mark.parametrize("answer,expected", [
+    ("S S      100.00 g", {"weight_g": 100.0, "stable": 1.0}),
+    ("S D     -0.5 kg", {"weight_kg": -0.5, "stable": 0.0}),
+])  # fmt: skip
+def test_mt_sics_answers_parse(answer, expected):
+    assert parse_mt_sics(answer) == expected
+
+
+@pytest.mark.parametrize("answer", ["S I", "S -", "ES", "EL", "", "S S abc g"])
+def test_mt_sics_error_answers_are_device_errors(answer):
+    with pytest.raises(DeviceError):
+        parse_mt_sics(answer)
+
+
+def test_config_mistakes_are_named():
+    with pytest.raises(ValueError, match="needs `command`"):
+        SerialLineConfig(port="/dev/x", profile="scpi")
+    with pytest.raises(ValueError, match="not a regular expression"):
+        SerialLineConfig(port="/dev/x", command="R", pattern="(unclosed")

@@ -1,0 +1,77 @@
+"""Serial device simulators speaking their protocol byte for byte on the far end of a pty pair."""
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import serial
+
+
+class SerialSimulator(threading.Thread):
+    """Answers each CR LF-terminated command line with what `respond` returns (None: stays silent)."""
+
+    def __init__(self, path: str, respond: Callable[[str], bytes | None]) -> None:
+        super().__init__(daemon=True)
+        self.path, self.respond = path, respond
+        self._stop_event = threading.Event()
+        self.received: list[str] = []
+
+    def run(self) -> None:
+        port = serial.Serial(self.path, 9600, timeout=0.05)
+        buf = b""
+        try:
+            while not self._stop_event.is_set():
+                try:
+                    chunk = port.read(256)
+                except (serial.SerialException, OSError):
+                    return  # the pty went away: the device was unplugged
+                buf += chunk
+                while b"\r\n" in buf:
+                    line, buf = buf.split(b"\r\n", 1)
+                    command = line.decode("ascii", "replace")
+                    self.received.append(command)
+                    answer = self.respond(command)
+                    if answer is not None:
+                        port.write(answer)
+        finally:
+            port.close()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(5)
+
+
+@dataclass
+class Balance:
+    """A Mettler-Toledo balance answering MT-SICS level 0 (`SI`, `S`, `I4`)."""
+
+    weight_g: float = 0.0
+    stable: bool = True
+    mode: str = "ok"  # ok | garbage | silent | overload
+
+    def respond(self, command: str) -> bytes | None:
+        if self.mode == "silent":
+            return None
+        if self.mode == "garbage":
+            return b"\x00\xff#@!\r\n"
+        if self.mode == "overload":
+            return b"S +\r\n"
+        if command in ("SI", "S"):
+            return f"S {'S' if self.stable else 'D'} {self.weight_g:>10.2f} g\r\n".encode()
+        if command == "I4":
+            return b'I4 A "B123456789"\r\n'
+        return b"ES\r\n"
+
+
+@dataclass
+class ScpiMeter:
+    """A SCPI digital multimeter: `*IDN?` and `MEAS:VOLT:DC?`."""
+
+    volts: float = 1.2345
+
+    def respond(self, command: str) -> bytes | None:
+        if command == "*IDN?":
+            return b"CAMPUSPULSE-SIM,DMM-1,0001,1.0\r\n"
+        if command.upper() in ("MEAS:VOLT:DC?", "MEASURE:VOLTAGE:DC?"):
+            return f"{self.volts:+.8E}\r\n".encode()
+        return b'-113,"Undefined header"\r\n'
