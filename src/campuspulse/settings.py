@@ -16,7 +16,6 @@ from campuspulse.drivers import DriverConfig
 from campuspulse.edge.state_detection import DetectorConfig
 from campuspulse.telemetry.topics import DEFAULT_PREFIX, ID_PATTERN
 
-
 _DRIVER_TAGS = {m.model_fields["driver"].default for m in get_args(get_args(DriverConfig)[0])}
 
 
