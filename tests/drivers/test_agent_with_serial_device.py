@@ -13,6 +13,7 @@ from campuspulse.edge.agent import Agent
 from campuspulse.settings import AgentSettings, MqttSettings
 from tests.simulators.serial_devices import Balance, SerialSimulator
 from tests.support.serial_pty import PtyPair
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.mqtt
 
@@ -51,7 +52,12 @@ def test_unplugged_balance_is_reported_as_fault_while_the_other_device_keeps_rep
         pty.plug()
         sim = SerialSimulator(pty.far, Balance(weight_g=10.0).respond)
         sim.start()
-        time.sleep(3.0)
+
+        def balance_back():
+            states = [r["state"] for r in received if r["type"] == "state" and r["device"] == "balance"]
+            return states and states[-1] == "idle"
+
+        wait_until(balance_back, 20, "the balance to be read again after its reopen backoff")
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(15)

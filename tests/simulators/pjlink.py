@@ -67,8 +67,15 @@ class PjlinkSimulator:
         self._server = fut.result(5)
         self.port = self._server.sockets[0].getsockname()[1]
 
-    def stop(self) -> None:
+    async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)

@@ -14,10 +14,18 @@ class SerialSimulator(threading.Thread):
         super().__init__(daemon=True)
         self.path, self.respond = path, respond
         self._stop_event = threading.Event()
+        self.ready = threading.Event()
         self.received: list[str] = []
+
+    def start(self) -> None:
+        """Start answering; returns once the port is open (opening it discards what was sent before)."""
+        super().start()
+        if not self.ready.wait(5):
+            raise RuntimeError(f"the simulator could not open {self.path}")
 
     def run(self) -> None:
         port = serial.Serial(self.path, 9600, timeout=0.05)
+        self.ready.set()
         buf = b""
         try:
             while not self._stop_event.is_set():
