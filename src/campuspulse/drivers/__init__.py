@@ -9,14 +9,28 @@ from campuspulse.drivers.modbus_meter import ModbusConfig, ModbusDriver
 from campuspulse.drivers.pjlink import PjlinkConfig, PjlinkDriver
 from campuspulse.drivers.serial_line import SerialLineConfig, SerialLineDriver
 from campuspulse.drivers.simulated import SimulatedDevice, SimulatedDeviceConfig
+from campuspulse.drivers.smart_plug import SmartPlugConfig, SmartPlugDriver
 
-AnyDriverConfig = SimulatedDeviceConfig | SerialLineConfig | PjlinkConfig | ModbusConfig
+AnyDriverConfig = SimulatedDeviceConfig | SerialLineConfig | PjlinkConfig | ModbusConfig | SmartPlugConfig
 DriverConfig = Annotated[AnyDriverConfig, Field(discriminator="driver")]
 
-__all__ = ["DeviceError", "Driver", "DriverConfig", "ModbusConfig", "ModbusDriver", "Observation", "PjlinkConfig",
-           "PjlinkDriver", "SerialLineConfig",
-           "SerialLineDriver",
-           "SimulatedDevice", "SimulatedDeviceConfig", "build_driver"]  # fmt: skip
+__all__ = [
+    "DeviceError",
+    "Driver",
+    "DriverConfig",
+    "ModbusConfig",
+    "ModbusDriver",
+    "Observation",
+    "PjlinkConfig",
+    "PjlinkDriver",
+    "SerialLineConfig",
+    "SerialLineDriver",
+    "SimulatedDevice",
+    "SimulatedDeviceConfig",
+    "SmartPlugConfig",
+    "SmartPlugDriver",
+    "build_driver",
+]
 
 
 def build_driver(config: AnyDriverConfig) -> Driver:
@@ -27,4 +41,6 @@ def build_driver(config: AnyDriverConfig) -> Driver:
         return PjlinkDriver(config)
     if isinstance(config, ModbusConfig):
         return ModbusDriver(config)
+    if isinstance(config, SmartPlugConfig):
+        return SmartPlugDriver(config)
     return SimulatedDevice(config)

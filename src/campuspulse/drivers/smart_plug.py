@@ -1,0 +1,140 @@
+"""MQTT smart plugs measuring the power of what is plugged in: Tasmota and Shelly Gen2 firmware.
+
+The plugs publish to a broker of their own (often the campus one); the driver subscribes with
+aiomqtt and keeps the newest report. Payloads as the firmware sends them:
+
+- Tasmota: `tele/<topic>/SENSOR` every TelePeriod, `{"Time": …, "ENERGY": {"Power": 86, "Voltage":
+  230, "Current": 0.39, "Total": 1.234, …}}`, and `stat/<topic>/STATUS8` (`{"StatusSNS": {"ENERGY":
+  …}}`), which the driver asks for on connect with `cmnd/<topic>/STATUS 8`.
+- Shelly Gen2/Plus: `<id>/status/switch:0`, `{"output": true, "apower": 86.5, "voltage": 230.1,
+  "current": 0.39, "aenergy": {"total": 1234.5}}`.
+
+A read returns the newest report; none newer than `stale_after_s` is a DeviceError (the plug is
+gone or unpowered), reported by the agent as `fault`. Values: power_w, voltage_v, current_a,
+energy_kwh, and relay (1 on, 0 off).
+"""
+
+import asyncio
+import contextlib
+import time
+from typing import Any, Literal
+
+import aiomqtt
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from campuspulse.drivers.base import DeviceError, Observation
+
+
+class SmartPlugConfig(BaseModel):
+    """Options of the `smart_plug` driver."""
+
+    model_config = ConfigDict(extra="forbid")
+    driver: Literal["smart_plug"] = "smart_plug"
+    firmware: Literal["tasmota", "shelly"]
+    topic: str = Field(description="tasmota: the device topic (tasmota_ABC123); shelly: the device id prefix")
+    broker_host: str = "127.0.0.1"
+    broker_port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    stale_after_s: float = Field(660.0, gt=0, description="a report older than this is a fault")
+    connect_timeout_s: float = Field(10.0, gt=0)
+
+
+def tasmota_values(payload: dict[str, Any]) -> dict[str, float]:
+    """Values of a Tasmota SENSOR or STATUS8 payload."""
+    energy = payload.get("ENERGY") or payload.get("StatusSNS", {}).get("ENERGY")
+    if not isinstance(energy, dict):
+        raise DeviceError(f"no ENERGY in Tasmota payload {payload!r}")
+    pairs = (("Power", "power_w", 1.0), ("Voltage", "voltage_v", 1.0), ("Current", "current_a", 1.0),
+             ("Total", "energy_kwh", 1.0))  # fmt: skip
+    return {name: float(energy[key]) * k for key, name, k in pairs if isinstance(energy.get(key), int | float)}
+
+
+def shelly_values(payload: dict[str, Any]) -> dict[str, float]:
+    """Values of a Shelly Gen2 `status/switch:N` payload."""
+    if not isinstance(payload.get("apower"), int | float):
+        raise DeviceError(f"no apower in Shelly payload {payload!r}")
+    values = {"power_w": float(payload["apower"])}
+    for key, name in (("voltage", "voltage_v"), ("current", "current_a")):
+        if isinstance(payload.get(key), int | float):
+            values[name] = float(payload[key])
+    total = payload.get("aenergy", {}).get("total") if isinstance(payload.get("aenergy"), dict) else None
+    if isinstance(total, int | float):
+        values["energy_kwh"] = total / 1000  # Shelly counts Wh
+    if isinstance(payload.get("output"), bool):
+        values["relay"] = 1.0 if payload["output"] else 0.0
+    return values
+
+
+class SmartPlugDriver:
+    """Keeps the newest report of one plug."""
+
+    def __init__(self, config: SmartPlugConfig) -> None:
+        self.config = config
+        self._latest: tuple[float, dict[str, float]] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        if config.firmware == "tasmota":
+            self._topics = [f"tele/{config.topic}/SENSOR", f"stat/{config.topic}/STATUS8", f"stat/{config.topic}/POWER"]
+        else:
+            self._topics = [f"{config.topic}/status/switch:0"]
+
+    async def open(self) -> None:
+        """Subscribe to the plug's reports (in the background, reconnecting by itself)."""
+        self._task = asyncio.create_task(self._listen())
+        try:
+            await asyncio.wait_for(self._connected.wait(), self.config.connect_timeout_s)
+        except TimeoutError:
+            await self.close()
+            raise OSError(
+                f"smart plug broker {self.config.broker_host}:{self.config.broker_port} unreachable"
+            ) from None
+
+    async def close(self) -> None:
+        """Stop listening."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+        self._connected.clear()
+
+    async def _listen(self) -> None:
+        c = self.config
+        password = c.password.get_secret_value() if c.password else None
+        while True:
+            try:
+                async with aiomqtt.Client(c.broker_host, c.broker_port, username=c.username, password=password) as mq:
+                    for topic in self._topics:
+                        await mq.subscribe(topic, qos=0)
+                    if c.firmware == "tasmota":
+                        await mq.publish(f"cmnd/{c.topic}/STATUS", b"8")
+                    self._connected.set()
+                    async for message in mq.messages:
+                        self._take(str(message.topic), bytes(message.payload))  # type: ignore[arg-type]
+            except aiomqtt.MqttError:
+                self._connected.clear()
+                await asyncio.sleep(2)
+
+    def _take(self, topic: str, payload: bytes) -> None:
+        if topic.endswith("/POWER"):  # Tasmota relay state: "ON" / "OFF"
+            if self._latest is not None:
+                relay = 1.0 if payload.strip().upper() == b"ON" else 0.0
+                self._latest = (time.time(), {**self._latest[1], "relay": relay})
+            return
+        try:
+            data = orjson.loads(payload)
+            values = tasmota_values(data) if self.config.firmware == "tasmota" else shelly_values(data)
+        except (ValueError, DeviceError, AttributeError):
+            return  # a malformed report is ignored; staleness will tell if none good follows
+        self._latest = (time.time(), values)
+
+    async def read(self) -> Observation:
+        """The newest report, if fresh enough."""
+        if self._latest is None:
+            raise DeviceError(f"plug {self.config.topic}: no report yet")
+        age = time.time() - self._latest[0]
+        if age > self.config.stale_after_s:
+            raise DeviceError(f"plug {self.config.topic}: no report for {age:.0f} s")
+        return Observation(int(time.time() * 1000), dict(self._latest[1]))
