@@ -5,16 +5,21 @@ from typing import Annotated
 from pydantic import Field
 
 from campuspulse.drivers.base import DeviceError, Driver, Observation
+from campuspulse.drivers.camera import CameraConfig, CameraDriver
 from campuspulse.drivers.modbus_meter import ModbusConfig, ModbusDriver
 from campuspulse.drivers.pjlink import PjlinkConfig, PjlinkDriver
 from campuspulse.drivers.serial_line import SerialLineConfig, SerialLineDriver
 from campuspulse.drivers.simulated import SimulatedDevice, SimulatedDeviceConfig
 from campuspulse.drivers.smart_plug import SmartPlugConfig, SmartPlugDriver
 
-AnyDriverConfig = SimulatedDeviceConfig | SerialLineConfig | PjlinkConfig | ModbusConfig | SmartPlugConfig
+AnyDriverConfig = (
+    SimulatedDeviceConfig | SerialLineConfig | PjlinkConfig | ModbusConfig | SmartPlugConfig | CameraConfig
+)
 DriverConfig = Annotated[AnyDriverConfig, Field(discriminator="driver")]
 
 __all__ = [
+    "CameraConfig",
+    "CameraDriver",
     "DeviceError",
     "Driver",
     "DriverConfig",
@@ -43,4 +48,6 @@ def build_driver(config: AnyDriverConfig) -> Driver:
         return ModbusDriver(config)
     if isinstance(config, SmartPlugConfig):
         return SmartPlugDriver(config)
+    if isinstance(config, CameraConfig):
+        return CameraDriver(config)
     return SimulatedDevice(config)

@@ -1,0 +1,50 @@
+"""The camera driver against an RTSP/1.0 and HTTP snapshot simulator over real TCP."""
+
+import asyncio
+
+import pytest
+
+from campuspulse.drivers import CameraConfig, CameraDriver, DeviceError
+from tests.simulators.camera import Camera, CameraSimulator
+from tests.support.mosquitto import free_port
+
+
+@pytest.fixture
+def camera():
+    cam = Camera()
+    sim = CameraSimulator(cam)
+    yield cam, sim
+    sim.stop()
+
+
+def probe(**kw):
+    return asyncio.run(CameraDriver(CameraConfig(timeout_s=1, **kw)).read())
+
+
+def test_a_live_rtsp_stream_is_in_use(camera):
+    _, sim = camera
+    obs = probe(url=f"rtsp://127.0.0.1:{sim.rtsp_port}/stream1")
+    assert obs.state == "in_use" and obs.values["alive"] == 1.0 and obs.values["latency_ms"] >= 0
+
+
+def test_a_camera_without_video_is_idle_and_a_locked_one_says_so(camera):
+    cam, sim = camera
+    cam.mode = "no_stream"
+    assert probe(url=f"rtsp://127.0.0.1:{sim.rtsp_port}/stream1").state == "idle"
+    cam.mode = "locked"
+    with pytest.raises(DeviceError, match="credentials"):
+        probe(url=f"rtsp://127.0.0.1:{sim.rtsp_port}/stream1")
+
+
+def test_http_snapshot_must_be_a_jpeg(camera):
+    cam, sim = camera
+    assert probe(check="http", url=f"http://127.0.0.1:{sim.http_port}/snap.jpg").state == "in_use"
+    cam.mode = "no_stream"
+    assert probe(check="http", url=f"http://127.0.0.1:{sim.http_port}/snap.jpg").state == "idle"
+
+
+def test_an_unreachable_camera_is_an_error():
+    with pytest.raises(OSError):
+        probe(url=f"rtsp://127.0.0.1:{free_port()}/stream1")
+    with pytest.raises(OSError):
+        probe(check="http", url=f"http://127.0.0.1:{free_port()}/snap.jpg")

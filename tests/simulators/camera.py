@@ -1,0 +1,74 @@
+"""A network camera: an RTSP/1.0 server answering OPTIONS and DESCRIBE (SDP), and an HTTP snapshot server."""
+
+import http.server
+import socketserver
+import threading
+from dataclasses import dataclass
+
+SDP = (
+    "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=Lab camera\r\nt=0 0\r\n"
+    "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:trackID=1\r\n"
+)
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64 + b"\xff\xd9"
+
+
+@dataclass
+class Camera:
+    """What the camera does: `stream` (serve SDP with video), `no_stream` (404 on DESCRIBE), `locked` (401)."""
+
+    mode: str = "stream"
+
+
+class CameraSimulator:
+    """RTSP on one port, HTTP snapshots on another, both on 127.0.0.1."""
+
+    def __init__(self, camera: Camera) -> None:
+        cam = camera
+
+        class Rtsp(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                while True:
+                    head = b""
+                    while not head.endswith(b"\r\n\r\n"):
+                        chunk = self.rfile.readline()
+                        if not chunk:
+                            return
+                        head += chunk
+                    lines = head.decode().split("\r\n")
+                    method = lines[0].split(" ")[0]
+                    cseq = next(ln.split(":", 1)[1].strip() for ln in lines if ln.lower().startswith("cseq"))
+                    if method == "OPTIONS":
+                        self.wfile.write(f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nPublic: OPTIONS, DESCRIBE, SETUP, "
+                                         "PLAY, TEARDOWN\r\n\r\n".encode())  # fmt: skip
+                    elif cam.mode == "locked":
+                        challenge = 'WWW-Authenticate: Digest realm="cam", nonce="abc"'
+                        self.wfile.write(f"RTSP/1.0 401 Unauthorized\r\nCSeq: {cseq}\r\n{challenge}\r\n\r\n".encode())
+                    elif cam.mode == "no_stream":
+                        self.wfile.write(f"RTSP/1.0 404 Not Found\r\nCSeq: {cseq}\r\n\r\n".encode())
+                    else:
+                        self.wfile.write(f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nContent-Type: application/sdp\r\n"
+                                         f"Content-Length: {len(SDP)}\r\n\r\n{SDP}".encode())  # fmt: skip
+
+        class Snapshot(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = JPEG if cam.mode == "stream" else b"<html>no signal</html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg" if cam.mode == "stream" else "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.rtsp = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Rtsp)
+        self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Snapshot)
+        for server in (self.rtsp, self.http):
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.rtsp_port, self.http_port = self.rtsp.server_address[1], self.http.server_address[1]
+
+    def stop(self) -> None:
+        for server in (self.rtsp, self.http):
+            server.shutdown()
+            server.server_close()
