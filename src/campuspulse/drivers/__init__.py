@@ -6,6 +6,7 @@ from pydantic import Field
 
 from campuspulse.drivers.base import DeviceError, Driver, Observation
 from campuspulse.drivers.camera import CameraConfig, CameraDriver
+from campuspulse.drivers.host_activity import HostActivityConfig, HostActivityDriver
 from campuspulse.drivers.modbus_meter import ModbusConfig, ModbusDriver
 from campuspulse.drivers.pjlink import PjlinkConfig, PjlinkDriver
 from campuspulse.drivers.serial_line import SerialLineConfig, SerialLineDriver
@@ -13,7 +14,13 @@ from campuspulse.drivers.simulated import SimulatedDevice, SimulatedDeviceConfig
 from campuspulse.drivers.smart_plug import SmartPlugConfig, SmartPlugDriver
 
 AnyDriverConfig = (
-    SimulatedDeviceConfig | SerialLineConfig | PjlinkConfig | ModbusConfig | SmartPlugConfig | CameraConfig
+    SimulatedDeviceConfig
+    | SerialLineConfig
+    | PjlinkConfig
+    | ModbusConfig
+    | SmartPlugConfig
+    | CameraConfig
+    | HostActivityConfig
 )
 DriverConfig = Annotated[AnyDriverConfig, Field(discriminator="driver")]
 
@@ -23,6 +30,8 @@ __all__ = [
     "DeviceError",
     "Driver",
     "DriverConfig",
+    "HostActivityConfig",
+    "HostActivityDriver",
     "ModbusConfig",
     "ModbusDriver",
     "Observation",
@@ -50,4 +59,6 @@ def build_driver(config: AnyDriverConfig) -> Driver:
         return SmartPlugDriver(config)
     if isinstance(config, CameraConfig):
         return CameraDriver(config)
+    if isinstance(config, HostActivityConfig):
+        return HostActivityDriver(config)
     return SimulatedDevice(config)
