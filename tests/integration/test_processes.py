@@ -56,7 +56,7 @@ agent:
   devices:
     - id: pc1
       poll_s: 0.2
-      source: {{driver: simulated, use_share: 1, open_hours: ["00:00", "24:00"],
+      source: {{driver: simulated, use_share: 1, jitter_min: 0, open_hours: ["00:00", "24:00"],
                 day_overrides: {{"{today}": [["00:00", "24:00"]]}}}}
 """)
     log = (tmp_path / "processes.log").open("w")

@@ -92,13 +92,14 @@ def live_periods(now: datetime, regular: list[Period], compressed: bool = False)
         return regular
     start = now.replace(second=0, microsecond=0) - timedelta(hours=1)
     periods = []
-    for i in range(12):
+    for i in range(12):  # now falls 10 minutes into the third period
         p0 = start + timedelta(minutes=25 * i)
         p1 = p0 + timedelta(minutes=20)
-        if p1.date() != now.date():
-            break
-        if p0.date() == now.date():
-            periods.append((p0.strftime("%H:%M"), p1.strftime("%H:%M")))
+        if p1.date() < now.date() or p0.date() > now.date():
+            continue
+        first = p0.strftime("%H:%M") if p0.date() == now.date() else "00:00"
+        last = p1.strftime("%H:%M") if p1.date() == now.date() else "24:00"
+        periods.append((first, last))
     return periods or [("00:00", "23:59")]
 
 

@@ -36,6 +36,7 @@ class SimulatedDeviceConfig(BaseModel):
     in_use_w: float = Field(85.0, gt=0)
     idle_w: float = Field(12.0, ge=0)
     seed: str = "sim"
+    jitter_min: int = Field(6, ge=0, le=30, description="classes start and end up to this many minutes off")
     day_overrides: dict[str, list[Period]] = Field(
         default_factory=dict, description="periods of particular dates (e.g. a make-up day)"
     )
@@ -75,7 +76,7 @@ class SimulatedDevice:
             for start, end in periods:
                 if rnd.random() < cfg.use_share:
                     s, e = _minutes(start), _minutes(end)
-                    plan.append((s + rnd.randint(0, 6), e - rnd.randint(0, 6)))
+                    plan.append((s + rnd.randint(0, cfg.jitter_min), e - rnd.randint(0, cfg.jitter_min)))
             self._day_plan[day] = plan
         return self._day_plan[day]
 
