@@ -7,7 +7,7 @@ import shutil
 import signal
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,7 @@ from campuspulse.drivers.simulated import SimulatedDevice
 from campuspulse.edge.agent import Agent
 from campuspulse.server.app import create_app
 from campuspulse.server.inventory import service as inventory
+from campuspulse.server.metrics.available_time import local_ms
 from campuspulse.server.metrics.service import GroupBy, Scope, utilization
 from campuspulse.settings import AgentSettings, MqttSettings
 
@@ -84,6 +85,14 @@ def _agent_settings(sc: SimSchool, room_index: int, data_dir: Path, today: str,
                              "day_overrides": {today: [list(p) for p in today_periods]}}}
                  for d in room.devices],
     )  # fmt: skip
+
+
+def _history_windows(days: list[str], now: datetime, first_today: str, tz: ZoneInfo) -> list[tuple[int, int]]:
+    """When the agents ran before now: 07:00–18:00 of past teaching days, and today from before its first period."""
+    windows = [(local_ms(d, "07:00", tz), local_ms(d, "18:00", tz)) for d in map(date.fromisoformat, days)]
+    now_ms = int(now.timestamp() * 1000)
+    windows.append((min(local_ms(now.date(), first_today, tz) - 30 * 60_000, now_ms), now_ms))
+    return windows
 
 
 def _backfill(agent: Agent, windows: list[tuple[int, int]]) -> int:
@@ -149,16 +158,10 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
     for sc in campus:
         for i in range(len(sc.rooms)):
             agents.append(Agent(_agent_settings(sc, i, opts.data_dir, today, today_periods[sc.code]), mqtt))
-    day_start = datetime.combine(now.date(), datetime.min.time(), tz)
-    windows = [(int(datetime.combine(datetime.fromisoformat(d).date(), datetime.min.time(), tz).timestamp() * 1000)
-                + 7 * 3600_000, 0) for d in history]  # fmt: skip
-    windows = [(s, s + 11 * 3600_000) for s, _ in windows]
     first_today = min(p[0][0] for p in today_periods.values())
-    h, m = (int(x) for x in first_today.split(":"))
-    today_from = day_start + timedelta(hours=h, minutes=m) - timedelta(minutes=30)
-    windows.append((int(min(today_from, now).timestamp() * 1000), int(now.timestamp() * 1000)))
+    windows = _history_windows(history, now, first_today, tz)
     with Progress(console=console, transient=False) as progress:
-        task = progress.add_task(f"simulating {len(history)} teaching days of history", total=len(agents))
+        task = progress.add_task(f"simulating {len(history)} teaching day(s) of history", total=len(agents))
         produced = 0
         for agent in agents:
             produced += _backfill(agent, windows)
