@@ -49,6 +49,7 @@ def check_config(file: Annotated[Path, typer.Argument(help="the YAML file to che
 def agent(config: ConfigOpt, verbose: bool = False) -> None:
     """Run an edge agent: poll its devices, queue records on disk, publish them over MQTT."""
     from campuspulse.edge.agent import Agent
+    from campuspulse.edge.metrics import serve_metrics
 
     settings = _load(config)
     if settings.agent is None:
@@ -61,7 +62,10 @@ def agent(config: ConfigOpt, verbose: bool = False) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await Agent(settings.agent, settings.mqtt).run(stop)  # type: ignore[arg-type]
+        runner = Agent(settings.agent, settings.mqtt)  # type: ignore[arg-type]
+        if settings.agent.metrics_port:  # type: ignore[union-attr]
+            serve_metrics(runner, settings.agent.metrics_port)  # type: ignore[union-attr]
+        await runner.run(stop)
 
     asyncio.run(main())
 

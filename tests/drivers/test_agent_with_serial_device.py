@@ -8,8 +8,10 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client import generate_latest
 
 from campuspulse.edge.agent import Agent
+from campuspulse.edge.metrics import registry_for
 from campuspulse.settings import AgentSettings, MqttSettings
 from tests.simulators.serial_devices import Balance, SerialSimulator
 from tests.support.serial_pty import PtyPair
@@ -58,6 +60,7 @@ def test_unplugged_balance_is_reported_as_fault_while_the_other_device_keeps_rep
             return states and states[-1] == "idle"
 
         wait_until(balance_back, 20, "the balance to be read again after its reopen backoff")
+        metrics = generate_latest(registry_for(agent)).decode()
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(15)
@@ -70,6 +73,9 @@ def test_unplugged_balance_is_reported_as_fault_while_the_other_device_keeps_rep
     assert "fault" in balance_states
     assert balance_states[-1] == "idle"
     assert balance_states.index("fault") < len(balance_states) - 1 - balance_states[::-1].index("idle")
+    assert 'campuspulse_agent_driver_errors_total{device="plug"} 0.0' in metrics
+    assert 'campuspulse_agent_driver_errors_total{device="balance"} 0.0' not in metrics
+    assert "campuspulse_agent_connected 1.0" in metrics
     during = [r for r in received[unplugged_at:] if r["device"] == "plug"]
     assert len(during) >= 3, "the other device kept reporting while the balance was unplugged"
     assert [r["seq"] for r in received] == sorted({r["seq"] for r in received}), "every seq once, in order"

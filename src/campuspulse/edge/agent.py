@@ -22,6 +22,7 @@ class Agent:
     def __init__(self, settings: AgentSettings, mqtt: MqttSettings, clock: Callable[[], float] = time.time) -> None:
         self.settings, self.clock = settings, clock
         self.queue = RecordQueue(settings.queue_path)
+        self.device_errors: dict[str, int] = {}
         self.devices: list[tuple[DeviceSettings, Driver, DeviceMonitor]] = []
         for dev in settings.devices:
             policy = EmitPolicy(settings.valid_s, settings.heartbeat_s or settings.valid_s / 3, dev.reading_every_s)
@@ -47,6 +48,7 @@ class Agent:
                 self.enqueue(monitor.observe(await driver.read()))
                 backoff = delays(1.0, 60.0)
             except OSError as exc:
+                self.device_errors[dev.id] = self.device_errors.get(dev.id, 0) + 1
                 self.enqueue(monitor.fault(int(self.clock() * 1000)))
                 wait = max(wait, next(backoff)) if not opened else wait
                 log.warning("device %s: %s; retrying in %.1f s", dev.id, exc, wait)

@@ -55,6 +55,7 @@ class Publisher:
         self.wakeup = asyncio.Event()
         self.connected = asyncio.Event()
         self.published_batches = 0
+        self.published_records = 0
         self._topic = {k: topic_for(school, agent, k, mqtt.topic_prefix) for k in TopicKind}
 
     def _status(self, online: bool) -> bytes:
@@ -98,3 +99,4 @@ class Publisher:
             await client.publish(self._topic[TopicKind.RECORDS], body, qos=1, timeout=30)
             self.queue.remove_through(batch[-1]["seq"])
             self.published_batches += 1
+            self.published_records += len(batch)

@@ -52,6 +52,11 @@ class RecordQueue:
         """Drop every record up to `seq`: the broker has acknowledged them."""
         self.db.execute("DELETE FROM records WHERE seq <= ?", (seq,))
 
+    def oldest_ts(self) -> str | None:
+        """The `ts` of the oldest queued record (how far behind publishing is)."""
+        row = self.db.execute("SELECT body FROM records ORDER BY seq LIMIT 1").fetchone()
+        return orjson.loads(row[0])["ts"] if row else None
+
     def __len__(self) -> int:
         return self.db.execute("SELECT count(*) FROM records").fetchone()[0]
 

@@ -1,0 +1,45 @@
+"""Prometheus metrics of an agent: queue depth and age, publishing, driver errors per device."""
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector as _PromCollector
+
+from campuspulse.edge.agent import Agent
+from campuspulse.telemetry import parse_ts
+
+
+class _Exporter(_PromCollector):
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        a, p = self.agent, self.agent.publisher
+        yield GaugeMetricFamily("campuspulse_agent_queue_records", "records waiting for the broker", value=len(a.queue))
+        oldest = a.queue.oldest_ts()
+        age = max(0.0, time.time() - parse_ts(oldest) / 1000) if oldest else 0.0
+        yield GaugeMetricFamily("campuspulse_agent_queue_oldest_seconds", "age of the oldest queued record", value=age)
+        yield CounterMetricFamily("campuspulse_agent_published_records", "records acknowledged by the broker",
+                                  value=p.published_records)  # fmt: skip
+        yield CounterMetricFamily("campuspulse_agent_published_batches", "messages acknowledged by the broker",
+                                  value=p.published_batches)  # fmt: skip
+        yield GaugeMetricFamily("campuspulse_agent_connected", "1 while connected to the broker",
+                                value=1.0 if p.connected.is_set() else 0.0)  # fmt: skip
+        errors = CounterMetricFamily("campuspulse_agent_driver_errors", "failed device reads", labels=["device"])
+        for dev, _driver, _monitor in a.devices:
+            errors.add_metric([dev.id], a.device_errors.get(dev.id, 0))
+        yield errors
+
+
+def registry_for(agent: Agent) -> CollectorRegistry:
+    """A registry exposing this agent's metrics."""
+    registry = CollectorRegistry()
+    registry.register(_Exporter(agent))
+    return registry
+
+
+def serve_metrics(agent: Agent, port: int, host: str = "127.0.0.1") -> None:
+    """Serve `/metrics` for this agent on `host:port` (a background thread)."""
+    start_http_server(port, addr=host, registry=registry_for(agent))
