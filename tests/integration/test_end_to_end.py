@@ -6,6 +6,7 @@ import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import orjson
 import paho.mqtt.client as mqtt
 import pytest
 from fastapi.testclient import TestClient
@@ -184,3 +185,25 @@ def test_redelivered_message_changes_nothing_and_bad_records_are_dead_lettered(c
     assert any("records[5].state" in r for r in reasons())
     with Session(client.app.state.engine) as s:
         assert s.execute(select(StateSegment.start_ms, StateSegment.end_ms, StateSegment.state)).all() == before
+
+
+def test_rebirth_command_republishes_the_birth_status(campus, tmp_path, mosquitto):
+    _client, _collector, mqtt_settings, today, period = campus
+    births = []
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2)
+    sub.on_message = lambda _c, _u, m: births.append(orjson.loads(m.payload)) if m.payload else None
+    sub.connect("127.0.0.1", mosquitto.port)
+    sub.subscribe("campus/v1/s1/a1/status", qos=1)
+    sub.loop_start()
+    agent, stop = run_agent_in_thread(agent_settings(tmp_path, today, period), mqtt_settings)
+    try:
+        wait_until(lambda: any(b["online"] for b in births), what="the birth status")
+        before = sum(1 for b in births if b["online"])
+        publish(mosquitto.port, "campus/v1/s1/a1/cmd", b"rebirth")
+        wait_until(lambda: sum(1 for b in births if b["online"]) > before, what="a new birth after rebirth")
+        publish(mosquitto.port, "campus/v1/s1/a1/cmd", b'{"cmd": "rebirth"}')
+        wait_until(lambda: agent.publisher.rebirths == 2, what="the JSON form of the command")
+        assert births[-1]["devices"] == ["pc1", "pc2"] and births[-1]["agent"] == "a1"
+    finally:
+        stop()
+        sub.loop_stop()

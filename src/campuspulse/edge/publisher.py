@@ -16,7 +16,7 @@ from campuspulse.backoff import delays, sleep_unless
 from campuspulse.edge.queue import RecordQueue
 from campuspulse.settings import MqttSettings
 from campuspulse.telemetry import TopicKind, format_ts, topic_for
-from campuspulse.telemetry.codec import dumps
+from campuspulse.telemetry.codec import dumps, loads
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class Publisher:
         self.connected = asyncio.Event()
         self.published_batches = 0
         self.published_records = 0
+        self.rebirths = 0
         self._topic = {k: topic_for(school, agent, k, mqtt.topic_prefix) for k in TopicKind}
 
     def _status(self, online: bool) -> bytes:
@@ -71,10 +72,15 @@ class Publisher:
             try:
                 async with aiomqtt.Client(**mqtt_client_args(self.mqtt, self.agent), will=will) as client:
                     await client.publish(self._topic[TopicKind.STATUS], self._status(True), qos=1, retain=True)
+                    await client.subscribe(self._topic[TopicKind.CMD], qos=1)
                     self.connected.set()
                     backoff = delays()
                     log.info("agent %s connected to %s:%s", self.agent, self.mqtt.host, self.mqtt.port)
-                    await self._drain(client, stop)
+                    listener = asyncio.create_task(self._commands(client))
+                    try:
+                        await self._drain(client, stop)
+                    finally:
+                        listener.cancel()
                     await client.publish(self._topic[TopicKind.STATUS], self._status(False), qos=1, retain=True,
                                          timeout=5)  # fmt: skip
                     return
@@ -83,6 +89,21 @@ class Publisher:
                 wait = next(backoff)
                 log.warning("agent %s: broker unreachable (%s); retrying in %.1f s", self.agent, exc, wait)
                 await sleep_unless(stop, wait)
+
+    async def _commands(self, client: aiomqtt.Client) -> None:
+        """Answer the `cmd` topic: `rebirth` republishes the birth status (plain text or {"cmd": …})."""
+        async for message in client.messages:
+            raw = bytes(message.payload) if isinstance(message.payload, bytes | bytearray) else b""
+            try:
+                parsed = loads(raw)
+                command = parsed.get("cmd") if isinstance(parsed, dict) else None
+            except ValueError:
+                command = raw.decode("utf-8", "replace").strip()
+            if command == "rebirth":
+                await client.publish(self._topic[TopicKind.STATUS], self._status(True), qos=1, retain=True)
+                self.rebirths += 1
+            else:
+                log.warning("agent %s: unknown command %r on %s", self.agent, command, message.topic)
 
     async def _drain(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         while not stop.is_set():
