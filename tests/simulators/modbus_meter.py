@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import serial
 
+from tests.simulators.serial_devices import PtySimulator
+
 
 def crc16(frame: bytes) -> bytes:
     """Modbus RTU CRC-16 (polynomial 0xA001), low byte first."""
@@ -76,44 +78,24 @@ class ModbusTcpSimulator:
         self.server.server_close()
 
 
-class ModbusRtuSimulator(threading.Thread):
+class ModbusRtuSimulator(PtySimulator):
     """Serves a Meter as Modbus RTU on the far end of a pty pair."""
 
     def __init__(self, path: str, meter: Meter) -> None:
-        super().__init__(daemon=True)
-        self.path, self.meter = path, meter
-        self.ready, self._stop_event = threading.Event(), threading.Event()
+        super().__init__(path)
+        self.meter = meter
         self.bad_crc = 0
+        self._buf = b""
 
-    def start(self) -> None:
-        super().start()
-        if not self.ready.wait(5):
-            raise RuntimeError(f"could not open {self.path}")
-
-    def run(self) -> None:
-        port = serial.Serial(self.path, 9600, timeout=0.05)
-        self.ready.set()
-        buf = b""
-        try:
-            while not self._stop_event.is_set():
-                try:
-                    buf += port.read(256)
-                except (serial.SerialException, OSError):
-                    return
-                if len(buf) < 8:  # unit, fc, address, count, crc
-                    continue
-                frame, buf = buf[:8], buf[8:]
-                if crc16(frame[:6]) != frame[6:]:
-                    self.bad_crc += 1
-                    buf = b""
-                    continue
-                if self.meter.silent or frame[0] != self.meter.unit:
-                    continue
-                body = bytes([frame[0]]) + self.meter.pdu(frame[1:6])
-                port.write(body + crc16(body))
-        finally:
-            port.close()
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join(5)
+    def feed(self, port: serial.Serial, chunk: bytes) -> None:
+        self._buf += chunk
+        while len(self._buf) >= 8:  # unit, fc, address, count, crc
+            frame, self._buf = self._buf[:8], self._buf[8:]
+            if crc16(frame[:6]) != frame[6:]:
+                self.bad_crc += 1
+                self._buf = b""
+                return
+            if self.meter.silent or frame[0] != self.meter.unit:
+                continue
+            body = bytes([frame[0]]) + self.meter.pdu(frame[1:6])
+            port.write(body + crc16(body))

@@ -7,15 +7,14 @@ from dataclasses import dataclass
 import serial
 
 
-class SerialSimulator(threading.Thread):
-    """Answers each CR LF-terminated command line with what `respond` returns (None: stays silent)."""
+class PtySimulator(threading.Thread):
+    """A device on the far end of a pty pair: `feed` gets the bytes that arrive and writes the answers."""
 
-    def __init__(self, path: str, respond: Callable[[str], bytes | None]) -> None:
+    def __init__(self, path: str) -> None:
         super().__init__(daemon=True)
-        self.path, self.respond = path, respond
+        self.path = path
         self._stop_event = threading.Event()
         self.ready = threading.Event()
-        self.received: list[str] = []
 
     def start(self) -> None:
         """Start answering; returns once the port is open (opening it discards what was sent before)."""
@@ -26,27 +25,43 @@ class SerialSimulator(threading.Thread):
     def run(self) -> None:
         port = serial.Serial(self.path, 9600, timeout=0.05)
         self.ready.set()
-        buf = b""
         try:
             while not self._stop_event.is_set():
                 try:
                     chunk = port.read(256)
                 except (serial.SerialException, OSError):
                     return  # the pty went away: the device was unplugged
-                buf += chunk
-                while b"\r\n" in buf:
-                    line, buf = buf.split(b"\r\n", 1)
-                    command = line.decode("ascii", "replace")
-                    self.received.append(command)
-                    answer = self.respond(command)
-                    if answer is not None:
-                        port.write(answer)
+                if chunk:
+                    self.feed(port, chunk)
         finally:
             port.close()
+
+    def feed(self, port: serial.Serial, chunk: bytes) -> None:
+        raise NotImplementedError
 
     def stop(self) -> None:
         self._stop_event.set()
         self.join(5)
+
+
+class SerialSimulator(PtySimulator):
+    """Answers each CR LF-terminated command line with what `respond` returns (None: stays silent)."""
+
+    def __init__(self, path: str, respond: Callable[[str], bytes | None]) -> None:
+        super().__init__(path)
+        self.respond = respond
+        self.received: list[str] = []
+        self._buf = b""
+
+    def feed(self, port: serial.Serial, chunk: bytes) -> None:
+        self._buf += chunk
+        while b"\r\n" in self._buf:
+            line, self._buf = self._buf.split(b"\r\n", 1)
+            command = line.decode("ascii", "replace")
+            self.received.append(command)
+            answer = self.respond(command)
+            if answer is not None:
+                port.write(answer)
 
 
 @dataclass
