@@ -109,6 +109,10 @@ def _backfill(agent: Agent, windows: list[tuple[int, int]]) -> int:
     return count
 
 
+def _pct(v: object) -> str:
+    return "—" if v is None else f"{v:.1%}"
+
+
 def _school_table(engine: object, campus: list[SimSchool], today: str, counters: object, queued: int) -> Table:
     tomorrow = (datetime.fromisoformat(today) + timedelta(days=1)).date().isoformat()
     table = Table(title=f"campuspulse demo — today ({today}, {TZ}), refreshed {datetime.now():%H:%M:%S}")
@@ -118,14 +122,13 @@ def _school_table(engine: object, campus: list[SimSchool], today: str, counters:
     with Session(engine) as s:  # type: ignore[arg-type]
         rows = utilization(s, Scope.CITY, "", today, tomorrow, GroupBy.SCHOOL)
     for r in rows:
-        pct = lambda v: "—" if v is None else f"{v:.1%}"  # noqa: E731
         table.add_row(
             str(r["key"]),
             f"{r['devices_used']}/{r['devices']}",
             f"{r['available_s'] / 3600:.1f}",
             f"{r['in_use_s'] / 3600:.1f}",
-            pct(r["utilization"]),
-            pct(r["coverage"]),
+            _pct(r["utilization"]),
+            _pct(r["coverage"]),
             str(r["sessions"]),
         )
     table.caption = (

@@ -1,5 +1,6 @@
 """Provisioning endpoints: idempotent PUTs of schools, agents, devices and calendar days."""
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 
@@ -20,7 +21,8 @@ def _answer(created: bool, response: Response, body: dict[str, object]) -> dict[
     return body
 
 
-def _guard(call, *args):  # noqa: ANN001
+def _guard(call: Callable[..., bool], *args: object) -> bool:
+    """Run an inventory write, turning its lookup and conflict errors into 404 and 409."""
     try:
         return call(*args)
     except LookupError as exc:
