@@ -4,6 +4,7 @@ import asyncio
 import logging
 import signal
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -109,7 +110,10 @@ def server(config: ConfigOpt, verbose: bool = False) -> None:
     settings = _load(config)
     _logging(verbose)
     token = settings.server.admin_token.get_secret_value() if settings.server.admin_token else None
-    web = create_app(settings.ledger.url, admin_token=token, reorder_window_s=settings.collector.reorder_window_s)
+    opts = settings.server
+    web = create_app(settings.ledger.url, admin_token=token, reorder_window_s=settings.collector.reorder_window_s,
+                     jwt_secret=opts.jwt_secret.get_secret_value() if opts.jwt_secret else None,
+                     access_token_ttl=timedelta(minutes=opts.access_token_minutes))  # fmt: skip
     uvicorn.run(web, host=settings.server.host, port=settings.server.port)
 
 

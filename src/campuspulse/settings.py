@@ -107,6 +107,8 @@ class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     admin_token: SecretStr | None = None
+    jwt_secret: SecretStr | None = Field(None, description="signs access tokens; default: a key kept in the ledger")
+    access_token_minutes: int = Field(480, ge=1, le=60 * 24 * 30)
 
 
 class Settings(BaseSettings):

@@ -5,12 +5,19 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from campuspulse import __version__
-from campuspulse.server.api import figures, operations, provisioning, telemetry
+from campuspulse.server.access.credentials import signing_key
+from campuspulse.server.access.principals import Forbidden
+from campuspulse.server.api import audit, figures, inventory, operations, provisioning, telemetry, users
+from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.ledger.db import make_engine, upgrade
 from campuspulse.server.ledger.ingest import Ledger
 
@@ -40,11 +47,31 @@ def _gap_settler(ledger: Ledger, every_s: float) -> Callable[[FastAPI], Abstract
     return lifespan
 
 
+def _answer_with(code: int) -> Callable[[Request, Exception], JSONResponse]:
+    def handler(_request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    return handler
+
+
+def _jwt_key(engine: Engine, configured: str | None) -> str:
+    """The configured key, or the one every replica shares through the ledger (made by the first)."""
+    for _ in range(2):
+        try:
+            with Session(engine) as s, s.begin():
+                return signing_key(s, configured)
+        except IntegrityError:  # another replica made it at the same moment
+            continue
+    raise RuntimeError("could not read the JWT signing key from the ledger")
+
+
 def create_app(
     ledger_url: str | Engine,
     admin_token: str | None = None,
     reorder_window_s: float = 300,
     settle_every_s: float = 30,
+    jwt_secret: str | None = None,
+    access_token_ttl: timedelta = timedelta(hours=8),
 ) -> FastAPI:
     """The server on a ledger URL or an open engine; the schema is migrated on start."""
     engine = make_engine(ledger_url) if isinstance(ledger_url, str) else ledger_url
@@ -59,8 +86,13 @@ def create_app(
     app.state.engine = engine
     app.state.ledger = ledger
     app.state.admin_token = admin_token or os.environ.get("CAMPUSPULSE_ADMIN_TOKEN")
-    for module in (provisioning, telemetry, figures, operations):
+    app.state.jwt_key = _jwt_key(engine, jwt_secret)
+    app.state.access_token_ttl = access_token_ttl
+    for module in (users, provisioning, inventory, telemetry, figures, operations, audit):
         app.include_router(module.router, prefix=API_PREFIX)
+    for exc_type, code in ((Forbidden, status.HTTP_403_FORBIDDEN), (NotFound, status.HTTP_404_NOT_FOUND),
+                           (Conflict, status.HTTP_409_CONFLICT)):  # fmt: skip
+        app.add_exception_handler(exc_type, _answer_with(code))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

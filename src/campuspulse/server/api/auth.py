@@ -1,26 +1,52 @@
-"""Bearer-token authentication. A new server accepts `CAMPUSPULSE_ADMIN_TOKEN` as its first admin."""
+"""Who is calling: the bootstrap admin token, an API token (`cpt_…`), or a JWT from `POST /auth/token`."""
 
 import secrets
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import OAuth2PasswordBearer
 
-_bearer = HTTPBearer(auto_error=False)
+from campuspulse.server.access.credentials import (
+    API_TOKEN_PREFIX,
+    BadCredentials,
+    principal_of,
+    user_of_access_token,
+    user_of_api_token,
+)
+from campuspulse.server.access.principals import Forbidden, Principal, Role, ScopeKind
+from campuspulse.server.api.deps import Db
 
-
-def require_token(request: Request, cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
-    """The caller's principal; 401 without a valid `Authorization: Bearer <token>`."""
-    expected: str | None = request.app.state.admin_token
-    if cred is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"}
-        )
-    if not expected or not secrets.compare_digest(cred.credentials.encode(), expected.encode()):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "token not recognised", headers={"WWW-Authenticate": "Bearer"}
-        )
-    return "admin"
+BOOTSTRAP_ADMIN = "bootstrap-admin"
+_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-Principal = Annotated[str, Depends(require_token)]
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def current_principal(request: Request, token: Annotated[str | None, Depends(_scheme)], db: Db) -> Principal:
+    """The authenticated caller; 401 without a valid `Authorization: Bearer <token>`. Names the audit actor."""
+    if not token:
+        raise _unauthorized("send Authorization: Bearer <token> (log in at POST /api/v1/auth/token)")
+    bootstrap: str | None = request.app.state.admin_token
+    if bootstrap and secrets.compare_digest(token.encode(), bootstrap.encode()):
+        principal = Principal(BOOTSTRAP_ADMIN, Role.ADMIN, ScopeKind.ALL)
+    else:
+        try:
+            if token.startswith(API_TOKEN_PREFIX):
+                user = user_of_api_token(db, token)
+            else:
+                user = user_of_access_token(db, token, request.app.state.jwt_key)
+        except BadCredentials as exc:
+            raise _unauthorized(str(exc)) from None
+        principal = principal_of(user)
+    db.info["actor"] = principal.name
+    return principal
+
+
+Caller = Annotated[Principal, Depends(current_principal)]
+
+
+def forbidden(exc: Forbidden) -> HTTPException:
+    """A 403 carrying what the caller may do instead."""
+    return HTTPException(status.HTTP_403_FORBIDDEN, str(exc))

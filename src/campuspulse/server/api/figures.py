@@ -4,18 +4,36 @@ import time
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from campuspulse.server.api.auth import Principal
+from campuspulse.server.access.principals import (
+    Forbidden,
+    Principal,
+    ScopeKind,
+    require_read,
+    require_region_read,
+)
+from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.deps import Db
-from campuspulse.server.metrics.service import GroupBy, NotFound, Scope, utilization
+from campuspulse.server.metrics.service import GroupBy, Scope, utilization
 from campuspulse.telemetry import ContractError, format_ts
 
 router = APIRouter(tags=["figures"])
 
 
+def require_scope_read(db: Db, caller: Principal, scope: Scope, ident: str) -> None:
+    """Raise Forbidden unless the whole of `scope`/`ident` lies within the caller's scope."""
+    if scope is Scope.CITY and not ident:
+        if caller.scope_kind is not ScopeKind.ALL:
+            raise Forbidden(f"{caller.name} may read {caller.scope_label}; scope=city without an id means every school")
+    elif scope in (Scope.CITY, Scope.DISTRICT):
+        require_region_read(db, caller, ident)
+    else:
+        require_read(db, caller, ident.partition("/")[0])
+
+
 @router.get("/utilization")
 def get_utilization(
     db: Db,
-    _: Principal,
+    caller: Caller,
     scope: Scope,
     id: str = "",
     from_: str = Query(alias="from", description="RFC 3339 time or a date in the school's time zone"),
@@ -25,10 +43,9 @@ def get_utilization(
 ) -> dict[str, object]:
     """Pooled utilization, coverage, sessions and used periods of the devices in scope over [from, to)."""
     as_of = int(time.time() * 1000)
+    require_scope_read(db, caller, scope, id)
     try:
         rows = utilization(db, scope, id, from_, to, group_by, period_threshold, as_of)
-    except NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except ContractError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     return {

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.ledger.schema import Agent, AgentProgress, DeadLetter, PendingRecord, SeqGap
@@ -34,14 +34,20 @@ def agent_health(s: Session, agent: str) -> dict[str, Any] | None:
 
 
 def dead_letters(
-    s: Session, limit: int = 100, agent: str | None = None, school: str | None = None
+    s: Session,
+    limit: int = 100,
+    agent: str | None = None,
+    school: str | None = None,
+    within: Select[tuple[str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """The newest dead letters, optionally of one agent or school."""
+    """The newest dead letters, optionally of one agent or school, or of the schools `within` selects."""
     q = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
     if agent:
         q = q.where(DeadLetter.agent == agent)
     if school:
         q = q.where(DeadLetter.school == school)
+    if within is not None:
+        q = q.where(DeadLetter.school.in_(within))
     return [
         {"id": d.id, "received_at": d.received_at.isoformat() if d.received_at else None, "source": d.source,
          "agent": d.agent, "school": d.school, "reason": d.reason, "raw": d.raw}

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campuspulse.server.access.principals import region_districts
+from campuspulse.server.errors import NotFound
 from campuspulse.server.ledger.schema import CalendarDay, Device, School, StateSegment
 from campuspulse.server.metrics.available_time import bound_ms, local_date, teaching_periods
 from campuspulse.server.metrics.utilization import Interval, UtilizationFigures, device_utilization
@@ -35,10 +37,6 @@ class GroupBy(StrEnum):
     DAY = "day"
 
 
-class NotFound(LookupError):
-    """The scope's id names nothing in the inventory."""
-
-
 @dataclass(frozen=True, slots=True)
 class _Dev:
     school: School
@@ -58,8 +56,10 @@ def _devices(s: Session, scope: Scope, ident: str) -> list[_Dev]:
         q = q.where(Device.school == ident)
     elif scope is Scope.DISTRICT:
         q = q.where(School.district == ident)
+    elif ident:
+        q = q.where(School.district.in_(region_districts(s, ident)))
     rows = [_Dev(sc, d.device, d.room) for d, sc in s.execute(q.order_by(Device.school, Device.device))]
-    if not rows and scope is not Scope.CITY:
+    if not rows and (scope is not Scope.CITY or ident):
         raise NotFound(f"no devices in {scope.value} {ident!r}")
     return rows
 

@@ -1,0 +1,1 @@
+"""Authentication and role-scoped authorisation."""

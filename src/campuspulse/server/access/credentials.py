@@ -1,0 +1,154 @@
+"""Credentials: argon2 password hashes, short-lived JWT access tokens, revocable API tokens for machines."""
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campuspulse.server.access.principals import Principal, Role, ScopeKind, check_role_scope
+from campuspulse.server.ledger import audit  # noqa: F401  (records every change made here)
+from campuspulse.server.ledger.access_schema import ApiToken, ServerSecret, User
+
+_hasher = PasswordHasher()
+_ALGORITHM = "HS256"
+API_TOKEN_PREFIX = "cpt_"
+# Verifying against this keeps a login for an unknown user as slow as one with a wrong password.
+_DUMMY_HASH = _hasher.hash("not a password")
+
+
+class BadCredentials(ValueError):
+    """A login or token that does not authenticate anyone."""
+
+
+def principal_of(user: User) -> Principal:
+    """The principal a user acts as."""
+    return Principal(user.username, Role(user.role), ScopeKind(user.scope_kind), user.scope_id)
+
+
+def create_user(
+    s: Session, username: str, role: Role, kind: ScopeKind, scope_id: str = "", password: str | None = None
+) -> User:
+    """A new user; ValueError if the name is taken or the role cannot have this scope."""
+    check_role_scope(role, kind, scope_id)
+    if s.get(User, username) is not None:
+        raise ValueError(f"user {username!r} exists already")
+    user = User(username=username, role=role.value, scope_kind=kind.value, scope_id=scope_id,
+                password_hash=_hasher.hash(password) if password else None, created_at=datetime.now(UTC))  # fmt: skip
+    s.add(user)
+    s.flush()
+    return user
+
+
+def set_password(s: Session, username: str, password: str) -> None:
+    """Replace a user's password."""
+    user = s.get(User, username)
+    if user is None:
+        raise LookupError(f"no user {username!r}")
+    user.password_hash = _hasher.hash(password)
+
+
+def authenticate_password(s: Session, username: str, password: str) -> User:
+    """The user with this name and password; BadCredentials otherwise (same answer for either mistake)."""
+    user = s.get(User, username)
+    try:
+        _hasher.verify(user.password_hash if user and user.password_hash else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        raise BadCredentials("wrong username or password") from None
+    if user is None or user.password_hash is None or user.disabled:
+        raise BadCredentials("wrong username or password")
+    return user
+
+
+def signing_key(s: Session, configured: str | None) -> str:
+    """The JWT signing key: the configured one, or one generated once and shared through the ledger."""
+    if configured:
+        return configured
+    row = s.get(ServerSecret, "jwt_signing_key")
+    if row is None:
+        row = ServerSecret(name="jwt_signing_key", value=secrets.token_urlsafe(48))
+        s.add(row)
+        s.flush()
+    return row.value
+
+
+def issue_access_token(user: User, key: str, ttl: timedelta) -> str:
+    """A signed JWT naming the user, valid for `ttl`."""
+    now = datetime.now(UTC)
+    claims = {"sub": user.username, "iat": now, "exp": now + ttl, "jti": secrets.token_hex(8)}
+    return jwt.encode(claims, key, algorithm=_ALGORITHM)
+
+
+def _active(s: Session, username: str) -> User:
+    user = s.get(User, username)
+    if user is None or user.disabled:
+        raise BadCredentials("the token's user no longer exists or is disabled")
+    return user
+
+
+def user_of_access_token(s: Session, token: str, key: str) -> User:
+    """The user a JWT names; BadCredentials if it is forged, expired or the user is disabled."""
+    try:
+        claims = jwt.decode(token, key, algorithms=[_ALGORITHM], options={"require": ["sub", "exp"]})
+    except jwt.ExpiredSignatureError:
+        raise BadCredentials("the access token has expired; log in again") from None
+    except jwt.InvalidTokenError:
+        raise BadCredentials("token not recognised") from None
+    return _active(s, str(claims["sub"]))
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_api_token(s: Session, username: str, name: str, ttl: timedelta | None = None) -> tuple[ApiToken, str]:
+    """A new API token for `username`; the secret is returned once and only its hash is kept."""
+    _active(s, username)
+    ident, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    row = ApiToken(id=ident, username=username, name=name, secret_hash=_digest(secret), created_at=now,
+                   expires_at=now + ttl if ttl else None)  # fmt: skip
+    s.add(row)
+    s.flush()
+    return row, f"{API_TOKEN_PREFIX}{ident}.{secret}"
+
+
+def user_of_api_token(s: Session, token: str) -> User:
+    """The user an API token acts as; BadCredentials if unknown, revoked or expired."""
+    ident, _, secret = token.removeprefix(API_TOKEN_PREFIX).partition(".")
+    row = s.get(ApiToken, ident)
+    if row is None or not secrets.compare_digest(row.secret_hash, _digest(secret)):
+        raise BadCredentials("token not recognised")
+    if row.revoked_at is not None:
+        raise BadCredentials(f"API token {ident} was revoked")
+    expires = row.expires_at
+    if expires is not None and (expires if expires.tzinfo else expires.replace(tzinfo=UTC)) <= datetime.now(UTC):
+        raise BadCredentials(f"API token {ident} has expired; create a new one")
+    return _active(s, row.username)
+
+
+def revoke_api_token(s: Session, ident: str) -> ApiToken:
+    """Revoke an API token at once; LookupError if there is none."""
+    row = s.get(ApiToken, ident)
+    if row is None:
+        raise LookupError(f"no API token {ident!r}")
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+    return row
+
+
+def api_tokens(s: Session, username: str | None = None) -> list[ApiToken]:
+    """API tokens, newest first, of one user or of all."""
+    q = select(ApiToken).order_by(ApiToken.created_at.desc())
+    if username is not None:
+        q = q.where(ApiToken.username == username)
+    return list(s.scalars(q))
+
+
+def list_users(s: Session) -> list[User]:
+    """Every user, by name."""
+    return list(s.scalars(select(User).order_by(User.username)))

@@ -1,0 +1,186 @@
+"""Inventory endpoints beyond provisioning: regions, school listings, rooms, the equipment ledger, deletions."""
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from campuspulse.server.access.principals import (
+    Forbidden,
+    Role,
+    readable_schools,
+    require_admin,
+    require_read,
+    require_write,
+)
+from campuspulse.server.api.auth import Caller
+from campuspulse.server.api.deps import Db
+from campuspulse.server.api.provisioning import answer
+from campuspulse.server.api.schemas import EquipmentItemIn, IdPath, RegionIn, RoomIn
+from campuspulse.server.inventory import service
+from campuspulse.server.inventory.money import fen_to_yuan, yuan_to_fen
+from campuspulse.server.ledger.inventory_schema import EquipmentItem
+
+router = APIRouter(tags=["inventory"])
+NO_CONTENT = status.HTTP_204_NO_CONTENT
+
+
+@router.get("/regions")
+def list_regions(db: Db, _: Caller) -> dict[str, object]:
+    """The region tree: cities and their districts."""
+    return {"regions": [service.row_dict(r) for r in service.list_regions(db)]}
+
+
+@router.put("/regions/{region}")
+def put_region(region: IdPath, body: RegionIn, db: Db, response: Response, caller: Caller) -> dict[str, object]:
+    """Create or replace a city or a district (admins)."""
+    require_admin(caller, "change the region tree")
+    created = service.put_region(db, region, body.name, body.level.value, body.parent)
+    return answer(created, response, {"region": region, **body.model_dump(mode="json")})
+
+
+@router.delete("/regions/{region}", status_code=NO_CONTENT)
+def delete_region(region: IdPath, db: Db, caller: Caller) -> None:
+    """Remove a region no school or district refers to (admins)."""
+    require_admin(caller, "change the region tree")
+    service.delete_region(db, region)
+
+
+@router.get("/schools")
+def list_schools(db: Db, caller: Caller) -> dict[str, object]:
+    """The schools the caller may read."""
+    return {"schools": [service.row_dict(s) for s in service.list_schools(db, readable_schools(db, caller))]}
+
+
+@router.get("/schools/{school}")
+def get_school(school: IdPath, db: Db, caller: Caller) -> dict[str, object]:
+    """One school."""
+    require_read(db, caller, school)
+    return service.row_dict(service.require_school(db, school))
+
+
+@router.delete("/schools/{school}", status_code=NO_CONTENT)
+def delete_school(school: IdPath, db: Db, caller: Caller) -> None:
+    """Remove an empty school (admins and district managers)."""
+    if caller.role is Role.SCHOOL_MANAGER:
+        raise Forbidden(f"{caller.name} is a school manager: schools are removed by district managers")
+    require_write(db, caller, school)
+    service.delete_school(db, school)
+
+
+@router.get("/agents")
+def list_agents(db: Db, caller: Caller) -> dict[str, object]:
+    """The agents of the schools the caller may read."""
+    return {"agents": [service.row_dict(a) for a in service.list_agents(db, readable_schools(db, caller))]}
+
+
+@router.delete("/agents/{agent}", status_code=NO_CONTENT)
+def delete_agent(agent: IdPath, db: Db, caller: Caller) -> None:
+    """Unregister an agent that watches no device."""
+    require_write(db, caller, service.get_agent(db, agent).school)
+    service.delete_agent(db, agent)
+
+
+@router.get("/schools/{school}/devices")
+def list_devices(school: IdPath, db: Db, caller: Caller) -> dict[str, object]:
+    """The devices of a school and the agents that watch them."""
+    require_read(db, caller, school)
+    return {"devices": [service.row_dict(d) for d in service.list_devices(db, school)]}
+
+
+@router.get("/schools/{school}/devices/{device}")
+def get_device(school: IdPath, device: IdPath, db: Db, caller: Caller) -> dict[str, object]:
+    """One device."""
+    require_read(db, caller, school)
+    return service.row_dict(service.get_device(db, school, device))
+
+
+@router.delete("/schools/{school}/devices/{device}", status_code=NO_CONTENT)
+def delete_device(school: IdPath, device: IdPath, db: Db, caller: Caller) -> None:
+    """Remove a device from the inventory; what it recorded stays in the ledger."""
+    require_write(db, caller, school)
+    service.delete_device(db, school, device)
+
+
+@router.get("/schools/{school}/rooms")
+def list_rooms(school: IdPath, db: Db, caller: Caller) -> dict[str, object]:
+    """The rooms of a school."""
+    require_read(db, caller, school)
+    return {"rooms": [service.row_dict(r) for r in service.list_rooms(db, school)]}
+
+
+@router.put("/schools/{school}/rooms/{room}")
+def put_room(
+    school: IdPath, room: IdPath, body: RoomIn, db: Db, response: Response, caller: Caller
+) -> dict[str, object]:
+    """Create or replace a room."""
+    require_write(db, caller, school)
+    created = service.put_room(db, school, room, body.model_dump())
+    return answer(created, response, {"school": school, "room": room, **body.model_dump()})
+
+
+@router.delete("/schools/{school}/rooms/{room}", status_code=NO_CONTENT)
+def delete_room(school: IdPath, room: IdPath, db: Db, caller: Caller) -> None:
+    """Remove a room that holds no equipment and no device."""
+    require_write(db, caller, school)
+    service.delete_room(db, school, room)
+
+
+def equipment_out(row: EquipmentItem) -> dict[str, Any]:
+    """A ledger line as the API shows it (values in 元)."""
+    out = service.row_dict(row)
+    out["unit_value"] = fen_to_yuan(out.pop("unit_value_fen"))
+    return out
+
+
+def equipment_fields(body: EquipmentItemIn) -> dict[str, Any]:
+    """A ledger line as the service stores it (values in 分)."""
+    fields = body.model_dump()
+    fields["unit_value_fen"] = yuan_to_fen(fields.pop("unit_value"))
+    fields["status"] = body.status.value
+    return fields
+
+
+@router.get("/schools/{school}/equipment")
+def list_equipment(school: IdPath, db: Db, caller: Caller) -> dict[str, object]:
+    """A school's equipment ledger (台账)."""
+    require_read(db, caller, school)
+    return {"items": [equipment_out(r) for r in service.list_equipment(db, school)]}
+
+
+@router.get("/schools/{school}/equipment/{item}")
+def get_equipment_item(school: IdPath, item: IdPath, db: Db, caller: Caller) -> dict[str, object]:
+    """One line of the equipment ledger."""
+    require_read(db, caller, school)
+    return equipment_out(service.get_equipment_item(db, school, item))
+
+
+@router.put("/schools/{school}/equipment/{item}")
+def put_equipment_item(
+    school: IdPath, item: IdPath, body: EquipmentItemIn, db: Db, response: Response, caller: Caller
+) -> dict[str, object]:
+    """Create or replace a line of the equipment ledger."""
+    require_write(db, caller, school)
+    created = service.put_equipment_item(db, school, item, equipment_fields(body))
+    return answer(created, response, equipment_out(service.get_equipment_item(db, school, item)))
+
+
+@router.delete("/schools/{school}/equipment/{item}", status_code=NO_CONTENT)
+def delete_equipment_item(school: IdPath, item: IdPath, db: Db, caller: Caller) -> None:
+    """Remove a line of the equipment ledger."""
+    require_write(db, caller, school)
+    service.delete_equipment_item(db, school, item)
+
+
+@router.get("/schools/{school}/calendar")
+def list_calendar(
+    school: IdPath,
+    db: Db,
+    caller: Caller,
+    from_: Annotated[date, Query(alias="from")],
+    to: Annotated[date, Query(description="inclusive")],
+) -> dict[str, object]:
+    """The teaching days of a school and their periods."""
+    require_read(db, caller, school)
+    days = service.list_calendar_days(db, school, from_.isoformat(), to.isoformat())
+    return {"days": [{"date": d.day, "periods": d.periods} for d in days]}

@@ -1,0 +1,127 @@
+"""Logging in (OAuth2 password flow → JWT), users, and revocable API tokens for machines."""
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, ConfigDict, Field
+
+from campuspulse.server.access import credentials
+from campuspulse.server.access.principals import Forbidden, Principal, Role, ScopeKind, covers_school, region_districts
+from campuspulse.server.api.auth import Caller
+from campuspulse.server.api.deps import Db
+from campuspulse.server.api.schemas import Id
+from campuspulse.server.errors import NotFound
+from campuspulse.server.ledger.access_schema import ApiToken, User
+
+router = APIRouter(tags=["auth"])
+
+
+class UserIn(BaseModel):
+    """`POST /users`."""
+
+    model_config = ConfigDict(extra="forbid")
+    username: Id
+    password: str | None = Field(None, min_length=10, max_length=200, description="none for a machine user")
+    role: Role
+    scope_kind: ScopeKind
+    scope_id: str = Field("", max_length=64)
+
+
+class ApiTokenIn(BaseModel):
+    """`POST /auth/api-tokens`."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, description="what the token is for, e.g. the agent's host")
+    username: Id | None = Field(None, description="admins may create tokens for another user")
+    ttl_days: int | None = Field(None, ge=1, le=3650, description="none: until revoked")
+
+
+def _user_out(u: User) -> dict[str, object]:
+    return {"username": u.username, "role": u.role, "scope_kind": u.scope_kind, "scope_id": u.scope_id,
+            "disabled": u.disabled, "has_password": u.password_hash is not None}  # fmt: skip
+
+
+def _token_out(t: ApiToken) -> dict[str, object]:
+    return {"id": t.id, "username": t.username, "name": t.name, "created_at": t.created_at,
+            "expires_at": t.expires_at, "revoked_at": t.revoked_at}  # fmt: skip
+
+
+@router.post("/auth/token")
+def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], db: Db) -> dict[str, object]:
+    """Exchange a username and password for a bearer access token (a JWT)."""
+    try:
+        user = credentials.authenticate_password(db, form.username, form.password)
+    except credentials.BadCredentials as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+    ttl: timedelta = request.app.state.access_token_ttl
+    token = credentials.issue_access_token(user, request.app.state.jwt_key, ttl)
+    return {"access_token": token, "token_type": "bearer", "expires_in": int(ttl.total_seconds())}
+
+
+@router.get("/auth/me")
+def me(caller: Caller) -> dict[str, object]:
+    """Who the token acts as, and over what."""
+    return {"username": caller.name, "role": caller.role, "scope_kind": caller.scope_kind, "scope_id": caller.scope_id}
+
+
+def _may_create(db: Db, caller: Principal, body: UserIn) -> None:
+    if caller.role is Role.ADMIN:
+        return
+    if caller.role is Role.DISTRICT_MANAGER and body.role in (Role.SCHOOL_MANAGER, Role.AUDITOR):
+        inside = (body.scope_kind is ScopeKind.SCHOOL and covers_school(db, caller, body.scope_id)) or (
+            body.scope_kind is ScopeKind.REGION and body.scope_id in region_districts(db, caller.scope_id)
+        )
+        if inside:
+            return
+    raise Forbidden(f"{caller.name} ({caller.role.value}) may not create a {body.role.value} over that scope")
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED)
+def create_user(body: UserIn, db: Db, caller: Caller) -> dict[str, object]:
+    """Create a user (admins; district managers for school managers and auditors inside their region)."""
+    _may_create(db, caller, body)
+    try:
+        user = credentials.create_user(db, body.username, body.role, body.scope_kind, body.scope_id, body.password)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return _user_out(user)
+
+
+@router.get("/users")
+def list_users(db: Db, caller: Caller) -> dict[str, object]:
+    """Every user (admins)."""
+    if caller.role is not Role.ADMIN:
+        raise Forbidden("only an admin may list users")
+    return {"users": [_user_out(u) for u in credentials.list_users(db)]}
+
+
+@router.post("/auth/api-tokens", status_code=status.HTTP_201_CREATED)
+def create_api_token(body: ApiTokenIn, db: Db, caller: Caller) -> dict[str, object]:
+    """A new API token; its secret is shown once, in this answer."""
+    username = body.username or caller.name
+    if username != caller.name and caller.role is not Role.ADMIN:
+        raise Forbidden("only an admin may create tokens for another user")
+    ttl = timedelta(days=body.ttl_days) if body.ttl_days else None
+    try:
+        row, secret = credentials.create_api_token(db, username, body.name, ttl)
+    except credentials.BadCredentials as exc:
+        raise NotFound(str(exc)) from None
+    return {**_token_out(row), "token": secret}
+
+
+@router.get("/auth/api-tokens")
+def list_api_tokens(db: Db, caller: Caller) -> dict[str, object]:
+    """The caller's API tokens (an admin sees all)."""
+    rows = credentials.api_tokens(db, None if caller.role is Role.ADMIN else caller.name)
+    return {"tokens": [_token_out(t) for t in rows]}
+
+
+@router.delete("/auth/api-tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_api_token(token_id: str, db: Db, caller: Caller) -> None:
+    """Revoke an API token at once."""
+    row = db.get(ApiToken, token_id)
+    if row is None or (row.username != caller.name and caller.role is not Role.ADMIN):
+        raise NotFound(f"no API token {token_id!r} of yours")
+    credentials.revoke_api_token(db, token_id)
