@@ -83,7 +83,7 @@ def _snapshot(obj: object, spec: _Spec, which: str) -> dict[str, Any]:
 
 
 def _key(obj: object) -> str:
-    ident = inspect(obj).identity or ()
+    ident = inspect(type(obj)).primary_key_from_instance(obj)
     return "/".join(str(_plain(v)) for v in ident)
 
 

@@ -1,0 +1,217 @@
+"""Authentication and role-scoped access through the HTTP API, on SQLite and on the real PostgreSQL.
+
+The matrix compares every answer with an independent statement of the rules: a role reads its scope,
+writes it unless it is an auditor, and gets 403 for everything else.
+"""
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from campuspulse.server.app import create_app
+from campuspulse.telemetry import format_ts, parse_ts
+from tests.support.campus import AUTH, TOKEN, payload
+
+CITY_OF = {"hd": "bj", "cy": "bj", "pd": "sh"}
+DISTRICT_OF = {"s1": "hd", "s2": "hd", "s3": "cy", "s4": "pd"}
+USERS = {
+    "dm_hd": ("district_manager", "region", "hd"),
+    "dm_bj": ("district_manager", "region", "bj"),
+    "sm_s1": ("school_manager", "school", "s1"),
+    "aud_all": ("auditor", "all", ""),
+    "aud_cy": ("auditor", "region", "cy"),
+    "aud_s2": ("auditor", "school", "s2"),
+}
+PASSWORD = "correct horse battery"
+
+
+def in_scope(user: str, school: str) -> bool:
+    _, kind, ident = USERS[user]
+    district = DISTRICT_OF[school]
+    return (
+        kind == "all"
+        or (kind == "school" and school == ident)
+        or (kind == "region" and ident in (district, CITY_OF[district]))
+    )
+
+
+def may_write(user: str, school: str) -> bool:
+    return USERS[user][0] != "auditor" and in_scope(user, school)
+
+
+def put(client, path, body, headers=AUTH):
+    r = client.put(f"/api/v1{path}", json=body, headers=headers)
+    assert r.status_code in (200, 201), r.text
+    return r
+
+
+def build_region_tree(client) -> None:
+    for city in ("bj", "sh"):
+        put(client, f"/regions/{city}", {"name": city, "level": "city"})
+    for district, city in CITY_OF.items():
+        put(client, f"/regions/{district}", {"name": district, "level": "district", "parent": city})
+    for school, district in DISTRICT_OF.items():
+        put(client, f"/schools/{school}", {"name": school, "district": district, "stage": "junior"})
+        put(client, f"/agents/a-{school}", {"school": school})
+        put(client, f"/schools/{school}/devices/pc1", {"agent": f"a-{school}", "room": "lab1", "kind": "lab_pc"})
+        put(client, f"/schools/{school}/calendar/2026-09-07", {"periods": [["08:00", "08:45"]]})
+        put(client, f"/schools/{school}/rooms/tmp", {"name": "temporary", "type": "classroom"})
+
+
+@pytest.fixture
+def client(ledger_url):
+    app = create_app(ledger_url, admin_token=TOKEN)
+    with TestClient(app) as c:
+        build_region_tree(c)
+        for name, (role, kind, ident) in USERS.items():
+            body = {"username": name, "password": PASSWORD, "role": role, "scope_kind": kind, "scope_id": ident}
+            r = c.post("/api/v1/users", json=body, headers=AUTH)
+            assert r.status_code == 201, r.text
+        yield c
+    app.state.engine.dispose()
+
+
+def login(client, user: str, password: str = PASSWORD) -> dict[str, str]:
+    r = client.post("/api/v1/auth/token", data={"username": user, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def expect(r, allowed: bool, ok: tuple[int, ...] = (200,)) -> None:
+    assert r.status_code in (ok if allowed else (403,)), f"{r.request.method} {r.request.url}: {r.status_code} {r.text}"
+
+
+def test_no_role_reads_or_writes_outside_its_scope(client):
+    state = {"type": "state", "seq": 0, "ts": format_ts(parse_ts("2026-09-07T08:00:00Z")), "device": "pc1",
+             "state": "in_use", "valid_s": 180}  # fmt: skip
+    for user in USERS:
+        h = login(client, user)
+        for school in DISTRICT_OF:
+            read, write = in_scope(user, school), may_write(user, school)
+            expect(client.get(f"/api/v1/schools/{school}", headers=h), read)
+            expect(client.get(f"/api/v1/schools/{school}/devices", headers=h), read)
+            expect(client.get(f"/api/v1/schools/{school}/equipment", headers=h), read)
+            expect(client.get(f"/api/v1/agents/a-{school}", headers=h), read)
+            day = {"scope": "school", "id": school, "from": "2026-09-07", "to": "2026-09-08"}
+            expect(client.get("/api/v1/utilization", params=day, headers=h), read)
+            room = {"name": "Physics lab", "type": "physics_lab", "capacity": 50}
+            expect(client.put(f"/api/v1/schools/{school}/rooms/lab-{user}", json=room, headers=h), write, (201,))
+            item = {"catalog_code": "12001", "name": "天平", "quantity": 2, "unit": "台", "unit_value": "180.00"}
+            expect(client.put(f"/api/v1/schools/{school}/equipment/e-{user}", json=item, headers=h), write, (201,))
+            expect(client.delete(f"/api/v1/schools/{school}/rooms/tmp", headers=h), write, (204,))
+            if write:  # put it back for the next user
+                put(client, f"/schools/{school}/rooms/tmp", {"name": "temporary", "type": "classroom"})
+            body = payload([{**state, "seq": 1000 + len(user)}], agent=f"a-{school}", school=school)
+            expect(client.post("/api/v1/ingest/records", json=body, headers=h), write)
+            school_body = {"name": school, "district": DISTRICT_OF[school], "stage": "junior"}
+            may_edit_school = write and USERS[user][0] == "district_manager"
+            expect(client.put(f"/api/v1/schools/{school}", json=school_body, headers=h), may_edit_school)
+
+
+def test_lists_show_only_what_is_in_scope(client):
+    for user in USERS:
+        h = login(client, user)
+        schools = {s["code"] for s in client.get("/api/v1/schools", headers=h).json()["schools"]}
+        assert schools == {s for s in DISTRICT_OF if in_scope(user, s)}, user
+        agents = {a["school"] for a in client.get("/api/v1/agents", headers=h).json()["agents"]}
+        assert agents == schools, user
+        audited = {
+            e["school"] for e in client.get("/api/v1/audit", params={"limit": 1000}, headers=h).json()["entries"]
+        }
+        assert audited - {None} <= schools, user
+        if USERS[user][1] != "all":
+            assert None not in audited, f"{user} must not see entries outside any school (users, regions)"
+
+
+@pytest.mark.parametrize(
+    ("scope", "ident", "allowed"),
+    [
+        ("district", "hd", {"aud_all", "dm_hd", "dm_bj"}),
+        ("district", "cy", {"aud_all", "dm_bj", "aud_cy"}),
+        ("city", "bj", {"aud_all", "dm_bj"}),
+        ("city", "", {"aud_all"}),
+    ],
+)
+def test_region_figures_need_the_whole_region_in_scope(client, scope, ident, allowed):
+    for user in USERS:
+        query = {"scope": scope, "id": ident, "from": "2026-09-07", "to": "2026-09-08"}
+        expect(client.get("/api/v1/utilization", params=query, headers=login(client, user)), user in allowed)
+
+
+def test_district_manager_cannot_move_a_school_out_of_its_region(client):
+    h = login(client, "dm_hd")
+    expect(client.put("/api/v1/schools/s1", json={"name": "s1", "district": "cy", "stage": "junior"}, headers=h), False)
+    expect(
+        client.put("/api/v1/schools/s9", json={"name": "new", "district": "cy", "stage": "junior"}, headers=h), False
+    )
+    r = client.put("/api/v1/schools/s9", json={"name": "new", "district": "hd", "stage": "junior"}, headers=h)
+    assert r.status_code == 201, r.text
+
+
+def test_district_manager_creates_users_only_inside_its_region(client):
+    h = login(client, "dm_hd")
+    inside = {
+        "username": "sm_s2",
+        "password": PASSWORD,
+        "role": "school_manager",
+        "scope_kind": "school",
+        "scope_id": "s2",
+    }
+    assert client.post("/api/v1/users", json=inside, headers=h).status_code == 201
+    outside = {**inside, "username": "sm_s3", "scope_id": "s3"}
+    expect(client.post("/api/v1/users", json=outside, headers=h), False)
+    admin = {"username": "boss", "password": PASSWORD, "role": "admin", "scope_kind": "all", "scope_id": ""}
+    expect(client.post("/api/v1/users", json=admin, headers=h), False)
+    assert client.get("/api/v1/schools/s2", headers=login(client, "sm_s2")).status_code == 200
+
+
+def test_role_and_scope_must_fit(client):
+    bad = {"username": "x", "password": PASSWORD, "role": "school_manager", "scope_kind": "region", "scope_id": "hd"}
+    r = client.post("/api/v1/users", json=bad, headers=AUTH)
+    assert r.status_code == 409 and "school_manager takes a scope of kind school" in r.json()["detail"]
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(client):
+    wrong = client.post("/api/v1/auth/token", data={"username": "dm_hd", "password": "not it at all"})
+    unknown = client.post("/api/v1/auth/token", data={"username": "nobody", "password": "not it at all"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+
+
+def test_a_forged_or_expired_access_token_is_refused(ledger_url):
+    app = create_app(ledger_url, admin_token=TOKEN, access_token_ttl=timedelta(seconds=-1))
+    with TestClient(app) as c:
+        body = {"username": "u1", "password": PASSWORD, "role": "auditor", "scope_kind": "all", "scope_id": ""}
+        assert c.post("/api/v1/users", json=body, headers=AUTH).status_code == 201
+        expired = login(c, "u1")
+        r = c.get("/api/v1/schools", headers=expired)
+        assert r.status_code == 401 and "expired" in r.json()["detail"]
+        forged = {"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJl"}
+        assert c.get("/api/v1/schools", headers=forged).status_code == 401
+    app.state.engine.dispose()
+
+
+def test_api_token_acts_as_its_user_until_revoked(client):
+    h = login(client, "sm_s1")
+    r = client.post("/api/v1/auth/api-tokens", json={"name": "agent on lab PC 1"}, headers=h)
+    assert r.status_code == 201, r.text
+    created = r.json()
+    machine = {"Authorization": f"Bearer {created['token']}"}
+    assert client.get("/api/v1/auth/me", headers=machine).json()["username"] == "sm_s1"
+    expect(client.get("/api/v1/schools/s2", headers=machine), False)
+    listed = client.get("/api/v1/auth/api-tokens", headers=h).json()["tokens"]
+    assert [t["id"] for t in listed] == [created["id"]] and "token" not in listed[0]
+    other = login(client, "dm_hd")
+    assert client.delete(f"/api/v1/auth/api-tokens/{created['id']}", headers=other).status_code == 404
+    assert client.delete(f"/api/v1/auth/api-tokens/{created['id']}", headers=h).status_code == 204
+    r = client.get("/api/v1/auth/me", headers=machine)
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+
+
+def test_every_replica_signs_with_the_same_shared_key(ledger_url, client):
+    token = login(client, "aud_all")
+    second = create_app(ledger_url, admin_token=TOKEN)
+    with TestClient(second) as c2:
+        assert c2.get("/api/v1/auth/me", headers=token).json()["username"] == "aud_all"
+    second.state.engine.dispose()
