@@ -4,18 +4,18 @@ Each process reads the sections it needs (`mqtt`, `ledger`, `agent`, `collector`
 Errors name the file, the line and the field.
 """
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from campuspulse.config_files import ConfigError, ConfigProblem, problems_of, read_yaml
 from campuspulse.drivers import DriverConfig
 from campuspulse.edge.state_detection import DetectorConfig
 from campuspulse.telemetry.topics import DEFAULT_PREFIX, ID_PATTERN
 
+__all__ = ["ConfigError", "ConfigProblem", "Settings", "load_settings"]
 _DRIVER_TAGS = {m.model_fields["driver"].default for m in get_args(get_args(DriverConfig)[0])}
 
 
@@ -134,69 +134,10 @@ class Settings(BaseSettings):
         return env_settings, init_settings  # the environment overrides the file
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigProblem:
-    """One problem in a config file."""
-
-    file: str
-    line: int | None
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-
-
-class ConfigError(ValueError):
-    """A config file that cannot be used; `problems` lists every error found."""
-
-    def __init__(self, problems: list[ConfigProblem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
-
-
-def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            out[(*path, key.value)] = key.start_mark.line + 1
-            _lines(value, (*path, key.value), out)
-            out[(*path, key.value)] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _lines(item, (*path, i), out)
-
-
 def load_settings(path: str | Path) -> Settings:
     """Read and validate a config file; raise ConfigError listing every problem with its line."""
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([ConfigProblem(file, None, "", f"cannot read the file: {exc.strerror}")]) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text) or {}
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise ConfigError([ConfigProblem(file, line, "", f"not valid YAML: {exc.problem}")]) from None
-    if not isinstance(data, dict):
-        raise ConfigError([ConfigProblem(file, 1, "", "expected a mapping of sections (mqtt, ledger, agent, …)")])
-    lines: dict[tuple[Any, ...], int] = {}
-    if node is not None:
-        _lines(node, (), lines)
+    data, lines = read_yaml(path, "sections (mqtt, ledger, agent, …)")
     try:
         return Settings(**data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            loc = tuple(p for p in err["loc"] if p not in _DRIVER_TAGS)  # the union's tag is no field
-            line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key (misspelt?)"
-            elif err["type"] != "missing" and not isinstance(err.get("input"), dict | list):
-                msg = f"{msg} (got {err.get('input')!r})"
-            problems.append(ConfigProblem(file, line, ".".join(str(p) for p in loc), msg))
-        raise ConfigError(problems) from None
+        raise ConfigError(problems_of(str(path), exc, lines, _DRIVER_TAGS)) from None

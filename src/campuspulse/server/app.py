@@ -16,8 +16,18 @@ from sqlalchemy.orm import Session
 from campuspulse import __version__
 from campuspulse.server.access.credentials import signing_key
 from campuspulse.server.access.principals import Forbidden
-from campuspulse.server.api import audit, figures, inventory, operations, provisioning, telemetry, users
+from campuspulse.server.api import (
+    audit,
+    figures,
+    inventory,
+    operations,
+    provisioning,
+    standards,
+    telemetry,
+    users,
+)
 from campuspulse.server.errors import Conflict, NotFound
+from campuspulse.server.inventory.excel import SheetRejected
 from campuspulse.server.ledger.db import make_engine, upgrade
 from campuspulse.server.ledger.ingest import Ledger
 
@@ -54,6 +64,12 @@ def _answer_with(code: int) -> Callable[[Request, Exception], JSONResponse]:
     return handler
 
 
+def _sheet_rejected(_request: Request, exc: Exception) -> JSONResponse:
+    problems = exc.problems if isinstance(exc, SheetRejected) else []
+    body = {"detail": str(exc), "problems": [p.as_dict() for p in problems]}
+    return JSONResponse(body, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
 def _jwt_key(engine: Engine, configured: str | None) -> str:
     """The configured key, or the one every replica shares through the ledger (made by the first)."""
     for _ in range(2):
@@ -88,11 +104,12 @@ def create_app(
     app.state.admin_token = admin_token or os.environ.get("CAMPUSPULSE_ADMIN_TOKEN")
     app.state.jwt_key = _jwt_key(engine, jwt_secret)
     app.state.access_token_ttl = access_token_ttl
-    for module in (users, provisioning, inventory, telemetry, figures, operations, audit):
+    for module in (users, provisioning, inventory, standards, telemetry, figures, operations, audit):
         app.include_router(module.router, prefix=API_PREFIX)
     for exc_type, code in ((Forbidden, status.HTTP_403_FORBIDDEN), (NotFound, status.HTTP_404_NOT_FOUND),
                            (Conflict, status.HTTP_409_CONFLICT)):  # fmt: skip
         app.add_exception_handler(exc_type, _answer_with(code))
+    app.add_exception_handler(SheetRejected, _sheet_rejected)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

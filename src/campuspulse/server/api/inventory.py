@@ -1,9 +1,10 @@
 """Inventory endpoints beyond provisioning: regions, school listings, rooms, the equipment ledger, deletions."""
 
+import asyncio
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Response, UploadFile, status
 
 from campuspulse.server.access.principals import (
     Forbidden,
@@ -17,7 +18,7 @@ from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.deps import Db
 from campuspulse.server.api.provisioning import answer
 from campuspulse.server.api.schemas import EquipmentItemIn, IdPath, RegionIn, RoomIn
-from campuspulse.server.inventory import service
+from campuspulse.server.inventory import equipment_ledger, service
 from campuspulse.server.inventory.money import fen_to_yuan, yuan_to_fen
 from campuspulse.server.ledger.inventory_schema import EquipmentItem
 
@@ -184,3 +185,45 @@ def list_calendar(
     require_read(db, caller, school)
     days = service.list_calendar_days(db, school, from_.isoformat(), to.isoformat())
     return {"days": [{"date": d.day, "periods": d.periods} for d in days]}
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def xlsx(data: bytes, filename: str) -> Response:
+    """An .xlsx download."""
+    return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/schools/{school}/equipment.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}})
+def export_equipment(school: IdPath, db: Db, caller: Caller) -> Response:
+    """The equipment ledger as an Excel file (the same layout the import reads)."""
+    require_read(db, caller, school)
+    return xlsx(equipment_ledger.export_ledger(db, school), f"{school}-equipment.xlsx")
+
+
+@router.get("/templates/equipment.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}})
+def equipment_template(_: Caller) -> Response:
+    """An empty equipment ledger with a sheet explaining each column."""
+    return xlsx(equipment_ledger.template(), "equipment-template.xlsx")
+
+
+@router.post("/schools/{school}/equipment/import")
+async def import_equipment(
+    school: IdPath,
+    file: UploadFile,
+    db: Db,
+    caller: Caller,
+    mode: Annotated[Literal["upsert", "replace"], Query(description="replace: also delete lines not in the file")] = (
+        "upsert"
+    ),
+) -> dict[str, object]:
+    """Import an equipment ledger: every row is checked; with any problem nothing is written (422 lists them)."""
+    data = await file.read()
+
+    def run() -> equipment_ledger.ImportResult:
+        require_write(db, caller, school)
+        return equipment_ledger.import_ledger(db, school, data, mode)
+
+    result = await asyncio.to_thread(run)
+    return {"school": school, "created": result.created, "updated": result.updated, "deleted": result.deleted}

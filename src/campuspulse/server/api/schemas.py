@@ -1,8 +1,6 @@
 """Request bodies of the HTTP API."""
 
 import re
-from datetime import date
-from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from campuspulse.server.inventory.equipment_ledger import EquipmentItemIn, EquipmentStatus
 from campuspulse.telemetry.topics import ID_PATTERN
 
 Id = Annotated[str, StringConstraints(pattern=rf"^{ID_PATTERN}$")]
@@ -104,23 +103,4 @@ class RoomIn(BaseModel):
     capacity: int = Field(0, ge=0)
 
 
-class EquipmentStatus(StrEnum):
-    """Condition of the units of a ledger line; only 完好 units count towards compliance."""
-
-    GOOD = "完好"
-    NEEDS_REPAIR = "待修"
-    SCRAPPED = "报废"
-
-
-class EquipmentItemIn(BaseModel):
-    """`PUT /schools/{school}/equipment/{item}`: one line of the equipment ledger (台账)."""
-
-    model_config = ConfigDict(extra="forbid")
-    catalog_code: str = Field(min_length=1, max_length=64, description="the item's code in the standard's catalog")
-    name: str = Field(min_length=1, max_length=200)
-    room: Id | None = None
-    quantity: int = Field(ge=0, le=1_000_000)
-    unit: str = Field(min_length=1, max_length=16, description="台, 套, 件…")
-    unit_value: Decimal = Field(ge=0, le=Decimal("1e10"), decimal_places=2, description="原值 per unit, in 元")
-    status: EquipmentStatus = EquipmentStatus.GOOD
-    purchase_date: date | None = None
+__all__ = ["EquipmentItemIn", "EquipmentStatus"]

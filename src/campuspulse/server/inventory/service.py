@@ -11,7 +11,6 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.errors import Conflict, NotFound
-from campuspulse.server.ledger import audit  # noqa: F401  (records every change made here)
 from campuspulse.server.ledger.inventory_schema import EquipmentItem, Region, Room
 from campuspulse.server.ledger.schema import Agent, Base, CalendarDay, Device, School
 

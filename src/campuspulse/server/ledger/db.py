@@ -7,6 +7,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from campuspulse.server.ledger import audit  # noqa: F401  (its listener logs every inventory change)
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 

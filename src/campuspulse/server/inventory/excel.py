@@ -1,0 +1,131 @@
+"""Excel (.xlsx) sheets in and out with openpyxl: a header row of `中文 (key)` labels, one record per row.
+
+Reading is lenient about layout (column order, header in Chinese or the key) and strict about content:
+problems come back as (row, column, what was expected), and the caller writes nothing if there is one.
+"""
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zipfile import BadZipFile
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet.datavalidation import DataValidation
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column of a sheet: the key records use, its Chinese label, and a note for the template."""
+
+    key: str
+    label: str
+    note: str = ""
+    choices: tuple[str, ...] = ()
+    width: int = 14
+
+    @property
+    def header(self) -> str:
+        """The header cell's text."""
+        return f"{self.label} ({self.key})"
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """One problem in an uploaded sheet; row 1 is the header, `column` is the key."""
+
+    row: int
+    column: str
+    message: str
+
+    def as_dict(self) -> dict[str, object]:
+        """For JSON answers."""
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
+class SheetRejected(ValueError):
+    """An upload with problems; nothing of it was written."""
+
+    def __init__(self, problems: list[RowProblem]) -> None:
+        super().__init__(f"{len(problems)} problem(s); nothing was imported")
+        self.problems = problems
+
+
+def write_workbook(title: str, columns: Sequence[Column], rows: Iterable[dict[str, Any]], notes: str) -> bytes:
+    """A workbook with the records on sheet `title` and a 说明 sheet documenting each column."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = title
+    ws.append([c.header for c in columns])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for i, c in enumerate(columns, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = c.width
+        if c.choices:
+            dv = DataValidation(type="list", formula1='"' + ",".join(c.choices) + '"', allow_blank=True)
+            dv.add(f"{get_column_letter(i)}2:{get_column_letter(i)}10000")
+            ws.add_data_validation(dv)
+    for row in rows:
+        ws.append([row.get(c.key) for c in columns])
+    ws.freeze_panes = "A2"
+    help_ws = wb.create_sheet("说明")
+    help_ws.append([notes])
+    help_ws.append([])
+    help_ws.append(["列 (column)", "说明 (meaning)"])
+    for c in columns:
+        help_ws.append([c.header, c.note + (f" ({' / '.join(c.choices)})" if c.choices else "")])
+    help_ws.column_dimensions["A"].width = 28
+    help_ws.column_dimensions["B"].width = 80
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.date() if value.time() == datetime.min.time() else value
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def read_workbook(data: bytes, title: str, columns: Sequence[Column]) -> list[tuple[int, dict[str, Any]]]:
+    """The records of sheet `title` (or the first sheet) as (row number, {key: value}); SheetRejected if unreadable."""
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+        raise SheetRejected([RowProblem(0, "", f"not an .xlsx workbook ({exc.__class__.__name__})")]) from None
+    ws = wb[title] if title in wb.sheetnames else wb.worksheets[0]
+    rows = ws.iter_rows(values_only=True)
+    header = next(rows, None) or ()
+    by_name = {c.header: c for c in columns} | {c.label: c for c in columns} | {c.key: c for c in columns}
+    index: dict[int, Column] = {}
+    for i, cell in enumerate(header):
+        if isinstance(cell, str) and (col := by_name.get(cell.strip())) is not None:
+            index[i] = col
+    missing = [c for c in columns if c not in index.values() and not c.note.startswith("optional")]
+    if missing:
+        expected = ", ".join(c.header for c in missing)
+        raise SheetRejected([RowProblem(1, "", f"header row lacks the columns {expected}")])
+    records = []
+    for n, values in enumerate(rows, start=2):
+        record = {col.key: _plain(values[i]) for i, col in index.items() if i < len(values)}
+        if any(v is not None for v in record.values()):
+            records.append((n, record))
+    wb.close()
+    return records
+
+
+def as_date(value: Any) -> Any:
+    """Dates typed as text (`2024-03-01`) read as dates; anything else is left for validation."""
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
