@@ -11,12 +11,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from campuspulse.cli_admin import admin_app, import_app
 from campuspulse.settings import ConfigError, Settings, load_settings
 
 app = typer.Typer(help="Equipment usage, compliance and experiment offering, measured from the equipment.",
                   no_args_is_help=True, add_completion=False)  # fmt: skip
 console = Console()
 err = Console(stderr=True)
+app.add_typer(admin_app, name="admin")
+app.add_typer(import_app, name="import")
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="YAML config file", exists=False)]
 
 

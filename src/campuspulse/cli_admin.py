@@ -1,0 +1,147 @@
+"""`campuspulse admin …` and `campuspulse import …`: ledger administration from the command line.
+
+They write straight to the ledger named by `--ledger` (or the config's `ledger.url`), as actor `cli:<login>`.
+"""
+
+import getpass
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from sqlalchemy.orm import Session
+
+from campuspulse.config_files import ConfigError
+
+admin_app = typer.Typer(help="Users and tokens.", no_args_is_help=True)
+import_app = typer.Typer(help="Load standards and ledgers from files.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+LedgerOpt = Annotated[
+    str | None, typer.Option("--ledger", envvar="CAMPUSPULSE_LEDGER__URL", help="ledger URL (default: sqlite file)")
+]
+
+
+@contextmanager
+def _session(ledger: str | None) -> Iterator[Session]:
+    from campuspulse.server.ledger.db import open_ledger
+    from campuspulse.settings import LedgerSettings
+
+    engine = open_ledger(ledger or LedgerSettings().url)
+    try:
+        with Session(engine) as s, s.begin():
+            s.info["actor"] = f"cli:{getpass.getuser()}"
+            yield s
+    finally:
+        engine.dispose()
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@admin_app.command("create-user")
+def create_user(
+    username: Annotated[str, typer.Argument(help="login name")],
+    role: Annotated[str, typer.Option(help="admin, district_manager, school_manager or auditor")],
+    scope: Annotated[str, typer.Option(help="all, region:<code> or school:<code>")] = "all",
+    ledger: LedgerOpt = None,
+    password_env: Annotated[
+        str | None, typer.Option(help="read the password from this environment variable instead of prompting")
+    ] = None,
+    machine: Annotated[bool, typer.Option(help="no password: the user logs in with API tokens only")] = False,
+) -> None:
+    """Create a user with a role over a scope."""
+    from campuspulse.server.access.credentials import create_user as create
+    from campuspulse.server.access.principals import Role, ScopeKind
+
+    kind, _, ident = scope.partition(":")
+    try:
+        role_v, kind_v = Role(role), ScopeKind(kind)
+    except ValueError as exc:
+        _fail(f"{exc}; roles: {', '.join(Role)}; scopes: all, region:<code>, school:<code>")
+    password = None
+    if not machine:
+        if password_env:
+            password = os.environ.get(password_env)
+        else:
+            password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+        if not password or len(password) < 10:
+            _fail("the password must have at least 10 characters")
+    try:
+        with _session(ledger) as s:
+            create(s, username, role_v, kind_v, ident, password)
+    except ValueError as exc:
+        _fail(str(exc))
+    console.print(f"created {username} ({role_v.value} over {scope})")
+
+
+@admin_app.command("create-token")
+def create_token(
+    username: Annotated[str, typer.Argument(help="the user the token acts as")],
+    name: Annotated[str, typer.Option(help="what the token is for")],
+    ledger: LedgerOpt = None,
+    ttl_days: Annotated[int | None, typer.Option(help="expires after this many days (default: never)")] = None,
+) -> None:
+    """Create an API token for a machine; it is printed once."""
+    from datetime import timedelta
+
+    from campuspulse.server.access.credentials import BadCredentials, create_api_token
+
+    try:
+        with _session(ledger) as s:
+            _, secret = create_api_token(s, username, name, timedelta(days=ttl_days) if ttl_days else None)
+    except BadCredentials as exc:
+        _fail(str(exc))
+    console.print(secret, highlight=False)
+
+
+@import_app.command("standards")
+def import_standards(
+    files: Annotated[list[Path], typer.Argument(help="standard files (YAML), e.g. config/standards/*.yaml")],
+    ledger: LedgerOpt = None,
+) -> None:
+    """Load or replace equipment standards from their files (all files, or none if one is wrong)."""
+    from campuspulse.server.inventory.standards import load_standard_file, put_standard
+
+    try:
+        parsed = [load_standard_file(f) for f in files]
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error[/] {problem}", highlight=False)
+        raise typer.Exit(2) from None
+    with _session(ledger) as s, Progress(console=console) as progress:
+        task = progress.add_task("standards", total=len(parsed))
+        for code, version, body in parsed:
+            created = put_standard(s, code, version, body)
+            progress.console.print(f"{'created' if created else 'replaced'} {code} {version} ({len(body.items)} items)")
+            progress.advance(task)
+
+
+@import_app.command("equipment")
+def import_equipment(
+    school: Annotated[str, typer.Argument(help="school code")],
+    file: Annotated[Path, typer.Argument(help="equipment ledger .xlsx (layout: GET /api/v1/templates/equipment.xlsx)")],
+    ledger: LedgerOpt = None,
+    replace: Annotated[bool, typer.Option(help="also delete the school's lines the file lacks")] = False,
+) -> None:
+    """Import a school's equipment ledger; with any problem nothing is written and every problem is listed."""
+    from campuspulse.server.errors import NotFound
+    from campuspulse.server.inventory.equipment_ledger import import_ledger
+    from campuspulse.server.inventory.excel import SheetRejected
+
+    try:
+        with _session(ledger) as s:
+            result = import_ledger(s, school, file.read_bytes(), "replace" if replace else "upsert")
+    except SheetRejected as exc:
+        for p in exc.problems:
+            err.print(f"[red]error[/] {file}: row {p.row}: {p.column}: {p.message}", highlight=False)
+        _fail(str(exc))
+    except (NotFound, OSError) as exc:
+        _fail(str(exc))
+    console.print(f"{school}: {result.created} created, {result.updated} updated, {result.deleted} deleted")

@@ -1,0 +1,46 @@
+"""`campuspulse admin` and `campuspulse import` against a real ledger file; the server then honours what they made."""
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from campuspulse.cli import app
+from campuspulse.server.app import create_app
+
+STANDARDS = Path(__file__).parents[2] / "config" / "standards"
+
+
+def test_cli_creates_users_and_tokens_and_loads_standards(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    runner = CliRunner()
+    r = runner.invoke(app, ["admin", "create-user", "root", "--role", "admin", "--ledger", url, "--password-env", "PW"],
+                      env={"PW": "a long password"})  # fmt: skip
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["admin", "create-user", "m1", "--role", "school_manager", "--scope", "school:s1",
+                            "--ledger", url, "--machine"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["admin", "create-token", "m1", "--name", "lab pc 1", "--ledger", url])
+    assert r.exit_code == 0 and r.stdout.startswith("cpt_"), r.output
+    token = r.stdout.strip()
+    r = runner.invoke(app, ["import", "standards", *map(str, sorted(STANDARDS.glob("*.yaml"))), "--ledger", url])
+    assert r.exit_code == 0 and "created SAMPLE-JUNIOR-PHYSICS 2026.1 (15 items)" in r.output, r.output
+
+    web = create_app(url)
+    with TestClient(web) as c:
+        login = c.post("/api/v1/auth/token", data={"username": "root", "password": "a long password"})
+        assert login.status_code == 200
+        admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        assert len(c.get("/api/v1/standards", headers=admin).json()["standards"]) == 2
+        me = c.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
+        assert (me["username"], me["role"], me["scope_id"]) == ("m1", "school_manager", "s1")
+        actors = {e["actor"] for e in c.get("/api/v1/audit", params={"limit": 1000}, headers=admin).json()["entries"]}
+        assert len(actors) == 1 and actors.pop().startswith("cli:")
+    web.state.engine.dispose()
+
+
+def test_cli_refuses_a_role_with_the_wrong_scope(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    r = CliRunner().invoke(app, ["admin", "create-user", "x", "--role", "school_manager", "--scope", "region:hd",
+                                 "--ledger", url, "--machine"])  # fmt: skip
+    assert r.exit_code == 2 and "takes a scope of kind school" in r.output
