@@ -145,3 +145,28 @@ def import_equipment(
     except (NotFound, OSError) as exc:
         _fail(str(exc))
     console.print(f"{school}: {result.created} created, {result.updated} updated, {result.deleted} deleted")
+
+
+@import_app.command("calendars")
+def import_calendars(
+    files: Annotated[list[Path], typer.Argument(help="calendar files (YAML), e.g. config/calendars/*.yaml")],
+    ledger: LedgerOpt = None,
+) -> None:
+    """Load or replace calendars and day schedules; schools that follow them are recompiled."""
+    from campuspulse.server.inventory import timetables
+    from campuspulse.server.inventory.calendar_files import load_calendar_file
+
+    try:
+        parsed = [load_calendar_file(f) for f in files]
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error[/] {problem}", highlight=False)
+        raise typer.Exit(2) from None
+    with _session(ledger) as s:
+        for f in parsed:
+            for code, schedule in f.schedules.items():
+                _, n = timetables.put_schedule(s, code, schedule)
+                console.print(f"schedule {code}: {len(schedule.periods_by_weekday())} weekdays, {n} schools recompiled")
+            for code, calendar in f.calendars.items():
+                _, n = timetables.put_calendar(s, code, calendar)
+                console.print(f"calendar {code}: {len(calendar.terms)} terms, {n} schools recompiled")

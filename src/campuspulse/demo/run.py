@@ -58,6 +58,7 @@ def _free_port() -> int:
 def _provision(engine: object, campus: list[SimSchool], today_periods: dict[str, list[tuple[str, str]]],
                history: list[str], today: str) -> None:  # fmt: skip
     with Session(engine) as s, s.begin():  # type: ignore[arg-type]
+        s.info["actor"] = "demo"
         for sc in campus:
             inventory.put_school(s, sc.code, {"name": sc.name, "district": sc.district, "stage": sc.stage, "tz": TZ,
                                               "classes": sc.classes, "parallel_classes": sc.classes // 3,

@@ -1,6 +1,5 @@
 """Request bodies of the HTTP API."""
 
-import re
 from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -8,12 +7,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from campuspulse.server.inventory.calendars import check_periods
 from campuspulse.server.inventory.equipment_ledger import EquipmentItemIn, EquipmentStatus
 from campuspulse.telemetry.topics import ID_PATTERN
 
 Id = Annotated[str, StringConstraints(pattern=rf"^{ID_PATTERN}$")]
 IdPath = Annotated[str, Path(pattern=rf"^{ID_PATTERN}$")]
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 
 
 class SchoolIn(BaseModel):
@@ -65,17 +64,7 @@ class CalendarDayIn(BaseModel):
     @field_validator("periods")
     @classmethod
     def _ordered(cls, periods: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        last = "00:00"
-        for i, (start, end) in enumerate(periods):
-            for t in (start, end):
-                if not _HHMM.match(t):
-                    raise ValueError(f"period {i}: {t!r} is not a time, expected HH:MM such as 08:00")
-            if not last <= start < end:
-                raise ValueError(
-                    f"period {i}: [{start}, {end}] must start before it ends and after the previous period ({last})"
-                )
-            last = end
-        return periods
+        return check_periods(periods)
 
 
 class RegionLevel(StrEnum):

@@ -16,11 +16,14 @@ from sqlalchemy.orm import Session
 
 from campuspulse.server.ledger.access_schema import ApiToken, AuditEntry, AuditHead, User
 from campuspulse.server.ledger.inventory_schema import (
+    CalendarDef,
+    DaySchedule,
     EquipmentItem,
     ExperimentItem,
     ExperimentRecord,
     Region,
     Room,
+    SchoolTimetable,
     Standard,
     StandardItem,
 )
@@ -49,6 +52,9 @@ AUDITED: dict[type, _Spec] = {
     StandardItem: _Spec("standard_item"),
     ExperimentItem: _Spec("experiment"),
     ExperimentRecord: _Spec("experiment_record"),
+    CalendarDef: _Spec("calendar"),
+    DaySchedule: _Spec("day_schedule"),
+    SchoolTimetable: _Spec("timetable"),
     User: _Spec("user", hidden=("password_hash",)),
     ApiToken: _Spec("api_token", hidden=("secret_hash",)),
 }

@@ -107,3 +107,31 @@ class ExperimentRecord(Base):
     day: Mapped[date] = mapped_column(Date)
     teacher: Mapped[str] = mapped_column(String(100))
     evidence: Mapped[str] = mapped_column(String(500), default="")
+
+
+class CalendarDef(Base):
+    """A school calendar: terms, holidays and make-up days (`campuspulse.server.inventory.calendars.CalendarIn`)."""
+
+    __tablename__ = "calendars"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    definition: Mapped[dict[str, object]] = mapped_column(JSON)
+
+
+class DaySchedule(Base):
+    """A day schedule (作息): the periods of each weekday for one 学段."""
+
+    __tablename__ = "day_schedules"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    stage: Mapped[str] = mapped_column(String(32))
+    weekdays: Mapped[dict[str, list[list[str]]]] = mapped_column(JSON)
+
+
+class SchoolTimetable(Base):
+    """The calendar and day schedule a school follows; compiled into its calendar days."""
+
+    __tablename__ = "school_timetables"
+    school: Mapped[str] = mapped_column(String(64), primary_key=True)
+    calendar: Mapped[str] = mapped_column(String(64), index=True)
+    schedule: Mapped[str] = mapped_column(String(64), index=True)
