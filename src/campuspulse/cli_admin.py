@@ -170,3 +170,27 @@ def import_calendars(
             for code, calendar in f.calendars.items():
                 _, n = timetables.put_calendar(s, code, calendar)
                 console.print(f"calendar {code}: {len(calendar.terms)} terms, {n} schools recompiled")
+
+
+@import_app.command("experiments")
+def import_experiments(
+    files: Annotated[list[Path], typer.Argument(help="experiment catalog CSV files, e.g. config/experiments/*.csv")],
+    ledger: LedgerOpt = None,
+) -> None:
+    """Load or replace experiments of the catalog (all files, or none if one is wrong)."""
+    from campuspulse.server.inventory.experiments import load_catalog_csv, put_catalog_item
+
+    try:
+        parsed = [(f, load_catalog_csv(f)) for f in files]
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error[/] {problem}", highlight=False)
+        raise typer.Exit(2) from None
+    with _session(ledger) as s, Progress(console=console) as progress:
+        task = progress.add_task("experiments", total=sum(len(items) for _, items in parsed))
+        for f, items in parsed:
+            created = 0
+            for item in items:
+                created += put_catalog_item(s, item)
+                progress.advance(task)
+            progress.console.print(f"{f}: {created} created, {len(items) - created} replaced")

@@ -19,6 +19,7 @@ from campuspulse.server.access.principals import Forbidden
 from campuspulse.server.api import (
     audit,
     calendars,
+    experiments,
     figures,
     inventory,
     operations,
@@ -105,7 +106,18 @@ def create_app(
     app.state.admin_token = admin_token or os.environ.get("CAMPUSPULSE_ADMIN_TOKEN")
     app.state.jwt_key = _jwt_key(engine, jwt_secret)
     app.state.access_token_ttl = access_token_ttl
-    for module in (users, provisioning, inventory, calendars, standards, telemetry, figures, operations, audit):
+    for module in (
+        users,
+        provisioning,
+        inventory,
+        calendars,
+        standards,
+        experiments,
+        telemetry,
+        figures,
+        operations,
+        audit,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     for exc_type, code in ((Forbidden, status.HTTP_403_FORBIDDEN), (NotFound, status.HTTP_404_NOT_FOUND),
                            (Conflict, status.HTTP_409_CONFLICT)):  # fmt: skip
