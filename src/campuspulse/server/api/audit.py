@@ -20,7 +20,7 @@ def list_audit(
     db: Db,
     caller: Caller,
     school: str | None = None,
-    after: Annotated[int, Query(ge=0, description="entries after this seq")] = 0,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="entries after this seq")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, object]:
     """Audit entries in order; outside admins and city-wide auditors, only those of schools in scope."""

@@ -4,7 +4,7 @@ import asyncio
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, UploadFile, status
+from fastapi import APIRouter, Path, Query, Response, UploadFile, status
 
 from campuspulse.server.access.principals import require_admin, require_read, require_write
 from campuspulse.server.api.auth import Caller
@@ -68,7 +68,7 @@ def add_record(school: IdPath, body: ExperimentRecordIn, db: Db, caller: Caller)
 
 
 @router.delete("/schools/{school}/experiment-records/{record_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_record(school: IdPath, record_id: int, db: Db, caller: Caller) -> None:
+def delete_record(school: IdPath, record_id: Annotated[int, Path(ge=1, le=2**63 - 1)], db: Db, caller: Caller) -> None:
     """Remove a record."""
     require_write(db, caller, school)
     experiments.delete_record(db, school, record_id)

@@ -23,10 +23,10 @@ class SchoolIn(BaseModel):
     district: Id
     stage: str = Field(min_length=1, max_length=32, description="学段, e.g. primary, junior")
     tz: str = "Asia/Shanghai"
-    classes: int = Field(0, ge=0)
-    parallel_classes: int = Field(0, ge=0)
-    students: int = Field(0, ge=0)
-    max_class_size: int = Field(0, ge=0)
+    classes: int = Field(0, ge=0, le=10_000)
+    parallel_classes: int = Field(0, ge=0, le=1_000)
+    students: int = Field(0, ge=0, le=1_000_000)
+    max_class_size: int = Field(0, ge=0, le=1_000)
 
     @field_validator("tz")
     @classmethod
@@ -89,7 +89,7 @@ class RoomIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     type: str = Field(min_length=1, max_length=64, description="physics_lab, chemistry_lab, science_lab, classroom…")
-    capacity: int = Field(0, ge=0)
+    capacity: int = Field(0, ge=0, le=100_000)
 
 
 __all__ = ["EquipmentItemIn", "EquipmentStatus"]

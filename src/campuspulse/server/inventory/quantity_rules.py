@@ -5,6 +5,7 @@ the notation of provincial tables (`1/校`, `2/室(physics_lab)`, `13/50人`, `1
 bands by the school's number of classes; `double_from_parallel` doubles group sets for large schools (双配套).
 """
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -17,8 +18,8 @@ class Band(BaseModel):
     """`n` for schools with at most `up_to_classes` classes (None: any larger school)."""
 
     model_config = ConfigDict(extra="forbid")
-    up_to_classes: int | None = Field(None, ge=1)
-    n: int = Field(ge=0)
+    up_to_classes: int | None = Field(None, ge=1, le=10_000)
+    n: int = Field(ge=0, le=100_000)
 
 
 class QuantityRule(BaseModel):
@@ -26,13 +27,13 @@ class QuantityRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     per: Literal["school", "room", "students", "group"]
-    n: int | None = Field(None, ge=0)
+    n: int | None = Field(None, ge=0, le=100_000)
     bands: list[Band] | None = None
     room_type: str | None = Field(None, description="per room: which rooms, e.g. physics_lab")
-    min_rooms: int = Field(1, ge=0, description="per room: rooms counted at least (the standard's minimum)")
-    students: int = Field(50, ge=1, description="per students: n units for every this many students")
-    group_size: int = Field(2, ge=1, description="per group: students sharing one set in a lab class")
-    double_from_parallel: int | None = Field(None, ge=1, description="from this many parallel classes: ×2")
+    min_rooms: int = Field(1, ge=0, le=1_000, description="per room: rooms counted at least (the standard's minimum)")
+    students: int = Field(50, ge=1, le=10_000, description="per students: n units for every this many students")
+    group_size: int = Field(2, ge=1, le=100, description="per group: students sharing one set in a lab class")
+    double_from_parallel: int | None = Field(None, ge=1, le=1_000, description="from this many parallel classes: ×2")
 
     @model_validator(mode="after")
     def _complete(self) -> "QuantityRule":
@@ -42,8 +43,8 @@ class QuantityRule(BaseModel):
             if not self.bands or self.bands[-1].up_to_classes is not None:
                 raise ValueError("the last band must have no up_to_classes (it takes every larger school)")
             limits = [b.up_to_classes for b in self.bands[:-1]]
-            if limits != sorted(limits):  # type: ignore[type-var]
-                raise ValueError("bands must be in increasing up_to_classes")
+            if None in limits or any(a >= b for a, b in itertools.pairwise(limits)):  # type: ignore[operator]
+                raise ValueError("every band but the last needs up_to_classes, in increasing order")
         if self.per == "room" and not self.room_type:
             raise ValueError("a per-room rule needs room_type")
         return self
