@@ -1,4 +1,4 @@
-"""Figures: `GET /utilization` (compliance and experiment offering come with their issues)."""
+"""Figures: `GET /utilization` and `GET /compliance`."""
 
 import time
 
@@ -13,6 +13,7 @@ from campuspulse.server.access.principals import (
 )
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.deps import Db
+from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.service import GroupBy, Scope, utilization
 from campuspulse.telemetry import ContractError, format_ts
 
@@ -57,3 +58,17 @@ def get_utilization(
         "period_threshold": period_threshold,
         "rows": rows,
     }
+
+
+@router.get("/compliance")
+def get_compliance(
+    db: Db,
+    caller: Caller,
+    scope: Scope,
+    standard: str,
+    id: str = "",
+    version: str | None = None,
+) -> dict[str, object]:
+    """R_item, R_qty, R_val and 达标 per school against a standard; the gap list for a school; the share 达标."""
+    require_scope_read(db, caller, scope, id)
+    return compliance(db, scope, id, standard, version)

@@ -1,0 +1,115 @@
+"""Compliance queries: the schools of a scope, what a standard requires of each, and what each holds."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campuspulse.server.access.principals import region_districts
+from campuspulse.server.errors import NotFound
+from campuspulse.server.inventory.money import fen_to_yuan
+from campuspulse.server.inventory.quantity_rules import QuantityRule, SchoolFacts, required
+from campuspulse.server.inventory.standards import get_standard
+from campuspulse.server.ledger.inventory_schema import EquipmentItem, Room, Standard, StandardItem
+from campuspulse.server.ledger.schema import School
+from campuspulse.server.metrics.compliance import ItemNeed, SchoolCompliance, per_student_value_fen
+from campuspulse.server.metrics.service import Scope
+
+GOOD = "完好"
+SCRAPPED = "报废"
+
+
+def _schools(s: Session, scope: Scope, ident: str) -> Sequence[School]:
+    q = select(School).order_by(School.code)
+    if scope is Scope.SCHOOL:
+        q = q.where(School.code == ident)
+    elif scope is Scope.DISTRICT:
+        q = q.where(School.district == ident)
+    elif scope is Scope.CITY and ident:
+        q = q.where(School.district.in_(region_districts(s, ident)))
+    elif scope is not Scope.CITY:
+        raise NotFound(f"compliance is computed for scope school, district or city, not {scope.value}")
+    rows = s.scalars(q).all()
+    if not rows and (scope is not Scope.CITY or ident):
+        raise NotFound(f"no schools in {scope.value} {ident!r}")
+    return rows
+
+
+def _grouped(s: Session, q: Any) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for school, key, n in s.execute(q):
+        out[school][key] = int(n or 0)
+    return out
+
+
+def _rate(x: Any) -> float:
+    return round(float(x), 6)
+
+
+def _standard_out(std: Standard) -> dict[str, object]:
+    return {"code": std.code, "version": std.version, "name": std.name, "stage": std.stage,
+            "subject": std.subject, "threshold": std.threshold, "sample": std.sample}  # fmt: skip
+
+
+def _gap_out(i: ItemNeed) -> dict[str, object]:
+    return {"code": i.code, "name": i.name, "unit": i.unit, "required": i.required, "have": i.have,
+            "missing": i.missing, "reference_price": fen_to_yuan(i.price_fen),
+            "missing_value": fen_to_yuan(i.missing * i.price_fen)}  # fmt: skip
+
+
+def school_result(
+    school: School, items: Sequence[StandardItem], rooms: dict[str, int], have: dict[str, int]
+) -> SchoolCompliance:
+    """A school's compliance against a standard's 基本 items (consumables excluded)."""
+    facts = SchoolFacts(school.classes, school.parallel_classes, school.students, school.max_class_size, rooms)
+    result = SchoolCompliance()
+    for item in items:
+        if item.required and not item.consumable:
+            need = required(QuantityRule.model_validate(item.rule), facts)
+            result.items.append(ItemNeed(item.code, item.name, item.unit, need, have.get(item.code, 0),
+                                         item.reference_price_fen))  # fmt: skip
+    return result
+
+
+def compliance(s: Session, scope: Scope, ident: str, standard: str, version: str | None = None) -> dict[str, Any]:
+    """Compliance of every school in scope against a standard, the gap list for one school, and the share 达标."""
+    std, items = get_standard(s, standard, version)
+    schools = _schools(s, scope, ident)
+    codes = [s.code for s in schools]
+    rooms = _grouped(s, select(Room.school, Room.type, func.count()).where(Room.school.in_(codes))
+                     .group_by(Room.school, Room.type))  # fmt: skip
+    have = _grouped(s, select(EquipmentItem.school, EquipmentItem.catalog_code, func.sum(EquipmentItem.quantity))
+                    .where(EquipmentItem.school.in_(codes), EquipmentItem.status == GOOD,
+                           EquipmentItem.catalog_code.in_([i.code for i in items]))
+                    .group_by(EquipmentItem.school, EquipmentItem.catalog_code))  # fmt: skip
+    value = dict(s.execute(
+        select(EquipmentItem.school, func.sum(EquipmentItem.quantity * EquipmentItem.unit_value_fen))
+        .where(EquipmentItem.school.in_(codes), EquipmentItem.status != SCRAPPED).group_by(EquipmentItem.school)
+    ).all())  # fmt: skip
+    rows, gaps = [], []
+    counted = compliant = 0
+    for school in schools:
+        result = school_result(school, items, rooms.get(school.code, {}), have.get(school.code, {}))
+        applies = school.stage == std.stage
+        ok = result.compliant(std.threshold)
+        counted, compliant = counted + applies, compliant + (applies and ok)
+        total_value = int(value.get(school.code) or 0)
+        per_student = per_student_value_fen(total_value, school.students)
+        rows.append({
+            "school": school.code, "name": school.name, "district": school.district, "stage": school.stage,
+            "applies": applies, "r_item": _rate(result.r_item), "r_qty": _rate(result.r_qty),
+            "r_val": _rate(result.r_val), "compliant": ok, "items": len(result.items),
+            "items_met": sum(i.met for i in result.items), "equipment_value": fen_to_yuan(total_value),
+            "per_student_value": None if per_student is None else fen_to_yuan(per_student),
+        })  # fmt: skip
+        if scope is Scope.SCHOOL:
+            gaps = [_gap_out(i) for i in result.gaps()]
+    summary = {"schools": counted, "compliant": compliant,
+               "compliance_rate": _rate(compliant / counted) if counted else None}  # fmt: skip
+    out: dict[str, Any] = {"scope": scope.value, "id": ident, "standard": _standard_out(std), "schools": rows,
+                           "summary": summary}  # fmt: skip
+    if scope is Scope.SCHOOL:
+        out["gaps"] = gaps
+    return out

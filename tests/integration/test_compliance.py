@@ -1,0 +1,104 @@
+"""Configuration compliance through the API against a hand-checked fixture, on SQLite and PostgreSQL.
+
+School s1 (junior, 18 classes, 6 parallel, 850 students, classes of 45, two physics labs) against a
+standard of four 基本 items (one 选配 and one consumable item do not count):
+- A 学生电源 1/组: 23 groups → 23 required at 260 元; 20 完好 + 5 待修 → 20 held.
+- B 演示电表 1/室(physics_lab): 2 required at 680 元; 2 held.
+- E 实验桌 bands by classes (13–24 → 2), ×2 from 6 parallel classes: 4 required at 900 元; 4 held (+1 报废).
+- F 挂图 13/50人: ceil(13 × 850 / 50) = 221 required at 1 元; none held.
+R_item = 2/4; R_qty = (20+2+4)/(23+2+4+221) = 26/250; R_val = (5200+1360+3600)/(5980+1360+3600+221) = 10160/11161.
+"""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from campuspulse.server.app import create_app
+from tests.support.campus import AUTH, TOKEN
+
+API = "/api/v1"
+STANDARD = {
+    "name": "测试标准", "province": "北京", "stage": "junior", "subject": "physics", "valid_from": "2026-09-01",
+    "threshold": 1.0,
+    "items": [
+        {"code": "A", "name": "学生电源", "unit": "台", "category": "基本", "rule": "1/组", "reference_price": "260"},
+        {"code": "B", "name": "演示电表", "unit": "套", "category": "基本", "rule": "1/室(physics_lab)",
+         "reference_price": "680"},
+        {"code": "C", "name": "示波器", "unit": "台", "category": "选配", "rule": "1/校", "reference_price": "3500"},
+        {"code": "D", "name": "小灯泡", "unit": "只", "category": "基本", "rule": "4/组", "reference_price": "1",
+         "consumable": True},
+        {"code": "E", "name": "实验桌", "unit": "张", "category": "基本", "reference_price": "900",
+         "rule": {"per": "school", "bands": [{"up_to_classes": 12, "n": 1}, {"up_to_classes": 24, "n": 2}, {"n": 3}],
+                  "double_from_parallel": 6}},
+        {"code": "F", "name": "挂图", "unit": "套", "category": "基本", "rule": "13/50人", "reference_price": "1"},
+    ],
+}  # fmt: skip
+FACTS = {"district": "hd", "classes": 18, "parallel_classes": 6, "students": 850, "max_class_size": 45}
+
+
+def item(code: str, quantity: int, value: str, status: str = "完好") -> dict:
+    return {"catalog_code": code, "name": code, "quantity": quantity, "unit": "台", "unit_value": value,
+            "status": status}  # fmt: skip
+
+
+@pytest.fixture
+def client(ledger_url):
+    app = create_app(ledger_url, admin_token=TOKEN)
+    with TestClient(app) as c:
+
+        def put(path: str, body: dict) -> None:
+            r = c.put(f"{API}{path}", json=body, headers=AUTH)
+            assert r.status_code in (200, 201), r.text
+
+        put("/standards/T/1", STANDARD)
+        put("/schools/s1", {"name": "一中", "stage": "junior", **FACTS})
+        put("/schools/s2", {"name": "二中", "stage": "junior", **FACTS})
+        put("/schools/s3", {"name": "一小", "stage": "primary", **FACTS})
+        for school in ("s1", "s2"):
+            for room in ("lab1", "lab2"):
+                put(f"/schools/{school}/rooms/{room}", {"name": room, "type": "physics_lab"})
+        for line, body in {"a1": item("A", 20, "260"), "a2": item("A", 5, "260", "待修"), "b": item("B", 2, "680"),
+                           "e1": item("E", 4, "900"), "e2": item("E", 1, "900", "报废")}.items():  # fmt: skip
+            put(f"/schools/s1/equipment/{line}", body)
+        for code, n in {"A": 23, "B": 2, "E": 4, "F": 221}.items():
+            put(f"/schools/s2/equipment/{code}", item(code, n, "1"))
+        yield c
+    app.state.engine.dispose()
+
+
+def get(client, **query) -> dict:
+    r = client.get(f"{API}/compliance", params={"standard": "T", **query}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_school_rates_and_gaps_match_the_hand_computation(client):
+    got = get(client, scope="school", id="s1")
+    row = got["schools"][0]
+    assert (row["r_item"], row["r_qty"], row["r_val"]) == (0.5, 0.104, round(10160 / 11161, 6))
+    assert (row["items"], row["items_met"], row["compliant"]) == (4, 2, False)
+    assert [(g["code"], g["required"], g["have"], g["missing"], g["missing_value"]) for g in got["gaps"]] == [
+        ("A", 23, 20, 3, "780.00"), ("F", 221, 0, 221, "221.00")]  # fmt: skip
+    assert row["equipment_value"] == "11460.00" and row["per_student_value"] == "13.48"
+    assert got["standard"] == {"code": "T", "version": "1", "name": "测试标准", "stage": "junior",
+                               "subject": "physics", "threshold": 1.0, "sample": False}  # fmt: skip
+
+
+def test_district_share_counts_only_schools_of_the_standards_stage(client):
+    got = get(client, scope="district", id="hd")
+    flags = {r["school"]: (r["applies"], r["compliant"]) for r in got["schools"]}
+    assert flags == {"s1": (True, False), "s2": (True, True), "s3": (False, False)}
+    assert got["summary"] == {"schools": 2, "compliant": 1, "compliance_rate": 0.5}
+
+
+def test_repairing_units_changes_the_figures(client):
+    r = client.put(f"{API}/schools/s1/equipment/a2", json=item("A", 5, "260"), headers=AUTH)  # 待修 → 完好
+    assert r.status_code == 200
+    row = get(client, scope="school", id="s1")["schools"][0]
+    assert (row["r_item"], row["r_qty"]) == (0.75, round(29 / 250, 6))
+
+
+def test_an_unknown_standard_or_scope_is_a_clear_404(client):
+    r = client.get(f"{API}/compliance", params={"standard": "NOPE", "scope": "school", "id": "s1"}, headers=AUTH)
+    assert r.status_code == 404 and "no standard 'NOPE'" in r.json()["detail"]
+    r = client.get(f"{API}/compliance", params={"standard": "T", "scope": "district", "id": "zz"}, headers=AUTH)
+    assert r.status_code == 404
