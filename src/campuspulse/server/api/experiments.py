@@ -4,7 +4,8 @@ import asyncio
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, UploadFile, status
+from fastapi import APIRouter, Body, Path, Query, Response, UploadFile, status
+from pydantic import StringConstraints
 
 from campuspulse.server.access.principals import require_admin, require_read, require_write
 from campuspulse.server.api.auth import Caller
@@ -98,3 +99,29 @@ async def import_records(school: IdPath, file: UploadFile, db: Db, caller: Calle
         return experiments.import_records(db, school, data)
 
     return {"school": school, "added": await asyncio.to_thread(run)}
+
+
+@router.get("/schools/{school}/editions")
+def get_editions(school: IdPath, db: Db, caller: Caller) -> dict[str, str]:
+    """The textbook edition of each subject the school teaches with."""
+    require_read(db, caller, school)
+    return experiments.get_editions(db, school)
+
+
+@router.put("/schools/{school}/editions")
+def put_editions(
+    school: IdPath,
+    body: Annotated[
+        dict[
+            Annotated[str, StringConstraints(min_length=1, max_length=64)],
+            Annotated[str, StringConstraints(min_length=1, max_length=64)],
+        ],
+        Body(max_length=64),
+    ],
+    db: Db,
+    caller: Caller,
+) -> dict[str, str]:
+    """Set the textbook edition per subject, e.g. `{"physics": "人教版"}`; subjects left out are removed."""
+    require_write(db, caller, school)
+    experiments.set_editions(db, school, body)
+    return experiments.get_editions(db, school)

@@ -1,6 +1,7 @@
-"""Figures: `GET /utilization` and `GET /compliance`."""
+"""Figures: `GET /utilization`, `GET /compliance` and `GET /experiments/offering-rate`."""
 
 import time
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
@@ -14,6 +15,7 @@ from campuspulse.server.access.principals import (
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.deps import Db
 from campuspulse.server.metrics.compliance_service import compliance
+from campuspulse.server.metrics.offering_service import offering_rate
 from campuspulse.server.metrics.service import GroupBy, Scope, utilization
 from campuspulse.telemetry import ContractError, format_ts
 
@@ -72,3 +74,17 @@ def get_compliance(
     """R_item, R_qty, R_val and 达标 per school against a standard; the gap list for a school; the share 达标."""
     require_scope_read(db, caller, scope, id)
     return compliance(db, scope, id, standard, version)
+
+
+@router.get("/experiments/offering-rate")
+def get_offering_rate(
+    db: Db,
+    caller: Caller,
+    scope: Scope,
+    term: Annotated[str, Query(description="<school year>-<1|2>, e.g. 2026-1 for the autumn term of 2026–27")],
+    id: str = "",
+    include_optional: bool = False,
+) -> dict[str, object]:
+    """实验开出率 by type (分组/演示), subject, grade, school and class: required experiment–class pairs done."""
+    require_scope_read(db, caller, scope, id)
+    return offering_rate(db, scope, id, term, include_optional)

@@ -20,7 +20,7 @@ from campuspulse.config_files import ConfigError, ConfigProblem
 from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory.excel import Column, RowProblem, SheetRejected, as_date, read_workbook, write_workbook
 from campuspulse.server.inventory.service import require_school
-from campuspulse.server.ledger.inventory_schema import ExperimentItem, ExperimentRecord
+from campuspulse.server.ledger.inventory_schema import ExperimentItem, ExperimentRecord, SchoolEdition
 
 CLASS_PATTERN = r"^(?P<grade>[1-9]|1[0-2])-(?P<number>[1-9]\d?)$"
 _CLASS = re.compile(CLASS_PATTERN)
@@ -226,3 +226,24 @@ def import_records(s: Session, school: str, data: bytes) -> int:
             have.add((body.class_, body.experiment, body.date))
             added += 1
     return added
+
+
+def set_editions(s: Session, school: str, editions: dict[str, str]) -> None:
+    """Replace the textbook editions a school teaches with, by subject."""
+    require_school(s, school)
+    current = {e.subject: e for e in s.scalars(select(SchoolEdition).where(SchoolEdition.school == school))}
+    for subject, edition in editions.items():
+        row = current.pop(subject, None)
+        if row is None:
+            s.add(SchoolEdition(school=school, subject=subject, edition=edition))
+        elif row.edition != edition:
+            row.edition = edition
+    for row in current.values():
+        s.delete(row)
+    s.flush()
+
+
+def get_editions(s: Session, school: str) -> dict[str, str]:
+    """The textbook editions a school teaches with, by subject."""
+    require_school(s, school)
+    return {e.subject: e.edition for e in s.scalars(select(SchoolEdition).where(SchoolEdition.school == school))}

@@ -23,6 +23,7 @@ from campuspulse.server.ledger.inventory_schema import (
     ExperimentRecord,
     Region,
     Room,
+    SchoolEdition,
     SchoolTimetable,
     Standard,
     StandardItem,
@@ -55,6 +56,7 @@ AUDITED: dict[type, _Spec] = {
     CalendarDef: _Spec("calendar"),
     DaySchedule: _Spec("day_schedule"),
     SchoolTimetable: _Spec("timetable"),
+    SchoolEdition: _Spec("school_edition"),
     User: _Spec("user", hidden=("password_hash",)),
     ApiToken: _Spec("api_token", hidden=("secret_hash",)),
 }

@@ -135,3 +135,12 @@ class SchoolTimetable(Base):
     school: Mapped[str] = mapped_column(String(64), primary_key=True)
     calendar: Mapped[str] = mapped_column(String(64), index=True)
     schedule: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class SchoolEdition(Base):
+    """The textbook edition a school teaches a subject with; picks its experiments from the catalog."""
+
+    __tablename__ = "school_editions"
+    school: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    edition: Mapped[str] = mapped_column(String(64))

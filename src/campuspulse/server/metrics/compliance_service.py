@@ -7,34 +7,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campuspulse.server.access.principals import region_districts
-from campuspulse.server.errors import NotFound
 from campuspulse.server.inventory.money import fen_to_yuan
 from campuspulse.server.inventory.quantity_rules import QuantityRule, SchoolFacts, required
 from campuspulse.server.inventory.standards import get_standard
 from campuspulse.server.ledger.inventory_schema import EquipmentItem, Room, Standard, StandardItem
 from campuspulse.server.ledger.schema import School
 from campuspulse.server.metrics.compliance import ItemNeed, SchoolCompliance, per_student_value_fen
-from campuspulse.server.metrics.service import Scope
+from campuspulse.server.metrics.service import Scope, schools_in_scope
 
 GOOD = "完好"
 SCRAPPED = "报废"
-
-
-def _schools(s: Session, scope: Scope, ident: str) -> Sequence[School]:
-    q = select(School).order_by(School.code)
-    if scope is Scope.SCHOOL:
-        q = q.where(School.code == ident)
-    elif scope is Scope.DISTRICT:
-        q = q.where(School.district == ident)
-    elif scope is Scope.CITY and ident:
-        q = q.where(School.district.in_(region_districts(s, ident)))
-    elif scope is not Scope.CITY:
-        raise NotFound(f"compliance is computed for scope school, district or city, not {scope.value}")
-    rows = s.scalars(q).all()
-    if not rows and (scope is not Scope.CITY or ident):
-        raise NotFound(f"no schools in {scope.value} {ident!r}")
-    return rows
 
 
 def _grouped(s: Session, q: Any) -> dict[str, dict[str, int]]:
@@ -76,7 +58,7 @@ def school_result(
 def compliance(s: Session, scope: Scope, ident: str, standard: str, version: str | None = None) -> dict[str, Any]:
     """Compliance of every school in scope against a standard, the gap list for one school, and the share 达标."""
     std, items = get_standard(s, standard, version)
-    schools = _schools(s, scope, ident)
+    schools = schools_in_scope(s, scope, ident)
     codes = [s.code for s in schools]
     rooms = _grouped(s, select(Room.school, Room.type, func.count()).where(Room.school.in_(codes))
                      .group_by(Room.school, Room.type))  # fmt: skip

@@ -2,6 +2,7 @@
 
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -138,3 +139,20 @@ def utilization(
                     device_utilization(segs[dev.device], [(p0, p1) for _, p0, p1 in periods], period_threshold)
                 )
     return [pooled[k].as_row(k) for k in sorted(pooled)]
+
+
+def schools_in_scope(s: Session, scope: Scope, ident: str) -> Sequence[School]:
+    """The schools of a school, district or city scope (a city without id: every school)."""
+    q = select(School).order_by(School.code)
+    if scope is Scope.SCHOOL:
+        q = q.where(School.code == ident)
+    elif scope is Scope.DISTRICT:
+        q = q.where(School.district == ident)
+    elif scope is Scope.CITY and ident:
+        q = q.where(School.district.in_(region_districts(s, ident)))
+    elif scope is not Scope.CITY:
+        raise NotFound(f"this figure is computed for scope school, district or city, not {scope.value}")
+    rows = s.scalars(q).all()
+    if not rows and (scope is not Scope.CITY or ident):
+        raise NotFound(f"no schools in {scope.value} {ident!r}")
+    return rows

@@ -1,0 +1,112 @@
+"""Offering-rate queries: term window, each school's classes and editions, catalog requirements, records."""
+
+import re
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campuspulse.server.errors import Conflict, NotFound
+from campuspulse.server.inventory.experiments import CLASS_PATTERN
+from campuspulse.server.ledger.inventory_schema import ExperimentItem, ExperimentRecord, SchoolEdition
+from campuspulse.server.ledger.schema import School
+from campuspulse.server.metrics.offering import ClassRef, Required, offering_counts
+from campuspulse.server.metrics.service import Scope, schools_in_scope
+
+STAGE_GRADES: dict[str, range] = {
+    "primary": range(1, 7),
+    "junior": range(7, 10),
+    "senior": range(10, 13),
+    "nine_year": range(1, 10),
+    "complete": range(7, 13),
+    "twelve_year": range(1, 13),
+}
+_TERM = re.compile(r"^(?P<year>\d{4})-(?P<term>[12])$")
+_CLASS = re.compile(CLASS_PATTERN)
+
+
+def term_window(term: str) -> tuple[int, date, date]:
+    """`2026-1` (autumn term of the 2026–27 school year) → (1, 2026-08-01, 2027-01-31); `2026-2` → spring."""
+    m = _TERM.match(term)
+    if m is None:
+        raise NotFound(f"term {term!r} should be <school year>-<1|2>, e.g. 2026-1 for the 2026 autumn term")
+    year, n = int(m["year"]), int(m["term"])
+    if n == 1:
+        return 1, date(year, 8, 1), date(year + 1, 1, 31)
+    return 2, date(year + 1, 2, 1), date(year + 1, 7, 31)
+
+
+def _editions(s: Session, schools: list[School]) -> dict[str, dict[str, str]]:
+    chosen: dict[str, dict[str, str]] = defaultdict(dict)
+    for row in s.scalars(select(SchoolEdition).where(SchoolEdition.school.in_([sc.code for sc in schools]))):
+        chosen[row.school][row.subject] = row.edition
+    return chosen
+
+
+def _required(
+    s: Session, schools: list[School], catalog_term: int, include_optional: bool
+) -> dict[str, list[Required]]:
+    q = select(ExperimentItem).where(ExperimentItem.term == catalog_term)
+    if not include_optional:
+        q = q.where(ExperimentItem.required.is_(True))
+    by_subject: dict[str, dict[str, list[ExperimentItem]]] = defaultdict(lambda: defaultdict(list))
+    for item in s.scalars(q):
+        by_subject[item.subject][item.edition].append(item)
+    chosen = _editions(s, schools)
+    out: dict[str, list[Required]] = {}
+    for school in schools:
+        reqs = []
+        for subject, editions in by_subject.items():
+            edition = chosen[school.code].get(subject)
+            if edition is None:
+                if len(editions) > 1:
+                    raise Conflict(f"school {school.code!r} has no textbook edition for {subject} and the catalog has "
+                                   f"{sorted(editions)}; PUT /api/v1/schools/{school.code}/editions")  # fmt: skip
+                edition = next(iter(editions))
+            reqs += [Required(i.code, i.subject, i.grade, i.type) for i in editions.get(edition, [])]
+        out[school.code] = reqs
+    return out
+
+
+def _classes(school: School, recorded: set[str]) -> list[ClassRef]:
+    names = {f"{g}-{n}" for g in STAGE_GRADES.get(school.stage, ()) for n in range(1, school.parallel_classes + 1)}
+    names |= recorded
+    refs = []
+    for name in names:
+        m = _CLASS.match(name)
+        if m is not None:
+            refs.append(ClassRef(school.code, name, int(m["grade"])))
+    return sorted(refs, key=lambda c: (c.school, c.grade, int(c.name.partition("-")[2])))
+
+
+def offering_rate(s: Session, scope: Scope, ident: str, term: str, include_optional: bool = False) -> dict[str, Any]:
+    """Offering rates by type, subject, grade, school and (for a school) class over one term."""
+    catalog_term, first, last = term_window(term)
+    schools = list(schools_in_scope(s, scope, ident))
+    codes = [sc.code for sc in schools]
+    done: set[tuple[str, str, str]] = set()
+    recorded: dict[str, set[str]] = defaultdict(set)
+    q = select(ExperimentRecord.school, ExperimentRecord.class_, ExperimentRecord.experiment).where(
+        ExperimentRecord.school.in_(codes), ExperimentRecord.day >= first, ExperimentRecord.day <= last
+    )
+    for school, class_, code in s.execute(q):
+        done.add((school, class_, code))
+        recorded[school].add(class_)
+    classes = [c for sc in schools for c in _classes(sc, recorded[sc.code])]
+    counts = offering_counts(classes, _required(s, schools, catalog_term, include_optional), done)
+    out: dict[str, Any] = {
+        "scope": scope.value, "id": ident,
+        "term": {"term": term, "catalog_term": catalog_term, "from": first, "to": last},
+        "include_optional": include_optional, "classes": len(classes),
+        "by_type": [c.row(type=k[0]) for k, c in sorted(counts["type"].items())],
+        "by_subject": [c.row(type=k[0], subject=k[1]) for k, c in sorted(counts["subject"].items())],
+        "by_grade": [c.row(type=k[0], grade=k[1]) for k, c in sorted(counts["grade"].items())],
+        "by_school": [c.row(type=k[0], school=k[1]) for k, c in sorted(counts["school"].items())],
+    }  # fmt: skip
+    if scope is Scope.SCHOOL:
+        order = {c.name: i for i, c in enumerate(classes)}
+        rows = sorted(counts["class"].items(), key=lambda kv: (kv[0][0], order[str(kv[0][2])]))
+        out["by_class"] = [c.row(type=k[0], **{"class": k[2]}) for k, c in rows]
+    return out

@@ -1,0 +1,97 @@
+"""Experiment offering rate through the API against a hand-checked fixture, on SQLite and PostgreSQL.
+
+School s1 (junior, two classes per grade) with the sample catalog, autumn term 2026 (`2026-1`):
+required 必做 per class — grade 8: 8 分组 + 1 演示, grade 9: 4 分组 + 1 演示, grade 7: none —
+so 24 分组 and 4 演示 class–experiment pairs. Done in the term: 8-1 P8-1-01, P8-1-02 (分组),
+P8-1-05 (演示); 8-2 P8-1-01; 9-1 P9-1-01 (演示), P9-1-02. → 分组 4/24, 演示 2/4.
+"""
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from campuspulse.server.app import create_app
+from campuspulse.server.inventory.experiments import load_catalog_csv
+from tests.support.campus import AUTH, TOKEN
+
+CATALOG = Path(__file__).parents[2] / "config" / "experiments" / "sample-catalog.csv"
+API = "/api/v1"
+DONE = [
+    ("8-1", "P8-1-01", "2026-09-10"), ("8-1", "P8-1-01", "2026-09-24"),  # twice: counts once
+    ("8-1", "P8-1-02", "2026-09-17"), ("8-1", "P8-1-05", "2026-10-15"), ("8-1", "P8-1-10", "2026-11-02"),  # 选做
+    ("8-2", "P8-1-01", "2026-09-11"), ("9-1", "P9-1-01", "2026-09-08"), ("9-1", "P9-1-02", "2026-10-20"),
+    ("8-1", "P8-2-01", "2027-03-01"),  # spring term: not in this term
+]  # fmt: skip
+
+
+@pytest.fixture
+def client(ledger_url):
+    app = create_app(ledger_url, admin_token=TOKEN)
+    with TestClient(app) as c:
+        for item in load_catalog_csv(CATALOG):
+            assert (
+                c.put(f"{API}/experiments/catalog/{item.code}", json=item.model_dump(), headers=AUTH).status_code == 201
+            )
+        for school, parallel in (("s1", 2), ("s2", 1)):
+            body = {"name": school, "district": "hd", "stage": "junior", "parallel_classes": parallel}
+            assert c.put(f"{API}/schools/{school}", json=body, headers=AUTH).status_code == 201
+        for class_, code, day in DONE:
+            body = {"class": class_, "experiment": code, "date": day, "teacher": "王老师"}
+            assert c.post(f"{API}/schools/s1/experiment-records", json=body, headers=AUTH).status_code == 201
+        yield c
+    app.state.engine.dispose()
+
+
+def rate(client, **query) -> dict:
+    r = client.get(f"{API}/experiments/offering-rate", params={"term": "2026-1", **query}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_school_offering_rate_by_type_grade_and_class(client):
+    got = rate(client, scope="school", id="s1")
+    assert got["by_type"] == [{"type": "分组", "required": 24, "done": 4, "rate": round(4 / 24, 6)},
+                              {"type": "演示", "required": 4, "done": 2, "rate": 0.5}]  # fmt: skip
+    grades = {(r["type"], r["grade"]): (r["required"], r["done"]) for r in got["by_grade"]}
+    assert grades == {("分组", 8): (16, 3), ("分组", 9): (8, 1), ("演示", 8): (2, 1), ("演示", 9): (2, 1)}
+    classes = {(r["type"], r["class"]): (r["required"], r["done"]) for r in got["by_class"]}
+    assert classes[("分组", "8-1")] == (8, 2) and classes[("分组", "8-2")] == (8, 1)
+    assert classes[("演示", "9-2")] == (1, 0)
+    assert got["classes"] == 6
+
+
+def test_optional_experiments_count_only_when_asked(client):
+    got = rate(client, scope="school", id="s1", include_optional=True)
+    assert got["by_type"][1] == {"type": "演示", "required": 6, "done": 3, "rate": 0.5}
+
+
+def test_the_spring_term_has_its_own_requirements(client):
+    got = rate(client, scope="school", id="s1", term="2026-2")
+    assert got["by_type"][0] == {"type": "分组", "required": 10, "done": 1, "rate": 0.1}  # 5 分组 × 2 classes
+    assert got["term"]["from"] == "2027-02-01"
+
+
+def test_district_rolls_up_classes_of_every_school(client):
+    got = rate(client, scope="district", id="hd")
+    schools = {(r["type"], r["school"]): (r["required"], r["done"]) for r in got["by_school"]}
+    assert schools[("分组", "s1")] == (24, 4) and schools[("分组", "s2")] == (12, 0)
+    assert got["by_type"][0] == {"type": "分组", "required": 36, "done": 4, "rate": round(4 / 36, 6)}
+    assert "by_class" not in got
+
+
+def test_a_school_must_name_its_edition_when_the_catalog_has_several(client):
+    other = {"code": "BS8-1-01", "name": "测量长度", "subject": "physics", "grade": 8, "term": 1, "edition": "北师大版",
+             "type": "分组", "required": "必做"}  # fmt: skip
+    assert client.put(f"{API}/experiments/catalog/BS8-1-01", json=other, headers=AUTH).status_code == 201
+    r = client.get(f"{API}/experiments/offering-rate", params={"term": "2026-1", "scope": "school", "id": "s1"},
+                   headers=AUTH)  # fmt: skip
+    assert r.status_code == 409 and "PUT /api/v1/schools/s1/editions" in r.json()["detail"]
+    assert client.put(f"{API}/schools/s1/editions", json={"physics": "人教版"}, headers=AUTH).status_code == 200
+    assert rate(client, scope="school", id="s1")["by_type"][0]["required"] == 24
+
+
+def test_a_bad_term_says_what_is_expected(client):
+    r = client.get(f"{API}/experiments/offering-rate", params={"term": "autumn", "scope": "school", "id": "s1"},
+                   headers=AUTH)  # fmt: skip
+    assert r.status_code == 404 and "2026-1" in r.json()["detail"]
