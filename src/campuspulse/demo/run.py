@@ -21,11 +21,14 @@ from sqlalchemy.orm import Session
 
 from campuspulse.collector.service import Collector
 from campuspulse.demo.campus import TZ, SimSchool, build_campus, live_periods, local_now, teaching_days
+from campuspulse.demo.ledger_data import seed_ledger
 from campuspulse.drivers.simulated import SimulatedDevice
 from campuspulse.edge.agent import Agent
 from campuspulse.server.app import create_app
 from campuspulse.server.inventory import service as inventory
+from campuspulse.server.inventory.standards import list_standards
 from campuspulse.server.metrics.available_time import local_ms
+from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.service import GroupBy, Scope, utilization
 from campuspulse.settings import AgentSettings, MqttSettings
 
@@ -56,7 +59,7 @@ def _free_port() -> int:
 
 
 def _provision(engine: object, campus: list[SimSchool], today_periods: dict[str, list[tuple[str, str]]],
-               history: list[str], today: str) -> None:  # fmt: skip
+               history: list[str], today: str) -> dict[str, str]:  # fmt: skip
     with Session(engine) as s, s.begin():  # type: ignore[arg-type]
         s.info["actor"] = "demo"
         for sc in campus:
@@ -72,6 +75,7 @@ def _provision(engine: object, campus: list[SimSchool], today_periods: dict[str,
                 s.flush()
                 for dev in room.devices:
                     inventory.put_device(s, sc.code, dev.id, {"agent": room.agent, "room": room.id, "kind": dev.kind})
+        return seed_ledger(s, campus, date.fromisoformat(today))
 
 
 def _agent_settings(sc: SimSchool, room_index: int, data_dir: Path, today: str,
@@ -118,10 +122,15 @@ def _school_table(engine: object, campus: list[SimSchool], today: str, counters:
     tomorrow = (datetime.fromisoformat(today) + timedelta(days=1)).date().isoformat()
     table = Table(title=f"campuspulse demo — today ({today}, {TZ}), refreshed {datetime.now():%H:%M:%S}")
     table.add_column("school", no_wrap=True)
-    for col in ("devices used", "avail. h", "in use h", "util.", "coverage", "sessions"):
+    for col in ("devices used", "avail. h", "in use h", "util.", "coverage", "sessions", "R_item", "达标"):
         table.add_column(col, justify="right")
     with Session(engine) as s:  # type: ignore[arg-type]
         rows = utilization(s, Scope.CITY, "", today, tomorrow, GroupBy.SCHOOL)
+        equipped = {}
+        for std in list_standards(s):
+            for c in compliance(s, Scope.CITY, "", std.code, std.version)["schools"]:
+                if c["applies"]:
+                    equipped[c["school"]] = (_pct(c["r_item"]), "yes" if c["compliant"] else "no")
     for r in rows:
         table.add_row(
             str(r["key"]),
@@ -131,6 +140,7 @@ def _school_table(engine: object, campus: list[SimSchool], today: str, counters:
             _pct(r["utilization"]),
             _pct(r["coverage"]),
             str(r["sessions"]),
+            *equipped.get(str(r["key"]), ("—", "—")),
         )
     table.caption = (
         f"records stored {counters.records_stored:,} · duplicates {counters.duplicates:,} · "  # type: ignore[attr-defined]
@@ -155,7 +165,7 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
 
     app = create_app(f"sqlite:///{opts.data_dir / 'ledger.db'}", admin_token=token)
     engine = app.state.engine
-    _provision(engine, campus, today_periods, history, today)
+    passwords = _provision(engine, campus, today_periods, history, today)
 
     mqtt = MqttSettings(host="127.0.0.1", port=opts.broker_port or _free_port())
     agents: list[Agent] = []
@@ -195,6 +205,8 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
     console.print(f"admin token: [bold]{token}[/]")
     console.print(f"try: curl -H 'Authorization: Bearer {token}' "
                   f"'{url}/api/v1/utilization?scope=city&from={today}&to={tomorrow}&group_by=school'")  # fmt: skip
+    for name, password in passwords.items():
+        console.print(f"user [bold]{name}[/] password [bold]{password}[/] (log in: POST {url}/api/v1/auth/token)")
     console.print("Ctrl-C stops it.\n")
     started = time.monotonic()
     try:

@@ -1,0 +1,106 @@
+"""The demo's ledger beyond devices: region tree, rooms, standards, equipment ledgers, experiments, users.
+
+Standards and the experiment catalog come from the checkout's `config/` samples when they are there.
+Each school's equipment ledger meets the sample standard to a different degree, so compliance varies.
+"""
+
+import random
+import secrets
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from campuspulse.demo.campus import SimSchool
+from campuspulse.server.access.credentials import create_user
+from campuspulse.server.access.principals import Role, ScopeKind
+from campuspulse.server.inventory import service as inventory
+from campuspulse.server.inventory.experiments import ExperimentRecordIn, add_record, load_catalog_csv, put_catalog_item
+from campuspulse.server.inventory.money import yuan_to_fen
+from campuspulse.server.inventory.quantity_rules import QuantityRule, SchoolFacts, required
+from campuspulse.server.inventory.standards import get_standard, load_standard_file, put_standard
+from campuspulse.server.metrics.offering_service import STAGE_GRADES
+
+CONFIG = Path(__file__).resolve().parents[3] / "config"
+DISTRICTS = {"haidian": "海淀区", "chaoyang": "朝阳区"}
+# share of each required item a school holds in working order, by school position
+EQUIPPED = (1.0, 0.9, 0.7)
+
+
+def _regions(s: Session) -> None:
+    inventory.put_region(s, "beijing", "北京市", "city", None)
+    for code, name in DISTRICTS.items():
+        inventory.put_region(s, code, name, "district", "beijing")
+
+
+def _standards(s: Session) -> dict[str, tuple[str, str]]:
+    loaded = {}
+    for f in sorted((CONFIG / "standards").glob("*.yaml")):
+        code, version, body = load_standard_file(f)
+        put_standard(s, code, version, body)
+        loaded[body.stage] = (code, version)
+    return loaded
+
+
+def _equipment(s: Session, sc: SimSchool, position: int, standard: str, version: str, rnd: random.Random) -> None:
+    _, items = get_standard(s, standard, version)
+    rooms: dict[str, int] = {}
+    for room in sc.rooms:
+        rooms[room.type.replace("-", "_")] = rooms.get(room.type.replace("-", "_"), 0) + 1
+    facts = SchoolFacts(sc.classes, sc.classes // 3, sc.students, 50, rooms)
+    share = EQUIPPED[position % len(EQUIPPED)]
+    for n, item in enumerate(items, start=1):
+        need = required(QuantityRule.model_validate(item.rule), facts)
+        good = need if share >= 1 or rnd.random() < share else int(need * share)
+        lines = [("完好", good), ("待修", rnd.randint(0, 2))]
+        for k, (status, quantity) in enumerate(lines):
+            if quantity:
+                inventory.put_equipment_item(s, sc.code, f"{item.code}-{k}", {
+                    "catalog_code": item.code, "name": item.name, "room": None, "quantity": quantity,
+                    "unit": item.unit, "unit_value_fen": item.reference_price_fen or yuan_to_fen(n),
+                    "status": status, "purchase_date": date(2019 + n % 6, 9, 1)})  # fmt: skip
+
+
+def _experiments(s: Session, campus: list[SimSchool], today: date, rnd: random.Random) -> None:
+    f = CONFIG / "experiments" / "sample-catalog.csv"
+    if not f.exists():
+        return
+    catalog = load_catalog_csv(f)
+    for item in catalog:
+        put_catalog_item(s, item)
+    term = 1 if today.month >= 8 or today.month == 1 else 2
+    start = date(today.year if today.month >= 8 else today.year - 1, 9, 1) if term == 1 else date(today.year, 2, 20)
+    days = max((today - start).days, 1)
+    for position, sc in enumerate(campus):
+        rate = (0.9, 0.6, 0.4)[position % 3]
+        for grade in STAGE_GRADES.get(sc.stage, ()):
+            for n in range(1, sc.classes // 3 + 1):
+                for item in (i for i in catalog if i.grade == grade and i.term == term):
+                    if rnd.random() < rate:
+                        day = start + timedelta(days=rnd.randrange(days))
+                        body = ExperimentRecordIn.model_validate(
+                            {"class": f"{grade}-{n}", "experiment": item.code, "date": day, "teacher": "示例教师"}
+                        )
+                        add_record(s, sc.code, body)
+
+
+def seed_ledger(s: Session, campus: list[SimSchool], today: date) -> dict[str, str]:
+    """Fill the demo ledger; returns the demo users' passwords by name."""
+    rnd = random.Random(7)
+    _regions(s)
+    for sc in campus:
+        for room in sc.rooms:
+            inventory.put_room(s, sc.code, room.id, {"name": room.id, "type": room.type.replace("-", "_"),
+                                                     "capacity": 50})  # fmt: skip
+    standards = _standards(s)
+    for position, sc in enumerate(campus):
+        if sc.stage in standards:
+            _equipment(s, sc, position, *standards[sc.stage], rnd)
+    _experiments(s, campus, today, rnd)
+    users = {"hd-manager": (Role.DISTRICT_MANAGER, ScopeKind.REGION, "haidian"),
+             "auditor": (Role.AUDITOR, ScopeKind.ALL, "")}  # fmt: skip
+    passwords = {}
+    for name, (role, kind, scope) in users.items():
+        passwords[name] = secrets.token_urlsafe(12)
+        create_user(s, name, role, kind, scope, passwords[name])
+    return passwords
