@@ -7,7 +7,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from campuspulse.server.ledger import audit  # noqa: F401  (its listener logs every inventory change)
+from campuspulse.server.ledger import audit, stale_days  # noqa: F401  (their listeners log changes, mark stale days)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import Engine, delete, func, select
@@ -26,9 +27,11 @@ from campuspulse.server.ledger.schema import (
     ClockSkew,
     DeadLetter,
     PendingRecord,
+    School,
     SeqGap,
     StateSegment,
 )
+from campuspulse.server.ledger.stale_days import day_window, local_days, mark_stale
 from campuspulse.server.ledger.state_segments import Segment, StateFact, apply_state
 from campuspulse.telemetry import ParsedBatch, StatusPayload
 from campuspulse.telemetry.parsed import ParsedRecord, ParsedState
@@ -88,6 +91,13 @@ class Ledger:
         self.reorder_window = timedelta(seconds=reorder_window_s)
         self.max_future_skew_ms = int(max_future_skew_s * 1000)
         self._dialect = engine.dialect.name
+        self._zones: dict[str, ZoneInfo] = {}
+
+    def _zone(self, s: Session, school: str) -> ZoneInfo:
+        if school not in self._zones:
+            row = s.get(School, school)
+            self._zones[school] = ZoneInfo(row.tz if row else "UTC")
+        return self._zones[school]
 
     # dead letters -------------------------------------------------------------------------
     def dead_letter(
@@ -134,8 +144,11 @@ class Ledger:
                     folder.preload(folder.wanted)
                     folder.wanted = set()
                 self._ingest_one(s, batch, source, out.batches[i], folder, now_ms)
+            stale: set[tuple[str, str]] = set()
             for folder in folders.values():
                 folder.sync()
+                stale |= {(folder.school, d) for d in folder.touched_days(self._zone(s, folder.school))}
+            mark_stale(s.connection(), stale)
             for j in sorted(range(len(statuses)), key=lambda j: statuses[j][0].agent):
                 out.status_refusals[j] = self._status(s, *statuses[j])
         return out
@@ -392,6 +405,24 @@ class _SegmentFolder:
         self._work: dict[str, list[Segment]] = defaultdict(list)
         self._rows: dict[int, StateSegment] = {}
         self.wanted: set[str] = set()
+        self._touched: list[tuple[int, int]] = []
+
+    def _touch(self, *segments: Any) -> None:
+        self._touched.extend((g.start_ms, g.end_ms) for g in segments if g is not None)
+
+    def touched_days(self, tz: ZoneInfo) -> set[str]:
+        """The local days whose figures the folded facts may have changed."""
+        days: set[str] = set()
+        window = (0, 0)
+        for lo, hi in self._touched:
+            if window[0] <= lo and hi <= window[1]:
+                continue
+            spanned = local_days(lo, hi, tz)
+            days.update(spanned)
+            window = day_window(spanned[-1], tz)
+            if not (window[0] <= lo and hi <= window[1]):
+                window = (0, 0)
+        return days
 
     def _copy(self, row: StateSegment) -> Segment:
         seg = Segment(*(getattr(row, f) for f in _FIELDS))
@@ -427,8 +458,11 @@ class _SegmentFolder:
         if f.device not in self._last:
             self.preload({f.device})
         last = self._last[f.device]
+        self._touched.append((f.ts_ms, f.ts_ms + fact.valid_ms))
         if last is None or last.start_ms <= f.ts_ms:
+            self._touch(last)
             change = apply_state(last, None, fact)
+            self._touch(*change.removed, *change.created)
             work = self._work[f.device]
             for seg in change.removed:
                 work.remove(seg)  # type: ignore[arg-type]
@@ -452,9 +486,11 @@ class _SegmentFolder:
         nxt = self.s.scalar(
             self._query(f.device).where(StateSegment.start_ms > f.ts_ms).order_by(StateSegment.start_ms).limit(1)
         )
+        self._touch(prev, nxt)
         change = apply_state(
             prev, nxt, fact, partial(StateSegment, school=self.school, device=f.device, agent=self.agent)
         )
+        self._touch(*change.removed, *change.created)
         for seg in change.removed:
             self.s.delete(seg)
         self.s.add_all(change.created)  # type: ignore[arg-type]

@@ -76,7 +76,10 @@ class StateSegment(Base):
     last_seq: Mapped[int] = mapped_column(BigInteger)
     records: Mapped[int] = mapped_column(Integer)
 
-    __table_args__ = (Index("ix_state_segments_device_start", "school", "device", "start_ms", unique=True),)
+    __table_args__ = (
+        Index("ix_state_segments_device_start", "school", "device", "start_ms", unique=True),
+        Index("ix_state_segments_school_end", "school", "end_ms"),
+    )
 
 
 class AgentProgress(Base):

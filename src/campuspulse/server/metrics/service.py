@@ -8,14 +8,17 @@ from datetime import timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.access.principals import region_districts
 from campuspulse.server.errors import NotFound
-from campuspulse.server.ledger.schema import CalendarDay, Device, School, StateSegment
-from campuspulse.server.metrics.available_time import bound_ms, local_date, teaching_periods
-from campuspulse.server.metrics.utilization import Interval, UtilizationFigures, device_utilization
+from campuspulse.server.ledger.rollup_schema import DeviceDayRollup
+from campuspulse.server.ledger.schema import CalendarDay, Device, School
+from campuspulse.server.metrics.available_time import bound_ms, local_date
+from campuspulse.server.metrics.daily import ROLLUP_THRESHOLD, DeviceSegments, device_day, teaching_days
+from campuspulse.server.metrics.rollups import school_segments, trusted_days
+from campuspulse.server.metrics.utilization import UtilizationFigures
 
 
 class Scope(StrEnum):
@@ -80,6 +83,28 @@ def _key(group_by: GroupBy | None, scope: Scope, ident: str, dev: _Dev) -> str:
     raise AssertionError(group_by)
 
 
+def _rollup_figures(
+    s: Session, school: str, devices: list[str], days: list[str], first_counted: str, by_day: bool
+) -> list[tuple[str, str | None, UtilizationFigures]]:
+    """(device, day or None, figures) summed from the rollups of `days`; sessions continued inside the range
+    (from a teaching day ≥ `first_counted`) are counted once unless rows are per day."""
+    r = DeviceDayRollup
+    continued = func.sum(case((r.continues_from >= first_counted, 1), else_=0))
+    cols = [r.device, *([r.day] if by_day else []), func.sum(r.available_ms), func.sum(r.in_use_ms),
+            func.sum(r.known_ms), func.sum(r.sessions), func.sum(r.used_periods), func.sum(r.available_periods),
+            continued]  # fmt: skip
+    q = select(*cols).where(r.school == school, r.device.in_(devices), r.day.in_(days))
+    q = q.group_by(r.device, *([r.day] if by_day else []))
+    out = []
+    for row in s.execute(q):
+        device, day = row[0], (row[1] if by_day else None)
+        a, u, k, sessions, used, periods, cont = (int(v or 0) for v in row[2 if by_day else 1 :])
+        fig = UtilizationFigures(available_ms=a, in_use_ms=u, known_ms=k, used_periods=used, available_periods=periods,
+                                 sessions=sessions - (0 if by_day else cont))  # fmt: skip
+        out.append((device, day, fig))
+    return out
+
+
 def utilization(
     s: Session,
     scope: Scope,
@@ -93,51 +118,66 @@ def utilization(
     """Pooled utilization rows for the devices in scope over [from, to) (domain.md).
 
     Time after `now_ms` (default: now) is not available yet: a figure for today covers the day so far.
+    Whole past days come from the daily rollups where they are current; every other day is computed
+    from the segments, day by day with the same arithmetic, so both give the same figures.
     """
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    by_day = group_by is GroupBy.DAY
     devices = _devices(s, scope, ident)
     by_school: dict[str, list[_Dev]] = defaultdict(list)
     for d in devices:
         by_school[d.school.code].append(d)
     pooled: dict[str, UtilizationFigures] = defaultdict(UtilizationFigures)
+    members: dict[str, set[str]] = defaultdict(set)
+    used: dict[str, set[str]] = defaultdict(set)
+
+    def pool(key: str, dev: _Dev, fig: UtilizationFigures) -> None:
+        pooled[key].add(fig)
+        members[key].add(f"{dev.school.code}/{dev.device}")
+        if fig.in_use_ms > 0:
+            used[key].add(f"{dev.school.code}/{dev.device}")
+
     for code, devs in by_school.items():
         school = devs[0].school
         tz = ZoneInfo(school.tz)
         f_ms, t_ms = bound_ms(from_, tz), min(bound_ms(to, tz), now_ms)
-        lo, hi = local_date(f_ms, tz) - timedelta(days=1), local_date(t_ms, tz) + timedelta(days=1)
-        days = {
-            c.day: c.periods
-            for c in s.scalars(
-                select(CalendarDay).where(
-                    CalendarDay.school == code, CalendarDay.day >= lo.isoformat(), CalendarDay.day <= hi.isoformat()
-                )
-            )
-        }
-        periods = teaching_periods(days, tz, f_ms, t_ms)
-        segs: dict[str, list[Interval]] = defaultdict(list)
-        for seg in s.execute(
-            select(StateSegment.device, StateSegment.start_ms, StateSegment.end_ms, StateSegment.state)
-            .where(
-                StateSegment.school == code,
-                StateSegment.device.in_([d.device for d in devs]),
-                StateSegment.start_ms < t_ms,
-                StateSegment.end_ms > f_ms,
-            )
-            .order_by(StateSegment.start_ms)
-        ):
-            segs[seg.device].append(Interval(seg.start_ms, seg.end_ms, seg.state))
+        keys = {d.device: _key(group_by, scope, ident, d) for d in devs} if not by_day else {}
+        for d in devs:
+            if not by_day:
+                pool(keys[d.device], d, UtilizationFigures())
+        if t_ms <= f_ms:
+            continue
+        first, last = local_date(f_ms, tz), local_date(t_ms - 1, tz)
+        calendar = {c.day: c.periods for c in s.scalars(select(CalendarDay).where(
+            CalendarDay.school == code, CalendarDay.day >= (first - timedelta(days=1)).isoformat(),
+            CalendarDay.day <= last.isoformat()))}  # fmt: skip
+        tds = teaching_days(calendar, tz, first, last, clip=(f_ms, t_ms))
+        if not tds:
+            continue
+        first_counted = tds[0].day
+        whole = [td.day for td in tds if f_ms <= td.start_ms and td.end_ms <= t_ms]
+        rolled: set[str] = set()
+        if whole and period_threshold == ROLLUP_THRESHOLD:
+            rolled = {day for _, day in trusted_days(s, [code], whole[0], whole[-1])} & set(whole)
+        by_name = {d.device: d for d in devs}
+        if rolled:
+            for device, day, fig in _rollup_figures(s, code, list(by_name), sorted(rolled), first_counted, by_day):
+                pool(day if by_day and day else keys.get(device, ""), by_name[device], fig)
+        live = [td for td in tds if td.day not in rolled]
+        if not live:
+            continue
+        few = list(by_name) if scope in (Scope.ROOM, Scope.DEVICE) else None
+        segs = school_segments(s, code, min(td.lower_ms for td in live), max(td.end_ms for td in live), few)
+        empty = DeviceSegments.of([])
         for dev in devs:
-            if group_by is GroupBy.DAY:
-                per_day: dict[str, list[tuple[int, int]]] = defaultdict(list)
-                for day, p0, p1 in periods:
-                    per_day[day].append((p0, p1))
-                for day, ps in per_day.items():
-                    pooled[day].add(device_utilization(segs[dev.device], ps, period_threshold))
-            else:
-                key = _key(group_by, scope, ident, dev)
-                pooled[key].add(
-                    device_utilization(segs[dev.device], [(p0, p1) for _, p0, p1 in periods], period_threshold)
-                )
+            dsegs = segs.get(dev.device, empty)
+            for td in live:
+                fig, continues = device_day(dsegs, td, period_threshold)
+                if not by_day and continues is not None and continues >= first_counted:
+                    fig.sessions -= 1
+                pool(td.day if by_day else keys[dev.device], dev, fig)
+    for key, fig in pooled.items():
+        fig.devices, fig.devices_used = len(members[key]), len(used[key])
     return [pooled[k].as_row(k) for k in sorted(pooled)]
 
 

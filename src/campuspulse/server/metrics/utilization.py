@@ -103,3 +103,16 @@ def device_utilization(
             fig.sessions += 1
     fig.devices_used = 1 if fig.in_use_ms > 0 else 0
     return fig
+
+
+def continues_before(intervals: Sequence[Interval], periods: Sequence[tuple[int, int]], boundary_ms: int) -> bool:
+    """Whether the first in_use run that overlaps `periods` began before `boundary_ms`.
+
+    With `boundary_ms` the end of the previous teaching day's last period, such a run overlapped that day's
+    available time as well: it is the same session, counted once when days are added up.
+    `intervals` must reach back to `boundary_ms`.
+    """
+    for r0, r1 in _runs(intervals):
+        if any(p0 < r1 and r0 < p1 for p0, p1 in periods):
+            return r0 < boundary_ms
+    return False

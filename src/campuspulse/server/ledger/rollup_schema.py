@@ -1,0 +1,48 @@
+"""Rollup tables: per device and local day, the additive parts of utilization; which days are rolled up or stale."""
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from campuspulse.server.ledger.schema import Base
+
+
+class DeviceDayRollup(Base):
+    """A device's figures for one local teaching day (period threshold 0.5).
+
+    `continues_from` names the previous teaching day when the day's first session is the same in_use run
+    as that day's last one; a sum over days subtracts those whose `continues_from` lies inside the range.
+    """
+
+    __tablename__ = "device_day_rollups"
+    school: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    available_ms: Mapped[int] = mapped_column(BigInteger)
+    in_use_ms: Mapped[int] = mapped_column(BigInteger)
+    known_ms: Mapped[int] = mapped_column(BigInteger)
+    sessions: Mapped[int] = mapped_column(Integer)
+    used_periods: Mapped[int] = mapped_column(Integer)
+    available_periods: Mapped[int] = mapped_column(Integer)
+    continues_from: Mapped[str | None] = mapped_column(String(10), default=None)
+
+    __table_args__ = (Index("ix_device_day_rollups_day", "day"),)
+
+
+class RolledDay(Base):
+    """A local day of a school whose rollups are complete (as of `computed_at`)."""
+
+    __tablename__ = "rolled_days"
+    school: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class StaleDay(Base):
+    """A local day of a school whose segments or calendar changed since it was rolled up."""
+
+    __tablename__ = "stale_days"
+    school: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    marked: Mapped[int] = mapped_column(BigInteger, default=0)

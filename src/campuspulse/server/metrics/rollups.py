@@ -1,0 +1,137 @@
+"""Daily rollups: per device and local teaching day, kept current incrementally.
+
+Whatever changes a school's figures for a day (a segment written by ingest, a calendar day changed) marks
+that (school, day) stale in the same transaction. `refresh_stale` recomputes stale days that have ended;
+`roll_up` computes any days (the rebuild command). Queries use a day's rollups only when it is rolled up
+and not stale; every other day is computed live from the segments, with the same per-day arithmetic.
+"""
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, and_, delete, insert, or_, select
+from sqlalchemy.orm import Session
+
+from campuspulse.server.ledger.rollup_schema import DeviceDayRollup, RolledDay, StaleDay
+from campuspulse.server.ledger.schema import CalendarDay, Device, School, StateSegment
+from campuspulse.server.metrics.available_time import local_date
+from campuspulse.server.metrics.daily import DeviceSegments, TeachingDay, device_day, teaching_days
+from campuspulse.server.metrics.utilization import Interval
+
+
+def _calendar(s: Session, school: str) -> dict[str, list[list[str]]]:
+    return {c.day: c.periods for c in s.scalars(select(CalendarDay).where(CalendarDay.school == school))}
+
+
+def school_segments(
+    s: Session, school: str, lo: int, hi: int, devices: list[str] | None = None
+) -> dict[str, DeviceSegments]:
+    """A school's segments (of `devices`, default all) that end at or after `lo` and start before `hi`."""
+    per_device: dict[str, list[Interval]] = defaultdict(list)
+    q = (select(StateSegment.device, StateSegment.start_ms, StateSegment.end_ms, StateSegment.state)
+         .where(StateSegment.school == school, StateSegment.end_ms >= lo, StateSegment.start_ms < hi)
+         .order_by(StateSegment.device, StateSegment.start_ms))  # fmt: skip
+    if devices is not None:
+        q = q.where(StateSegment.device.in_(devices))
+    for device, start, end, state in s.execute(q):
+        per_device[device].append(Interval(start, end, state))
+    return {d: DeviceSegments.of(v) for d, v in per_device.items()}
+
+
+def day_rows(school: str, devices: list[str], segs: dict[str, DeviceSegments], td: TeachingDay) -> list[dict]:
+    """Rollup rows of every device for one teaching day."""
+    empty = DeviceSegments.of([])
+    rows = []
+    for device in devices:
+        fig, continues = device_day(segs.get(device, empty), td)
+        rows.append({"school": school, "day": td.day, "device": device, "available_ms": fig.available_ms,
+                     "in_use_ms": fig.in_use_ms, "known_ms": fig.known_ms, "sessions": fig.sessions,
+                     "used_periods": fig.used_periods, "available_periods": fig.available_periods,
+                     "continues_from": continues})  # fmt: skip
+    return rows
+
+
+def roll_up(s: Session, school: str, days: list[str]) -> int:
+    """Recompute the rollups of these local days of a school; the number of device-day rows written."""
+    if not days:
+        return 0
+    row = s.get(School, school)
+    if row is None:
+        return 0
+    tz = ZoneInfo(row.tz)
+    ordered = sorted(set(days))
+    tds = teaching_days(_calendar(s, school), tz, date.fromisoformat(ordered[0]), date.fromisoformat(ordered[-1]))
+    tds = [td for td in tds if td.day in set(ordered)]
+    devices = list(s.scalars(select(Device.device).where(Device.school == school).order_by(Device.device)))
+    rows: list[dict] = []
+    if tds and devices:
+        segs = school_segments(s, school, min(td.lower_ms for td in tds), max(td.end_ms for td in tds))
+        for td in tds:
+            rows += day_rows(school, devices, segs, td)
+    s.execute(delete(DeviceDayRollup).where(DeviceDayRollup.school == school, DeviceDayRollup.day.in_(ordered)))
+    if rows:
+        s.execute(insert(DeviceDayRollup), rows)
+    s.execute(delete(RolledDay).where(RolledDay.school == school, RolledDay.day.in_(ordered)))
+    now = datetime.now(UTC)
+    s.execute(insert(RolledDay), [{"school": school, "day": d, "computed_at": now} for d in ordered])
+    return len(rows)
+
+
+def refresh_stale(engine: Engine, now_ms: int | None = None, limit: int = 500) -> int:
+    """Recompute stale days that have ended (up to `limit` school-days); the number recomputed."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    with Session(engine) as s:
+        stale = s.execute(select(StaleDay.school, StaleDay.day, StaleDay.marked)
+                          .order_by(StaleDay.school, StaleDay.day).limit(limit * 4)).all()  # fmt: skip
+    by_school: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    tzs: dict[str, ZoneInfo] = {}
+    done = 0
+    with Session(engine) as s:
+        for school, day, marked in stale:
+            if school not in tzs:
+                row = s.get(School, school)
+                tzs[school] = ZoneInfo(row.tz) if row else ZoneInfo("UTC")
+            if day < local_date(now_ms, tzs[school]).isoformat():  # the open day is always computed live
+                by_school[school].append((day, marked))
+    for school, items in by_school.items():
+        for i in range(0, len(items), 50):
+            chunk = items[i : i + 50][: max(limit - done, 0)]
+            if not chunk:
+                return done
+            with Session(engine) as s, s.begin():
+                roll_up(s, school, [d for d, _ in chunk])
+                seen = [and_(StaleDay.school == school, StaleDay.day == d, StaleDay.marked == m) for d, m in chunk]
+                s.execute(delete(StaleDay).where(or_(*seen)))
+            done += len(chunk)
+    return done
+
+
+def rebuild(
+    engine: Engine, first: date, last: date, schools: list[str] | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> int:  # fmt: skip
+    """Recompute every school's rollups from `first` to `last`; calls `progress(school, rows)` per school."""
+    with Session(engine) as s:
+        codes = schools or list(s.scalars(select(School.code).order_by(School.code)))
+    days = [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+    total = 0
+    for code in codes:
+        with Session(engine) as s, s.begin():
+            n = roll_up(s, code, days)
+            s.execute(delete(StaleDay).where(StaleDay.school == code, StaleDay.day.in_(days)))
+        total += n
+        if progress:
+            progress(code, n)
+    return total
+
+
+def trusted_days(s: Session, schools: list[str], first: str, last: str) -> set[tuple[str, str]]:
+    """(school, day) pairs from `first` to `last` whose rollups are complete and current."""
+    rolled = set(s.execute(select(RolledDay.school, RolledDay.day).where(
+        RolledDay.school.in_(schools), RolledDay.day >= first, RolledDay.day <= last)).all())  # fmt: skip
+    stale = set(s.execute(select(StaleDay.school, StaleDay.day).where(
+        StaleDay.school.in_(schools), StaleDay.day >= first, StaleDay.day <= last)).all())  # fmt: skip
+    return {(a, b) for a, b in rolled} - {(a, b) for a, b in stale}
