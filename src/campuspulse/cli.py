@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from campuspulse.cli_admin import admin_app, import_app
+from campuspulse.cli_admin import admin_app, import_app, metrics_app
 from campuspulse.settings import ConfigError, Settings, load_settings
 
 app = typer.Typer(help="Equipment usage, compliance and experiment offering, measured from the equipment.",
@@ -20,6 +20,7 @@ console = Console()
 err = Console(stderr=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(import_app, name="import")
+app.add_typer(metrics_app, name="metrics")
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="YAML config file", exists=False)]
 
 
@@ -116,7 +117,8 @@ def server(config: ConfigOpt, verbose: bool = False) -> None:
     opts = settings.server
     web = create_app(settings.ledger.url, admin_token=token, reorder_window_s=settings.collector.reorder_window_s,
                      jwt_secret=opts.jwt_secret.get_secret_value() if opts.jwt_secret else None,
-                     access_token_ttl=timedelta(minutes=opts.access_token_minutes))  # fmt: skip
+                     access_token_ttl=timedelta(minutes=opts.access_token_minutes),
+                     rollup_every_s=opts.rollup_every_s if opts.scheduler else None)  # fmt: skip
     uvicorn.run(web, host=settings.server.host, port=settings.server.port)
 
 

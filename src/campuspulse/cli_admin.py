@@ -194,3 +194,48 @@ def import_experiments(
                 created += put_catalog_item(s, item)
                 progress.advance(task)
             progress.console.print(f"{f}: {created} created, {len(items) - created} replaced")
+
+
+metrics_app = typer.Typer(help="Daily rollups behind the figures.", no_args_is_help=True)
+
+
+@metrics_app.command("rebuild")
+def rebuild(
+    from_: Annotated[str, typer.Option("--from", help="first local day, YYYY-MM-DD")],
+    to: Annotated[str, typer.Option("--to", help="last local day, YYYY-MM-DD (inclusive)")],
+    school: Annotated[list[str] | None, typer.Option(help="only these schools (repeatable)")] = None,
+    ledger: LedgerOpt = None,
+) -> None:
+    """Recompute the daily rollups of every school (or the given ones) from --from to --to."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from campuspulse.server.ledger.db import open_ledger
+    from campuspulse.server.ledger.schema import School
+    from campuspulse.server.metrics.rollups import rebuild as rebuild_rollups
+    from campuspulse.settings import LedgerSettings
+
+    try:
+        first, last = date.fromisoformat(from_), date.fromisoformat(to)
+    except ValueError as exc:
+        _fail(f"--from and --to take dates such as 2026-09-01 ({exc})")
+    if last < first:
+        _fail("--to is before --from")
+    engine = open_ledger(ledger or LedgerSettings().url)
+    try:
+        with Session(engine) as s:
+            codes = school or list(s.scalars(select(School.code).order_by(School.code)))
+        rows = 0
+        with Progress(console=console) as progress:
+            task = progress.add_task(f"rollups {first}..{last}", total=len(codes))
+
+            def advance(_code: str, n: int) -> None:
+                nonlocal rows
+                rows += n
+                progress.advance(task)
+
+            rebuild_rollups(engine, first, last, codes, advance)
+    finally:
+        engine.dispose()
+    console.print(f"{len(codes)} schools, {rows:,} device-days rolled up")

@@ -109,6 +109,8 @@ class ServerSettings(_Section):
     admin_token: SecretStr | None = None
     jwt_secret: SecretStr | None = Field(None, description="signs access tokens; default: a key kept in the ledger")
     access_token_minutes: int = Field(480, ge=1, le=60 * 24 * 30)
+    scheduler: bool = Field(True, description="run the rollup scheduler here; false on all but one replica")
+    rollup_every_s: float = Field(60, ge=1, description="how often stale daily rollups are recomputed")
 
 
 class Settings(BaseSettings):

@@ -163,7 +163,7 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
     today_periods = {sc.code: live_periods(now, sc.periods, opts.compressed_day) for sc in campus}
     history = [d.isoformat() for d in teaching_days(now.date(), opts.history_days)]
 
-    app = create_app(f"sqlite:///{opts.data_dir / 'ledger.db'}", admin_token=token)
+    app = create_app(f"sqlite:///{opts.data_dir / 'ledger.db'}", admin_token=token, rollup_every_s=30)
     engine = app.state.engine
     passwords = _provision(engine, campus, today_periods, history, today)
 

@@ -32,16 +32,22 @@ from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory.excel import SheetRejected
 from campuspulse.server.ledger.db import make_engine, upgrade
 from campuspulse.server.ledger.ingest import Ledger
+from campuspulse.server.scheduler import start_scheduler
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
 
 
-def _gap_settler(ledger: Ledger, every_s: float) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Records sent over HTTP wait behind seq gaps too: settle stale gaps while the server runs."""
+def _background(
+    ledger: Ledger, every_s: float, rollup_every_s: float | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """While the server runs: settle stale seq gaps (records sent over HTTP wait behind gaps too) and,
+    if asked, run the scheduler that keeps the daily rollups current."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        scheduler = start_scheduler(ledger.engine, rollup_every_s) if rollup_every_s else None
+
         async def loop() -> None:
             while True:
                 await asyncio.sleep(every_s)
@@ -55,6 +61,8 @@ def _gap_settler(ledger: Ledger, every_s: float) -> Callable[[FastAPI], Abstract
             yield
         finally:
             task.cancel()
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
 
     return lifespan
 
@@ -90,13 +98,17 @@ def create_app(
     settle_every_s: float = 30,
     jwt_secret: str | None = None,
     access_token_ttl: timedelta = timedelta(hours=8),
+    rollup_every_s: float | None = None,
 ) -> FastAPI:
-    """The server on a ledger URL or an open engine; the schema is migrated on start."""
+    """The server on a ledger URL or an open engine; the schema is migrated on start.
+
+    `rollup_every_s` runs the rollup scheduler in this process (give it to one replica only).
+    """
     engine = make_engine(ledger_url) if isinstance(ledger_url, str) else ledger_url
     upgrade(engine)
     ledger = Ledger(engine, reorder_window_s)
     app = FastAPI(
-        lifespan=_gap_settler(ledger, settle_every_s),
+        lifespan=_background(ledger, settle_every_s, rollup_every_s),
         title="campuspulse",
         version=__version__,
         description="Equipment usage, compliance and experiment offering, measured from the equipment.",

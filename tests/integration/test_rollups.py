@@ -1,0 +1,145 @@
+"""Daily rollups on SQLite and PostgreSQL: figures from rollups equal figures from segments, and stay so
+when late records, calendar changes or new devices make rolled-up days stale."""
+
+import random
+from datetime import date
+
+import orjson
+import pytest
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from campuspulse.cli import app as cli
+from campuspulse.server.inventory import service as inventory
+from campuspulse.server.ledger.db import make_engine
+from campuspulse.server.ledger.ingest import Ledger
+from campuspulse.server.ledger.rollup_schema import DeviceDayRollup, RolledDay, StaleDay
+from campuspulse.server.ledger.schema import StateSegment
+from campuspulse.server.metrics.rollups import rebuild, refresh_stale
+from campuspulse.server.metrics.service import GroupBy, Scope, utilization
+from campuspulse.telemetry import format_ts, parse_records_payload, parse_ts
+
+DAYS = ["2026-09-07", "2026-09-08", "2026-09-09", "2026-09-10", "2026-09-11", "2026-09-14"]
+PERIODS = [["08:00", "08:45"], ["09:00", "09:45"], ["14:00", "14:45"], ["15:00", "16:00"]]
+NOW = parse_ts("2026-09-20T00:00:00+08:00")
+QUERIES = [
+    (Scope.SCHOOL, "s1", "2026-09-07", "2026-09-15", None),
+    (Scope.SCHOOL, "s1", "2026-09-07", "2026-09-15", GroupBy.DEVICE),
+    (Scope.SCHOOL, "s1", "2026-09-07", "2026-09-15", GroupBy.DAY),
+    (Scope.ROOM, "s1/lab1", "2026-09-08", "2026-09-11", None),
+    (Scope.DEVICE, "s1/pc3", "2026-09-08T10:00:00+08:00", "2026-09-10T09:30:00+08:00", None),
+    (Scope.CITY, "", "2026-09-01", "2026-09-30", GroupBy.SCHOOL),
+]
+
+
+def records(seed: int = 3) -> list[dict]:
+    """Three devices, a heartbeat a minute from Sunday evening to the next Monday; pc3 stays in use overnight."""
+    rnd = random.Random(seed)
+    out, state = [], {"pc1": "idle", "pc2": "off", "pc3": "idle"}
+    t0 = parse_ts("2026-09-06T20:00:00+08:00")
+    for minute in range(8 * 24 * 60):
+        t = t0 + minute * 60_000
+        for d in state:
+            if rnd.random() < 0.03:
+                state[d] = rnd.choice(["in_use", "idle", "off"])
+            if d == "pc3" and parse_ts("2026-09-08T15:00:00+08:00") <= t < parse_ts("2026-09-09T09:30:00+08:00"):
+                state[d] = "in_use"
+            if rnd.random() < 0.01:
+                continue  # a missed heartbeat
+            out.append({"type": "state", "seq": len(out), "ts": format_ts(t), "device": d, "state": state[d],
+                        "valid_s": 180})  # fmt: skip
+    return out
+
+
+def ingest(engine, recs: list[dict]) -> None:
+    Ledger(engine).ingest(parse_records_payload(orjson.dumps({"v": 1, "agent": "a1", "school": "s1", "records": recs})),
+                          "test")  # fmt: skip
+
+
+@pytest.fixture
+def engine(ledger_url):
+    engine = make_engine(ledger_url)
+    with Session(engine) as s, s.begin():
+        s.info["actor"] = "test"
+        inventory.put_school(s, "s1", {"name": "s1", "district": "d1", "stage": "junior", "tz": "Asia/Shanghai"})
+        inventory.put_agent(s, "a1", "s1")
+        for d, room in (("pc1", "lab1"), ("pc2", "lab1"), ("pc3", "lab2")):
+            inventory.put_device(s, "s1", d, {"agent": "a1", "room": room, "kind": "lab_pc"})
+        for day in DAYS:
+            inventory.put_calendar_day(s, "s1", day, PERIODS)
+    recs = records()
+    for i in range(0, len(recs), 5000):
+        ingest(engine, recs[i : i + 5000])
+    yield engine
+    engine.dispose()
+
+
+def figures(engine) -> list:
+    with Session(engine) as s:
+        return [utilization(s, sc, i, f, t, g, now_ms=NOW) for sc, i, f, t, g in QUERIES]
+
+
+def from_segments_only(engine) -> list:
+    """The same figures with every rollup ignored (deleted inside a transaction that is rolled back)."""
+    with Session(engine) as s:
+        s.execute(delete(RolledDay))
+        out = [utilization(s, sc, i, f, t, g, now_ms=NOW) for sc, i, f, t, g in QUERIES]
+        s.rollback()
+    return out
+
+
+def rolled(engine) -> set[str]:
+    with Session(engine) as s:
+        stale = set(s.scalars(select(StaleDay.day)))
+        return set(s.scalars(select(RolledDay.day))) - stale
+
+
+def test_rollups_give_the_figures_of_the_segments(engine):
+    live = figures(engine)
+    assert live[0][0]["in_use_s"] > 0 and live[0][0]["sessions"] > 0
+    rebuild(engine, date(2026, 9, 1), date(2026, 9, 19))
+    assert rolled(engine) >= set(DAYS)
+    with Session(engine) as s:
+        assert s.scalar(select(DeviceDayRollup.continues_from).where(
+            DeviceDayRollup.device == "pc3", DeviceDayRollup.day == "2026-09-09")) == "2026-09-08"  # fmt: skip
+    assert figures(engine) == live
+    with Session(engine) as s:  # whole past days are answered from the rollups alone
+        s.execute(delete(StateSegment))
+        sc, i, f, t, g = QUERIES[0]
+        assert utilization(s, sc, i, f, t, g, now_ms=NOW) == live[0]
+        s.rollback()
+
+
+def test_a_late_record_makes_its_day_stale_until_it_is_recomputed(engine):
+    rebuild(engine, date(2026, 9, 1), date(2026, 9, 19))
+    late = {"type": "state", "seq": len(records()), "ts": "2026-09-10T09:10:00+08:00", "device": "pc2",
+            "state": "in_use", "valid_s": 3600}  # next in seq, days late in time  # fmt: skip
+    ingest(engine, [late])
+    assert "2026-09-10" not in rolled(engine)
+    assert figures(engine) == from_segments_only(engine)
+    assert refresh_stale(engine, now_ms=NOW) >= 1
+    assert "2026-09-10" in rolled(engine)
+    assert figures(engine) == from_segments_only(engine)
+
+
+def test_calendar_and_device_changes_make_days_stale(engine):
+    rebuild(engine, date(2026, 9, 1), date(2026, 9, 19))
+    with Session(engine) as s, s.begin():
+        s.info["actor"] = "test"
+        inventory.delete_calendar_day(s, "s1", "2026-09-08")
+    assert {"2026-09-08", "2026-09-09"} & rolled(engine) == set(), "the day and the next teaching day"
+    assert figures(engine) == from_segments_only(engine)
+    with Session(engine) as s, s.begin():
+        s.info["actor"] = "test"
+        inventory.put_device(s, "s1", "pc4", {"agent": "a1", "room": "lab2", "kind": "lab_pc"})
+    assert rolled(engine) == set()
+    refresh_stale(engine, now_ms=NOW)
+    assert figures(engine) == from_segments_only(engine)
+
+
+def test_rebuild_command_shows_progress_and_counts(engine, ledger_url):
+    r = CliRunner().invoke(cli, ["metrics", "rebuild", "--from", "2026-09-07", "--to", "2026-09-14",
+                                 "--ledger", ledger_url])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "1 schools, 18 device-days rolled up" in r.output  # 6 teaching days × 3 devices
