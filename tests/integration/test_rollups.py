@@ -30,6 +30,9 @@ QUERIES = [
     (Scope.ROOM, "s1/lab1", "2026-09-08", "2026-09-11", None),
     (Scope.DEVICE, "s1/pc3", "2026-09-08T10:00:00+08:00", "2026-09-10T09:30:00+08:00", None),
     (Scope.CITY, "", "2026-09-01", "2026-09-30", GroupBy.SCHOOL),
+    (Scope.CITY, "", "2026-09-07", "2026-09-15", GroupBy.DISTRICT),
+    (Scope.DISTRICT, "d1", "2026-09-08", "2026-09-10", GroupBy.DAY),
+    (Scope.SCHOOL, "s1", "2026-09-09", "2026-09-12", None),
 ]
 
 

@@ -2,7 +2,8 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, String
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text
+from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campuspulse.server.ledger.schema import Base
@@ -46,3 +47,24 @@ class StaleDay(Base):
     school: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[str] = mapped_column(String(10), primary_key=True)
     marked: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SchoolDayRollup(Base):
+    """A school's figures for one local teaching day: its device rows summed, for region-wide queries.
+
+    `continued` counts devices whose first session continues the previous teaching day's; `used_bits` has a
+    1 for each device used that day, devices in the order of their ids (so days can be OR-ed together).
+    """
+
+    __tablename__ = "school_day_rollups"
+    school: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    available_ms: Mapped[int] = mapped_column(BigInteger)
+    in_use_ms: Mapped[int] = mapped_column(BigInteger)
+    known_ms: Mapped[int] = mapped_column(BigInteger)
+    sessions: Mapped[int] = mapped_column(Integer)
+    used_periods: Mapped[int] = mapped_column(Integer)
+    available_periods: Mapped[int] = mapped_column(Integer)
+    continued: Mapped[int] = mapped_column(Integer)
+    devices: Mapped[int] = mapped_column(Integer)
+    used_bits: Mapped[str] = mapped_column(BIT(varying=True).with_variant(Text, "sqlite"))

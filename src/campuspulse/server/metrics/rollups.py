@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
-from campuspulse.server.ledger.rollup_schema import DeviceDayRollup, RolledDay, StaleDay
+from campuspulse.server.ledger.rollup_schema import DeviceDayRollup, RolledDay, SchoolDayRollup, StaleDay
 from campuspulse.server.ledger.schema import CalendarDay, Device, School, StateSegment
 from campuspulse.server.metrics.available_time import local_date
 from campuspulse.server.metrics.daily import DeviceSegments, TeachingDay, device_day, teaching_days
@@ -54,6 +54,16 @@ def day_rows(school: str, devices: list[str], segs: dict[str, DeviceSegments], t
     return rows
 
 
+def school_day(school: str, day: str, rows: list[dict]) -> dict:
+    """The school-day row of one day's device rows (which come in the order of device ids)."""
+    out: dict = {"school": school, "day": day, "devices": len(rows),
+                 "continued": sum(r["continues_from"] is not None for r in rows),
+                 "used_bits": "".join("1" if r["in_use_ms"] > 0 else "0" for r in rows)}  # fmt: skip
+    for name in ("available_ms", "in_use_ms", "known_ms", "sessions", "used_periods", "available_periods"):
+        out[name] = sum(r[name] for r in rows)
+    return out
+
+
 def roll_up(s: Session, school: str, days: list[str]) -> int:
     """Recompute the rollups of these local days of a school; the number of device-day rows written."""
     if not days:
@@ -67,13 +77,18 @@ def roll_up(s: Session, school: str, days: list[str]) -> int:
     tds = [td for td in tds if td.day in set(ordered)]
     devices = list(s.scalars(select(Device.device).where(Device.school == school).order_by(Device.device)))
     rows: list[dict] = []
+    totals: list[dict] = []
     if tds and devices:
         segs = school_segments(s, school, min(td.lower_ms for td in tds), max(td.end_ms for td in tds))
         for td in tds:
-            rows += day_rows(school, devices, segs, td)
-    s.execute(delete(DeviceDayRollup).where(DeviceDayRollup.school == school, DeviceDayRollup.day.in_(ordered)))
+            day = day_rows(school, devices, segs, td)
+            rows += day
+            totals.append(school_day(school, td.day, day))
+    for table in (DeviceDayRollup, SchoolDayRollup):
+        s.execute(delete(table).where(table.school == school, table.day.in_(ordered)))
     if rows:
         s.execute(insert(DeviceDayRollup), rows)
+        s.execute(insert(SchoolDayRollup), totals)
     s.execute(delete(RolledDay).where(RolledDay.school == school, RolledDay.day.in_(ordered)))
     now = datetime.now(UTC)
     s.execute(insert(RolledDay), [{"school": school, "day": d, "computed_at": now} for d in ordered])

@@ -4,7 +4,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -15,9 +15,10 @@ from campuspulse.server.access.principals import region_districts
 from campuspulse.server.errors import NotFound
 from campuspulse.server.ledger.rollup_schema import DeviceDayRollup
 from campuspulse.server.ledger.schema import CalendarDay, Device, School
-from campuspulse.server.metrics.available_time import bound_ms, local_date
+from campuspulse.server.metrics.available_time import bound_ms, local_date, local_ms
 from campuspulse.server.metrics.daily import ROLLUP_THRESHOLD, DeviceSegments, device_day, teaching_days
 from campuspulse.server.metrics.rollups import school_segments, trusted_days
+from campuspulse.server.metrics.school_rollups import Pooled, pool_school_days, rolled_schools, whole_days
 from campuspulse.server.metrics.utilization import UtilizationFigures
 
 
@@ -48,8 +49,10 @@ class _Dev:
     room: str
 
 
-def _devices(s: Session, scope: Scope, ident: str) -> list[_Dev]:
+def _devices(s: Session, scope: Scope, ident: str, only: set[str] | None = None) -> list[_Dev]:
     q = select(Device, School).join(School, School.code == Device.school)
+    if only is not None:
+        q = q.where(Device.school.in_(only))
     if scope in (Scope.ROOM, Scope.DEVICE):
         school, _, rest = ident.partition("/")
         if not rest:
@@ -63,7 +66,7 @@ def _devices(s: Session, scope: Scope, ident: str) -> list[_Dev]:
     elif ident:
         q = q.where(School.district.in_(region_districts(s, ident)))
     rows = [_Dev(sc, d.device, d.room) for d, sc in s.execute(q.order_by(Device.school, Device.device))]
-    if not rows and (scope is not Scope.CITY or ident):
+    if not rows and only is None and (scope is not Scope.CITY or ident):
         raise NotFound(f"no devices in {scope.value} {ident!r}")
     return rows
 
@@ -105,6 +108,58 @@ def _rollup_figures(
     return out
 
 
+@dataclass(slots=True)
+class _Fast:
+    pooled: Pooled
+    rest: set[str]  # schools left to the per-device path
+
+
+def _from_school_days(
+    s: Session, scope: Scope, ident: str, from_: str, to: str, group_by: GroupBy | None, threshold: float, now_ms: int
+) -> _Fast | None:
+    """The part of a region-wide query that school-day rollups answer, and the schools they cannot."""
+    if scope not in (Scope.SCHOOL, Scope.DISTRICT, Scope.CITY) or threshold != ROLLUP_THRESHOLD:
+        return None
+    if group_by not in (None, GroupBy.SCHOOL, GroupBy.DISTRICT, GroupBy.DAY):
+        return None
+    schools = {sc.code: sc for sc in schools_in_scope(s, scope, ident)}
+    if scope is not Scope.CITY or ident:
+        _devices_exist(s, scope, ident, list(schools))
+    by_range: dict[tuple[date, date], list[str]] = defaultdict(list)
+    rest = set(schools)
+    for code, sc in schools.items():
+        tz = ZoneInfo(sc.tz)
+        f_ms, t_ms = bound_ms(from_, tz), bound_ms(to, tz)
+        if t_ms > now_ms:
+            continue
+        span = whole_days(
+            f_ms, t_ms, local_date(f_ms, tz), local_date(t_ms, tz), lambda d, tz=tz: local_ms(d, "00:00", tz)
+        )
+        if span is not None:
+            by_range[span].append(code)
+    pooled = Pooled(defaultdict(UtilizationFigures), defaultdict(int), defaultdict(int))
+
+    def key_of(sc: School) -> str:
+        return _key(group_by, scope, ident, _Dev(sc, "", ""))
+
+    for (first, last), codes in by_range.items():
+        ready = rolled_schools(s, codes, first, last)
+        if not ready:
+            continue
+        part = pool_school_days(s, {c: schools[c] for c in ready}, first, last, key_of, group_by is GroupBy.DAY)
+        for key, fig in part.figures.items():
+            pooled.figures[key].add(fig)
+            pooled.devices[key] += part.devices[key]
+            pooled.used[key] += part.used[key]
+        rest -= ready
+    return _Fast(pooled, rest)
+
+
+def _devices_exist(s: Session, scope: Scope, ident: str, schools: list[str]) -> None:
+    if s.scalar(select(Device.device).where(Device.school.in_(schools)).limit(1)) is None:
+        raise NotFound(f"no devices in {scope.value} {ident!r}")
+
+
 def utilization(
     s: Session,
     scope: Scope,
@@ -123,7 +178,8 @@ def utilization(
     """
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     by_day = group_by is GroupBy.DAY
-    devices = _devices(s, scope, ident)
+    fast = _from_school_days(s, scope, ident, from_, to, group_by, period_threshold, now_ms)
+    devices = _devices(s, scope, ident, None if fast is None else fast.rest)
     by_school: dict[str, list[_Dev]] = defaultdict(list)
     for d in devices:
         by_school[d.school.code].append(d)
@@ -178,6 +234,10 @@ def utilization(
                 pool(td.day if by_day else keys[dev.device], dev, fig)
     for key, fig in pooled.items():
         fig.devices, fig.devices_used = len(members[key]), len(used[key])
+    if fast is not None:
+        for key, fig in fast.pooled.figures.items():
+            fig.devices, fig.devices_used = fast.pooled.devices[key], fast.pooled.used[key]
+            pooled[key].add(fig)
     return [pooled[k].as_row(k) for k in sorted(pooled)]
 
 

@@ -1,0 +1,102 @@
+"""Region-wide utilization from school-day rollups: one aggregate query instead of a row per device and day.
+
+A school qualifies when the query covers whole local days that are all rolled up and current; every other
+school goes through the per-device path. Sums are pooled per key; sessions that continue from the previous
+teaching day are subtracted except on the school's first day in the range; devices used anywhere in the
+range come from OR-ing the days' device bitmaps (in the database on PostgreSQL).
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campuspulse.server.ledger.rollup_schema import RolledDay, SchoolDayRollup, StaleDay
+from campuspulse.server.ledger.schema import Device, School
+from campuspulse.server.metrics.utilization import UtilizationFigures
+
+
+@dataclass(slots=True)
+class Pooled:
+    """Figures per key with device counts (devices, devices used) kept apart from the additive parts."""
+
+    figures: dict[str, UtilizationFigures]
+    devices: dict[str, int]
+    used: dict[str, int]
+
+
+def whole_days(f_ms: int, t_ms: int, first: date, last_excl: date, midnight: Any) -> tuple[date, date] | None:
+    """(first, last) local days if [f_ms, t_ms) is exactly whole days, else None; `midnight(d)` gives ms."""
+    if last_excl <= first or midnight(first) != f_ms or midnight(last_excl) != t_ms:
+        return None
+    return first, last_excl - timedelta(days=1)
+
+
+def rolled_schools(s: Session, schools: list[str], first: date, last: date) -> set[str]:
+    """The schools whose every day from `first` to `last` is rolled up and not stale."""
+    a, b = first.isoformat(), last.isoformat()
+    n = (last - first).days + 1
+    rolled = (RolledDay.school.in_(schools)) & (RolledDay.day >= a) & (RolledDay.day <= b)
+    counts = dict(s.execute(select(RolledDay.school, func.count()).where(rolled).group_by(RolledDay.school)).all())
+    stale_q = (StaleDay.school.in_(schools)) & (StaleDay.day >= a) & (StaleDay.day <= b)
+    stale = set(s.scalars(select(StaleDay.school).where(stale_q).distinct()))
+    return {code for code, k in counts.items() if k == n} - stale
+
+
+def _popcount_or(bitmaps: list[str]) -> int:
+    acc = 0
+    for bits in bitmaps:
+        acc |= int(bits or "0", 2)
+    return acc.bit_count()
+
+
+def pool_school_days(
+    s: Session, schools: dict[str, School], first: date, last: date, key_of: Any, by_day: bool
+) -> Pooled:
+    """Pooled figures of these schools from their school-day rollups from `first` to `last`."""
+    r = SchoolDayRollup
+    a, b = first.isoformat(), last.isoformat()
+    codes = list(schools)
+    out = Pooled(defaultdict(UtilizationFigures), defaultdict(int), defaultdict(int))
+    group = [r.school, r.day] if by_day else [r.school]
+    sums = [func.sum(c) for c in (r.available_ms, r.in_use_ms, r.known_ms, r.sessions, r.used_periods,
+                                  r.available_periods, r.continued)] + [func.max(r.devices)]  # fmt: skip
+    pg = s.get_bind().dialect.name == "postgresql"
+    used_col = func.bit_count(func.bit_or(r.used_bits)) if pg else func.min(r.school)
+    q = select(*group, *sums, used_col).where(r.school.in_(codes), r.day >= a, r.day <= b).group_by(*group)
+    first_continued: dict[str, int] = {}
+    if not by_day:
+        firsts = select(r.school, func.min(r.day).label("day")).where(
+            r.school.in_(codes), r.day >= a, r.day <= b).group_by(r.school).subquery()  # fmt: skip
+        first_continued = dict(s.execute(select(r.school, r.continued).join(
+            firsts, (firsts.c.school == r.school) & (firsts.c.day == r.day))).all())  # fmt: skip
+    bitmaps: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+    if not pg:
+        for code, day, bits in s.execute(select(r.school, r.day, r.used_bits).where(
+                r.school.in_(codes), r.day >= a, r.day <= b)):  # fmt: skip
+            bitmaps[(code, day if by_day else None)].append(bits)
+    seen: set[str] = set()
+    for row in s.execute(q):
+        code, day = row[0], (row[1] if by_day else None)
+        avail, in_use, known, sessions, used_p, avail_p, continued, devices, used = row[2 if by_day else 1 :]
+        sessions = int(sessions) - (0 if by_day else int(continued) - first_continued.get(code, 0))
+        used = int(used) if pg else _popcount_or(bitmaps[(code, day)])
+        key = day if by_day else key_of(schools[code])
+        out.figures[key].add(UtilizationFigures(available_ms=int(avail), in_use_ms=int(in_use), known_ms=int(known),
+                                                sessions=sessions, used_periods=int(used_p),
+                                                available_periods=int(avail_p)))  # fmt: skip
+        out.devices[key] += int(devices)
+        out.used[key] += used
+        seen.add(code)
+    if not by_day:  # schools without a teaching day in the range still count their devices
+        missing = [c for c in codes if c not in seen]
+        if missing:
+            for code, n in s.execute(select(Device.school, func.count()).where(Device.school.in_(missing))
+                                     .group_by(Device.school)):  # fmt: skip
+                key = key_of(schools[code])
+                out.figures[key]
+                out.devices[key] += int(n)
+    return out
