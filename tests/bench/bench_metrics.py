@@ -124,8 +124,15 @@ def populate_term(engine, schools: int, devices: int, days: list[date], seed: in
     n = _copy(engine, "device_day_rollups", ["school", "day", "device", "available_ms", "in_use_ms", "known_ms",
                                              "sessions", "used_periods", "available_periods", "continues_from"],
               rows())  # fmt: skip
+    with engine.begin() as conn:  # the school-day rows the rollup derives from its device rows
+        conn.execute(text(
+            "INSERT INTO school_day_rollups SELECT school, day, sum(available_ms), sum(in_use_ms), sum(known_ms),"
+            " sum(sessions), sum(used_periods), sum(available_periods), count(continues_from), count(*),"
+            " string_agg(CASE WHEN in_use_ms > 0 THEN '1' ELSE '0' END, '' ORDER BY device)::varbit"
+            " FROM device_day_rollups WHERE day <> :d GROUP BY school, day"), {"d": DAY.isoformat()})  # fmt: skip
+    every = [days[0] + timedelta(days=i) for i in range((days[-1] - days[0]).days + 1)]  # weekends are rolled too
     _copy(engine, "rolled_days", ["school", "day", "computed_at"],
-          ((c, d.isoformat(), "2026-12-01T00:00:00+00:00") for c in codes for d in days if d != DAY))  # fmt: skip
+          ((c, d.isoformat(), "2026-12-01T00:00:00+00:00") for c in codes for d in every if d != DAY))  # fmt: skip
     return n
 
 
