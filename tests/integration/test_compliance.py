@@ -9,8 +9,11 @@ standard of four 基本 items (one 选配 and one consumable item do not count):
 R_item = 2/4; R_qty = (20+2+4)/(23+2+4+221) = 26/250; R_val = (5200+1360+3600)/(5980+1360+3600+221) = 10160/11161.
 """
 
+import io
+
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 
 from campuspulse.server.app import create_app
 from tests.support.campus import AUTH, TOKEN
@@ -102,3 +105,18 @@ def test_an_unknown_standard_or_scope_is_a_clear_404(client):
     assert r.status_code == 404 and "no standard 'NOPE'" in r.json()["detail"]
     r = client.get(f"{API}/compliance", params={"standard": "T", "scope": "district", "id": "zz"}, headers=AUTH)
     assert r.status_code == 404
+
+
+def test_the_compliance_workbook_holds_the_api_figures(client):
+    api = get(client, scope="school", id="s1")
+    r = client.get(f"{API}/reports/compliance.xlsx", params={"standard": "T", "scope": "school", "id": "s1"},
+                   headers=AUTH)  # fmt: skip
+    wb = load_workbook(io.BytesIO(r.content))
+    header = [c.value for c in wb["schools"][1]]
+    row = dict(zip(header, (c.value for c in wb["schools"][2]), strict=True))
+    assert (row["r_item"], row["r_qty"], row["r_val"]) == tuple(
+        api["schools"][0][k] for k in ("r_item", "r_qty", "r_val")
+    )
+    assert [c.value for c in wb["gaps"]["A"]][1:] == [g["code"] for g in api["gaps"]]
+    about = {c[0].value: c[1].value for c in wb["说明"].iter_rows()}
+    assert about["standard"] == "T 1 测试标准" and "R_item" in about["formula"]

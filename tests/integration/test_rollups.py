@@ -1,7 +1,6 @@
 """Daily rollups on SQLite and PostgreSQL: figures from rollups equal figures from segments, and stay so
 when late records, calendar changes or new devices make rolled-up days stale."""
 
-import random
 from datetime import date
 
 import orjson
@@ -18,7 +17,8 @@ from campuspulse.server.ledger.rollup_schema import DeviceDayRollup, RolledDay, 
 from campuspulse.server.ledger.schema import StateSegment
 from campuspulse.server.metrics.rollups import rebuild, refresh_stale
 from campuspulse.server.metrics.service import GroupBy, Scope, utilization
-from campuspulse.telemetry import format_ts, parse_records_payload, parse_ts
+from campuspulse.telemetry import parse_records_payload, parse_ts
+from tests.support.campus import week_of_heartbeats
 
 DAYS = ["2026-09-07", "2026-09-08", "2026-09-09", "2026-09-10", "2026-09-11", "2026-09-14"]
 PERIODS = [["08:00", "08:45"], ["09:00", "09:45"], ["14:00", "14:45"], ["15:00", "16:00"]]
@@ -34,25 +34,6 @@ QUERIES = [
     (Scope.DISTRICT, "d1", "2026-09-08", "2026-09-10", GroupBy.DAY),
     (Scope.SCHOOL, "s1", "2026-09-09", "2026-09-12", None),
 ]
-
-
-def records(seed: int = 3) -> list[dict]:
-    """Three devices, a heartbeat a minute from Sunday evening to the next Monday; pc3 stays in use overnight."""
-    rnd = random.Random(seed)
-    out, state = [], {"pc1": "idle", "pc2": "off", "pc3": "idle"}
-    t0 = parse_ts("2026-09-06T20:00:00+08:00")
-    for minute in range(8 * 24 * 60):
-        t = t0 + minute * 60_000
-        for d in state:
-            if rnd.random() < 0.03:
-                state[d] = rnd.choice(["in_use", "idle", "off"])
-            if d == "pc3" and parse_ts("2026-09-08T15:00:00+08:00") <= t < parse_ts("2026-09-09T09:30:00+08:00"):
-                state[d] = "in_use"
-            if rnd.random() < 0.01:
-                continue  # a missed heartbeat
-            out.append({"type": "state", "seq": len(out), "ts": format_ts(t), "device": d, "state": state[d],
-                        "valid_s": 180})  # fmt: skip
-    return out
 
 
 def ingest(engine, recs: list[dict]) -> None:
@@ -71,7 +52,7 @@ def engine(ledger_url):
             inventory.put_device(s, "s1", d, {"agent": "a1", "room": room, "kind": "lab_pc"})
         for day in DAYS:
             inventory.put_calendar_day(s, "s1", day, PERIODS)
-    recs = records()
+    recs = week_of_heartbeats()
     for i in range(0, len(recs), 5000):
         ingest(engine, recs[i : i + 5000])
     yield engine
@@ -116,7 +97,7 @@ def test_rollups_give_the_figures_of_the_segments(engine):
 
 def test_a_late_record_makes_its_day_stale_until_it_is_recomputed(engine):
     rebuild(engine, date(2026, 9, 1), date(2026, 9, 19))
-    late = {"type": "state", "seq": len(records()), "ts": "2026-09-10T09:10:00+08:00", "device": "pc2",
+    late = {"type": "state", "seq": len(week_of_heartbeats()), "ts": "2026-09-10T09:10:00+08:00", "device": "pc2",
             "state": "in_use", "valid_s": 3600}  # next in seq, days late in time  # fmt: skip
     ingest(engine, [late])
     assert "2026-09-10" not in rolled(engine)

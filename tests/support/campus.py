@@ -1,5 +1,6 @@
 """Builders of contract payloads and provisioning calls shared by tests and benches."""
 
+import random
 from typing import Any
 
 from campuspulse.telemetry import format_ts, parse_ts
@@ -66,7 +67,6 @@ def synthetic_stream(
     agent: str, devices: list[str], steps: int, seed: int = 1, start_ms: int = 1788739200000, readings: bool = True
 ) -> list[dict[str, Any]]:
     """An agent's records in seq order: per step and device a state (mostly heartbeats) and a reading."""
-    import random
 
     rnd = random.Random(seed)
     state = {d: "idle" for d in devices}
@@ -89,4 +89,23 @@ def synthetic_stream(
                         "values": {"power_w": round(rnd.uniform(0, 120), 2)},
                     }
                 )
+    return out
+
+
+def week_of_heartbeats(seed: int = 3) -> list[dict]:
+    """Three devices, a heartbeat a minute from Sunday evening to the next Monday; pc3 stays in use overnight."""
+    rnd = random.Random(seed)
+    out, state = [], {"pc1": "idle", "pc2": "off", "pc3": "idle"}
+    t0 = parse_ts("2026-09-06T20:00:00+08:00")
+    for minute in range(8 * 24 * 60):
+        t = t0 + minute * 60_000
+        for d in state:
+            if rnd.random() < 0.03:
+                state[d] = rnd.choice(["in_use", "idle", "off"])
+            if d == "pc3" and parse_ts("2026-09-08T15:00:00+08:00") <= t < parse_ts("2026-09-09T09:30:00+08:00"):
+                state[d] = "in_use"
+            if rnd.random() < 0.01:
+                continue  # a missed heartbeat
+            out.append({"type": "state", "seq": len(out), "ts": format_ts(t), "device": d, "state": state[d],
+                        "valid_s": 180})  # fmt: skip
     return out

@@ -129,3 +129,40 @@ def as_date(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+def _cell(value: Any) -> Any:
+    return value if value is None or isinstance(value, int | float | str | date | datetime) else str(value)
+
+
+def write_tables(sheets: dict[str, list[dict[str, Any]]], about: list[tuple[str, str]]) -> bytes:
+    """A workbook with one sheet per table (header from the first row's keys) and an 说明 sheet of (name, value)."""
+    wb = Workbook()
+    info = wb.active
+    info.title = "说明"
+    for name, value in about:
+        info.append([name, _cell(value)])
+    info.column_dimensions["A"].width, info.column_dimensions["B"].width = 28, 90
+    for title, rows in sheets.items():
+        ws = wb.create_sheet(title[:31])
+        keys = list(rows[0]) if rows else []
+        ws.append(keys)
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            ws.append([_cell(row.get(k)) for k in keys])
+        ws.freeze_panes = "A2"
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def csv_bytes(rows: list[dict[str, Any]]) -> bytes:
+    """Rows as UTF-8 CSV with a byte-order mark, so that Excel reads the Chinese right."""
+    import csv
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else [], extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -49,7 +49,8 @@ class _Dev:
     room: str
 
 
-def _devices(s: Session, scope: Scope, ident: str, only: set[str] | None = None) -> list[_Dev]:
+def devices_in_scope(s: Session, scope: Scope, ident: str, only: set[str] | None = None) -> list[_Dev]:
+    """The devices of a scope (of the schools `only`, if given), with their school; NotFound if none."""
     q = select(Device, School).join(School, School.code == Device.school)
     if only is not None:
         q = q.where(Device.school.in_(only))
@@ -179,7 +180,7 @@ def utilization(
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     by_day = group_by is GroupBy.DAY
     fast = _from_school_days(s, scope, ident, from_, to, group_by, period_threshold, now_ms)
-    devices = _devices(s, scope, ident, None if fast is None else fast.rest)
+    devices = devices_in_scope(s, scope, ident, None if fast is None else fast.rest)
     by_school: dict[str, list[_Dev]] = defaultdict(list)
     for d in devices:
         by_school[d.school.code].append(d)

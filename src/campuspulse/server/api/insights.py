@@ -1,0 +1,53 @@
+"""Idle and peak insight: unused equipment, most and least used rooms, the hour-of-week pattern."""
+
+import time
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from campuspulse.server.api.auth import Caller
+from campuspulse.server.api.deps import Db
+from campuspulse.server.api.figures import require_scope_read
+from campuspulse.server.metrics import insights
+from campuspulse.server.metrics.service import Scope
+
+router = APIRouter(tags=["figures"])
+
+
+@router.get("/insights/idle")
+def idle_equipment(
+    db: Db, caller: Caller, scope: Scope, id: str = "", days: Annotated[int, Query(ge=1, le=200)] = 10
+) -> dict[str, object]:
+    """Devices not in use on any of their school's last `days` teaching days, with when they were last used."""
+    require_scope_read(db, caller, scope, id)
+    return insights.idle_equipment(db, scope, id, days, int(time.time() * 1000))
+
+
+@router.get("/insights/rooms")
+def ranked_rooms(
+    db: Db,
+    caller: Caller,
+    scope: Scope,
+    from_: Annotated[str, Query(alias="from")],
+    to: str,
+    id: str = "",
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> dict[str, object]:
+    """The most and the least used rooms over [from, to)."""
+    require_scope_read(db, caller, scope, id)
+    return insights.ranked_rooms(db, scope, id, from_, to, limit, int(time.time() * 1000))
+
+
+@router.get("/insights/heatmap")
+def heatmap(
+    db: Db,
+    caller: Caller,
+    scope: Scope,
+    from_: Annotated[date, Query(alias="from")],
+    to: Annotated[date, Query(description="exclusive")],
+    id: str = "",
+) -> dict[str, object]:
+    """In-use share of available time per weekday (1 = Monday) and local hour, pooled over the devices in scope."""
+    require_scope_read(db, caller, scope, id)
+    return insights.heatmap(db, scope, id, from_, to, int(time.time() * 1000))
