@@ -30,7 +30,7 @@ from campuspulse.server.metrics.rollups import rebuild, school_segments
 from tests.conftest import PG_URL
 from tests.support.campus import AUTH, TOKEN
 
-DAY = date(2026, 9, 7)
+DAY = date(2026, 3, 2)  # a spring term that has ended: every day of it is rolled up
 PERIODS = [["08:00", "08:45"], ["08:55", "09:40"], ["10:00", "10:45"], ["10:55", "11:40"],
            ["14:00", "14:45"], ["14:55", "15:40"], ["15:50", "16:35"]]  # fmt: skip
 SCHOOLS_PER_DISTRICT = 50

@@ -33,6 +33,10 @@ QUERIES = [
     (Scope.CITY, "", "2026-09-07", "2026-09-15", GroupBy.DISTRICT),
     (Scope.DISTRICT, "d1", "2026-09-08", "2026-09-10", GroupBy.DAY),
     (Scope.SCHOOL, "s1", "2026-09-09", "2026-09-12", None),
+    (Scope.SCHOOL, "s1", "2026-09-07", "2026-09-15", GroupBy.WEEK),
+    (Scope.CITY, "", "2026-09-01", "2026-09-15", GroupBy.MONTH),
+    (Scope.ROOM, "s1/lab2", "2026-09-07", "2026-09-15", GroupBy.TERM),
+    (Scope.SCHOOL, "s1", "2026-09-07", "2026-09-15", GroupBy.DAY),
 ]
 
 

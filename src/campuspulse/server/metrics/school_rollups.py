@@ -7,6 +7,7 @@ range come from OR-ing the days' device bitmaps (in the database on PostgreSQL).
 """
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -54,49 +55,72 @@ def _popcount_or(bitmaps: list[str]) -> int:
 
 
 def pool_school_days(
-    s: Session, schools: dict[str, School], first: date, last: date, key_of: Any, by_day: bool
-) -> Pooled:
-    """Pooled figures of these schools from their school-day rollups from `first` to `last`."""
+    s: Session, schools: dict[str, School], first: date, last: date, key_of: Any,
+    bucket: Callable[[str], str] | None,
+) -> Pooled:  # fmt: skip
+    """Pooled figures of these schools from their school-day rollups from `first` to `last` (keyed by `key_of`
+    of the school, or by the time `bucket` of the day)."""
+    if bucket is not None:
+        return _pool_by_time(s, list(schools), first, last, bucket)
     r = SchoolDayRollup
     a, b = first.isoformat(), last.isoformat()
     codes = list(schools)
     out = Pooled(defaultdict(UtilizationFigures), defaultdict(int), defaultdict(int))
-    group = [r.school, r.day] if by_day else [r.school]
     sums = [func.sum(c) for c in (r.available_ms, r.in_use_ms, r.known_ms, r.sessions, r.used_periods,
                                   r.available_periods, r.continued)] + [func.max(r.devices)]  # fmt: skip
     pg = s.get_bind().dialect.name == "postgresql"
     used_col = func.bit_count(func.bit_or(r.used_bits)) if pg else func.min(r.school)
-    q = select(*group, *sums, used_col).where(r.school.in_(codes), r.day >= a, r.day <= b).group_by(*group)
-    first_continued: dict[str, int] = {}
-    if not by_day:
-        firsts = select(r.school, func.min(r.day).label("day")).where(
-            r.school.in_(codes), r.day >= a, r.day <= b).group_by(r.school).subquery()  # fmt: skip
-        first_continued = dict(s.execute(select(r.school, r.continued).join(
-            firsts, (firsts.c.school == r.school) & (firsts.c.day == r.day))).all())  # fmt: skip
-    bitmaps: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+    q = select(r.school, *sums, used_col).where(r.school.in_(codes), r.day >= a, r.day <= b).group_by(r.school)
+    firsts = select(r.school, func.min(r.day).label("day")).where(
+        r.school.in_(codes), r.day >= a, r.day <= b).group_by(r.school).subquery()  # fmt: skip
+    first_continued = dict(s.execute(select(r.school, r.continued).join(
+        firsts, (firsts.c.school == r.school) & (firsts.c.day == r.day))).all())  # fmt: skip
+    bitmaps: dict[str, list[str]] = defaultdict(list)
     if not pg:
-        for code, day, bits in s.execute(select(r.school, r.day, r.used_bits).where(
-                r.school.in_(codes), r.day >= a, r.day <= b)):  # fmt: skip
-            bitmaps[(code, day if by_day else None)].append(bits)
+        for code, bits in s.execute(select(r.school, r.used_bits).where(r.school.in_(codes), r.day >= a, r.day <= b)):
+            bitmaps[code].append(bits)
     seen: set[str] = set()
-    for row in s.execute(q):
-        code, day = row[0], (row[1] if by_day else None)
-        avail, in_use, known, sessions, used_p, avail_p, continued, devices, used = row[2 if by_day else 1 :]
-        sessions = int(sessions) - (0 if by_day else int(continued) - first_continued.get(code, 0))
-        used = int(used) if pg else _popcount_or(bitmaps[(code, day)])
-        key = day if by_day else key_of(schools[code])
-        out.figures[key].add(UtilizationFigures(available_ms=int(avail), in_use_ms=int(in_use), known_ms=int(known),
-                                                sessions=sessions, used_periods=int(used_p),
-                                                available_periods=int(avail_p)))  # fmt: skip
+    for code, avail, in_use, known, sessions, used_p, avail_p, continued, devices, used in s.execute(q):
+        key = key_of(schools[code])
+        sessions = int(sessions) - int(continued) + first_continued.get(code, 0)
+        out.figures[key].add(UtilizationFigures(
+            available_ms=int(avail), in_use_ms=int(in_use), known_ms=int(known), used_periods=int(used_p),
+            available_periods=int(avail_p), sessions=sessions))  # fmt: skip
         out.devices[key] += int(devices)
-        out.used[key] += used
+        out.used[key] += int(used) if pg else _popcount_or(bitmaps[code])
         seen.add(code)
-    if not by_day:  # schools without a teaching day in the range still count their devices
-        missing = [c for c in codes if c not in seen]
-        if missing:
-            for code, n in s.execute(select(Device.school, func.count()).where(Device.school.in_(missing))
-                                     .group_by(Device.school)):  # fmt: skip
-                key = key_of(schools[code])
-                out.figures[key]
-                out.devices[key] += int(n)
+    missing = [c for c in codes if c not in seen]  # no teaching day in the range: the devices still count
+    if missing:
+        for code, n in s.execute(select(Device.school, func.count()).where(Device.school.in_(missing))
+                                 .group_by(Device.school)):  # fmt: skip
+            key = key_of(schools[code])
+            out.figures[key]
+            out.devices[key] += int(n)
+    return out
+
+
+def _pool_by_time(s: Session, codes: list[str], first: date, last: date, bucket: Callable[[str], str]) -> Pooled:
+    """School-day rows pooled per time key; a session continuing from the previous teaching day counts once
+    when that day has the same key, and devices used are OR-ed over the key's days per school."""
+    r = SchoolDayRollup
+    out = Pooled(defaultdict(UtilizationFigures), defaultdict(int), defaultdict(int))
+    q = (select(r.school, r.day, r.available_ms, r.in_use_ms, r.known_ms, r.sessions, r.used_periods,
+                r.available_periods, r.continued, r.devices, r.used_bits)
+         .where(r.school.in_(codes), r.day >= first.isoformat(), r.day <= last.isoformat())
+         .order_by(r.school, r.day))  # fmt: skip
+    prev: tuple[str, str] | None = None
+    bits: dict[tuple[str, str], list[str]] = defaultdict(list)
+    devices: dict[tuple[str, str], int] = {}
+    for code, day, avail, in_use, known, sessions, used_p, avail_p, continued, n, used_bits in s.execute(q):
+        key = bucket(day)
+        same = prev is not None and prev[0] == code and bucket(prev[1]) == key
+        out.figures[key].add(UtilizationFigures(
+            available_ms=int(avail), in_use_ms=int(in_use), known_ms=int(known), used_periods=int(used_p),
+            available_periods=int(avail_p), sessions=int(sessions) - (int(continued) if same else 0)))  # fmt: skip
+        bits[(code, key)].append(str(used_bits))
+        devices[(code, key)] = max(devices.get((code, key), 0), int(n))
+        prev = (code, day)
+    for (code, key), maps in bits.items():
+        out.devices[key] += devices[(code, key)]
+        out.used[key] += _popcount_or(maps)
     return out

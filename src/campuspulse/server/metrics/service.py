@@ -2,13 +2,13 @@
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.access.principals import region_districts
@@ -40,6 +40,31 @@ class GroupBy(StrEnum):
     SCHOOL = "school"
     DISTRICT = "district"
     DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    TERM = "term"
+
+
+def time_bucket(group_by: GroupBy | None) -> Callable[[str], str] | None:
+    """For time groupings, the key of a local day: `2026-09-07`, ISO week `2026-W37`, `2026-09`, or the term
+    `2026-1` (autumn, August–January) / `2026-2` (spring of the 2026–27 school year)."""
+    match group_by:
+        case GroupBy.DAY:
+            return lambda day: day
+        case GroupBy.WEEK:
+            return lambda day: "{}-W{:02d}".format(*date.fromisoformat(day).isocalendar()[:2])
+        case GroupBy.MONTH:
+            return lambda day: day[:7]
+        case GroupBy.TERM:
+            return _term_of
+    return None
+
+
+def _term_of(day: str) -> str:
+    year, month = int(day[:4]), int(day[5:7])
+    if month >= 8:
+        return f"{year}-1"
+    return f"{year - 1}-1" if month == 1 else f"{year - 1}-2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,24 +113,34 @@ def _key(group_by: GroupBy | None, scope: Scope, ident: str, dev: _Dev) -> str:
 
 
 def _rollup_figures(
-    s: Session, school: str, devices: list[str], days: list[str], first_counted: str, by_day: bool
+    s: Session,
+    school: str,
+    devices: list[str],
+    days: list[str],
+    first_counted: str,
+    bucket: Callable[[str], str] | None,
 ) -> list[tuple[str, str | None, UtilizationFigures]]:
-    """(device, day or None, figures) summed from the rollups of `days`; sessions continued inside the range
-    (from a teaching day ≥ `first_counted`) are counted once unless rows are per day."""
+    """(device, time key or None, figures) from the rollups of `days`. A session that continues from a
+    teaching day ≥ `first_counted` is counted once when both days fall under the same key."""
     r = DeviceDayRollup
-    continued = func.sum(case((r.continues_from >= first_counted, 1), else_=0))
-    cols = [r.device, *([r.day] if by_day else []), func.sum(r.available_ms), func.sum(r.in_use_ms),
-            func.sum(r.known_ms), func.sum(r.sessions), func.sum(r.used_periods), func.sum(r.available_periods),
-            continued]  # fmt: skip
-    q = select(*cols).where(r.school == school, r.device.in_(devices), r.day.in_(days))
-    q = q.group_by(r.device, *([r.day] if by_day else []))
+    if bucket is None:
+        continued = func.sum(case((r.continues_from >= first_counted, 1), else_=0))
+        cols = [r.device, func.sum(r.available_ms), func.sum(r.in_use_ms), func.sum(r.known_ms), func.sum(r.sessions),
+                func.sum(r.used_periods), func.sum(r.available_periods), continued]  # fmt: skip
+        q = select(*cols).where(r.school == school, r.device.in_(devices), r.day.in_(days)).group_by(r.device)
+        rows = [(row[0], None, *row[1:], None) for row in s.execute(q)]
+    else:
+        cols = [r.device, r.day, r.available_ms, r.in_use_ms, r.known_ms, r.sessions, r.used_periods,
+                r.available_periods, literal(0), r.continues_from]  # fmt: skip
+        rows = list(s.execute(select(*cols).where(r.school == school, r.device.in_(devices), r.day.in_(days))))
     out = []
-    for row in s.execute(q):
-        device, day = row[0], (row[1] if by_day else None)
-        a, u, k, sessions, used, periods, cont = (int(v or 0) for v in row[2 if by_day else 1 :])
-        fig = UtilizationFigures(available_ms=a, in_use_ms=u, known_ms=k, used_periods=used, available_periods=periods,
-                                 sessions=sessions - (0 if by_day else cont))  # fmt: skip
-        out.append((device, day, fig))
+    for device, day, a, u, k, sessions, used, periods, cont, continues_from in rows:
+        if bucket is not None:
+            cont = int(continues_from is not None and continues_from >= first_counted
+                       and bucket(continues_from) == bucket(day))  # fmt: skip
+        fig = UtilizationFigures(available_ms=int(a), in_use_ms=int(u), known_ms=int(k), used_periods=int(used),
+                                 available_periods=int(periods), sessions=int(sessions) - int(cont or 0))  # fmt: skip
+        out.append((device, bucket(day) if bucket is not None else None, fig))
     return out
 
 
@@ -121,7 +156,7 @@ def _from_school_days(
     """The part of a region-wide query that school-day rollups answer, and the schools they cannot."""
     if scope not in (Scope.SCHOOL, Scope.DISTRICT, Scope.CITY) or threshold != ROLLUP_THRESHOLD:
         return None
-    if group_by not in (None, GroupBy.SCHOOL, GroupBy.DISTRICT, GroupBy.DAY):
+    if group_by in (GroupBy.DEVICE, GroupBy.ROOM):
         return None
     schools = {sc.code: sc for sc in schools_in_scope(s, scope, ident)}
     if scope is not Scope.CITY or ident:
@@ -147,7 +182,7 @@ def _from_school_days(
         ready = rolled_schools(s, codes, first, last)
         if not ready:
             continue
-        part = pool_school_days(s, {c: schools[c] for c in ready}, first, last, key_of, group_by is GroupBy.DAY)
+        part = pool_school_days(s, {c: schools[c] for c in ready}, first, last, key_of, time_bucket(group_by))
         for key, fig in part.figures.items():
             pooled.figures[key].add(fig)
             pooled.devices[key] += part.devices[key]
@@ -178,7 +213,7 @@ def utilization(
     from the segments, day by day with the same arithmetic, so both give the same figures.
     """
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    by_day = group_by is GroupBy.DAY
+    bucket = time_bucket(group_by)
     fast = _from_school_days(s, scope, ident, from_, to, group_by, period_threshold, now_ms)
     devices = devices_in_scope(s, scope, ident, None if fast is None else fast.rest)
     by_school: dict[str, list[_Dev]] = defaultdict(list)
@@ -198,9 +233,9 @@ def utilization(
         school = devs[0].school
         tz = ZoneInfo(school.tz)
         f_ms, t_ms = bound_ms(from_, tz), min(bound_ms(to, tz), now_ms)
-        keys = {d.device: _key(group_by, scope, ident, d) for d in devs} if not by_day else {}
+        keys = {d.device: _key(group_by, scope, ident, d) for d in devs} if bucket is None else {}
         for d in devs:
-            if not by_day:
+            if bucket is None:
                 pool(keys[d.device], d, UtilizationFigures())
         if t_ms <= f_ms:
             continue
@@ -218,8 +253,8 @@ def utilization(
             rolled = {day for _, day in trusted_days(s, [code], whole[0], whole[-1])} & set(whole)
         by_name = {d.device: d for d in devs}
         if rolled:
-            for device, day, fig in _rollup_figures(s, code, list(by_name), sorted(rolled), first_counted, by_day):
-                pool(day if by_day and day else keys.get(device, ""), by_name[device], fig)
+            for device, key, fig in _rollup_figures(s, code, list(by_name), sorted(rolled), first_counted, bucket):
+                pool(key if key is not None else keys[device], by_name[device], fig)
         live = [td for td in tds if td.day not in rolled]
         if not live:
             continue
@@ -230,9 +265,9 @@ def utilization(
             dsegs = segs.get(dev.device, empty)
             for td in live:
                 fig, continues = device_day(dsegs, td, period_threshold)
-                if not by_day and continues is not None and continues >= first_counted:
-                    fig.sessions -= 1
-                pool(td.day if by_day else keys[dev.device], dev, fig)
+                if continues is not None and continues >= first_counted:
+                    fig.sessions -= bucket is None or bucket(continues) == bucket(td.day)
+                pool(bucket(td.day) if bucket is not None else keys[dev.device], dev, fig)
     for key, fig in pooled.items():
         fig.devices, fig.devices_used = len(members[key]), len(used[key])
     if fast is not None:
