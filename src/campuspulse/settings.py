@@ -59,6 +59,9 @@ class AgentSettings(_Section):
     id: str = Field(pattern=rf"^{ID_PATTERN}$")
     school: str = Field(pattern=rf"^{ID_PATTERN}$")
     queue_path: Path = Path("var/agent-queue.db")
+    queue_max_mb: float | None = Field(
+        None, gt=0, description="disk bound of the queue: when full, the oldest readings are thinned and announced"
+    )
     valid_s: int = Field(180, ge=3, le=86400)
     heartbeat_s: float | None = Field(None, gt=0, description="default valid_s / 3")
     batch_size: int = Field(500, ge=1, le=10000)

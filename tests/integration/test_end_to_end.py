@@ -207,3 +207,34 @@ def test_rebirth_command_republishes_the_birth_status(campus, tmp_path, mosquitt
     finally:
         stop()
         sub.loop_stop()
+
+
+def test_a_full_agent_queue_announces_what_it_thinned_and_nothing_counts_as_lost(tmp_path, ledger_url):
+    broker = Mosquitto(tmp_path / "broker")
+    (tmp_path / "broker").mkdir()
+    broker.start()
+    app = create_app(ledger_url, admin_token=TOKEN)
+    today = datetime.now(TZ).date().isoformat()
+    with TestClient(app) as client:
+        provision(client, devices=("pc1", "pc2"), day=today, periods=(("00:00", "24:00"),))
+        settings_ = MqttSettings(port=broker.port)
+        collector = Collector(settings_, app.state.ledger, client_id="collector-bound")
+        collector.start()
+        agent_cfg = agent_settings(tmp_path, today, ("00:00", "24:00"))
+        agent_cfg.queue_max_mb = 0.03
+        for dev in agent_cfg.devices:
+            dev.reading_every_s = 0.1
+        agent, stop = run_agent_in_thread(agent_cfg, settings_)
+        time.sleep(1.0)
+        broker.stop()
+        wait_until(lambda: agent.queue.dropped_records > 0, 30, "the queue to reach its bound and thin readings")
+        broker.start()
+        wait_until(lambda: len(RecordQueue(tmp_path / "queue.db")) == 0, 30, "the queue to drain after restart")
+        stop()
+        last_seq = RecordQueue(tmp_path / "queue.db").next_seq - 1
+        wait_until(lambda: progress(client) == (last_seq, 0), 30, f"every seq settled: {progress(client)}")
+        health = client.get("/api/v1/agents/a1", headers=AUTH).json()
+        assert health["gaps"] and {g["reason"] for g in health["gaps"]} == {"dropped"}
+        collector.stop()
+    broker.stop()
+    app.state.engine.dispose()

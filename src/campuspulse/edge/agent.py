@@ -21,7 +21,8 @@ class Agent:
 
     def __init__(self, settings: AgentSettings, mqtt: MqttSettings, clock: Callable[[], float] = time.time) -> None:
         self.settings, self.clock = settings, clock
-        self.queue = RecordQueue(settings.queue_path)
+        bound = int(settings.queue_max_mb * 1024 * 1024) if settings.queue_max_mb else None
+        self.queue = RecordQueue(settings.queue_path, bound)
         self.device_errors: dict[str, int] = {}
         self.devices: list[tuple[DeviceSettings, Driver, DeviceMonitor]] = []
         for dev in settings.devices:

@@ -60,9 +60,12 @@ class Publisher:
         self._topic = {k: topic_for(school, agent, k, mqtt.topic_prefix) for k in TopicKind}
 
     def _status(self, online: bool) -> bytes:
-        return dumps({"v": 1, "agent": self.agent, "school": self.school, "online": online,
-                      "ts": format_ts(int(time.time() * 1000)), "version": __version__,
-                      "devices": self.devices})  # fmt: skip
+        status: dict[str, object] = {"v": 1, "agent": self.agent, "school": self.school, "online": online,
+                                     "ts": format_ts(int(time.time() * 1000)), "version": __version__,
+                                     "devices": self.devices}  # fmt: skip
+        if dropped := self.queue.dropped_ranges():
+            status["dropped"] = dropped
+        return dumps(status)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set, reconnecting with backoff; announce going offline on the way out."""
@@ -107,6 +110,9 @@ class Publisher:
 
     async def _drain(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            if self.queue.dropped_changed:  # announce discarded readings before the records that follow them
+                self.queue.dropped_changed = False
+                await client.publish(self._topic[TopicKind.STATUS], self._status(True), qos=1, retain=True)
             batch = self.queue.peek(self.batch_size)
             if not batch:
                 self.wakeup.clear()

@@ -1,26 +1,40 @@
 """The agent's store-and-forward queue: SQLite on disk; `seq` assigned here, persisted across restarts.
 
 A record is written here before any publish and leaves only after the broker acknowledged it.
+With a disk bound, a full queue thins its oldest readings (state records are always kept): whole runs
+of consecutive reading seqs are discarded, alternately, and their seq ranges are kept to be announced in
+the status payload's `dropped` field, so the collector knows they were discarded on purpose.
 """
 
+import logging
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+log = logging.getLogger(__name__)
+MAX_ANNOUNCED_RANGES = 1000
+
 
 class RecordQueue:
     """Records waiting for the broker's PUBACK, in seq order."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, max_bytes: int | None = None) -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+        self.dropped_records = 0
+        self.dropped_changed = False
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)")
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS dropped (first INTEGER PRIMARY KEY, last INTEGER NOT NULL)")
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(records)")}
+        if "reading" not in columns:  # queues written by older agents: their records count as states
+            self.db.execute("ALTER TABLE records ADD COLUMN reading INTEGER NOT NULL DEFAULT 0")
         self.db.execute("INSERT OR IGNORE INTO meta VALUES ('next_seq', 0)")
 
     def append(self, records: list[dict[str, Any]]) -> list[int]:
@@ -33,15 +47,82 @@ class RecordQueue:
             (first,) = cur.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
             seqs = list(range(first, first + len(records)))
             cur.executemany(
-                "INSERT INTO records VALUES (?, ?)",
-                [(s, orjson.dumps({**r, "seq": s})) for s, r in zip(seqs, records, strict=True)],
-            )
+                "INSERT INTO records VALUES (?, ?, ?)",
+                [(s, orjson.dumps({**r, "seq": s}), int(r.get("type") == "reading"))
+                 for s, r in zip(seqs, records, strict=True)],
+            )  # fmt: skip
             cur.execute("UPDATE meta SET value=? WHERE key='next_seq'", (first + len(records),))
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
             raise
+        if self.max_bytes is not None and self.used_bytes() > self.max_bytes:
+            self._thin_until_within_bound()
         return seqs
+
+    def used_bytes(self) -> int:
+        """Bytes the queue's pages hold (free pages left by removed records do not count)."""
+        pages = (
+            self.db.execute("PRAGMA page_count").fetchone()[0] - self.db.execute("PRAGMA freelist_count").fetchone()[0]
+        )
+        return pages * self.db.execute("PRAGMA page_size").fetchone()[0]
+
+    def _thin_until_within_bound(self) -> None:
+        assert self.max_bytes is not None
+        while self.used_bytes() > self.max_bytes:
+            if not self.thin():
+                log.warning(
+                    "agent queue over its bound of %d bytes with state records only; keeping them", self.max_bytes
+                )
+                return
+
+    def thin(self) -> int:
+        """Discard alternate runs of readings among the oldest half of the queued readings; the number discarded."""
+        (count,) = self.db.execute("SELECT count(*) FROM records WHERE reading = 1").fetchone()
+        if not count:
+            return 0
+        runs: list[tuple[int, int]] = []  # (first seq, last seq) of consecutive readings
+        taken, limit, open_run = 0, max(count // 2, 1), False
+        for seq, reading in self.db.execute("SELECT seq, reading FROM records ORDER BY seq"):
+            if taken >= limit:
+                break
+            if not reading:
+                open_run = False
+                continue
+            taken += 1
+            if open_run and runs[-1][1] == seq - 1:
+                runs[-1] = (runs[-1][0], seq)
+            else:
+                runs.append((seq, seq))
+                open_run = True
+        first, last = runs[0]
+        victims = runs[1::2] if len(runs) > 1 else [((first + last + 1) // 2, last) if last > first else (first, last)]
+        cur = self.db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            for lo, hi in victims:
+                cur.execute("DELETE FROM records WHERE seq BETWEEN ? AND ?", (lo, hi))
+                cur.execute("INSERT OR REPLACE INTO dropped VALUES (?, ?)", (lo, hi))
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        discarded = sum(hi - lo + 1 for lo, hi in victims)
+        self.dropped_records += discarded
+        self.dropped_changed = True
+        log.warning("agent queue full: discarded %d readings in %d seq ranges (announced as dropped)",
+                    discarded, len(victims))  # fmt: skip
+        return discarded
+
+    def dropped_ranges(self) -> list[list[int]]:
+        """The newest discarded seq ranges, adjacent ones merged, to announce in the status payload."""
+        merged: list[list[int]] = []
+        for first, last in self.db.execute("SELECT first, last FROM dropped ORDER BY first"):
+            if merged and merged[-1][1] + 1 >= first:
+                merged[-1][1] = max(merged[-1][1], last)
+            else:
+                merged.append([first, last])
+        return merged[-MAX_ANNOUNCED_RANGES:]
 
     def peek(self, limit: int) -> list[dict[str, Any]]:
         """The oldest `limit` records, still queued."""
