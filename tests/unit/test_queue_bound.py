@@ -45,6 +45,23 @@ def test_a_full_queue_thins_readings_keeps_states_and_accounts_for_every_seq(tmp
     assert sum(r["type"] == "state" for r in kept.values()) == sum(r["type"] == "state" for r in records)
 
 
+def test_the_agent_metrics_count_discarded_readings(tmp_path: Path):
+    from prometheus_client import generate_latest
+
+    from campuspulse.edge.agent import Agent
+    from campuspulse.edge.metrics import registry_for
+    from campuspulse.settings import AgentSettings, MqttSettings
+
+    settings = AgentSettings(id="a1", school="s1", queue_path=tmp_path / "q.db", queue_max_mb=0.3,
+                             devices=[{"id": "d0", "source": {"driver": "simulated"}}])  # fmt: skip
+    agent = Agent(settings, MqttSettings())
+    fill(agent.queue, workload(30))
+    text = generate_latest(registry_for(agent)).decode()
+    assert f"campuspulse_agent_dropped_readings_total {float(agent.queue.dropped_records)}" in text
+    assert agent.queue.dropped_records > 0 and "campuspulse_agent_queue_bytes" in text
+    agent.queue.close()
+
+
 def test_without_a_bound_nothing_is_discarded(tmp_path: Path):
     queue = RecordQueue(tmp_path / "q.db")
     fill(queue, workload(5))

@@ -1,4 +1,4 @@
-"""Prometheus metrics of an agent: queue depth and age, publishing, driver errors per device."""
+"""Prometheus metrics of an agent: queue depth, age and size, readings discarded, publishing, driver errors."""
 
 import time
 from collections.abc import Iterator
@@ -25,6 +25,11 @@ class _Exporter(_PromCollector):
                                   value=p.published_records)  # fmt: skip
         yield CounterMetricFamily("campuspulse_agent_published_batches", "messages acknowledged by the broker",
                                   value=p.published_batches)  # fmt: skip
+        yield GaugeMetricFamily("campuspulse_agent_queue_bytes", "bytes the queue holds on disk",
+                                value=a.queue.used_bytes())  # fmt: skip
+        yield CounterMetricFamily("campuspulse_agent_dropped_readings",
+                                  "readings discarded at the queue's disk bound (announced as dropped)",
+                                  value=a.queue.dropped_records)  # fmt: skip
         yield GaugeMetricFamily("campuspulse_agent_connected", "1 while connected to the broker",
                                 value=1.0 if p.connected.is_set() else 0.0)  # fmt: skip
         errors = CounterMetricFamily("campuspulse_agent_driver_errors", "failed device reads", labels=["device"])
