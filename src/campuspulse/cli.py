@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from campuspulse.cli_admin import admin_app, import_app, metrics_app
-from campuspulse.settings import ConfigError, Settings, load_settings
+from campuspulse.settings import AgentSettings, ConfigError, Settings, load_settings
 
 app = typer.Typer(help="Equipment usage, compliance and experiment offering, measured from the equipment.",
                   no_args_is_help=True, add_completion=False)  # fmt: skip
@@ -67,7 +67,14 @@ def agent(config: ConfigOpt, verbose: bool = False) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        runner = Agent(settings.agent, settings.mqtt)  # type: ignore[arg-type]
+
+        def reread() -> AgentSettings:
+            fresh = load_settings(config).agent
+            if fresh is None:
+                raise ValueError(f"{config}: no `agent:` section")
+            return fresh
+
+        runner = Agent(settings.agent, settings.mqtt, reload=reread)  # type: ignore[arg-type]
         if settings.agent.metrics_port:  # type: ignore[union-attr]
             serve_metrics(runner, settings.agent.metrics_port)  # type: ignore[union-attr]
         await runner.run(stop)

@@ -72,10 +72,10 @@ def agent_settings(tmp_path, today, period):
     )
 
 
-def run_agent_in_thread(settings, mqtt_settings):
+def run_agent_in_thread(settings, mqtt_settings, reload=None):
     stop = asyncio.Event()
     loop = asyncio.new_event_loop()
-    agent = Agent(settings, mqtt_settings)
+    agent = Agent(settings, mqtt_settings, reload=reload)
     thread = threading.Thread(target=loop.run_until_complete, args=(agent.run(stop),), daemon=True)
     thread.start()
     return agent, lambda: (loop.call_soon_threadsafe(stop.set), thread.join(15))
@@ -238,3 +238,36 @@ def test_a_full_agent_queue_announces_what_it_thinned_and_nothing_counts_as_lost
         collector.stop()
     broker.stop()
     app.state.engine.dispose()
+
+
+def test_reload_command_polls_the_devices_of_the_new_config(campus, tmp_path, mosquitto):
+    _client, _collector, mqtt_settings, today, period = campus
+    statuses = []
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2)
+    sub.on_message = lambda _c, _u, m: statuses.append(orjson.loads(m.payload)) if m.payload else None
+    sub.connect("127.0.0.1", mosquitto.port)
+    sub.subscribe("campus/v1/s1/a1/status", qos=1)
+    sub.loop_start()
+    first = agent_settings(tmp_path, today, period)
+    second = first.model_copy(update={"devices": first.devices[:1]})
+    configs = [second, ValueError("agent.yaml:3: devices: field required")]
+
+    def reread():
+        nxt = configs.pop(0)
+        if isinstance(nxt, Exception):
+            raise nxt
+        return nxt
+
+    agent, stop = run_agent_in_thread(first, mqtt_settings, reload=reread)
+    try:
+        wait_until(lambda: statuses and statuses[-1]["devices"] == ["pc1", "pc2"], what="the birth status")
+        publish(mosquitto.port, "campus/v1/s1/a1/cmd", b"reload")
+        wait_until(lambda: statuses[-1]["devices"] == ["pc1"], what="a status listing the reloaded devices")
+        assert agent.reloads == 1 and [d.id for d, _drv, _mon in agent.devices] == ["pc1"]
+        publish(mosquitto.port, "campus/v1/s1/a1/cmd", b'{"cmd": "reload"}')
+        wait_until(lambda: not configs, what="the second reload to be tried")
+        time.sleep(0.5)
+        assert agent.reloads == 1 and [d.id for d, _drv, _mon in agent.devices] == ["pc1"], "a bad file changes nothing"
+    finally:
+        stop()
+        sub.loop_stop()

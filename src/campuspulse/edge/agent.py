@@ -19,17 +19,53 @@ log = logging.getLogger(__name__)
 class Agent:
     """Runs an agent's devices and its publisher until stopped."""
 
-    def __init__(self, settings: AgentSettings, mqtt: MqttSettings, clock: Callable[[], float] = time.time) -> None:
-        self.settings, self.clock = settings, clock
+    def __init__(
+        self,
+        settings: AgentSettings,
+        mqtt: MqttSettings,
+        clock: Callable[[], float] = time.time,
+        reload: Callable[[], AgentSettings] | None = None,
+    ) -> None:
+        self.settings, self.clock, self._reload = settings, clock, reload
         bound = int(settings.queue_max_mb * 1024 * 1024) if settings.queue_max_mb else None
         self.queue = RecordQueue(settings.queue_path, bound)
         self.device_errors: dict[str, int] = {}
         self.devices: list[tuple[DeviceSettings, Driver, DeviceMonitor]] = []
+        self._build_devices(settings)
+        self.publisher = Publisher(mqtt, settings.id, settings.school, self.queue,
+                                   [d.id for d in settings.devices], settings.batch_size)  # fmt: skip
+        self.publisher.on_reload = self.request_reload
+        self.reloads = 0
+        self._reload_requested = asyncio.Event()
+
+    def _build_devices(self, settings: AgentSettings) -> None:
+        self.devices = []
         for dev in settings.devices:
             policy = EmitPolicy(settings.valid_s, settings.heartbeat_s or settings.valid_s / 3, dev.reading_every_s)
             self.devices.append((dev, build_driver(dev.source), DeviceMonitor(dev.id, dev.detector, policy)))
-        self.publisher = Publisher(mqtt, settings.id, settings.school, self.queue,
-                                   [d.id for d in settings.devices], settings.batch_size)  # fmt: skip
+
+    def request_reload(self) -> str | None:
+        """Ask for the device list to be read again (the `reload` command); an error message if it cannot be."""
+        if self._reload is None:
+            return "this agent was not started from a config file"
+        self._reload_requested.set()
+        return None
+
+    def _apply_reload(self) -> None:
+        try:
+            new = self._reload() if self._reload else self.settings
+        except Exception as exc:  # a bad file keeps the running configuration
+            log.error("agent %s: reload refused, keeping the running devices: %s", self.settings.id, exc)
+            return
+        if (new.id, new.school) != (self.settings.id, self.settings.school):
+            log.error("agent %s: reload refused: the agent id and school cannot change while it runs", new.id)
+            return
+        self.settings = new
+        self._build_devices(new)
+        self.publisher.devices = [d.id for d in new.devices]
+        self.publisher.status_changed = True
+        self.reloads += 1
+        log.info("agent %s: reloaded, %d devices", new.id, len(new.devices))
 
     def enqueue(self, records: list[dict[str, object]]) -> None:
         """Queue records (seq assigned now) and wake the publisher."""
@@ -61,11 +97,25 @@ class Agent:
             await driver.close()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll every device and publish until `stop` is set."""
-        pollers = [asyncio.create_task(self._poll(d, drv, mon, stop)) for d, drv, mon in self.devices]
+        """Poll every device and publish until `stop` is set; on `reload`, poll the devices of the new config."""
+        publisher = asyncio.create_task(self.publisher.run(stop))
         try:
-            await self.publisher.run(stop)
+            while not stop.is_set():
+                polling = asyncio.Event()
+                pollers = [asyncio.create_task(self._poll(d, drv, mon, polling)) for d, drv, mon in self.devices]
+                waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._reload_requested.wait()),
+                         publisher}  # fmt: skip
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                for w in waits - {publisher}:
+                    w.cancel()
+                polling.set()
+                await asyncio.gather(*pollers, return_exceptions=True)
+                if publisher.done():
+                    break
+                if self._reload_requested.is_set():
+                    self._reload_requested.clear()
+                    self._apply_reload()
         finally:
             stop.set()
-            await asyncio.gather(*pollers, return_exceptions=True)
+            await asyncio.gather(publisher, return_exceptions=True)
             self.queue.close()

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import ssl
 import time
+from collections.abc import Callable
 
 import aiomqtt
 
@@ -57,6 +58,8 @@ class Publisher:
         self.published_batches = 0
         self.published_records = 0
         self.rebirths = 0
+        self.status_changed = False
+        self.on_reload: Callable[[], str | None] = lambda: "reload is not supported here"
         self._topic = {k: topic_for(school, agent, k, mqtt.topic_prefix) for k in TopicKind}
 
     def _status(self, online: bool) -> bytes:
@@ -94,7 +97,8 @@ class Publisher:
                 await sleep_unless(stop, wait)
 
     async def _commands(self, client: aiomqtt.Client) -> None:
-        """Answer the `cmd` topic: `rebirth` republishes the birth status (plain text or {"cmd": …})."""
+        """Answer the `cmd` topic (plain text or {"cmd": …}): `rebirth` republishes the birth status, `reload`
+        reads the config file again and polls its devices (the birth status then lists them)."""
         async for message in client.messages:
             raw = bytes(message.payload) if isinstance(message.payload, bytes | bytearray) else b""
             try:
@@ -105,13 +109,16 @@ class Publisher:
             if command == "rebirth":
                 await client.publish(self._topic[TopicKind.STATUS], self._status(True), qos=1, retain=True)
                 self.rebirths += 1
+            elif command == "reload":
+                if (refusal := self.on_reload()) is not None:
+                    log.warning("agent %s: reload: %s", self.agent, refusal)
             else:
                 log.warning("agent %s: unknown command %r on %s", self.agent, command, message.topic)
 
     async def _drain(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            if self.queue.dropped_changed:  # announce discarded readings before the records that follow them
-                self.queue.dropped_changed = False
+            if self.queue.dropped_changed or self.status_changed:  # before the records that follow
+                self.queue.dropped_changed = self.status_changed = False
                 await client.publish(self._topic[TopicKind.STATUS], self._status(True), qos=1, retain=True)
             batch = self.queue.peek(self.batch_size)
             if not batch:
