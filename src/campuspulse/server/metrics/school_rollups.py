@@ -11,12 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from campuspulse.server.ledger.rollup_schema import RolledDay, SchoolDayRollup, StaleDay
 from campuspulse.server.ledger.schema import Device, School
+from campuspulse.server.metrics.available_time import local_date, local_ms
 from campuspulse.server.metrics.utilization import UtilizationFigures
 
 
@@ -29,22 +32,30 @@ class Pooled:
     used: dict[str, int]
 
 
-def whole_days(f_ms: int, t_ms: int, first: date, last_excl: date, midnight: Any) -> tuple[date, date] | None:
-    """(first, last) local days if [f_ms, t_ms) is exactly whole days, else None; `midnight(d)` gives ms."""
-    if last_excl <= first or midnight(first) != f_ms or midnight(last_excl) != t_ms:
+def whole_days(f_ms: int, t_ms: int, tz: ZoneInfo) -> tuple[date, date] | None:
+    """(first, last) local days if [f_ms, t_ms) is exactly whole days in `tz`, else None."""
+    first, last_excl = local_date(f_ms, tz), local_date(t_ms, tz)
+    if last_excl <= first or local_ms(first, "00:00", tz) != f_ms or local_ms(last_excl, "00:00", tz) != t_ms:
         return None
     return first, last_excl - timedelta(days=1)
 
 
-def rolled_schools(s: Session, schools: list[str], first: date, last: date) -> set[str]:
-    """The schools whose every day from `first` to `last` is rolled up and not stale."""
+def _of(column: Any, codes: list[str] | None) -> Any:
+    """`column IN codes`, or no condition at all for every school (a long IN list costs more than it saves)."""
+    return true() if codes is None else column.in_(codes)
+
+
+def rolled_schools(s: Session, schools: list[str], first: date, last: date, everyone: bool = False) -> set[str]:
+    """The schools whose every day from `first` to `last` is rolled up and not stale (`everyone`: the schools
+    are all the schools there are)."""
     a, b = first.isoformat(), last.isoformat()
     n = (last - first).days + 1
-    rolled = (RolledDay.school.in_(schools)) & (RolledDay.day >= a) & (RolledDay.day <= b)
+    codes = None if everyone else schools
+    rolled = _of(RolledDay.school, codes) & (RolledDay.day >= a) & (RolledDay.day <= b)
     counts = dict(s.execute(select(RolledDay.school, func.count()).where(rolled).group_by(RolledDay.school)).all())
-    stale_q = (StaleDay.school.in_(schools)) & (StaleDay.day >= a) & (StaleDay.day <= b)
+    stale_q = _of(StaleDay.school, codes) & (StaleDay.day >= a) & (StaleDay.day <= b)
     stale = set(s.scalars(select(StaleDay.school).where(stale_q).distinct()))
-    return {code for code, k in counts.items() if k == n} - stale
+    return ({code for code, k in counts.items() if k == n} - stale) & set(schools)
 
 
 def _popcount_or(bitmaps: list[str]) -> int:
@@ -56,31 +67,40 @@ def _popcount_or(bitmaps: list[str]) -> int:
 
 def pool_school_days(
     s: Session, schools: dict[str, School], first: date, last: date, key_of: Any,
-    bucket: Callable[[str], str] | None,
+    bucket: Callable[[str], str] | None, everyone: bool = False,
 ) -> Pooled:  # fmt: skip
     """Pooled figures of these schools from their school-day rollups from `first` to `last` (keyed by `key_of`
-    of the school, or by the time `bucket` of the day)."""
+    of the school, or by the time `bucket` of the day); `everyone`: the schools are all there are."""
     if bucket is not None:
         return _pool_by_time(s, list(schools), first, last, bucket)
     r = SchoolDayRollup
     a, b = first.isoformat(), last.isoformat()
     codes = list(schools)
+    within = _of(r.school, None if everyone else codes) & (r.day >= a) & (r.day <= b)
     out = Pooled(defaultdict(UtilizationFigures), defaultdict(int), defaultdict(int))
     sums = [func.sum(c) for c in (r.available_ms, r.in_use_ms, r.known_ms, r.sessions, r.used_periods,
                                   r.available_periods, r.continued)] + [func.max(r.devices)]  # fmt: skip
     pg = s.get_bind().dialect.name == "postgresql"
-    used_col = func.bit_count(func.bit_or(r.used_bits)) if pg else func.min(r.school)
-    q = select(r.school, *sums, used_col).where(r.school.in_(codes), r.day >= a, r.day <= b).group_by(r.school)
-    firsts = select(r.school, func.min(r.day).label("day")).where(
-        r.school.in_(codes), r.day >= a, r.day <= b).group_by(r.school).subquery()  # fmt: skip
-    first_continued = dict(s.execute(select(r.school, r.continued).join(
-        firsts, (firsts.c.school == r.school) & (firsts.c.day == r.day))).all())  # fmt: skip
+    if pg:  # devices used and the first day's continued sessions in the same pass
+        extra = [func.bit_count(func.bit_or(r.used_bits)),
+                 func.array_agg(aggregate_order_by(r.continued, r.day))[1]]  # fmt: skip
+    else:
+        extra = [func.min(r.school), func.min(r.school)]
+    q = select(r.school, *sums, *extra).where(within).group_by(r.school)
+    first_continued: dict[str, int] = {}
     bitmaps: dict[str, list[str]] = defaultdict(list)
     if not pg:
-        for code, bits in s.execute(select(r.school, r.used_bits).where(r.school.in_(codes), r.day >= a, r.day <= b)):
+        firsts = select(r.school, func.min(r.day).label("day")).where(within).group_by(r.school).subquery()
+        first_continued = dict(s.execute(select(r.school, r.continued).join(
+            firsts, (firsts.c.school == r.school) & (firsts.c.day == r.day))).all())  # fmt: skip
+        for code, bits in s.execute(select(r.school, r.used_bits).where(within)):
             bitmaps[code].append(bits)
     seen: set[str] = set()
-    for code, avail, in_use, known, sessions, used_p, avail_p, continued, devices, used in s.execute(q):
+    for code, avail, in_use, known, sessions, used_p, avail_p, continued, devices, used, first in s.execute(q):
+        if code not in schools:
+            continue
+        if pg:
+            first_continued[code] = int(first or 0)
         key = key_of(schools[code])
         sessions = int(sessions) - int(continued) + first_continued.get(code, 0)
         out.figures[key].add(UtilizationFigures(

@@ -15,7 +15,7 @@ from campuspulse.server.access.principals import region_districts
 from campuspulse.server.errors import NotFound
 from campuspulse.server.ledger.rollup_schema import DeviceDayRollup
 from campuspulse.server.ledger.schema import CalendarDay, Device, School
-from campuspulse.server.metrics.available_time import bound_ms, local_date, local_ms
+from campuspulse.server.metrics.available_time import bound_ms, local_date
 from campuspulse.server.metrics.daily import ROLLUP_THRESHOLD, DeviceSegments, device_day, teaching_days
 from campuspulse.server.metrics.rollups import school_segments, trusted_days
 from campuspulse.server.metrics.school_rollups import Pooled, pool_school_days, rolled_schools, whole_days
@@ -163,26 +163,27 @@ def _from_school_days(
         _devices_exist(s, scope, ident, list(schools))
     by_range: dict[tuple[date, date], list[str]] = defaultdict(list)
     rest = set(schools)
+    spans: dict[str, tuple[date, date] | None] = {}
     for code, sc in schools.items():
-        tz = ZoneInfo(sc.tz)
-        f_ms, t_ms = bound_ms(from_, tz), bound_ms(to, tz)
-        if t_ms > now_ms:
-            continue
-        span = whole_days(
-            f_ms, t_ms, local_date(f_ms, tz), local_date(t_ms, tz), lambda d, tz=tz: local_ms(d, "00:00", tz)
-        )
-        if span is not None:
+        if sc.tz not in spans:  # schools share a handful of zones
+            tz = ZoneInfo(sc.tz)
+            f_ms, t_ms = bound_ms(from_, tz), bound_ms(to, tz)
+            spans[sc.tz] = None if t_ms > now_ms else whole_days(f_ms, t_ms, tz)
+        if (span := spans[sc.tz]) is not None:
             by_range[span].append(code)
+    citywide = scope is Scope.CITY and not ident
     pooled = Pooled(defaultdict(UtilizationFigures), defaultdict(int), defaultdict(int))
 
     def key_of(sc: School) -> str:
         return _key(group_by, scope, ident, _Dev(sc, "", ""))
 
     for (first, last), codes in by_range.items():
-        ready = rolled_schools(s, codes, first, last)
+        everyone = citywide and len(codes) == len(schools)
+        ready = rolled_schools(s, codes, first, last, everyone)
         if not ready:
             continue
-        part = pool_school_days(s, {c: schools[c] for c in ready}, first, last, key_of, time_bucket(group_by))
+        part = pool_school_days(s, {c: schools[c] for c in ready}, first, last, key_of, time_bucket(group_by),
+                                everyone and len(ready) == len(schools))  # fmt: skip
         for key, fig in part.figures.items():
             pooled.figures[key].add(fig)
             pooled.devices[key] += part.devices[key]
