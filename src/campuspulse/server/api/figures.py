@@ -16,6 +16,7 @@ from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.deps import Db
 from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.offering_service import offering_rate
+from campuspulse.server.metrics.rules import COMPLIANCE_RULES, OFFERING_RULES, UTILIZATION_RULES
 from campuspulse.server.metrics.service import GroupBy, Scope, utilization
 from campuspulse.telemetry import ContractError, format_ts
 
@@ -51,13 +52,17 @@ def get_utilization(
         rows = utilization(db, scope, id, from_, to, group_by, period_threshold, as_of)
     except ContractError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    available = sum(float(r["available_s"]) for r in rows)  # type: ignore[arg-type]
+    known = sum(float(r["known_s"]) for r in rows)  # type: ignore[arg-type]
     return {
         "scope": scope.value,
         "id": id,
         "from": from_,
         "to": to,
         "as_of": format_ts(as_of),
+        "rules": {"version": UTILIZATION_RULES, "period_threshold": period_threshold},
         "period_threshold": period_threshold,
+        "coverage": round(known / available, 6) if available else None,
         "rows": rows,
     }
 
@@ -73,7 +78,7 @@ def get_compliance(
 ) -> dict[str, object]:
     """R_item, R_qty, R_val and 达标 per school against a standard; the gap list for a school; the share 达标."""
     require_scope_read(db, caller, scope, id)
-    return compliance(db, scope, id, standard, version)
+    return {**compliance(db, scope, id, standard, version), "rules": {"version": COMPLIANCE_RULES}}
 
 
 @router.get("/experiments/offering-rate")
@@ -87,4 +92,4 @@ def get_offering_rate(
 ) -> dict[str, object]:
     """实验开出率 by type (分组/演示), subject, grade, school and class: required experiment–class pairs done."""
     require_scope_read(db, caller, scope, id)
-    return offering_rate(db, scope, id, term, include_optional)
+    return {**offering_rate(db, scope, id, term, include_optional), "rules": {"version": OFFERING_RULES}}

@@ -17,9 +17,11 @@ from campuspulse.server.api.inventory import XLSX
 from campuspulse.server.inventory.excel import csv_bytes, write_tables
 from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.offering_service import offering_rate
+from campuspulse.server.metrics.rules import COMPLIANCE_RULES, OFFERING_RULES, UTILIZATION_RULES
 from campuspulse.server.metrics.service import GroupBy, Scope, utilization
 
 router = APIRouter(tags=["reports"])
+RULES = {"utilization": UTILIZATION_RULES, "compliance": COMPLIANCE_RULES, "offering-rate": OFFERING_RULES}
 FORMULAS = {
     "utilization": "utilization = in_use_s / available_s; utilization_known = in_use_s / known_s; "
     "coverage = known_s / available_s; seconds are summed over devices before dividing (domain.md)",
@@ -42,8 +44,8 @@ def _file(kind: str, fmt: Fmt, main: list[dict[str, Any]], sheets: dict[str, lis
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if fmt is Fmt.CSV:
         return Response(csv_bytes(main), media_type="text/csv; charset=utf-8", headers=headers)
-    about = [("report", kind), *about, ("formula", FORMULAS[kind]), ("generated", time.strftime("%Y-%m-%dT%H:%M:%SZ",
-             time.gmtime()))]  # fmt: skip
+    generated = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    about = [("report", kind), *about, ("rules", RULES[kind]), ("formula", FORMULAS[kind]), ("generated", generated)]
     return Response(write_tables(sheets, [(k, str(v)) for k, v in about]), media_type=XLSX, headers=headers)
 
 
