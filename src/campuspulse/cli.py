@@ -125,7 +125,9 @@ def server(config: ConfigOpt, verbose: bool = False) -> None:
     web = create_app(settings.ledger.url, admin_token=token, reorder_window_s=settings.collector.reorder_window_s,
                      jwt_secret=opts.jwt_secret.get_secret_value() if opts.jwt_secret else None,
                      access_token_ttl=timedelta(minutes=opts.access_token_minutes),
-                     rollup_every_s=opts.rollup_every_s if opts.scheduler else None)  # fmt: skip
+                     rollup_every_s=opts.rollup_every_s if opts.scheduler else None,
+                     login_attempts=opts.login_attempts, login_window=timedelta(seconds=opts.login_window_s),
+                     cors_origins=opts.cors_origins)  # fmt: skip
     uvicorn.run(web, host=settings.server.host, port=settings.server.port)
 
 

@@ -112,6 +112,9 @@ class ServerSettings(_Section):
     admin_token: SecretStr | None = None
     jwt_secret: SecretStr | None = Field(None, description="signs access tokens; default: a key kept in the ledger")
     access_token_minutes: int = Field(480, ge=1, le=60 * 24 * 30)
+    login_attempts: int = Field(10, ge=1, description="failed logins per user and address before a pause")
+    login_window_s: int = Field(900, ge=1, description="how long failed logins count, and the pause")
+    cors_origins: list[str] = Field(default_factory=list, description="web origins allowed to call the API")
     scheduler: bool = Field(True, description="run the rollup scheduler here; false on all but one replica")
     rollup_every_s: float = Field(60, ge=1, description="how often stale daily rollups are recomputed")
 

@@ -4,6 +4,7 @@ The matrix compares every answer with an independent statement of the rules: a r
 writes it unless it is an auditor, and gets 403 for everything else.
 """
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -215,3 +216,37 @@ def test_every_replica_signs_with_the_same_shared_key(ledger_url, client):
     with TestClient(second) as c2:
         assert c2.get("/api/v1/auth/me", headers=token).json()["username"] == "aud_all"
     second.state.engine.dispose()
+
+
+def test_repeated_failed_logins_are_paused_then_allowed_again(ledger_url):
+    app = create_app(ledger_url, admin_token=TOKEN, login_attempts=3, login_window=timedelta(seconds=2))
+    with TestClient(app) as c:
+        body = {"username": "u1", "password": PASSWORD, "role": "auditor", "scope_kind": "all", "scope_id": ""}
+        assert c.post("/api/v1/users", json=body, headers=AUTH).status_code == 201
+        codes = [c.post("/api/v1/auth/token", data={"username": "u1", "password": "wrong password"}).status_code
+                 for _ in range(4)]  # fmt: skip
+        assert codes == [401, 401, 401, 429]
+        paused = c.post("/api/v1/auth/token", data={"username": "u1", "password": PASSWORD})
+        assert paused.status_code == 429 and int(paused.headers["Retry-After"]) >= 1, "even the right password waits"
+        time.sleep(2.1)
+        assert c.post("/api/v1/auth/token", data={"username": "u1", "password": PASSWORD}).status_code == 200
+    app.state.engine.dispose()
+
+
+def test_responses_carry_security_headers_and_cors_is_closed(client):
+    r = client.get("/api/v1/schools", headers=AUTH)
+    assert r.headers["X-Content-Type-Options"] == "nosniff" and r.headers["X-Frame-Options"] == "DENY"
+    assert r.headers["Cache-Control"] == "no-store"
+    pre = client.options("/api/v1/schools", headers={"Origin": "https://evil.example",
+                                                     "Access-Control-Request-Method": "GET"})  # fmt: skip
+    assert "access-control-allow-origin" not in pre.headers
+
+
+def test_named_origins_may_call_the_api(ledger_url):
+    app = create_app(ledger_url, admin_token=TOKEN, cors_origins=["https://dash.example"])
+    with TestClient(app) as c:
+        ok = c.get("/api/v1/schools", headers={**AUTH, "Origin": "https://dash.example"})
+        assert ok.headers["access-control-allow-origin"] == "https://dash.example"
+        other = c.get("/api/v1/schools", headers={**AUTH, "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+    app.state.engine.dispose()

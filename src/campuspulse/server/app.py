@@ -3,12 +3,13 @@
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -37,6 +38,13 @@ from campuspulse.server.ledger.ingest import Ledger
 from campuspulse.server.scheduler import start_scheduler
 
 API_PREFIX = "/api/v1"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Strict-Transport-Security": "max-age=31536000",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
 log = logging.getLogger(__name__)
 
 
@@ -101,6 +109,9 @@ def create_app(
     jwt_secret: str | None = None,
     access_token_ttl: timedelta = timedelta(hours=8),
     rollup_every_s: float | None = None,
+    login_attempts: int = 10,
+    login_window: timedelta = timedelta(minutes=15),
+    cors_origins: list[str] | None = None,
 ) -> FastAPI:
     """The server on a ledger URL or an open engine; the schema is migrated on start.
 
@@ -120,6 +131,20 @@ def create_app(
     app.state.admin_token = admin_token or os.environ.get("CAMPUSPULSE_ADMIN_TOKEN")
     app.state.jwt_key = _jwt_key(engine, jwt_secret)
     app.state.access_token_ttl = access_token_ttl
+    app.state.login_limit = (login_attempts, login_window)
+    if cors_origins:  # closed unless origins are named
+        app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["*"],
+                           allow_headers=["Authorization", "Content-Type"])  # fmt: skip
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.url.path.startswith(API_PREFIX):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
     for module in (
         users,
         provisioning,

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.access.principals import Principal, Role, ScopeKind, check_role_scope
-from campuspulse.server.ledger.access_schema import ApiToken, ServerSecret, User
+from campuspulse.server.ledger.access_schema import ApiToken, LoginFailure, ServerSecret, User
 
 _hasher = PasswordHasher()
 _ALGORITHM = "HS256"
@@ -151,3 +151,43 @@ def api_tokens(s: Session, username: str | None = None) -> list[ApiToken]:
 def list_users(s: Session) -> list[User]:
     """Every user, by name."""
     return list(s.scalars(select(User).order_by(User.username)))
+
+
+class TooManyAttempts(BadCredentials):
+    """Logins refused for a while after repeated failures; `retry_after_s` says for how long."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many failed logins; try again in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+def check_throttle(s: Session, key: str, limit: int, window: timedelta) -> None:
+    """Raise TooManyAttempts if `key` failed `limit` times within the current window."""
+    row = s.get(LoginFailure, key)
+    if row is None or row.count < limit:
+        return
+    first = row.first_at if row.first_at.tzinfo else row.first_at.replace(tzinfo=UTC)
+    left = first + window - datetime.now(UTC)
+    if left.total_seconds() > 0:
+        raise TooManyAttempts(int(left.total_seconds()) + 1)
+
+
+def record_failure(s: Session, key: str, window: timedelta) -> None:
+    """Count a failed login for `key` (a new window starts once the old one is over)."""
+    now = datetime.now(UTC)
+    row = s.get(LoginFailure, key, with_for_update=True)
+    if row is None:
+        s.add(LoginFailure(key=key, first_at=now, count=1))
+        return
+    first = row.first_at if row.first_at.tzinfo else row.first_at.replace(tzinfo=UTC)
+    if now - first > window:
+        row.first_at, row.count = now, 1
+    else:
+        row.count += 1
+
+
+def clear_failures(s: Session, key: str) -> None:
+    """Forget the failures of `key` after a successful login."""
+    row = s.get(LoginFailure, key)
+    if row is not None:
+        s.delete(row)
