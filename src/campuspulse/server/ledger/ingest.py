@@ -8,18 +8,16 @@ repeated delivery give the segments of in-order delivery, and heartbeats add no 
 """
 
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from campuspulse.server.ledger.schema import (
     Agent,
@@ -29,10 +27,9 @@ from campuspulse.server.ledger.schema import (
     PendingRecord,
     School,
     SeqGap,
-    StateSegment,
 )
-from campuspulse.server.ledger.stale_days import day_window, local_days, mark_stale
-from campuspulse.server.ledger.state_segments import Segment, StateFact, apply_state
+from campuspulse.server.ledger.segment_folder import Fact, SegmentFolder
+from campuspulse.server.ledger.stale_days import mark_stale
 from campuspulse.telemetry import ParsedBatch, StatusPayload
 from campuspulse.telemetry.parsed import ParsedRecord, ParsedState
 
@@ -59,20 +56,10 @@ class WriteResult:
     status_refusals: list[str | None]
 
 
-@dataclass(frozen=True, slots=True)
-class _Fact:
-    seq: int
-    type: str
-    device: str
-    ts_ms: int
-    state: str | None
-    valid_s: int | None
-
-
-def _fact(rec: ParsedRecord) -> _Fact:
+def _fact(rec: ParsedRecord) -> Fact:
     if isinstance(rec, ParsedState):
-        return _Fact(rec.seq, "state", rec.device, rec.ts, rec.state, rec.valid_s)
-    return _Fact(rec.seq, "reading", rec.device, rec.ts, None, None)
+        return Fact(rec.seq, "state", rec.device, rec.ts, rec.state, rec.valid_s)
+    return Fact(rec.seq, "reading", rec.device, rec.ts, None, None)
 
 
 def _dead_letter(source: str, reason: str, raw: Any, agent: str | None, school: str | None) -> DeadLetter:
@@ -132,10 +119,10 @@ class Ledger:
             for agent, school in sorted({(b.agent, b.school) for b, _ in batches}):
                 if self._agent_refusal(s, agent, school) is None:
                     self._progress(s, agent)
-            folders: dict[str, _SegmentFolder] = {}
+            folders: dict[str, SegmentFolder] = {}
             for batch, _ in batches:
                 if batch.agent not in folders:
-                    folders[batch.agent] = _SegmentFolder(s, batch.school, batch.agent)
+                    folders[batch.agent] = SegmentFolder(s, batch.school, batch.agent)
                 folders[batch.agent].wanted |= {r.device for r in batch.records if isinstance(r, ParsedState)}
             for i in sorted(range(len(batches)), key=lambda i: batches[i][0].agent):
                 batch, source = batches[i]
@@ -154,7 +141,7 @@ class Ledger:
         return out
 
     def _ingest_one(
-        self, s: Session, batch: ParsedBatch, source: str, result: IngestResult, folder: "_SegmentFolder", now_ms: int
+        self, s: Session, batch: ParsedBatch, source: str, result: IngestResult, folder: "SegmentFolder", now_ms: int
     ) -> None:
         refusal = self._agent_refusal(s, batch.agent, batch.school)
         if refusal is not None:
@@ -206,15 +193,15 @@ class Ledger:
         s: Session,
         agent: str,
         school: str,
-        facts: list[_Fact],
+        facts: list[Fact],
         result: IngestResult,
         rejected: set[int],
-        folder: "_SegmentFolder",
+        folder: "SegmentFolder",
         now_ms: int,
     ) -> None:
         prog = self._progress(s, agent)
-        incoming: dict[int, _Fact] = {}
-        late: list[_Fact] = []
+        incoming: dict[int, Fact] = {}
+        late: list[Fact] = []
         watermark = prog.watermark
         gaps = self._gaps(s, agent) if any(f.seq <= watermark for f in facts) else []
         for f in facts:
@@ -282,9 +269,9 @@ class Ledger:
         s: Session,
         prog: AgentProgress,
         school: str,
-        folder: "_SegmentFolder",
-        incoming: dict[int, _Fact] | None = None,
-    ) -> list[_Fact]:
+        folder: "SegmentFolder",
+        incoming: dict[int, Fact] | None = None,
+    ) -> list[Fact]:
         """Fold, in seq order, what follows the watermark without a gap; keep the rest pending.
 
         Returns the incoming records left waiting behind a gap (now stored as pending).
@@ -302,7 +289,7 @@ class Ledger:
                 f = incoming[nxt]
             elif nxt in stored:
                 p = stored[nxt]
-                f = _Fact(p.seq, p.type, p.device, p.ts_ms, p.state, p.valid_s)
+                f = Fact(p.seq, p.type, p.device, p.ts_ms, p.state, p.valid_s)
                 settled_stored = True
             else:
                 if declared is None and top > w:
@@ -348,7 +335,7 @@ class Ledger:
                 gap_first = prog.watermark + 1
                 s.add(SeqGap(agent=agent, first_seq=gap_first, last_seq=first_pending - 1, reason="lost"))
                 s.flush()
-                folder = _SegmentFolder(s, school, agent)
+                folder = SegmentFolder(s, school, agent)
                 self._settle(s, prog, school, folder)
                 folder.sync()
                 declared += first_pending - 1 - gap_first + 1
@@ -378,7 +365,7 @@ class Ledger:
                 if first <= last and first not in known:
                     s.add(SeqGap(agent=status.agent, first_seq=first, last_seq=last, reason="dropped"))
             s.flush()
-            folder = _SegmentFolder(s, status.school, status.agent)
+            folder = SegmentFolder(s, status.school, status.agent)
             self._settle(s, prog, status.school, folder)
             folder.sync()
         return None
@@ -386,128 +373,3 @@ class Ledger:
 
 def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)  # SQLite returns naive UTC
-
-
-_FIELDS = ("state", "start_ms", "end_ms", "last_ts_ms", "first_seq", "last_seq", "records")
-
-
-class _SegmentFolder:
-    """Folds one agent's state facts into its devices' segments within a session.
-
-    Records that extend the newest segment of a device (nearly all of them) are folded into plain
-    working copies; `sync()` writes the copies back as row changes, once per transaction. A record
-    older than the newest segment is folded directly on the rows in the database.
-    """
-
-    def __init__(self, s: Session, school: str, agent: str) -> None:
-        self.s, self.school, self.agent = s, school, agent
-        self._last: dict[str, Segment | None] = {}
-        self._work: dict[str, list[Segment]] = defaultdict(list)
-        self._rows: dict[int, StateSegment] = {}
-        self.wanted: set[str] = set()
-        self._touched: list[tuple[int, int]] = []
-
-    def _touch(self, *segments: Any) -> None:
-        self._touched.extend((g.start_ms, g.end_ms) for g in segments if g is not None)
-
-    def touched_days(self, tz: ZoneInfo) -> set[str]:
-        """The local days whose figures the folded facts may have changed."""
-        days: set[str] = set()
-        window = (0, 0)
-        for lo, hi in self._touched:
-            if window[0] <= lo and hi <= window[1]:
-                continue
-            spanned = local_days(lo, hi, tz)
-            days.update(spanned)
-            window = day_window(spanned[-1], tz)
-            if not (window[0] <= lo and hi <= window[1]):
-                window = (0, 0)
-        return days
-
-    def _copy(self, row: StateSegment) -> Segment:
-        seg = Segment(*(getattr(row, f) for f in _FIELDS))
-        self._rows[id(seg)] = row
-        self._work[row.device].append(seg)
-        return seg
-
-    def preload(self, devices: set[str]) -> None:
-        """Fetch the newest segment of each of these devices in one query."""
-        todo = devices - self._last.keys()
-        if not todo:
-            return
-        newer = aliased(StateSegment)
-        newest = (
-            select(func.max(newer.start_ms))
-            .where(newer.school == StateSegment.school, newer.device == StateSegment.device)
-            .scalar_subquery()
-        )
-        found = self.s.scalars(
-            select(StateSegment).where(
-                StateSegment.school == self.school, StateSegment.device.in_(todo), StateSegment.start_ms == newest
-            )
-        )
-        self._last.update({d: None for d in todo})
-        self._last.update({g.device: self._copy(g) for g in found})
-
-    def _query(self, device: str) -> Any:
-        return select(StateSegment).where(StateSegment.school == self.school, StateSegment.device == device)
-
-    def fold(self, f: _Fact) -> None:
-        assert f.state is not None and f.valid_s is not None
-        fact = StateFact(f.seq, f.ts_ms, f.state, f.valid_s * 1000)
-        if f.device not in self._last:
-            self.preload({f.device})
-        last = self._last[f.device]
-        self._touched.append((f.ts_ms, f.ts_ms + fact.valid_ms))
-        if last is None or last.start_ms <= f.ts_ms:
-            self._touch(last)
-            change = apply_state(last, None, fact)
-            self._touch(*change.removed, *change.created)
-            work = self._work[f.device]
-            for seg in change.removed:
-                work.remove(seg)  # type: ignore[arg-type]
-                row = self._rows.pop(id(seg), None)
-                if row is not None:
-                    self.s.delete(row)
-            work.extend(change.created)  # type: ignore[arg-type]
-            alive = [g for g in (last, *change.created) if g is not None and g not in change.removed]
-            self._last[f.device] = max(alive, key=lambda g: g.start_ms) if alive else None  # type: ignore[arg-type]
-            return
-        self.sync()
-        for seg in self._work.pop(f.device, []):
-            self._rows.pop(id(seg), None)
-        del self._last[f.device]
-        prev = self.s.scalar(
-            self._query(f.device)
-            .where(StateSegment.start_ms <= f.ts_ms)
-            .order_by(StateSegment.start_ms.desc())
-            .limit(1)
-        )
-        nxt = self.s.scalar(
-            self._query(f.device).where(StateSegment.start_ms > f.ts_ms).order_by(StateSegment.start_ms).limit(1)
-        )
-        self._touch(prev, nxt)
-        change = apply_state(
-            prev, nxt, fact, partial(StateSegment, school=self.school, device=f.device, agent=self.agent)
-        )
-        self._touch(*change.removed, *change.created)
-        for seg in change.removed:
-            self.s.delete(seg)
-        self.s.add_all(change.created)  # type: ignore[arg-type]
-        self.s.flush()
-
-    def sync(self) -> None:
-        """Write the working copies back to their rows (new rows for new segments)."""
-        for device, segs in self._work.items():
-            for seg in segs:
-                row = self._rows.get(id(seg))
-                if row is None:
-                    row = StateSegment(school=self.school, device=device, agent=self.agent,
-                                       **{f: getattr(seg, f) for f in _FIELDS})  # fmt: skip
-                    self.s.add(row)
-                    self._rows[id(seg)] = row
-                    continue
-                for name in _FIELDS:
-                    value = getattr(seg, name)
-                    if getattr(row, name) != value:
-                        setattr(row, name, value)
