@@ -130,6 +130,9 @@ def populate_term(engine, schools: int, devices: int, days: list[date], seed: in
             " sum(sessions), sum(used_periods), sum(available_periods), count(continues_from), count(*),"
             " string_agg(CASE WHEN in_use_ms > 0 THEN '1' ELSE '0' END, '' ORDER BY device)::varbit"
             " FROM device_day_rollups WHERE day <> :d GROUP BY school, day"), {"d": DAY.isoformat()})  # fmt: skip
+        conn.execute(text("DELETE FROM rollup_coverage"))
+        conn.execute(text("INSERT INTO rollup_coverage SELECT code, :a, :b FROM schools"),
+                     {"a": days[0].isoformat(), "b": days[-1].isoformat()})  # fmt: skip
     every = [days[0] + timedelta(days=i) for i in range((days[-1] - days[0]).days + 1)]  # weekends are rolled too
     _copy(engine, "rolled_days", ["school", "day", "computed_at"],
           ((c, d.isoformat(), "2026-12-01T00:00:00+00:00") for c in codes for d in every if d != DAY))  # fmt: skip

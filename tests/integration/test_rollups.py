@@ -13,9 +13,9 @@ from campuspulse.cli import app as cli
 from campuspulse.server.inventory import service as inventory
 from campuspulse.server.ledger.db import make_engine
 from campuspulse.server.ledger.ingest import Ledger
-from campuspulse.server.ledger.rollup_schema import DeviceDayRollup, RolledDay, StaleDay
+from campuspulse.server.ledger.rollup_schema import DeviceDayRollup, RolledDay, RollupCoverage, StaleDay
 from campuspulse.server.ledger.schema import StateSegment
-from campuspulse.server.metrics.rollups import rebuild, refresh_stale
+from campuspulse.server.metrics.rollups import advance, rebuild, refresh_stale
 from campuspulse.server.metrics.service import GroupBy, Scope, utilization
 from campuspulse.telemetry import parse_records_payload, parse_ts
 from tests.support.campus import week_of_heartbeats
@@ -72,6 +72,7 @@ def from_segments_only(engine) -> list:
     """The same figures with every rollup ignored (deleted inside a transaction that is rolled back)."""
     with Session(engine) as s:
         s.execute(delete(RolledDay))
+        s.execute(delete(RollupCoverage))
         out = [utilization(s, sc, i, f, t, g, now_ms=NOW) for sc, i, f, t, g in QUERIES]
         s.rollback()
     return out
@@ -123,6 +124,18 @@ def test_calendar_and_device_changes_make_days_stale(engine):
         inventory.put_device(s, "s1", "pc4", {"agent": "a1", "room": "lab2", "kind": "lab_pc"})
     assert rolled(engine) == set()
     refresh_stale(engine, now_ms=NOW)
+    assert figures(engine) == from_segments_only(engine)
+
+
+def test_new_days_are_rolled_up_as_they_end_and_join_the_coverage(engine):
+    assert advance(engine, now_ms=parse_ts("2026-09-15T08:00:00+08:00")) == 1  # no coverage yet: yesterday only
+    with Session(engine) as s:
+        assert s.get(RollupCoverage, "s1").first_day == "2026-09-14"
+    rebuild(engine, date(2026, 9, 1), date(2026, 9, 13))
+    assert advance(engine, now_ms=NOW) == 5  # 09-15 .. 09-19
+    with Session(engine) as s:
+        row = s.get(RollupCoverage, "s1")
+        assert (row.first_day, row.last_day) == ("2026-09-01", "2026-09-19")
     assert figures(engine) == from_segments_only(engine)
 
 

@@ -10,21 +10,23 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
-from campuspulse.server.metrics.rollups import refresh_stale
+from campuspulse.server.metrics.rollups import advance, refresh_stale
 
 log = logging.getLogger(__name__)
 _engines: dict[str, Engine] = {}
 
 
 def refresh_rollups(engine_key: str, limit: int = 2000) -> int:
-    """The job: recompute stale days that have ended (the engine is looked up, jobs are stored by reference)."""
+    """The job: recompute stale days that have ended and roll up the days that ended since (the engine is looked
+    up by key, since jobs are stored by reference)."""
     engine = _engines.get(engine_key)
     if engine is None:
         return 0
     done = refresh_stale(engine, limit=limit)
-    if done:
-        log.info("recomputed the rollups of %d stale school-days", done)
-    return done
+    added = advance(engine)
+    if done or added:
+        log.info("rollups: %d stale school-days recomputed, %d new school-days rolled up", done, added)
+    return done + added
 
 
 def start_scheduler(engine: Engine, every_s: float) -> BackgroundScheduler:

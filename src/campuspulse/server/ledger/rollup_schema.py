@@ -68,3 +68,12 @@ class SchoolDayRollup(Base):
     continued: Mapped[int] = mapped_column(Integer)
     devices: Mapped[int] = mapped_column(Integer)
     used_bits: Mapped[str] = mapped_column(BIT(varying=True).with_variant(Text, "sqlite"))
+
+
+class RollupCoverage(Base):
+    """Every day of a school from `first_day` to `last_day` has been rolled up (stale ones are in `stale_days`)."""
+
+    __tablename__ = "rollup_coverage"
+    school: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_day: Mapped[str] = mapped_column(String(10))
+    last_day: Mapped[str] = mapped_column(String(10))

@@ -15,7 +15,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
-from campuspulse.server.ledger.rollup_schema import DeviceDayRollup, RolledDay, SchoolDayRollup, StaleDay
+from campuspulse.server.ledger.rollup_schema import (
+    DeviceDayRollup,
+    RolledDay,
+    RollupCoverage,
+    SchoolDayRollup,
+    StaleDay,
+)
 from campuspulse.server.ledger.schema import CalendarDay, Device, School, StateSegment
 from campuspulse.server.metrics.available_time import local_date
 from campuspulse.server.metrics.daily import DeviceSegments, TeachingDay, device_day, teaching_days
@@ -137,10 +143,48 @@ def rebuild(
         with Session(engine) as s, s.begin():
             n = roll_up(s, code, days)
             s.execute(delete(StaleDay).where(StaleDay.school == code, StaleDay.day.in_(days)))
+            extend_coverage(s, code, first, last)
         total += n
         if progress:
             progress(code, n)
     return total
+
+
+def extend_coverage(s: Session, school: str, first: date, last: date) -> None:
+    """Record that every day of `school` from `first` to `last` is rolled up (joined to what was covered)."""
+    row = s.get(RollupCoverage, school, with_for_update=True)
+    a, b = first.isoformat(), last.isoformat()
+    if row is None:
+        s.add(RollupCoverage(school=school, first_day=a, last_day=b))
+        return
+    old_first, old_last = date.fromisoformat(row.first_day), date.fromisoformat(row.last_day)
+    if first <= old_last + timedelta(days=1) and last >= old_first - timedelta(days=1):
+        row.first_day, row.last_day = min(row.first_day, a), max(row.last_day, b)
+    elif last > old_last:  # a later range with a hole before it: keep the recent one
+        row.first_day, row.last_day = a, b
+
+
+def advance(engine: Engine, now_ms: int | None = None, max_days: int = 31) -> int:
+    """Roll up, for every school, the days that ended since its coverage (at most `max_days` at a time), so that
+    days on which nothing changed are covered too; the number of school-days rolled up."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    with Session(engine) as s:
+        schools = s.execute(select(School.code, School.tz)).all()
+        covered = dict(s.execute(select(RollupCoverage.school, RollupCoverage.last_day)).all())
+    done = 0
+    for code, tz in schools:
+        yesterday = local_date(now_ms, ZoneInfo(tz)) - timedelta(days=1)
+        start = date.fromisoformat(covered[code]) + timedelta(days=1) if code in covered else yesterday
+        if start > yesterday:
+            continue
+        end = min(yesterday, start + timedelta(days=max_days - 1))
+        days = [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+        with Session(engine) as s, s.begin():
+            roll_up(s, code, days)
+            s.execute(delete(StaleDay).where(StaleDay.school == code, StaleDay.day.in_(days)))
+            extend_coverage(s, code, start, end)
+        done += len(days)
+    return done
 
 
 def trusted_days(s: Session, schools: list[str], first: str, last: str) -> set[tuple[str, str]]:

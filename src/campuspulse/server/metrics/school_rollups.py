@@ -17,7 +17,7 @@ from sqlalchemy import func, select, true
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from campuspulse.server.ledger.rollup_schema import RolledDay, SchoolDayRollup, StaleDay
+from campuspulse.server.ledger.rollup_schema import RollupCoverage, SchoolDayRollup, StaleDay
 from campuspulse.server.ledger.schema import Device, School
 from campuspulse.server.metrics.available_time import local_date, local_ms
 from campuspulse.server.metrics.utilization import UtilizationFigures
@@ -49,13 +49,12 @@ def rolled_schools(s: Session, schools: list[str], first: date, last: date, ever
     """The schools whose every day from `first` to `last` is rolled up and not stale (`everyone`: the schools
     are all the schools there are)."""
     a, b = first.isoformat(), last.isoformat()
-    n = (last - first).days + 1
     codes = None if everyone else schools
-    rolled = _of(RolledDay.school, codes) & (RolledDay.day >= a) & (RolledDay.day <= b)
-    counts = dict(s.execute(select(RolledDay.school, func.count()).where(rolled).group_by(RolledDay.school)).all())
+    c = RollupCoverage
+    covered = set(s.scalars(select(c.school).where(_of(c.school, codes), c.first_day <= a, c.last_day >= b)))
     stale_q = _of(StaleDay.school, codes) & (StaleDay.day >= a) & (StaleDay.day <= b)
     stale = set(s.scalars(select(StaleDay.school).where(stale_q).distinct()))
-    return ({code for code, k in counts.items() if k == n} - stale) & set(schools)
+    return (covered - stale) & set(schools)
 
 
 def _popcount_or(bitmaps: list[str]) -> int:
