@@ -84,3 +84,18 @@ def test_utilization_report_files_hold_the_api_figures(client):
     r = client.get(f"{API}/reports/utilization.csv", params={**WEEK, "group_by": "device"}, headers=AUTH)
     parsed = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert [(p["key"], float(p["known_s"])) for p in parsed] == [(x["key"], x["known_s"]) for x in rows]
+
+
+@pytest.mark.parametrize(("first", "last"), [("0001-01-01", "2026-01-01"), ("2026-01-01", "9999-12-31"),
+                                             ("2026-02-30", "2026-03-01")])  # fmt: skip
+@pytest.mark.parametrize("path", ["/utilization", "/insights/rooms", "/reports/utilization.csv"])
+def test_dates_out_of_range_are_refused_with_the_reason(client, path, first, last):
+    r = client.get(f"{API}{path}", params={**WEEK, "from": first, "to": last}, headers=AUTH)
+    assert r.status_code == 422 and ("out of range" in r.json()["detail"] or "invalid" in r.json()["detail"])
+
+
+@pytest.mark.parametrize("term", ["0000-1", "9999-2"])
+def test_terms_out_of_range_are_refused(client, term):
+    r = client.get(f"{API}/experiments/offering-rate", params={"scope": "school", "id": "s1", "term": term},
+                   headers=AUTH)  # fmt: skip
+    assert r.status_code == 404 and "2026-1" in r.json()["detail"]

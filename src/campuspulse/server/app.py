@@ -36,6 +36,7 @@ from campuspulse.server.inventory.excel import SheetRejected
 from campuspulse.server.ledger.db import make_engine, upgrade
 from campuspulse.server.ledger.ingest import Ledger
 from campuspulse.server.scheduler import start_scheduler
+from campuspulse.telemetry import ContractError
 
 API_PREFIX = "/api/v1"
 SECURITY_HEADERS = {
@@ -161,7 +162,8 @@ def create_app(
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     for exc_type, code in ((Forbidden, status.HTTP_403_FORBIDDEN), (NotFound, status.HTTP_404_NOT_FOUND),
-                           (Conflict, status.HTTP_409_CONFLICT)):  # fmt: skip
+                           (Conflict, status.HTTP_409_CONFLICT),
+                           (ContractError, status.HTTP_422_UNPROCESSABLE_CONTENT)):  # fmt: skip
         app.add_exception_handler(exc_type, _answer_with(code))
     app.add_exception_handler(SheetRejected, _sheet_rejected)
 

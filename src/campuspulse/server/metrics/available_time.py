@@ -18,14 +18,21 @@ def local_ms(day: date, hhmm: str, tz: ZoneInfo) -> int:
     return int(datetime.combine(day, time(h, m), tzinfo=tz).timestamp() * 1000)
 
 
+EARLIEST_MS, LATEST_MS = 0, 253370764800000  # 1970-01-01 and 9999-01-01, UTC
+
+
 def bound_ms(value: str, tz: ZoneInfo) -> int:
-    """A query bound: an RFC 3339 time, or a date read as local midnight in the school's zone."""
+    """A query bound: an RFC 3339 time, or a date read as local midnight in the school's zone (1970 to 9998)."""
     if _DATE.match(value):
         try:
-            return local_ms(date.fromisoformat(value), "00:00", tz)
-        except ValueError as exc:
+            ms = local_ms(date.fromisoformat(value), "00:00", tz)
+        except (ValueError, OverflowError) as exc:
             raise ContractError(f"date {value!r} is invalid: {exc}") from None
-    return parse_ts(value)
+    else:
+        ms = parse_ts(value)
+    if not EARLIEST_MS <= ms < LATEST_MS:
+        raise ContractError(f"{value!r} is out of range, expected a time from 1970 to 9998")
+    return ms
 
 
 def local_date(ms: int, tz: ZoneInfo) -> date:

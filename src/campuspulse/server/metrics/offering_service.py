@@ -30,7 +30,7 @@ _CLASS = re.compile(CLASS_PATTERN)
 def term_window(term: str) -> tuple[int, date, date]:
     """`2026-1` (autumn term of the 2026–27 school year) → (1, 2026-08-01, 2027-01-31); `2026-2` → spring."""
     m = _TERM.match(term)
-    if m is None:
+    if m is None or not 1970 <= int(m["year"]) <= 9000:
         raise NotFound(f"term {term!r} should be <school year>-<1|2>, e.g. 2026-1 for the 2026 autumn term")
     year, n = int(m["year"]), int(m["term"])
     if n == 1:
