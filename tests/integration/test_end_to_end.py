@@ -197,6 +197,7 @@ def test_rebirth_command_republishes_the_birth_status(campus, tmp_path, mosquitt
     sub.loop_start()
     agent, stop = run_agent_in_thread(agent_settings(tmp_path, today, period), mqtt_settings)
     try:
+        wait_until(agent.publisher.connected.is_set, what="the agent to connect and listen on its cmd topic")
         wait_until(lambda: any(b["online"] for b in births), what="the birth status")
         before = sum(1 for b in births if b["online"])
         publish(mosquitto.port, "campus/v1/s1/a1/cmd", b"rebirth")
@@ -260,6 +261,7 @@ def test_reload_command_polls_the_devices_of_the_new_config(campus, tmp_path, mo
 
     agent, stop = run_agent_in_thread(first, mqtt_settings, reload=reread)
     try:
+        wait_until(agent.publisher.connected.is_set, what="the agent to connect and listen on its cmd topic")
         wait_until(lambda: statuses and statuses[-1]["devices"] == ["pc1", "pc2"], what="the birth status")
         publish(mosquitto.port, "campus/v1/s1/a1/cmd", b"reload")
         wait_until(lambda: statuses[-1]["devices"] == ["pc1"], what="a status listing the reloaded devices")
