@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from campuspulse.server.inventory.calendar_files import events_from_csv, events_from_ics, load_calendar_file
-from campuspulse.server.inventory.calendars import CalendarIn, ScheduleIn, compile_days, expand_weekdays
+from campuspulse.server.inventory.calendars import CalendarIn, ScheduleIn, compile_days, expand_weekdays, merge_events
 from campuspulse.server.inventory.excel import SheetRejected
 
 SAMPLE = Path(__file__).parents[2] / "config" / "calendars" / "beijing-2026-27.yaml"
@@ -103,3 +103,13 @@ def test_csv_rows_with_problems_are_all_reported():
     with pytest.raises(SheetRejected) as err:
         events_from_csv(data.encode())
     assert [(p.row, p.column) for p in err.value.problems] == [(3, "date"), (4, "as_weekday"), (5, "kind")]
+
+
+def test_importing_the_same_events_twice_changes_nothing():
+    calendar = CALENDAR.model_dump(mode="json")
+    events = events_from_csv("date,kind,name,as_weekday\n2026-10-12,休,运动会,\n2026-10-17,班,调休,3\n".encode())
+    merge_events(calendar, events)
+    once = CalendarIn.model_validate(calendar)
+    merge_events(calendar, events)
+    assert CalendarIn.model_validate(calendar) == once
+    assert [m.as_weekday for m in once.makeup_days if m.day == date(2026, 10, 17)] == [3]

@@ -157,13 +157,19 @@ def span(calendar: CalendarIn) -> tuple[date, date]:
 
 
 def merge_events(calendar: dict[str, Any], events: list[tuple[Literal["holiday", "makeup", "term"], Any]]) -> None:
-    """Add imported holidays, make-up days and terms to a calendar's JSON form (same day: the import wins)."""
+    """Add imported holidays, make-up days and terms to a calendar's JSON form.
+
+    A holiday already listed (same first and last day) is not added twice; an imported make-up day or term
+    replaces one of the same day or code.
+    """
     for kind, item in events:
         if kind == "holiday":
-            calendar.setdefault("holidays", []).append(item)
+            holidays = calendar.setdefault("holidays", [])
+            span = (item["first"], item.get("last") or item["first"])
+            if all((h["first"], h.get("last") or h["first"]) != span for h in holidays):
+                holidays.append(item)
         elif kind == "makeup":
-            days = {m["day"] for m in calendar.get("makeup_days", [])}
-            if item["day"] not in days:
-                calendar.setdefault("makeup_days", []).append(item)
+            kept = [m for m in calendar.get("makeup_days", []) if m["day"] != item["day"]]
+            calendar["makeup_days"] = [*kept, item]
         else:
             calendar["terms"] = [t for t in calendar.get("terms", []) if t["code"] != item["code"]] + [item]
