@@ -5,10 +5,10 @@ They write straight to the ledger named by `--ledger` (or the config's `ledger.u
 
 import getpass
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -21,6 +21,7 @@ admin_app = typer.Typer(help="Users and tokens.", no_args_is_help=True)
 import_app = typer.Typer(help="Load standards and ledgers from files.", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
+T = TypeVar("T")
 LedgerOpt = Annotated[
     str | None, typer.Option("--ledger", envvar="CAMPUSPULSE_LEDGER__URL", help="ledger URL (default: sqlite file)")
 ]
@@ -38,6 +39,16 @@ def _session(ledger: str | None) -> Iterator[Session]:
             yield s
     finally:
         engine.dispose()
+
+
+def _read_all(files: list[Path], read: Callable[[Path], T]) -> list[T]:
+    """Every file read, or exit 2 after printing every problem of the first file that has any."""
+    try:
+        return [read(f) for f in files]
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error[/] {problem}", highlight=False)
+        raise typer.Exit(2) from None
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -109,12 +120,7 @@ def import_standards(
     """Load or replace equipment standards from their files (all files, or none if one is wrong)."""
     from campuspulse.server.inventory.standards import load_standard_file, put_standard
 
-    try:
-        parsed = [load_standard_file(f) for f in files]
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(f"[red]error[/] {problem}", highlight=False)
-        raise typer.Exit(2) from None
+    parsed = _read_all(files, load_standard_file)
     with _session(ledger) as s, Progress(console=console) as progress:
         task = progress.add_task("standards", total=len(parsed))
         for code, version, body in parsed:
@@ -156,12 +162,7 @@ def import_calendars(
     from campuspulse.server.inventory import timetables
     from campuspulse.server.inventory.calendar_files import load_calendar_file
 
-    try:
-        parsed = [load_calendar_file(f) for f in files]
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(f"[red]error[/] {problem}", highlight=False)
-        raise typer.Exit(2) from None
+    parsed = _read_all(files, load_calendar_file)
     with _session(ledger) as s:
         for f in parsed:
             for code, schedule in f.schedules.items():
@@ -180,12 +181,7 @@ def import_experiments(
     """Load or replace experiments of the catalog (all files, or none if one is wrong)."""
     from campuspulse.server.inventory.experiments import load_catalog_csv, put_catalog_item
 
-    try:
-        parsed = [(f, load_catalog_csv(f)) for f in files]
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(f"[red]error[/] {problem}", highlight=False)
-        raise typer.Exit(2) from None
+    parsed = list(zip(files, _read_all(files, load_catalog_csv), strict=True))
     with _session(ledger) as s, Progress(console=console) as progress:
         task = progress.add_task("experiments", total=sum(len(items) for _, items in parsed))
         for f, items in parsed:

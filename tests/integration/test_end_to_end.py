@@ -3,6 +3,7 @@
 import asyncio
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -123,7 +124,9 @@ def test_agent_records_reach_the_utilization_api(campus, tmp_path):
     wait_until(offline, what="the agent's goodbye on its status topic")
 
 
-def test_broker_restart_loses_no_record(tmp_path, ledger_url):
+@contextmanager
+def private_broker_campus(tmp_path, ledger_url):
+    """A broker of the test's own (so it can be stopped), a server with two devices, and a collector."""
     broker = Mosquitto(tmp_path / "broker")
     (tmp_path / "broker").mkdir()
     broker.start()
@@ -132,8 +135,18 @@ def test_broker_restart_loses_no_record(tmp_path, ledger_url):
     with TestClient(app) as client:
         provision(client, devices=("pc1", "pc2"), day=today, periods=(("00:00", "24:00"),))
         settings_ = MqttSettings(port=broker.port)
-        collector = Collector(settings_, app.state.ledger, client_id="collector-restart")
+        collector = Collector(settings_, app.state.ledger, client_id=f"collector-{time.monotonic_ns()}")
         collector.start()
+        try:
+            yield broker, client, settings_, today
+        finally:
+            collector.stop()
+    broker.stop()
+    app.state.engine.dispose()
+
+
+def test_broker_restart_loses_no_record(tmp_path, ledger_url):
+    with private_broker_campus(tmp_path, ledger_url) as (broker, client, settings_, today):
         _agent, stop = run_agent_in_thread(agent_settings(tmp_path, today, ("00:00", "24:00")), settings_)
         time.sleep(1.5)
         broker.stop()
@@ -143,14 +156,7 @@ def test_broker_restart_loses_no_record(tmp_path, ledger_url):
         wait_until(lambda: len(RecordQueue(tmp_path / "queue.db")) == 0, 30, "the queue to drain after restart")
         stop()
         last_seq = RecordQueue(tmp_path / "queue.db").next_seq - 1
-        wait_until(
-            lambda: progress(client) == (last_seq, 0),
-            30,
-            f"every seq stored, no gap: {last_seq} {progress(client)} {collector.counters}",
-        )
-        collector.stop()
-    broker.stop()
-    app.state.engine.dispose()
+        wait_until(lambda: progress(client) == (last_seq, 0), 30, f"every seq stored, no gap: {progress(client)}")
 
 
 def publish(port, topic, body):
@@ -211,16 +217,7 @@ def test_rebirth_command_republishes_the_birth_status(campus, tmp_path, mosquitt
 
 
 def test_a_full_agent_queue_announces_what_it_thinned_and_nothing_counts_as_lost(tmp_path, ledger_url):
-    broker = Mosquitto(tmp_path / "broker")
-    (tmp_path / "broker").mkdir()
-    broker.start()
-    app = create_app(ledger_url, admin_token=TOKEN)
-    today = datetime.now(TZ).date().isoformat()
-    with TestClient(app) as client:
-        provision(client, devices=("pc1", "pc2"), day=today, periods=(("00:00", "24:00"),))
-        settings_ = MqttSettings(port=broker.port)
-        collector = Collector(settings_, app.state.ledger, client_id="collector-bound")
-        collector.start()
+    with private_broker_campus(tmp_path, ledger_url) as (broker, client, settings_, today):
         agent_cfg = agent_settings(tmp_path, today, ("00:00", "24:00"))
         agent_cfg.queue_max_mb = 0.03
         for dev in agent_cfg.devices:
@@ -236,9 +233,6 @@ def test_a_full_agent_queue_announces_what_it_thinned_and_nothing_counts_as_lost
         wait_until(lambda: progress(client) == (last_seq, 0), 30, f"every seq settled: {progress(client)}")
         health = client.get("/api/v1/agents/a1", headers=AUTH).json()
         assert health["gaps"] and {g["reason"] for g in health["gaps"]} == {"dropped"}
-        collector.stop()
-    broker.stop()
-    app.state.engine.dispose()
 
 
 def test_reload_command_polls_the_devices_of_the_new_config(campus, tmp_path, mosquitto):

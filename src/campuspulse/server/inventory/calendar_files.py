@@ -52,6 +52,22 @@ def _ics_kind(event: Any) -> str:
     return "term" if _TERM.search(summary) else "holiday"
 
 
+def _day_off_or_on(
+    events: list[Event], problems: list[RowProblem], where: tuple[int, str], kind: str, first: date, last: date,
+    name: str, weekday: str,
+) -> None:  # fmt: skip
+    """A holiday from `first` to `last`, or one make-up day per date taught on `weekday`'s schedule."""
+    if kind == "holiday":
+        events.append(("holiday", {"first": first.isoformat(), "last": last.isoformat(), "name": name}))
+        return
+    if not weekday.isdigit() or not 1 <= int(weekday) <= 7:
+        problems.append(RowProblem(*where, f"1..7 expected (got {weekday!r})"))
+        return
+    for i in range((last - first).days + 1):
+        events.append(("makeup", {"day": (first + timedelta(days=i)).isoformat(), "as_weekday": int(weekday),
+                                  "name": name}))  # fmt: skip
+
+
 def events_from_ics(data: bytes) -> list[Event]:
     """Holidays, make-up days and terms of an iCalendar file; SheetRejected naming each bad event."""
     try:
@@ -69,16 +85,9 @@ def events_from_ics(data: bytes) -> list[Event]:
         end = _as_date(ev.decoded("DTEND")) if "DTEND" in ev else first + timedelta(days=1)
         last = max(first, end - timedelta(days=1))  # DTEND of all-day events is exclusive
         kind = _ics_kind(ev)
-        if kind == "holiday":
-            events.append(("holiday", {"first": first.isoformat(), "last": last.isoformat(), "name": summary}))
-        elif kind == "makeup":
+        if kind in ("holiday", "makeup"):
             weekday = str(ev.get("X-CAMPUSPULSE-AS-WEEKDAY", "1"))
-            if not weekday.isdigit() or not 1 <= int(weekday) <= 7:
-                problems.append(RowProblem(n, "X-CAMPUSPULSE-AS-WEEKDAY", f"1..7 expected (got {weekday!r})"))
-                continue
-            for i in range((last - first).days + 1):
-                day = (first + timedelta(days=i)).isoformat()
-                events.append(("makeup", {"day": day, "as_weekday": int(weekday), "name": summary}))
+            _day_off_or_on(events, problems, (n, "X-CAMPUSPULSE-AS-WEEKDAY"), kind, first, last, summary, weekday)
         elif kind == "term":
             code = re.sub(r"[^A-Za-z0-9_.-]", "-", str(ev.get("X-CAMPUSPULSE-TERM") or first.isoformat()))[:32]
             events.append(("term", {"code": code, "name": summary, "first_day": first.isoformat(),
@@ -112,16 +121,10 @@ def events_from_csv(data: bytes) -> list[Event]:
             continue
         kind = (row.get("kind") or "").strip().lower()
         name = (row.get("name") or "").strip()
-        if kind in ("holiday", "休"):
-            events.append(("holiday", {"first": first.isoformat(), "last": last.isoformat(), "name": name}))
-        elif kind in ("makeup", "班"):
+        if kind in ("holiday", "休", "makeup", "班"):
+            kind = "holiday" if kind in ("holiday", "休") else "makeup"
             weekday = (row.get("as_weekday") or "1").strip()
-            if not weekday.isdigit() or not 1 <= int(weekday) <= 7:
-                problems.append(RowProblem(n, "as_weekday", f"1..7 expected (got {weekday!r})"))
-                continue
-            for i in range((last - first).days + 1):
-                day = (first + timedelta(days=i)).isoformat()
-                events.append(("makeup", {"day": day, "as_weekday": int(weekday), "name": name}))
+            _day_off_or_on(events, problems, (n, "as_weekday"), kind, first, last, name, weekday)
         else:
             problems.append(RowProblem(n, "kind", f"holiday (休) or makeup (班) expected (got {kind!r})"))
     if problems:

@@ -9,7 +9,20 @@ from sqlalchemy.orm import Mapped, mapped_column
 from campuspulse.server.ledger.schema import Base
 
 
-class DeviceDayRollup(Base):
+class _DayFigures:
+    """The additive parts of utilization for one local day (primary key: school and day, first)."""
+
+    school: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    available_ms: Mapped[int] = mapped_column(BigInteger)
+    in_use_ms: Mapped[int] = mapped_column(BigInteger)
+    known_ms: Mapped[int] = mapped_column(BigInteger)
+    sessions: Mapped[int] = mapped_column(Integer)
+    used_periods: Mapped[int] = mapped_column(Integer)
+    available_periods: Mapped[int] = mapped_column(Integer)
+
+
+class DeviceDayRollup(_DayFigures, Base):
     """A device's figures for one local teaching day (period threshold 0.5).
 
     `continues_from` names the previous teaching day when the day's first session is the same in_use run
@@ -17,15 +30,7 @@ class DeviceDayRollup(Base):
     """
 
     __tablename__ = "device_day_rollups"
-    school: Mapped[str] = mapped_column(String(64), primary_key=True)
-    day: Mapped[str] = mapped_column(String(10), primary_key=True)
-    device: Mapped[str] = mapped_column(String(64), primary_key=True)
-    available_ms: Mapped[int] = mapped_column(BigInteger)
-    in_use_ms: Mapped[int] = mapped_column(BigInteger)
-    known_ms: Mapped[int] = mapped_column(BigInteger)
-    sessions: Mapped[int] = mapped_column(Integer)
-    used_periods: Mapped[int] = mapped_column(Integer)
-    available_periods: Mapped[int] = mapped_column(Integer)
+    device: Mapped[str] = mapped_column(String(64), primary_key=True, sort_order=1)  # after school, day
     continues_from: Mapped[str | None] = mapped_column(String(10), default=None)
 
     __table_args__ = (Index("ix_device_day_rollups_day", "day"),)
@@ -49,7 +54,7 @@ class StaleDay(Base):
     marked: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class SchoolDayRollup(Base):
+class SchoolDayRollup(_DayFigures, Base):
     """A school's figures for one local teaching day: its device rows summed, for region-wide queries.
 
     `continued` counts devices whose first session continues the previous teaching day's; `used_bits` has a
@@ -57,14 +62,6 @@ class SchoolDayRollup(Base):
     """
 
     __tablename__ = "school_day_rollups"
-    school: Mapped[str] = mapped_column(String(64), primary_key=True)
-    day: Mapped[str] = mapped_column(String(10), primary_key=True)
-    available_ms: Mapped[int] = mapped_column(BigInteger)
-    in_use_ms: Mapped[int] = mapped_column(BigInteger)
-    known_ms: Mapped[int] = mapped_column(BigInteger)
-    sessions: Mapped[int] = mapped_column(Integer)
-    used_periods: Mapped[int] = mapped_column(Integer)
-    available_periods: Mapped[int] = mapped_column(Integer)
     continued: Mapped[int] = mapped_column(Integer)
     devices: Mapped[int] = mapped_column(Integer)
     used_bits: Mapped[str] = mapped_column(BIT(varying=True).with_variant(Text, "sqlite"))
