@@ -6,7 +6,7 @@ import pytest
 
 from campuspulse.drivers import DeviceError, SerialLineConfig, SerialLineDriver
 from campuspulse.drivers.serial_line import parse_mt_sics
-from tests.simulators.serial_devices import Balance, ScpiMeter, SerialSimulator
+from tests.simulators.serial_devices import Balance, LgDisplay, ScpiMeter, SerialSimulator
 from tests.support.serial_pty import PtyPair
 
 
@@ -136,3 +136,40 @@ def test_config_mistakes_are_named():
         SerialLineConfig(port="/dev/x", profile="scpi")
     with pytest.raises(ValueError, match="not a regular expression"):
         SerialLineConfig(port="/dev/x", command="R", pattern="(unclosed")
+
+
+def test_a_flat_panel_reports_power_over_the_lg_protocol(pty):
+    panel = LgDisplay(set_id=1, on=True)
+    sim = SerialSimulator(pty.far, panel.respond, terminator=b"\r")
+    sim.start()
+
+    async def go():
+        d = SerialLineDriver(SerialLineConfig(port=pty.device, profile="lg_display", set_id=1, timeout_s=1))
+        await d.open()
+        on = await d.read()
+        panel.on = False
+        standby = await d.read()
+        await d.close()
+        return on, standby
+
+    on, standby = run(go())
+    sim.stop()
+    assert (on.values, standby.values) == ({"power_on": 1.0}, {"power_on": 0.0})
+    assert sim.received == ["ka 01 ff", "ka 01 ff"], "the driver sends the LG power query, byte for byte"
+
+
+def test_a_panel_with_another_set_id_stays_silent_and_that_is_a_device_error(pty):
+    sim = SerialSimulator(pty.far, LgDisplay(set_id=2).respond, terminator=b"\r")
+    sim.start()
+
+    async def go():
+        d = SerialLineDriver(SerialLineConfig(port=pty.device, profile="lg_display", set_id=1, timeout_s=0.3))
+        await d.open()
+        try:
+            with pytest.raises(DeviceError, match="no answer to 'ka 01 ff'"):
+                await d.read()
+        finally:
+            await d.close()
+
+    run(go())
+    sim.stop()

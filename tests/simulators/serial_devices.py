@@ -45,18 +45,18 @@ class PtySimulator(threading.Thread):
 
 
 class SerialSimulator(PtySimulator):
-    """Answers each CR LF-terminated command line with what `respond` returns (None: stays silent)."""
+    """Answers each command line (CR LF-terminated unless told) with what `respond` returns (None: silent)."""
 
-    def __init__(self, path: str, respond: Callable[[str], bytes | None]) -> None:
+    def __init__(self, path: str, respond: Callable[[str], bytes | None], terminator: bytes = b"\r\n") -> None:
         super().__init__(path)
-        self.respond = respond
+        self.respond, self.terminator = respond, terminator
         self.received: list[str] = []
         self._buf = b""
 
     def feed(self, port: serial.Serial, chunk: bytes) -> None:
         self._buf += chunk
-        while b"\r\n" in self._buf:
-            line, self._buf = self._buf.split(b"\r\n", 1)
+        while self.terminator in self._buf:
+            line, self._buf = self._buf.split(self.terminator, 1)
             command = line.decode("ascii", "replace")
             self.received.append(command)
             answer = self.respond(command)
@@ -98,3 +98,24 @@ class ScpiMeter:
         if command.upper() in ("MEAS:VOLT:DC?", "MEASURE:VOLTAGE:DC?"):
             return f"{self.volts:+.8E}\r\n".encode()
         return b'-113,"Undefined header"\r\n'
+
+
+@dataclass
+class LgDisplay:
+    """A flat panel speaking the LG commercial-display RS-232C protocol (power: `ka <id> <data>` CR)."""
+
+    set_id: int = 1
+    on: bool = True
+
+    def respond(self, command: str) -> bytes | None:
+        parts = command.split()
+        if len(parts) != 3 or parts[0] != "ka":
+            return None  # LG panels ignore what they do not understand
+        if int(parts[1], 16) not in (0, self.set_id):
+            return None  # addressed to another panel
+        if parts[2] == "ff":
+            return f"a {self.set_id:02x} OK{1 if self.on else 0:02x}x".encode()
+        if parts[2] in ("00", "01"):
+            self.on = parts[2] == "01"
+            return f"a {self.set_id:02x} OK{parts[2]}x".encode()
+        return f"a {self.set_id:02x} NG{parts[2]}x".encode()

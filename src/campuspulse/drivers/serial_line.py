@@ -8,6 +8,9 @@ become the observation's values. Two built-in profiles:
   values `weight_<unit>` and `stable` (1/0). Tested against the MT-SICS reference command set.
 - `scpi`: SCPI instruments (IEEE 488.2 `*IDN?` on open; a `MEAS:…?` query per read answering one
   number in NR1/NR2/NR3 form), value named by `field`.
+- `lg_display`: flat panels speaking the LG commercial-display RS-232C protocol: the power query
+  `ka <set id> ff` CR answered `a <set id> OK01x` (on) or `OK00x` (standby), `NG…x` when refused;
+  value `power_on` (1/0). Other panels: `custom` with `command`, `pattern` and `reply_ending`.
 
 Garbage, a wrong answer or silence raise DeviceError; a vanished port raises OSError. Either way the
 agent reports the device as `fault` and reopens it with backoff while the other devices go on.
@@ -38,17 +41,23 @@ class SerialLineConfig(BaseModel):
     bytesize: Literal[7, 8] = 8
     parity: Literal["N", "E", "O"] = "N"
     stopbits: Literal[1, 2] = 1
-    profile: Literal["custom", "mt_sics", "scpi"] = "custom"
+    profile: Literal["custom", "mt_sics", "scpi", "lg_display"] = "custom"
     command: str | None = Field(None, description="sent before each read, without the line ending")
     pattern: str | None = Field(None, description="regex; named groups that parse as numbers become values")
     field: str = Field("value", pattern=r"^[a-z][a-z0-9_]{0,63}$", description="scpi: the value's name")
     line_ending: str = "\r\n"
+    reply_ending: str | None = Field(None, description="how answers end, if not like commands (LG: x)")
+    set_id: int = Field(1, ge=0, le=255, description="lg_display: the panel's Set ID (0: every panel)")
     timeout_s: float = Field(2.0, gt=0)
 
     @model_validator(mode="after")
     def _complete(self) -> "SerialLineConfig":
         if self.profile == "mt_sics":
             self.command = self.command or "SI"
+        elif self.profile == "lg_display":
+            self.command = self.command or f"ka {self.set_id:02x} ff"
+            self.line_ending, self.reply_ending = "\r", self.reply_ending or "x"
+            self.pattern = self.pattern or r"^a [0-9A-Fa-f]{2} OK0?(?P<power_on>[01])$"
         elif self.profile == "scpi":
             if not self.command:
                 raise ValueError("profile scpi needs `command`, e.g. MEAS:VOLT:DC?")
@@ -92,13 +101,14 @@ class SerialLineDriver:
         if self._reader is None or self._writer is None:
             raise DeviceError(f"{self.config.port} is not open")
         ending = self.config.line_ending.encode()
+        reply_ending = (self.config.reply_ending or self.config.line_ending).encode()
         stale = getattr(self._reader, "_buffer", None)
         if stale:  # bytes left from an earlier garbled or late answer would be read as this one's
             stale.clear()
         self._writer.write(command.encode("ascii") + ending)
         await self._writer.drain()
         try:
-            line = await asyncio.wait_for(self._reader.readuntil(ending), self.config.timeout_s)
+            line = await asyncio.wait_for(self._reader.readuntil(reply_ending), self.config.timeout_s)
         except TimeoutError:
             raise DeviceError(
                 f"{self.config.port}: no answer to {command!r} within {self.config.timeout_s} s"
@@ -107,7 +117,7 @@ class SerialLineDriver:
             raise OSError(f"{self.config.port}: the port closed") from None
         except asyncio.LimitOverrunError:
             raise DeviceError(f"{self.config.port}: an answer without line ending") from None
-        return line[: -len(ending)].decode("ascii", "replace")
+        return line[: -len(reply_ending)].decode("ascii", "replace").strip()
 
     async def read(self) -> Observation:
         """Send the command, parse the answer."""
