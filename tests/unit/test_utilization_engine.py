@@ -1,16 +1,18 @@
 """The interval engine: domain.md's worked example, and agreement with a per-second reference."""
 
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from campuspulse.server.ledger.state_segments import StateFact, fold_in_order
-from campuspulse.server.metrics.available_time import teaching_periods
+from campuspulse.server.metrics.daily import teaching_days
 from campuspulse.server.metrics.utilization import Interval, device_utilization
 from campuspulse.telemetry import parse_ts
 
 TZ = ZoneInfo("Asia/Shanghai")
+MONDAY = date(2026, 9, 7)
 
 
 def worked_example_facts() -> list[StateFact]:
@@ -29,15 +31,8 @@ def worked_example_facts() -> list[StateFact]:
 def test_worked_example_of_domain_doc_comes_out_exactly():
     segs = fold_in_order(worked_example_facts())
     assert [(s.state, s.records) for s in segs] == [("idle", 20), ("in_use", 30), ("idle", 25), ("in_use", 1)]
-    periods = teaching_periods(
-        {"2026-09-07": [["08:00", "08:45"], ["09:00", "09:45"]]},
-        TZ,
-        parse_ts("2026-09-07T00:00:00+08:00"),
-        parse_ts("2026-09-08T00:00:00+08:00"),
-    )
-    fig = device_utilization(
-        [Interval(s.start_ms, s.end_ms, s.state) for s in segs], [(p0, p1) for _, p0, p1 in periods]
-    )
+    (day,) = teaching_days({"2026-09-07": [["08:00", "08:45"], ["09:00", "09:45"]]}, TZ, MONDAY, MONDAY)
+    fig = device_utilization([Interval(s.start_ms, s.end_ms, s.state) for s in segs], day.periods)
     row = fig.as_row("s1/pc1")
     assert row["available_s"] == 5400
     assert row["in_use_s"] == 1980
@@ -64,8 +59,9 @@ def test_a_silent_device_becomes_unknown_not_off():
 
 
 def test_period_boundaries_across_local_midnight_use_the_school_zone():
-    periods = teaching_periods({"2026-09-07": [["23:30", "24:00"]]}, TZ, 0, 1 << 60)
-    assert periods == [("2026-09-07", parse_ts("2026-09-07T15:30:00Z"), parse_ts("2026-09-07T16:00:00Z"))]
+    (day,) = teaching_days({"2026-09-07": [["23:30", "24:00"]]}, TZ, MONDAY, MONDAY)
+    assert day.periods == [(parse_ts("2026-09-07T15:30:00Z"), parse_ts("2026-09-07T16:00:00Z"))]
+    assert (day.start_ms, day.end_ms) == (parse_ts("2026-09-06T16:00:00Z"), parse_ts("2026-09-07T16:00:00Z"))
 
 
 STATES = st.sampled_from(["in_use", "idle", "off", "fault"])

@@ -43,14 +43,6 @@ def create_user(
     return user
 
 
-def set_password(s: Session, username: str, password: str) -> None:
-    """Replace a user's password."""
-    user = s.get(User, username)
-    if user is None:
-        raise LookupError(f"no user {username!r}")
-    user.password_hash = _hasher.hash(password)
-
-
 def authenticate_password(s: Session, username: str, password: str) -> User:
     """The user with this name and password; BadCredentials otherwise (same answer for either mistake)."""
     user = s.get(User, username)

@@ -1,7 +1,6 @@
-"""Available time: a school's teaching periods, from its calendar days, as UTC millisecond windows."""
+"""Local time of a school: query bounds as UTC milliseconds, local dates and local clock times."""
 
 import re
-from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -38,18 +37,3 @@ def bound_ms(value: str, tz: ZoneInfo) -> int:
 def local_date(ms: int, tz: ZoneInfo) -> date:
     """The local calendar date of an instant."""
     return datetime.fromtimestamp(ms / 1000, tz).date()
-
-
-def teaching_periods(
-    days: Mapping[str, Sequence[Sequence[str]]], tz: ZoneInfo, from_ms: int, to_ms: int
-) -> list[tuple[str, int, int]]:
-    """`(local date, start_ms, end_ms)` of every period of the calendar days, clipped to [from, to)."""
-    out: list[tuple[str, int, int]] = []
-    for day in sorted(days):
-        d = date.fromisoformat(day)
-        for start, end in days[day]:
-            p0, p1 = max(local_ms(d, start, tz), from_ms), min(local_ms(d, end, tz), to_ms)
-            if p0 < p1:
-                out.append((day, p0, p1))
-    out.sort(key=lambda p: p[1])
-    return out
