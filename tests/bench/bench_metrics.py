@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from campuspulse.server.app import create_app
 from campuspulse.server.ledger.db import make_engine, upgrade
 from campuspulse.server.metrics.available_time import local_ms
+from campuspulse.server.metrics.month_rollups import refresh_all_months
 from campuspulse.server.metrics.rollups import rebuild, school_segments
 from tests.conftest import PG_URL
 from tests.support.campus import AUTH, TOKEN
@@ -130,6 +131,7 @@ def populate_term(engine, schools: int, devices: int, days: list[date], seed: in
             " sum(sessions), sum(used_periods), sum(available_periods), count(continues_from), count(*),"
             " string_agg(CASE WHEN in_use_ms > 0 THEN '1' ELSE '0' END, '' ORDER BY device)::varbit"
             " FROM device_day_rollups WHERE day <> :d GROUP BY school, day"), {"d": DAY.isoformat()})  # fmt: skip
+        refresh_all_months(Session(bind=conn))
         conn.execute(text("DELETE FROM rollup_coverage"))
         conn.execute(text("INSERT INTO rollup_coverage SELECT code, :a, :b FROM schools"),
                      {"a": days[0].isoformat(), "b": days[-1].isoformat()})  # fmt: skip

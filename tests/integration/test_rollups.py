@@ -13,12 +13,19 @@ from campuspulse.cli import app as cli
 from campuspulse.server.inventory import service as inventory
 from campuspulse.server.ledger.db import make_engine
 from campuspulse.server.ledger.ingest import Ledger
-from campuspulse.server.ledger.rollup_schema import DeviceDayRollup, RolledDay, RollupCoverage, StaleDay
+from campuspulse.server.ledger.rollup_schema import (
+    DeviceDayRollup,
+    RolledDay,
+    RollupCoverage,
+    SchoolDayRollup,
+    SchoolMonthRollup,
+    StaleDay,
+)
 from campuspulse.server.ledger.schema import StateSegment
 from campuspulse.server.metrics.rollups import advance, rebuild, refresh_stale
 from campuspulse.server.metrics.service import GroupBy, Scope, utilization
 from campuspulse.telemetry import parse_records_payload, parse_ts
-from tests.support.campus import week_of_heartbeats
+from tests.support.campus import heartbeats, week_of_heartbeats
 
 DAYS = ["2026-09-07", "2026-09-08", "2026-09-09", "2026-09-10", "2026-09-11", "2026-09-14"]
 PERIODS = [["08:00", "08:45"], ["09:00", "09:45"], ["14:00", "14:45"], ["15:00", "16:00"]]
@@ -45,8 +52,8 @@ def ingest(engine, recs: list[dict]) -> None:
                           "test")  # fmt: skip
 
 
-@pytest.fixture
-def engine(ledger_url):
+def campus(ledger_url: str, days: list[str], recs: list[dict]):
+    """School s1 (district d1) with pc1, pc2 in lab1 and pc3 in lab2, teaching `days`, and these records."""
     engine = make_engine(ledger_url)
     with Session(engine) as s, s.begin():
         s.info["actor"] = "test"
@@ -54,26 +61,31 @@ def engine(ledger_url):
         inventory.put_agent(s, "a1", "s1")
         for d, room in (("pc1", "lab1"), ("pc2", "lab1"), ("pc3", "lab2")):
             inventory.put_device(s, "s1", d, {"agent": "a1", "room": room, "kind": "lab_pc"})
-        for day in DAYS:
+        for day in days:
             inventory.put_calendar_day(s, "s1", day, PERIODS)
-    recs = week_of_heartbeats()
     for i in range(0, len(recs), 5000):
         ingest(engine, recs[i : i + 5000])
+    return engine
+
+
+@pytest.fixture
+def engine(ledger_url):
+    engine = campus(ledger_url, DAYS, week_of_heartbeats())
     yield engine
     engine.dispose()
 
 
-def figures(engine) -> list:
+def figures(engine, queries: list = QUERIES, now_ms: int = NOW) -> list:
     with Session(engine) as s:
-        return [utilization(s, sc, i, f, t, g, now_ms=NOW) for sc, i, f, t, g in QUERIES]
+        return [utilization(s, sc, i, f, t, g, now_ms=now_ms) for sc, i, f, t, g in queries]
 
 
-def from_segments_only(engine) -> list:
+def from_segments_only(engine, queries: list = QUERIES, now_ms: int = NOW) -> list:
     """The same figures with every rollup ignored (deleted inside a transaction that is rolled back)."""
     with Session(engine) as s:
         s.execute(delete(RolledDay))
         s.execute(delete(RollupCoverage))
-        out = [utilization(s, sc, i, f, t, g, now_ms=NOW) for sc, i, f, t, g in QUERIES]
+        out = [utilization(s, sc, i, f, t, g, now_ms=now_ms) for sc, i, f, t, g in queries]
         s.rollback()
     return out
 
@@ -144,3 +156,37 @@ def test_rebuild_command_shows_progress_and_counts(engine, ledger_url):
                                  "--ledger", ledger_url])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "1 schools, 18 device-days rolled up" in r.output  # 6 teaching days × 3 devices
+
+
+AUTUMN = ["2026-09-28", "2026-09-29", "2026-09-30", "2026-10-08", "2026-10-09", "2026-10-10"]  # 10-10: make-up day
+ACROSS_MONTHS = [  # month rows whole or ragged at either end, one month and two
+    (Scope.CITY, "", "2026-09-28", "2026-10-10", None),
+    (Scope.SCHOOL, "s1", "2026-09-29", "2026-10-11", None),
+    (Scope.DISTRICT, "d1", "2026-09-01", "2026-11-01", GroupBy.SCHOOL),
+    (Scope.CITY, "", "2026-09-30", "2026-10-09", GroupBy.DISTRICT),
+    (Scope.SCHOOL, "s1", "2026-10-01", "2026-11-01", None),
+    (Scope.SCHOOL, "s1", "2026-10-08", "2026-10-10", None),
+    (Scope.SCHOOL, "s1", "2026-10-09", "2026-10-10", None),
+]
+
+
+def test_ranges_across_months_read_month_rows_and_day_rows_to_the_same_figures(ledger_url):
+    recs = heartbeats("2026-09-27T20:00:00+08:00", 14, 180, ("2026-09-30T15:00:00+08:00", "2026-10-08T09:30:00+08:00"))
+    engine = campus(ledger_url, AUTUMN, recs)
+    now = parse_ts("2026-11-05T00:00:00+08:00")
+    try:
+        live = from_segments_only(engine, ACROSS_MONTHS, now)
+        rebuild(engine, date(2026, 9, 1), date(2026, 11, 4))
+        with Session(engine) as s:
+            months = {(m.month, m.first_day, m.last_day) for m in s.scalars(select(SchoolMonthRollup))}
+        assert months == {("2026-09", "2026-09-28", "2026-09-30"), ("2026-10", "2026-10-08", "2026-10-10")}
+        assert figures(engine, ACROSS_MONTHS, now) == live
+        with Session(engine) as s:  # pc3's session runs over the holiday: October's first day continues it
+            assert s.scalar(select(DeviceDayRollup.continues_from).where(
+                DeviceDayRollup.device == "pc3", DeviceDayRollup.day == "2026-10-08")) == "2026-09-30"  # fmt: skip
+        with Session(engine) as s:  # a whole month is read from its month row alone
+            s.execute(delete(SchoolDayRollup).where(SchoolDayRollup.day < "2026-10-01"))
+            assert utilization(s, *ACROSS_MONTHS[2], now_ms=now) == live[2]
+            s.rollback()
+    finally:
+        engine.dispose()

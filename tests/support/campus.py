@@ -94,18 +94,25 @@ def synthetic_stream(
 
 def week_of_heartbeats(seed: int = 3) -> list[dict]:
     """Three devices, a heartbeat a minute from Sunday evening to the next Monday; pc3 stays in use overnight."""
+    return heartbeats("2026-09-06T20:00:00+08:00", 8, 60, ("2026-09-08T15:00:00+08:00", "2026-09-09T09:30:00+08:00"),
+                      seed)  # fmt: skip
+
+
+def heartbeats(start: str, days: int, step_s: int, pc3_in_use: tuple[str, str], seed: int = 3) -> list[dict]:
+    """Three devices changing state at random, a heartbeat every `step_s` (valid 3 steps) for `days` days from
+    `start`, about 1 in 100 missed; pc3 is in use throughout `pc3_in_use`."""
     rnd = random.Random(seed)
     out, state = [], {"pc1": "idle", "pc2": "off", "pc3": "idle"}
-    t0 = parse_ts("2026-09-06T20:00:00+08:00")
-    for minute in range(8 * 24 * 60):
-        t = t0 + minute * 60_000
+    t0, hold_from, hold_to = parse_ts(start), parse_ts(pc3_in_use[0]), parse_ts(pc3_in_use[1])
+    for step in range(days * 86400 // step_s):
+        t = t0 + step * step_s * 1000
         for d in state:
             if rnd.random() < 0.03:
                 state[d] = rnd.choice(["in_use", "idle", "off"])
-            if d == "pc3" and parse_ts("2026-09-08T15:00:00+08:00") <= t < parse_ts("2026-09-09T09:30:00+08:00"):
+            if d == "pc3" and hold_from <= t < hold_to:
                 state[d] = "in_use"
             if rnd.random() < 0.01:
                 continue  # a missed heartbeat
             out.append({"type": "state", "seq": len(out), "ts": format_ts(t), "device": d, "state": state[d],
-                        "valid_s": 180})  # fmt: skip
+                        "valid_s": 3 * step_s})  # fmt: skip
     return out

@@ -9,17 +9,30 @@ from sqlalchemy.orm import Mapped, mapped_column
 from campuspulse.server.ledger.schema import Base
 
 
-class _DayFigures:
-    """The additive parts of utilization for one local day (primary key: school and day, first)."""
+class _Figures:
+    """The additive parts of utilization."""
 
-    school: Mapped[str] = mapped_column(String(64), primary_key=True)
-    day: Mapped[str] = mapped_column(String(10), primary_key=True)
     available_ms: Mapped[int] = mapped_column(BigInteger)
     in_use_ms: Mapped[int] = mapped_column(BigInteger)
     known_ms: Mapped[int] = mapped_column(BigInteger)
     sessions: Mapped[int] = mapped_column(Integer)
     used_periods: Mapped[int] = mapped_column(Integer)
     available_periods: Mapped[int] = mapped_column(Integer)
+
+
+class _DayFigures(_Figures):
+    """The additive parts of utilization for one local day (primary key: school and day, first)."""
+
+    school: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+
+
+class _SchoolParts:
+    """What a school's row adds to the device rows' sums: continued sessions and the devices used."""
+
+    continued: Mapped[int] = mapped_column(Integer)
+    devices: Mapped[int] = mapped_column(Integer)
+    used_bits: Mapped[str] = mapped_column(BIT(varying=True).with_variant(Text, "sqlite"))
 
 
 class DeviceDayRollup(_DayFigures, Base):
@@ -54,7 +67,7 @@ class StaleDay(Base):
     marked: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class SchoolDayRollup(_DayFigures, Base):
+class SchoolDayRollup(_SchoolParts, _DayFigures, Base):
     """A school's figures for one local teaching day: its device rows summed, for region-wide queries.
 
     `continued` counts devices whose first session continues the previous teaching day's; `used_bits` has a
@@ -62,9 +75,6 @@ class SchoolDayRollup(_DayFigures, Base):
     """
 
     __tablename__ = "school_day_rollups"
-    continued: Mapped[int] = mapped_column(Integer)
-    devices: Mapped[int] = mapped_column(Integer)
-    used_bits: Mapped[str] = mapped_column(BIT(varying=True).with_variant(Text, "sqlite"))
 
 
 class RollupCoverage(Base):
@@ -74,3 +84,19 @@ class RollupCoverage(Base):
     school: Mapped[str] = mapped_column(String(64), primary_key=True)
     first_day: Mapped[str] = mapped_column(String(10))
     last_day: Mapped[str] = mapped_column(String(10))
+
+
+class SchoolMonthRollup(_SchoolParts, _Figures, Base):
+    """A school's school-day rows of one calendar month combined, so that long ranges read a row per month.
+
+    `first_day`/`last_day` are the month's first and last teaching days with a row: a query whose range
+    covers them can use the month row whole. `first_continued` is the `continued` of `first_day`, which a
+    range starting there does not subtract; `devices` is the month's largest device count.
+    """
+
+    __tablename__ = "school_month_rollups"
+    school: Mapped[str] = mapped_column(String(64), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    first_day: Mapped[str] = mapped_column(String(10))
+    last_day: Mapped[str] = mapped_column(String(10))
+    first_continued: Mapped[int] = mapped_column(Integer)

@@ -25,6 +25,7 @@ from campuspulse.server.ledger.rollup_schema import (
 from campuspulse.server.ledger.schema import CalendarDay, Device, School, StateSegment
 from campuspulse.server.metrics.available_time import local_date
 from campuspulse.server.metrics.daily import DeviceSegments, TeachingDay, device_day, teaching_days
+from campuspulse.server.metrics.month_rollups import refresh_months
 from campuspulse.server.metrics.utilization import Interval
 
 
@@ -95,6 +96,7 @@ def roll_up(s: Session, school: str, days: list[str]) -> int:
     if rows:
         s.execute(insert(DeviceDayRollup), rows)
         s.execute(insert(SchoolDayRollup), totals)
+    refresh_months(s, school, [day[:7] for day in ordered])
     s.execute(delete(RolledDay).where(RolledDay.school == school, RolledDay.day.in_(ordered)))
     now = datetime.now(UTC)
     s.execute(insert(RolledDay), [{"school": school, "day": d, "computed_at": now} for d in ordered])

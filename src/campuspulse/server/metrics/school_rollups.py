@@ -1,4 +1,5 @@
-"""Region-wide utilization from school-day rollups: one aggregate query instead of a row per device and day.
+"""Region-wide utilization from school rollups: one aggregate query over a row per school and month (a row
+per day at the range's ragged ends) instead of a row per device and day.
 
 A school qualifies when the query covers whole local days that are all rolled up and current; every other
 school goes through the per-device path. Sums are pooled per key; sessions that continue from the previous
@@ -7,19 +8,20 @@ range come from OR-ing the days' device bitmaps (in the database on PostgreSQL).
 """
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, true
+from sqlalchemy import Row, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from campuspulse.server.ledger.rollup_schema import RollupCoverage, SchoolDayRollup, StaleDay
 from campuspulse.server.ledger.schema import Device, School
 from campuspulse.server.metrics.available_time import local_date, local_ms
+from campuspulse.server.metrics.month_rollups import ADDITIVE, of_schools, or_bits, range_rows
 from campuspulse.server.metrics.utilization import UtilizationFigures
 
 
@@ -40,28 +42,16 @@ def whole_days(f_ms: int, t_ms: int, tz: ZoneInfo) -> tuple[date, date] | None:
     return first, last_excl - timedelta(days=1)
 
 
-def _of(column: Any, codes: list[str] | None) -> Any:
-    """`column IN codes`, or no condition at all for every school (a long IN list costs more than it saves)."""
-    return true() if codes is None else column.in_(codes)
-
-
 def rolled_schools(s: Session, schools: list[str], first: date, last: date, everyone: bool = False) -> set[str]:
     """The schools whose every day from `first` to `last` is rolled up and not stale (`everyone`: the schools
     are all the schools there are)."""
     a, b = first.isoformat(), last.isoformat()
     codes = None if everyone else schools
     c = RollupCoverage
-    covered = set(s.scalars(select(c.school).where(_of(c.school, codes), c.first_day <= a, c.last_day >= b)))
-    stale_q = _of(StaleDay.school, codes) & (StaleDay.day >= a) & (StaleDay.day <= b)
+    covered = set(s.scalars(select(c.school).where(of_schools(c.school, codes), c.first_day <= a, c.last_day >= b)))
+    stale_q = of_schools(StaleDay.school, codes) & (StaleDay.day >= a) & (StaleDay.day <= b)
     stale = set(s.scalars(select(StaleDay.school).where(stale_q).distinct()))
     return (covered - stale) & set(schools)
-
-
-def _popcount_or(bitmaps: list[str]) -> int:
-    acc = 0
-    for bits in bitmaps:
-        acc |= int(bits or "0", 2)
-    return acc.bit_count()
 
 
 def pool_school_days(
@@ -72,41 +62,27 @@ def pool_school_days(
     of the school, or by the time `bucket` of the day); `everyone`: the schools are all there are."""
     if bucket is not None:
         return _pool_by_time(s, list(schools), first, last, bucket)
-    r = SchoolDayRollup
-    a, b = first.isoformat(), last.isoformat()
     codes = list(schools)
-    within = _of(r.school, None if everyone else codes) & (r.day >= a) & (r.day <= b)
+    p = range_rows(s, None if everyone else codes, first, last).c
     out = Pooled(defaultdict(UtilizationFigures), defaultdict(int), defaultdict(int))
-    sums = [func.sum(c) for c in (r.available_ms, r.in_use_ms, r.known_ms, r.sessions, r.used_periods,
-                                  r.available_periods, r.continued)] + [func.max(r.devices)]  # fmt: skip
-    pg = s.get_bind().dialect.name == "postgresql"
-    if pg:  # devices used and the first day's continued sessions in the same pass
-        extra = [func.bit_count(func.bit_or(r.used_bits)),
-                 func.array_agg(aggregate_order_by(r.continued, r.day))[1]]  # fmt: skip
+    if s.get_bind().dialect.name == "postgresql":  # devices used and the first row's continued in the same pass
+        sums = [func.sum(getattr(p, name)) for name in ADDITIVE]
+        rows = s.execute(select(p.school, *sums, func.max(p.devices), func.bit_count(func.bit_or(p.used_bits)),
+                                func.array_agg(aggregate_order_by(p.first_continued, p.day))[1])
+                         .group_by(p.school)).all()  # fmt: skip
     else:
-        extra = [func.min(r.school), func.min(r.school)]
-    q = select(r.school, *sums, *extra).where(within).group_by(r.school)
-    first_continued: dict[str, int] = {}
-    bitmaps: dict[str, list[str]] = defaultdict(list)
-    if not pg:
-        firsts = select(r.school, func.min(r.day).label("day")).where(within).group_by(r.school).subquery()
-        first_continued = dict(s.execute(select(r.school, r.continued).join(
-            firsts, (firsts.c.school == r.school) & (firsts.c.day == r.day))).all())  # fmt: skip
-        for code, bits in s.execute(select(r.school, r.used_bits).where(within)):
-            bitmaps[code].append(bits)
+        rows = _aggregate(s.execute(select(p)).all())
     seen: set[str] = set()
-    for code, avail, in_use, known, sessions, used_p, avail_p, continued, devices, used, first in s.execute(q):
+    for code, avail, in_use, known, sessions, used_p, avail_p, continued, devices, used, first in rows:
         if code not in schools:
             continue
-        if pg:
-            first_continued[code] = int(first or 0)
         key = key_of(schools[code])
-        sessions = int(sessions) - int(continued) + first_continued.get(code, 0)
+        sessions = int(sessions) - int(continued) + int(first or 0)
         out.figures[key].add(UtilizationFigures(
             available_ms=int(avail), in_use_ms=int(in_use), known_ms=int(known), used_periods=int(used_p),
             available_periods=int(avail_p), sessions=sessions))  # fmt: skip
         out.devices[key] += int(devices)
-        out.used[key] += int(used) if pg else _popcount_or(bitmaps[code])
+        out.used[key] += int(used)
         seen.add(code)
     missing = [c for c in codes if c not in seen]  # no teaching day in the range: the devices still count
     if missing:
@@ -115,6 +91,20 @@ def pool_school_days(
             key = key_of(schools[code])
             out.figures[key]
             out.devices[key] += int(n)
+    return out
+
+
+def _aggregate(rows: Sequence[Row[Any]]) -> list[tuple[Any, ...]]:
+    """The PostgreSQL aggregate of `pool_school_days`, in Python (for SQLite)."""
+    by_school: dict[str, list[Row[Any]]] = defaultdict(list)
+    for row in rows:
+        by_school[row.school].append(row)
+    out = []
+    for code, parts in by_school.items():
+        parts.sort(key=lambda r: r.day)
+        sums = [sum(int(getattr(r, name)) for r in parts) for name in ADDITIVE]
+        used = or_bits([str(r.used_bits) for r in parts]).count("1")
+        out.append((code, *sums, max(int(r.devices) for r in parts), used, parts[0].first_continued))
     return out
 
 
@@ -141,5 +131,5 @@ def _pool_by_time(s: Session, codes: list[str], first: date, last: date, bucket:
         prev = (code, day)
     for (code, key), maps in bits.items():
         out.devices[key] += devices[(code, key)]
-        out.used[key] += _popcount_or(maps)
+        out.used[key] += or_bits(maps).count("1")
     return out
