@@ -127,7 +127,8 @@ def server(config: ConfigOpt, verbose: bool = False) -> None:
                      access_token_ttl=timedelta(minutes=opts.access_token_minutes),
                      rollup_every_s=opts.rollup_every_s if opts.scheduler else None,
                      login_attempts=opts.login_attempts, login_window=timedelta(seconds=opts.login_window_s),
-                     cors_origins=opts.cors_origins)  # fmt: skip
+                     cors_origins=opts.cors_origins, ui_timezone=opts.ui_timezone,
+                     live_every_s=opts.live_every_s)  # fmt: skip
     uvicorn.run(web, host=settings.server.host, port=settings.server.port)
 
 

@@ -9,9 +9,10 @@ import secrets
 from datetime import date, timedelta
 from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from campuspulse.demo.campus import SimSchool
+from campuspulse.demo.campus import TZ, SimSchool
 from campuspulse.server.access.credentials import create_user
 from campuspulse.server.access.principals import Role, ScopeKind
 from campuspulse.server.inventory import service as inventory
@@ -104,3 +105,25 @@ def seed_ledger(s: Session, campus: list[SimSchool], today: date) -> dict[str, s
         passwords[name] = secrets.token_urlsafe(12)
         create_user(s, name, role, kind, scope, passwords[name])
     return passwords
+
+
+def provision_campus(engine: Engine, campus: list[SimSchool], today_periods: dict[str, list[tuple[str, str]]],
+                     history: list[str], today: str) -> dict[str, str]:  # fmt: skip
+    """Schools, calendars (past teaching days and today), agents, devices and the rest of the demo ledger; returns
+    the demo users' passwords by name."""
+    with Session(engine) as s, s.begin():
+        s.info["actor"] = "demo"
+        for sc in campus:
+            inventory.put_school(s, sc.code, {"name": sc.name, "district": sc.district, "stage": sc.stage, "tz": TZ,
+                                              "classes": sc.classes, "parallel_classes": sc.classes // 3,
+                                              "students": sc.students, "max_class_size": 50})  # fmt: skip
+            s.flush()
+            for day in history:
+                inventory.put_calendar_day(s, sc.code, day, [list(p) for p in sc.periods])
+            inventory.put_calendar_day(s, sc.code, today, [list(p) for p in today_periods[sc.code]])
+            for room in sc.rooms:
+                inventory.put_agent(s, room.agent, sc.code)
+                s.flush()
+                for dev in room.devices:
+                    inventory.put_device(s, sc.code, dev.id, {"agent": room.agent, "room": room.id, "kind": dev.kind})
+        return seed_ledger(s, campus, date.fromisoformat(today))

@@ -21,11 +21,10 @@ from sqlalchemy.orm import Session
 
 from campuspulse.collector.service import Collector
 from campuspulse.demo.campus import TZ, SimSchool, build_campus, live_periods, local_now, teaching_days
-from campuspulse.demo.ledger_data import seed_ledger
+from campuspulse.demo.ledger_data import provision_campus
 from campuspulse.drivers.simulated import SimulatedDevice
 from campuspulse.edge.agent import Agent
 from campuspulse.server.app import create_app
-from campuspulse.server.inventory import service as inventory
 from campuspulse.server.inventory.standards import list_standards
 from campuspulse.server.metrics.available_time import local_ms
 from campuspulse.server.metrics.compliance_service import compliance
@@ -56,26 +55,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _provision(engine: object, campus: list[SimSchool], today_periods: dict[str, list[tuple[str, str]]],
-               history: list[str], today: str) -> dict[str, str]:  # fmt: skip
-    with Session(engine) as s, s.begin():  # type: ignore[arg-type]
-        s.info["actor"] = "demo"
-        for sc in campus:
-            inventory.put_school(s, sc.code, {"name": sc.name, "district": sc.district, "stage": sc.stage, "tz": TZ,
-                                              "classes": sc.classes, "parallel_classes": sc.classes // 3,
-                                              "students": sc.students, "max_class_size": 50})  # fmt: skip
-            s.flush()
-            for day in history:
-                inventory.put_calendar_day(s, sc.code, day, [list(p) for p in sc.periods])
-            inventory.put_calendar_day(s, sc.code, today, [list(p) for p in today_periods[sc.code]])
-            for room in sc.rooms:
-                inventory.put_agent(s, room.agent, sc.code)
-                s.flush()
-                for dev in room.devices:
-                    inventory.put_device(s, sc.code, dev.id, {"agent": room.agent, "room": room.id, "kind": dev.kind})
-        return seed_ledger(s, campus, date.fromisoformat(today))
 
 
 def _agent_settings(sc: SimSchool, room_index: int, data_dir: Path, today: str,
@@ -165,7 +144,7 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
 
     app = create_app(f"sqlite:///{opts.data_dir / 'ledger.db'}", admin_token=token, rollup_every_s=30)
     engine = app.state.engine
-    passwords = _provision(engine, campus, today_periods, history, today)
+    passwords = provision_campus(engine, campus, today_periods, history, today)
 
     mqtt = MqttSettings(host="127.0.0.1", port=opts.broker_port or _free_port())
     agents: list[Agent] = []

@@ -9,7 +9,8 @@ from datetime import timedelta
 
 from fastapi import FastAPI, Request, status
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -36,6 +37,8 @@ from campuspulse.server.inventory.excel import SheetRejected
 from campuspulse.server.ledger.db import make_engine, upgrade
 from campuspulse.server.ledger.ingest import Ledger
 from campuspulse.server.scheduler import start_scheduler
+from campuspulse.server.web import pages
+from campuspulse.server.web.session import LoginRequired, to_login
 from campuspulse.telemetry import ContractError
 
 API_PREFIX = "/api/v1"
@@ -46,6 +49,8 @@ SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=31536000",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+               "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")  # fmt: skip
 log = logging.getLogger(__name__)
 
 
@@ -113,6 +118,8 @@ def create_app(
     login_attempts: int = 10,
     login_window: timedelta = timedelta(minutes=15),
     cors_origins: list[str] | None = None,
+    ui_timezone: str = "Asia/Shanghai",
+    live_every_s: float = 2,
 ) -> FastAPI:
     """The server on a ledger URL or an open engine; the schema is migrated on start.
 
@@ -133,6 +140,7 @@ def create_app(
     app.state.jwt_key = _jwt_key(engine, jwt_secret)
     app.state.access_token_ttl = access_token_ttl
     app.state.login_limit = (login_attempts, login_window)
+    app.state.ui_tz, app.state.live_every_s = ui_timezone, live_every_s
     if cors_origins:  # closed unless origins are named
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["*"],
                            allow_headers=["Authorization", "Content-Type"])  # fmt: skip
@@ -144,6 +152,10 @@ def create_app(
             response.headers.setdefault(name, value)
         if request.url.path.startswith(API_PREFIX):
             response.headers.setdefault("Cache-Control", "no-store")
+        elif request.url.path.startswith("/ui/"):
+            response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+            if not request.url.path.startswith("/ui/static/"):
+                response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     for module in (
@@ -166,6 +178,13 @@ def create_app(
                            (ContractError, status.HTTP_422_UNPROCESSABLE_CONTENT)):  # fmt: skip
         app.add_exception_handler(exc_type, _answer_with(code))
     app.add_exception_handler(SheetRejected, _sheet_rejected)
+    app.include_router(pages.router)
+    app.mount("/ui/static", StaticFiles(directory=pages.STATIC_DIR), name="ui-static")
+    app.add_exception_handler(LoginRequired, to_login)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/ui/", status_code=status.HTTP_303_SEE_OTHER)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -183,3 +183,18 @@ def clear_failures(s: Session, key: str) -> None:
     row = s.get(LoginFailure, key)
     if row is not None:
         s.delete(row)
+
+
+def log_in(s: Session, username: str, password: str, address: str, limit: int, window: timedelta) -> User:
+    """The user of a password login from `address`, counting failures per user and address (kept even when the
+    caller's transaction rolls back); raises TooManyAttempts while throttled, BadCredentials when wrong."""
+    key = f"{username}@{address}"
+    check_throttle(s, key, limit, window)
+    try:
+        user = authenticate_password(s, username, password)
+    except BadCredentials:
+        with Session(s.get_bind()) as other, other.begin():
+            record_failure(other, key, window)
+        raise
+    clear_failures(s, key)
+    return user

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from campuspulse.server.access.principals import require_read
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.deps import Db
 from campuspulse.server.api.figures import require_scope_read
-from campuspulse.server.metrics import insights
+from campuspulse.server.metrics import insights, timeline
 from campuspulse.server.metrics.service import Scope
 
 router = APIRouter(tags=["figures"])
@@ -51,3 +52,18 @@ def heatmap(
     """In-use share of available time per weekday (1 = Monday) and local hour, pooled over the devices in scope."""
     require_scope_read(db, caller, scope, id)
     return insights.heatmap(db, scope, id, from_, to, int(time.time() * 1000))
+
+
+@router.get("/schools/{school}/devices/{device}/timeline")
+def device_timeline(
+    db: Db,
+    caller: Caller,
+    school: str,
+    device: str,
+    from_: Annotated[str, Query(alias="from", description="RFC 3339 time or a date in the school's time zone")],
+    to: Annotated[str, Query(description="exclusive; at most 32 days after from")],
+) -> dict[str, object]:
+    """A device's states over [from, min(to, now)) as contiguous pieces (`unknown` where no record covers the
+    time), with the seconds spent in each state."""
+    require_read(db, caller, school)
+    return timeline.device_timeline(db, school, device, from_, to, int(time.time() * 1000))

@@ -6,7 +6,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
 from campuspulse.server.access import credentials
 from campuspulse.server.access.principals import Forbidden, Principal, Role, ScopeKind, covers_school, region_districts
@@ -56,20 +55,15 @@ def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     After `server.login_attempts` failures for a username from one address, logins are refused (429) until
     the window (`server.login_window_s`) is over.
     """
-    key = f"{form.username}@{request.client.host if request.client else '?'}"
     limit, window = request.app.state.login_limit
+    address = request.client.host if request.client else "?"
     try:
-        credentials.check_throttle(db, key, limit, window)
+        user = credentials.log_in(db, form.username, form.password, address, limit, window)
     except credentials.TooManyAttempts as exc:
         headers = {"Retry-After": str(exc.retry_after_s)}
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers=headers) from None
-    try:
-        user = credentials.authenticate_password(db, form.username, form.password)
     except credentials.BadCredentials as exc:
-        with Session(db.get_bind()) as other, other.begin():  # kept even though this request fails
-            credentials.record_failure(other, key, window)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
-    credentials.clear_failures(db, key)
     ttl: timedelta = request.app.state.access_token_ttl
     token = credentials.issue_access_token(user, request.app.state.jwt_key, ttl)
     return {"access_token": token, "token_type": "bearer", "expires_in": int(ttl.total_seconds())}

@@ -1,0 +1,94 @@
+"""Charts drawn on the server as inline SVG: no script, no CDN, and they print as they look."""
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup, escape
+
+STATE_COLOURS = {"in_use": "#2e7d32", "idle": "#f2b705", "off": "#9e9e9e", "fault": "#c62828", "unknown": "#eceff1"}
+
+
+def percent(value: float | None) -> str:
+    """A rate as a percentage with one decimal, or an em dash."""
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def bar(value: float | None, width: int = 140, colour: str = "#1565c0") -> Markup:
+    """A horizontal bar for a rate in [0, 1] (an empty frame when there is none)."""
+    filled = 0 if value is None else round(max(0.0, min(1.0, value)) * width)
+    return Markup(
+        f'<svg class="bar" width="{width}" height="12" role="img" aria-label="{escape(percent(value))}">'
+        f'<rect width="{width}" height="12" fill="#e3eaf2"/><rect width="{filled}" height="12" fill="{colour}"/></svg>'
+    )
+
+
+def _heat(value: float | None) -> str:
+    if value is None:
+        return "#f5f5f5"
+    v = max(0.0, min(1.0, value))
+    r, g, b = round(232 - v * 211), round(240 - v * 139), round(254 - v * 62)  # pale blue to #1565c0
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def heatmap(rows: Sequence[str], columns: Sequence[str], cells: dict[tuple[str, str], float | None]) -> Markup:
+    """A grid of rates, one row per `rows` label and one column per `columns` label, each cell labelled."""
+    label_w, cell_w, cell_h = 110, 56, 26
+    width, height = label_w + cell_w * len(columns), cell_h * (len(rows) + 1)
+    out = [f'<svg class="heatmap" width="{width}" height="{height}" role="img">']
+    for j, col in enumerate(columns):
+        x = label_w + j * cell_w + cell_w / 2
+        out.append(f'<text x="{x}" y="17" text-anchor="middle" class="axis">{escape(col)}</text>')
+    for i, row in enumerate(rows):
+        y = (i + 1) * cell_h
+        out.append(f'<text x="4" y="{y + 17}" class="axis">{escape(row)}</text>')
+        for j, col in enumerate(columns):
+            v = cells.get((row, col))
+            x = label_w + j * cell_w
+            ink = "#fff" if v is not None and v > 0.5 else "#263238"
+            out.append(
+                f'<g data-row="{escape(row)}" data-col="{escape(col)}"><title>{escape(row)} · {escape(col)}: '
+                f'{escape(percent(v))}</title><rect x="{x + 1}" y="{y + 1}" width="{cell_w - 2}" height="{cell_h - 2}" '
+                f'fill="{_heat(v)}"/><text x="{x + cell_w / 2}" y="{y + 17}" text-anchor="middle" fill="{ink}" '
+                f'class="cell">{escape(percent(v))}</text></g>'
+            )
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def timeline(
+    pieces: Sequence[dict[str, object]], start_ms: int, end_ms: int, tz: ZoneInfo, state_names: dict[str, str]
+) -> Markup:
+    """A strip of state pieces (`state`, `start_ms`, `end_ms`) over [start, end) with local time ticks."""
+    width, strip_h = 960, 34
+    span = max(end_ms - start_ms, 1)
+
+    def x(ms: int) -> float:
+        return round((min(max(ms, start_ms), end_ms) - start_ms) / span * width, 2)
+
+    out = [f'<svg class="timeline" width="{width}" height="{strip_h + 22}" role="img">']
+    for p in pieces:
+        a, b, state = int(p["start_ms"]), int(p["end_ms"]), str(p["state"])  # type: ignore[call-overload]
+        when = f"{_clock(a, tz)}–{_clock(b, tz)}"
+        name, colour = state_names.get(state, state), STATE_COLOURS.get(state, "#000")
+        out.append(
+            f'<rect class="piece" data-state="{escape(state)}" x="{x(a)}" y="0" width="{max(x(b) - x(a), 0.5)}" '
+            f'height="{strip_h}" fill="{colour}"><title>{escape(name)} {escape(when)}</title></rect>'
+        )
+    day = span > 36 * 3600_000
+    tick = datetime.fromtimestamp(start_ms / 1000, tz).replace(minute=0, second=0, microsecond=0)
+    step = timedelta(days=1) if day else timedelta(hours=2)
+    if day:
+        tick = tick.replace(hour=0)
+    while (ms := int(tick.timestamp() * 1000)) < end_ms:
+        if ms >= start_ms:
+            label = tick.strftime("%m-%d") if day else tick.strftime("%H:%M")
+            out.append(f'<line x1="{x(ms)}" x2="{x(ms)}" y1="0" y2="{strip_h + 4}" class="tick"/>'
+                       f'<text x="{x(ms) + 2}" y="{strip_h + 16}" class="axis">{label}</text>')  # fmt: skip
+        tick = (tick + step).replace(tzinfo=None).replace(tzinfo=tz)  # wall-clock steps across DST changes
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def _clock(ms: int, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz).strftime("%m-%d %H:%M")

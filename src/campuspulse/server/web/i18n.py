@@ -1,0 +1,108 @@
+"""Page text in Chinese (the default) and English, chosen with `?lang=` and remembered in a cookie."""
+
+from fastapi import Request
+
+LANGS = ("zh", "en")
+TEXT: dict[str, tuple[str, str]] = {
+    "app": ("校园装备监测", "campuspulse"),
+    "login": ("登录", "Log in"),
+    "logout": ("退出", "Log out"),
+    "username": ("用户名", "Username"),
+    "password": ("密码", "Password"),
+    "bad_login": ("用户名或密码错误", "Wrong username or password"),
+    "too_many": ("尝试次数过多，请稍后再试", "Too many attempts, try again later"),
+    "expired": ("登录已过期，请重新登录", "Your session has ended; please log in again"),
+    "forbidden": ("无权查看", "Not allowed"),
+    "not_found": ("未找到", "Not found"),
+    "city": ("全市", "City"),
+    "district": ("区", "District"),
+    "school": ("学校", "School"),
+    "room": ("功能室", "Room"),
+    "device": ("设备", "Device"),
+    "period": ("统计区间", "Period"),
+    "from": ("从", "From"),
+    "to": ("至（不含）", "To (exclusive)"),
+    "show": ("查看", "Show"),
+    "utilization": ("使用率", "Utilization"),
+    "coverage": ("数据覆盖率", "Coverage"),
+    "devices_used": ("已使用设备", "Devices used"),
+    "sessions": ("使用次数", "Sessions"),
+    "used_periods": ("使用课时", "Periods used"),
+    "compliance_rate": ("配备达标率", "Compliance rate"),
+    "offering_rate": ("实验开出率", "Experiment offering rate"),
+    "ranking": ("排名", "Ranking"),
+    "by_district": ("各区", "By district"),
+    "by_school": ("各校", "By school"),
+    "rooms_heatmap": ("功能室 × 星期 使用率", "Rooms × weekday utilization"),
+    "weekdays": ("一,二,三,四,五,六,日", "Mon,Tue,Wed,Thu,Fri,Sat,Sun"),
+    "idle": ("闲置设备", "Idle equipment"),
+    "idle_note": ("最近 {n} 个教学日未使用", "not used on the last {n} teaching days"),
+    "last_used": ("最近使用", "Last used"),
+    "never": ("从未", "never"),
+    "gaps": ("配备缺口", "Compliance gaps"),
+    "item": ("项目", "Item"),
+    "required": ("应配", "Required"),
+    "have": ("实有", "Have"),
+    "missing": ("缺少", "Missing"),
+    "missing_value": ("缺口金额（元）", "Missing value (yuan)"),
+    "gap_total": ("补齐所需合计（元）", "To buy in all (yuan)"),
+    "compliant": ("达标", "Compliant"),
+    "not_compliant": ("未达标", "Not compliant"),
+    "no_gaps": ("无缺口", "No gaps"),
+    "offering": ("实验开出", "Experiment offering"),
+    "grade": ("年级", "Grade"),
+    "class": ("班级", "Class"),
+    "type": ("类型", "Type"),
+    "done": ("已开", "Done"),
+    "devices": ("设备", "Devices"),
+    "kind": ("类型", "Kind"),
+    "agent": ("采集端", "Agent"),
+    "online": ("在线", "online"),
+    "offline": ("离线", "offline"),
+    "last_seen": ("最近上报", "Last seen"),
+    "pending": ("待处理记录", "Records waiting"),
+    "seq_gaps": ("序号缺口", "Seq gaps"),
+    "timeline": ("状态时间线", "State timeline"),
+    "day": ("日", "Day"),
+    "week": ("周", "Week"),
+    "in_use": ("使用中", "in use"),
+    "idle_state": ("空闲", "idle"),
+    "off": ("关机", "off"),
+    "fault": ("故障", "fault"),
+    "unknown": ("无数据", "unknown"),
+    "standard": ("标准", "Standard"),
+    "sample_standard": ("示例标准", "sample standard"),
+    "term": ("学期", "Term"),
+    "rules": ("计算规则", "Rules"),
+    "live": ("实时更新", "Live"),
+    "none": ("无", "none"),
+    "health": ("采集端状态", "Agent health"),
+    "back": ("返回", "Back"),
+    "language": ("English", "中文"),
+}
+STATE_KEYS = {"in_use": "in_use", "idle": "idle_state", "off": "off", "fault": "fault", "unknown": "unknown"}
+
+
+def lang_of(request: Request) -> str:
+    """The page language: `?lang=`, then the `lang` cookie, else Chinese."""
+    for choice in (request.query_params.get("lang"), request.cookies.get("lang")):
+        if choice in LANGS:
+            return choice
+    return "zh"
+
+
+class Text:
+    """`t("key")` → the text in the page's language (the key itself when it has none)."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self._i = LANGS.index(lang)
+
+    def __call__(self, key: str, **values: object) -> str:
+        pair = TEXT.get(key)
+        text = pair[self._i] if pair else key
+        return text.format(**values) if values else text
+
+    def state(self, state: str) -> str:
+        """A device state in words."""
+        return self(STATE_KEYS.get(state, state))

@@ -1,0 +1,266 @@
+"""The dashboard's pages under `/ui/`: login, region ranking, school, device, and the live update stream."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request, status
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campuspulse.server.access import credentials
+from campuspulse.server.access.principals import Forbidden, Principal, readable_schools
+from campuspulse.server.api.deps import Db
+from campuspulse.server.api.figures import require_scope_read
+from campuspulse.server.errors import NotFound
+from campuspulse.server.ledger import health
+from campuspulse.server.ledger.inventory_schema import Region
+from campuspulse.server.ledger.schema import Agent, AgentProgress, Device, School
+from campuspulse.server.metrics.available_time import local_date
+from campuspulse.server.metrics.rules import COMPLIANCE_RULES, OFFERING_RULES, UTILIZATION_RULES
+from campuspulse.server.metrics.service import Scope, utilization
+from campuspulse.server.metrics.timeline import device_timeline
+from campuspulse.server.web import charts, views
+from campuspulse.server.web.i18n import Text, lang_of
+from campuspulse.server.web.session import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    csrf_token,
+    page_principal,
+    safe_next,
+    set_csrf,
+    start_session,
+)
+from campuspulse.telemetry import ContractError
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals |= {"percent": charts.percent, "bar": charts.bar, "heatmap": charts.heatmap,
+                          "colours": charts.STATE_COLOURS,
+                          "rules": {"utilization": UTILIZATION_RULES.split(":")[0],
+                                    "compliance": COMPLIANCE_RULES.split(":")[0],
+                                    "offering": OFFERING_RULES.split(":")[0]}}  # fmt: skip
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+
+def _render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+    t = Text(lang_of(request))
+    query = {k: v for k, v in request.query_params.items() if k != "lang"}
+    query["lang"] = "en" if t.lang == "zh" else "zh"
+    response = templates.TemplateResponse(request, name, {"t": t, "other_lang_query": urlencode(query), **context},
+                                          status_code=status_code)  # fmt: skip
+    if request.query_params.get("lang") == t.lang:
+        response.set_cookie("lang", t.lang, max_age=365 * 86400, samesite="lax", path="/")
+    return response
+
+
+def _page(request: Request, name: str, user: Principal, build: Callable[[], dict[str, Any]]) -> Response:
+    """Render a page from what `build` gathers, or the error page when scope or input forbid it."""
+    t = Text(lang_of(request))
+    try:
+        return _render(request, name, user=user, **build())
+    except Forbidden as exc:
+        heading, code, message = t("forbidden"), status.HTTP_403_FORBIDDEN, str(exc)
+    except NotFound as exc:
+        heading, code, message = t("not_found"), status.HTTP_404_NOT_FOUND, str(exc)
+    except ContractError as exc:
+        heading, code, message = t("not_found"), status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)
+    return _render(request, "error.html", code, user=user, heading=heading, message=message)
+
+
+def _today(request: Request) -> date:
+    return local_date(int(time.time() * 1000), ZoneInfo(request.app.state.ui_tz))
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None, expired: int = 0) -> Response:
+    """The login form."""
+    t = Text(lang_of(request))
+    return _login_page(request, 200, next, t("expired") if expired else None)
+
+
+def _login_page(request: Request, code: int, next_path: str | None, error: str | None, username: str = "") -> Response:
+    csrf = csrf_token()
+    response = _render(request, "login.html", code, next=safe_next(next_path), csrf=csrf, error=error,
+                       username=username)  # fmt: skip
+    set_csrf(request, response, csrf)
+    return response
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    db: Db,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    csrf: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/ui/",
+) -> Response:
+    """Check the password (throttled like the API's login) and start a session."""
+    t = Text(lang_of(request))
+    error, code = None, status.HTTP_401_UNAUTHORIZED
+    if not csrf or csrf != request.cookies.get(CSRF_COOKIE):
+        error, code = t("expired"), status.HTTP_400_BAD_REQUEST
+    else:
+        limit, window = request.app.state.login_limit
+        address = request.client.host if request.client else "?"
+        try:
+            user = credentials.log_in(db, username, password, address, limit, window)
+        except credentials.TooManyAttempts:
+            error, code = t("too_many"), status.HTTP_429_TOO_MANY_REQUESTS
+        except credentials.BadCredentials:
+            error = t("bad_login")
+    if error is not None:
+        return _login_page(request, code, next, error, username)
+    ttl: timedelta = request.app.state.access_token_ttl
+    response = RedirectResponse(safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
+    start_session(request, response, credentials.issue_access_token(user, request.app.state.jwt_key, ttl),
+                  int(ttl.total_seconds()))  # fmt: skip
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    """End the session."""
+    response = RedirectResponse("/ui/login", status_code=status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+def home(request: Request, db: Db) -> Response:
+    """Send the user to the top of their scope."""
+    return RedirectResponse(views.home_of(page_principal(request, db)), status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/region")
+@router.get("/region/{region}")
+def region_page(request: Request, db: Db, region: str | None = None, to: str | None = None) -> Response:
+    """A city's districts or a district's schools, ranked."""
+    user = page_principal(request, db)
+
+    def build() -> dict[str, Any]:
+        period = views.period_of(request.query_params.get("from"), to, _today(request))
+        view = views.region_view(db, user, region, period)
+        return {"view": view, "period": period, "live": f"/ui/live?{urlencode({'region': region or ''})}"}
+
+    return _page(request, "region.html", user, build)
+
+
+@router.get("/schools/{school}")
+def school_page(request: Request, db: Db, school: str, to: str | None = None) -> Response:
+    """A school's figures, rooms × weekdays, idle equipment, gaps, experiments and devices."""
+    user = page_principal(request, db)
+
+    def build() -> dict[str, Any]:
+        tomorrow = (_today(request) + timedelta(days=1)).isoformat()  # today so far, so that live updates show
+        period = views.period_of(request.query_params.get("from"), to or tomorrow, _today(request))
+        v = views.school_view(db, user, school, period, int(time.time() * 1000))
+        district = db.get(Region, v["school"].district)
+        return {"v": v, "period": period, "district_name": district.name if district else v["school"].district,
+                "live": f"/ui/live?{urlencode({'school': school})}",
+                **_weekday_grid(v["heat"], Text(lang_of(request))), **_class_grid(v["offering"])}  # fmt: skip
+
+    return _page(request, "school.html", user, build)
+
+
+def _weekday_grid(heat: dict[tuple[str, int], float | None], t: Text) -> dict[str, Any]:
+    """Heatmap cells keyed by weekday name; the weekend only where something was taught."""
+    labels = t("weekdays").split(",")
+    shown = [wd for wd in range(1, 8) if wd <= 5 or any(k[1] == wd for k in heat)]
+    return {"weekdays": [labels[wd - 1] for wd in shown],
+            "heat": {(room, labels[wd - 1]): rate for (room, wd), rate in heat.items()}}  # fmt: skip
+
+
+def _class_grid(offering: dict[str, Any]) -> dict[str, Any]:
+    """Offering rows per class, one column group per experiment type (分组, 演示)."""
+    by_class: dict[str, dict[str, Any]] = {}
+    for r in offering.get("by_class", []):
+        by_class.setdefault(str(r["class"]), {})[str(r["type"])] = r
+    return {"by_class": list(by_class.items()),
+            "class_types": sorted({ty for cells in by_class.values() for ty in cells})}  # fmt: skip
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h"
+
+
+@router.get("/schools/{school}/devices/{device}")
+def device_page(request: Request, db: Db, school: str, device: str, day: str | None = None,
+                span: str = "day") -> Response:  # fmt: skip
+    """A device's state timeline for a day or a week, its figures and its agent's health."""
+    user = page_principal(request, db)
+
+    def build() -> dict[str, Any]:
+        require_scope_read(db, user, Scope.SCHOOL, school)
+        sc = db.get(School, school)
+        dev = db.get(Device, (school, device))
+        if sc is None or dev is None:
+            raise NotFound(f"device {device!r} of school {school!r} is not registered")
+        tz = ZoneInfo(sc.tz)
+        now_ms = int(time.time() * 1000)
+        try:
+            first = date.fromisoformat(day) if day else local_date(now_ms, tz)
+        except ValueError:
+            raise ContractError(f"day {day!r} should be a date like 2026-09-07") from None
+        width = 7 if span == "week" else 1
+        if span == "week":
+            first -= timedelta(days=first.weekday())
+        end = first + timedelta(days=width)
+        line = device_timeline(db, school, device, first.isoformat(), end.isoformat(), now_ms)
+        rows = utilization(db, Scope.DEVICE, f"{school}/{device}", first.isoformat(), end.isoformat(), now_ms=now_ms)
+        lo = int(line["pieces"][0]["start_ms"]) if line["pieces"] else now_ms
+        hi = views.local_midnight(end, tz)
+        names = {s: Text(lang_of(request)).state(s) for s in charts.STATE_COLOURS}
+        return {"school": sc, "device": dev, "day": first.isoformat(), "span": "week" if width == 7 else "day",
+                "line": line, "strip": charts.timeline(line["pieces"], lo, hi, tz, names), "hours": _hours,
+                "figures": rows[0] if rows else {}, "agents": [health.agent_health(db, dev.agent)],
+                "live": f"/ui/live?{urlencode({'school': school})}"}  # fmt: skip
+
+    return _page(request, "device.html", user, build)
+
+
+def _marker(engine: Any, user: Principal, school: str | None) -> tuple[int, int]:
+    """What changes when records arrive for the schools a page shows: settled seq and last-seen of their agents."""
+    with Session(engine) as s:
+        q = select(func.coalesce(func.sum(AgentProgress.max_seq), 0), func.count(Agent.last_seen)).join(
+            Agent, Agent.id == AgentProgress.agent)  # fmt: skip
+        within = readable_schools(s, user)
+        if within is not None:
+            q = q.where(Agent.school.in_(within))
+        if school:
+            q = q.where(Agent.school == school)
+        seq, seen = s.execute(q).one()
+        return int(seq), int(seen)
+
+
+@router.get("/live")
+def live(request: Request, school: str | None = None) -> Response:
+    """Server-sent events: `changed` whenever new records arrive for what the page shows."""
+    engine, every_s = request.app.state.engine, request.app.state.live_every_s
+    with Session(engine) as db:  # not held open while the stream lasts
+        user = page_principal(request, db)
+        if school:
+            require_scope_read(db, user, Scope.SCHOOL, school)
+
+    async def events() -> AsyncIterator[str]:
+        last = await asyncio.to_thread(_marker, engine, user, school)
+        yield "retry: 5000\nevent: hello\ndata: {}\n\n"
+        while not await request.is_disconnected():
+            await asyncio.sleep(every_s)
+            now = await asyncio.to_thread(_marker, engine, user, school)
+            if now != last:
+                last = now
+                yield f"event: changed\ndata: {now[0]}\n\n"
+            else:
+                yield ": keep-alive\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})

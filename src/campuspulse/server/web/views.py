@@ -1,0 +1,193 @@
+"""What each dashboard page shows, computed with the same functions that answer the API."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campuspulse.server.access.principals import Principal, ScopeKind
+from campuspulse.server.api.figures import require_scope_read
+from campuspulse.server.errors import NotFound
+from campuspulse.server.inventory.standards import get_standard, list_standards
+from campuspulse.server.ledger import health
+from campuspulse.server.ledger.inventory_schema import Region
+from campuspulse.server.ledger.schema import Device, School
+from campuspulse.server.metrics import insights
+from campuspulse.server.metrics.available_time import local_ms
+from campuspulse.server.metrics.compliance_service import compliance
+from campuspulse.server.metrics.offering_service import offering_rate
+from campuspulse.server.metrics.service import GroupBy, Scope, schools_in_scope, time_bucket, utilization
+from campuspulse.telemetry import ContractError
+
+MAX_DAYS = 400
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """The dates a page covers, [first, end), and the school term the end falls in."""
+
+    first: str
+    end: str
+    term: str
+
+
+def period_of(first: str | None, end: str | None, today: date) -> Period:
+    """The asked period, by default the four weeks up to today (whole days, so rollups answer)."""
+    try:
+        end_d = date.fromisoformat(end) if end else today
+        first_d = date.fromisoformat(first) if first else end_d - timedelta(days=28)
+    except ValueError as exc:
+        raise ContractError(f"from and to are dates like 2026-09-01: {exc}") from None
+    if not 0 < (end_d - first_d).days <= MAX_DAYS:
+        raise ContractError(f"from must come before to, at most {MAX_DAYS} days apart")
+    term = time_bucket(GroupBy.TERM)((end_d - timedelta(days=1)).isoformat())  # type: ignore[misc]
+    return Period(first_d.isoformat(), end_d.isoformat(), term)
+
+
+@dataclass(slots=True)
+class RankRow:
+    """One district or school of a region page."""
+
+    key: str
+    name: str
+    href: str
+    figures: dict[str, Any] = field(default_factory=dict)
+    standards_met: int = 0
+    standards_applying: int = 0
+    required: int = 0
+    done: int = 0
+
+    @property
+    def compliance_rate(self) -> float | None:
+        """Share of (school, applicable standard) pairs 达标."""
+        return self.standards_met / self.standards_applying if self.standards_applying else None
+
+    @property
+    def offering_rate(self) -> float | None:
+        """Experiment–class pairs done over required, 分组 and 演示 together."""
+        return self.done / self.required if self.required else None
+
+
+def home_of(p: Principal) -> str:
+    """The page a user starts on: the whole city, their region, or their school."""
+    if p.scope_kind is ScopeKind.ALL:
+        return "/ui/region"
+    if p.scope_kind is ScopeKind.REGION:
+        return f"/ui/region/{p.scope_id}"
+    return f"/ui/schools/{p.scope_id}"
+
+
+def _region_scope(s: Session, region: str | None) -> tuple[Scope, str, str]:
+    """(scope, id, name) of a region page."""
+    if not region:
+        return Scope.CITY, "", ""
+    row = s.get(Region, region)
+    if row is not None:
+        return (Scope.CITY if row.level == "city" else Scope.DISTRICT), region, row.name
+    if s.scalar(select(School.code).where(School.district == region).limit(1)) is None:
+        raise NotFound(f"no region or district {region!r}")
+    return Scope.DISTRICT, region, region
+
+
+def newest_standards(s: Session) -> list[Any]:
+    """The newest version of every standard."""
+    return [get_standard(s, code)[0] for code in sorted({std.code for std in list_standards(s)})]
+
+
+def _rows_of(s: Session, scope: Scope, ident: str, group: GroupBy | None, period: Period) -> list[dict[str, Any]]:
+    try:
+        return utilization(s, scope, ident, period.first, period.end, group)
+    except NotFound:  # no devices yet
+        return []
+
+
+def region_view(s: Session, p: Principal, region: str | None, period: Period) -> dict[str, Any]:
+    """A city (its districts) or a district (its schools), ranked by utilization, with 达标率 and 开出率."""
+    scope, ident, name = _region_scope(s, region)
+    require_scope_read(s, p, scope, ident)
+    by_district = scope is Scope.CITY
+    schools = list(schools_in_scope(s, scope, ident))
+    names = dict(s.execute(select(Region.code, Region.name)).all())
+    rows: dict[str, RankRow] = {}
+    for sc in schools:
+        key = sc.district if by_district else sc.code
+        if key not in rows:
+            label = names.get(key, key) if by_district else sc.name
+            rows[key] = RankRow(key, label, f"/ui/region/{key}" if by_district else f"/ui/schools/{key}")
+    for r in _rows_of(s, scope, ident, GroupBy.DISTRICT if by_district else GroupBy.SCHOOL, period):
+        if r["key"] in rows:
+            rows[r["key"]].figures = r
+    standards = newest_standards(s)
+    for std in standards:
+        for r in compliance(s, scope, ident, std.code)["schools"]:
+            row = rows[r["district"] if by_district else r["school"]]
+            row.standards_applying += r["applies"]
+            row.standards_met += r["applies"] and r["compliant"]
+    district_of = {sc.code: sc.district for sc in schools}
+    for r in offering_rate(s, scope, ident, period.term)["by_school"]:
+        row = rows[district_of[r["school"]] if by_district else r["school"]]
+        row.required, row.done = row.required + r["required"], row.done + r["done"]
+    total = _rows_of(s, scope, ident, None, period)
+    ranked = sorted(rows.values(), key=lambda r: (-(r.figures.get("utilization") or -1), r.key))
+    summary = RankRow(ident or "city", name, "")
+    summary.figures = total[0] if total else {}
+    for r in ranked:
+        summary.standards_met += r.standards_met
+        summary.standards_applying += r.standards_applying
+        summary.required, summary.done = summary.required + r.required, summary.done + r.done
+    return {"scope": scope.value, "id": ident, "name": name, "by_district": by_district, "rows": ranked,
+            "summary": summary, "standards": standards}  # fmt: skip
+
+
+WEEKDAYS = 7
+
+
+def room_weekdays(s: Session, school: str, rooms: list[str], period: Period) -> dict[tuple[str, int], float | None]:
+    """Utilization per room and ISO weekday (1 = Monday) over the period, pooled over the room's devices."""
+    pooled: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for room in rooms:
+        for r in _rows_of(s, Scope.ROOM, f"{school}/{room}", GroupBy.DAY, period):
+            cell = pooled[(room, date.fromisoformat(str(r["key"])).isoweekday())]
+            cell[0] += float(r["in_use_s"])
+            cell[1] += float(r["available_s"])
+    return {k: (v[0] / v[1] if v[1] else None) for k, v in pooled.items()}
+
+
+def school_view(s: Session, p: Principal, school: str, period: Period, now_ms: int) -> dict[str, Any]:
+    """A school: headline figures, rooms × weekdays, idle equipment, compliance gaps, experiments, devices."""
+    require_scope_read(s, p, Scope.SCHOOL, school)
+    sc = s.get(School, school)
+    if sc is None:
+        raise NotFound(f"school {school!r} is not registered")
+    total = _rows_of(s, Scope.SCHOOL, school, None, period)
+    per_device = {str(r["key"]).partition("/")[2]: r for r in _rows_of(s, Scope.SCHOOL, school, GroupBy.DEVICE, period)}
+    devices = list(s.scalars(select(Device).where(Device.school == school).order_by(Device.room, Device.device)))
+    rooms = sorted({d.room for d in devices})
+    checks = []
+    for std in newest_standards(s):
+        if std.stage == sc.stage:
+            c = compliance(s, Scope.SCHOOL, school, std.code)
+            cost = sum((Decimal(str(g["missing_value"])) for g in c["gaps"]), Decimal(0))
+            checks.append(
+                {"standard": c["standard"], "school": c["schools"][0], "gaps": c["gaps"], "cost": f"{cost:.2f}"}
+            )
+    idle = (
+        insights.idle_equipment(s, Scope.SCHOOL, school, 10, now_ms)
+        if devices
+        else {"devices": [], "teaching_days": 10}
+    )
+    agents = {d.agent for d in devices}
+    return {"school": sc, "period": period, "total": total[0] if total else {}, "devices": devices,
+            "per_device": per_device, "rooms": rooms, "heat": room_weekdays(s, school, rooms, period),
+            "idle": idle, "checks": checks, "offering": offering_rate(s, Scope.SCHOOL, school, period.term),
+            "agents": [health.agent_health(s, a) for a in sorted(agents)]}  # fmt: skip
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> int:
+    """Local midnight at the start of `day`, in ms."""
+    return local_ms(day, "00:00", tz)

@@ -1,0 +1,177 @@
+"""The dashboard in a real browser: each view's numbers against the API, drill-down, scopes, live refresh."""
+
+import re
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+
+import orjson
+from playwright.sync_api import Page, expect
+
+from campuspulse.demo.campus import local_now
+from campuspulse.server.web.charts import percent
+from campuspulse.telemetry import format_ts
+from tests.browser.conftest import Site, log_in, shoot
+
+SCHOOL, OTHER = "hd-junior-01", "cy-junior-03"
+DEVICE = "physics-lab-1-lab-pc"
+
+
+def card(page: Page, figure: str) -> str:
+    return page.locator(f'.card[data-figure="{figure}"] .value').inner_text().strip()
+
+
+def period(page: Page) -> dict[str, str]:
+    return {
+        "from": page.input_value("form.period input[name=from]"),
+        "to": page.input_value("form.period input[name=to]"),
+    }
+
+
+def get(site: Site, path: str, **params: object) -> dict:
+    r = site.api.get(path, params=params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_school_manager_sees_its_school_with_the_api_figures(page: Page, site: Site):
+    log_in(page, site, "junior-manager")
+    expect(page).to_have_url(re.compile(f"/ui/schools/{SCHOOL}$"))
+    span = period(page)
+    total = get(site, "/utilization", scope="school", id=SCHOOL, **span)["rows"][0]
+    assert card(page, "utilization") == percent(total["utilization"])
+    assert card(page, "coverage") == percent(total["coverage"])
+    assert card(page, "devices_used") == f"{total['devices_used']} / {total['devices']}"
+    assert card(page, "sessions") == str(total["sessions"])
+    for r in get(site, "/utilization", scope="school", id=SCHOOL, group_by="device", **span)["rows"]:
+        cell = page.locator(f'#devices tr[data-device="{r["key"].split("/")[1]}"] td[data-col="utilization"]')
+        assert cell.inner_text().strip() == percent(r["utilization"])
+    rooms = get(site, "/utilization", scope="school", id=SCHOOL, group_by="room", **span)["rows"]
+    assert page.locator("#heatmap g[data-row]").count() >= len(rooms) * 5  # every room, every school day
+    offering = get(site, "/experiments/offering-rate", scope="school", id=SCHOOL, term=_term(page))
+    for r in offering["by_class"]:
+        cell = page.locator(f'#by-class tr[data-class="{r["class"]}"] td[data-type="{r["type"]}"]')
+        assert cell.inner_text().strip() == f"{r['done']} / {r['required']}"
+    shoot(page, "school")
+
+    page.click(f'#devices a:text-is("{DEVICE}")')
+    expect(page).to_have_url(re.compile(f"/devices/{DEVICE}$"))
+    day = _last_school_day()
+    page.fill("input[name=day]", day)
+    page.click("form.period button[type=submit]")
+    expect(page).to_have_url(re.compile(f"day={day}"))
+    end = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    line = get(site, f"/schools/{SCHOOL}/devices/{DEVICE}/timeline", **{"from": day, "to": end})
+    assert page.locator("#timeline rect.piece").count() == len(line["pieces"])
+    for state, seconds in line["seconds"].items():
+        legend = page.locator(f'ul.legend li[data-state="{state}"] .num').inner_text()
+        assert legend == f"{seconds / 3600:.1f} h"
+    figures = get(site, "/utilization", scope="device", id=f"{SCHOOL}/{DEVICE}", **{"from": day, "to": end})
+    assert card(page, "utilization") == percent(figures["rows"][0]["utilization"])
+    shoot(page, "device")
+
+    for path in (f"/ui/schools/{OTHER}", "/ui/region", "/ui/region/chaoyang", f"/ui/schools/{OTHER}/devices/x"):
+        answer = page.goto(f"{site.url}{path}")
+        assert answer is not None and answer.status == 403, path
+        expect(page.locator("p.error")).to_be_visible()
+
+
+def test_auditor_drills_down_from_the_city_to_a_school(page: Page, site: Site):
+    log_in(page, site, "auditor-2")
+    expect(page).to_have_url(re.compile("/ui/region$"))
+    span = period(page)
+    districts = get(site, "/utilization", scope="city", group_by="district", **span)["rows"]
+    assert page.locator("#ranking tbody tr").count() == len(districts) == 2
+    for r in districts:
+        cell = page.locator(f'#ranking tr[data-key="{r["key"]}"] td[data-col="utilization"]')
+        assert cell.inner_text().strip() == percent(r["utilization"])
+    ranked = [float(t.strip("%")) for t in page.locator('#ranking td[data-col="utilization"]').all_inner_texts()]
+    assert ranked == sorted(ranked, reverse=True)
+    schools = {}
+    for std in get(site, "/standards")["standards"]:
+        for r in get(site, "/compliance", scope="city", standard=std["code"])["schools"]:
+            if r["applies"]:
+                schools.setdefault(r["district"], []).append(r["compliant"])
+    for district, flags in schools.items():
+        cell = page.locator(f'#ranking tr[data-key="{district}"] td[data-col="compliance_rate"]')
+        assert cell.inner_text().strip() == percent(sum(flags) / len(flags))
+    shoot(page, "city")
+
+    page.click('#ranking a:text-is("朝阳区")')
+    expect(page).to_have_url(re.compile("/ui/region/chaoyang$"))
+    offered = get(site, "/experiments/offering-rate", scope="district", id="chaoyang", term=_term(page))
+    done = sum(r["done"] for r in offered["by_school"])
+    required = sum(r["required"] for r in offered["by_school"])
+    assert card(page, "offering_rate") == percent(done / required)
+    page.click(f'#ranking tr[data-key="{OTHER}"] a')
+    expect(page).to_have_url(re.compile(f"/ui/schools/{OTHER}$"))
+    gaps = get(site, "/compliance", scope="school", id=OTHER, standard="SAMPLE-JUNIOR-PHYSICS")["gaps"]
+    assert gaps, "the sample campus leaves this school short of the standard"
+    for g in gaps:
+        row = page.locator(f'#gaps tr[data-item="{g["code"]}"] td')
+        assert row.nth(3).inner_text().strip() == str(g["missing"])
+        assert row.nth(4).inner_text().strip() == g["missing_value"]
+    cost = sum(Decimal(g["missing_value"]) for g in gaps)
+    assert page.locator('#gaps td[data-col="cost"]').inner_text().strip() == f"{cost:.2f}"
+    expect(page.locator('#gaps .badge[data-standard="SAMPLE-JUNIOR-PHYSICS"]')).to_have_text("未达标")
+    shoot(page, "school-gaps")
+
+
+def test_a_region_auditor_sees_nothing_outside_its_region(page: Page, site: Site):
+    log_in(page, site, "cy-auditor")
+    expect(page).to_have_url(re.compile("/ui/region/chaoyang$"))
+    assert page.locator("#ranking tbody tr").all_inner_texts() and all(
+        "hd-" not in key for key in page.locator("#ranking tbody tr").evaluate_all("rs => rs.map(r => r.dataset.key)")
+    )
+    for path in (f"/ui/schools/{SCHOOL}", "/ui/region/haidian", "/ui/region", f"/ui/schools/{SCHOOL}/devices/{DEVICE}",
+                 f"/ui/live?school={SCHOOL}"):  # fmt: skip
+        answer = page.goto(f"{site.url}{path}")
+        assert answer is not None and answer.status == 403, path
+        assert "海淀区实验中学" not in page.content()
+
+
+def test_figures_refresh_without_a_reload_when_records_arrive(page: Page, site: Site):
+    log_in(page, site, "junior-manager")
+    before = int(card(page, "sessions"))
+    page.evaluate("window.marker = 'same page'")
+    agent = f"{SCHOOL}-physics-lab-1"
+    now = int(time.time() * 1000)
+    recs = [{"type": "state", "seq": site.next_seq[agent], "ts": format_ts(now - 120_000), "device": DEVICE,
+             "state": "idle", "valid_s": 600},
+            {"type": "state", "seq": site.next_seq[agent] + 1, "ts": format_ts(now - 60_000), "device": DEVICE,
+             "state": "in_use", "valid_s": 600}]  # fmt: skip
+    site.next_seq[agent] += 2
+    body = orjson.dumps({"v": 1, "agent": agent, "school": SCHOOL, "records": recs})
+    assert site.api.post("/ingest/records", content=body).status_code == 200
+    expect(page.locator("body")).to_have_attribute("data-refreshed", re.compile(r"[1-9]"))
+    assert int(card(page, "sessions")) == before + 1
+    assert page.evaluate("window.marker") == "same page", "refreshed in place, not reloaded"
+
+
+def test_login_is_refused_with_a_reason_and_the_language_can_switch(page: Page, site: Site):
+    page.goto(f"{site.url}/ui/")
+    page.fill("input[name=username]", "junior-manager")
+    page.fill("input[name=password]", "not the password")
+    page.click("form.login button[type=submit]")
+    expect(page.locator("p.error")).to_have_text("用户名或密码错误")
+    answer = page.request.post(f"{site.url}/ui/login", form={"username": "junior-manager", "password": "x"})
+    assert answer.status == 400, "a post without the form's token is refused"
+    log_in(page, site, "junior-manager")
+    page.click("a.lang")
+    expect(page.locator('.card[data-figure="utilization"] .label')).to_have_text("Utilization")
+    page.goto(f"{site.url}/ui/schools/{SCHOOL}")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.click("form[action='/ui/logout'] button")
+    expect(page).to_have_url(re.compile("/ui/login"))
+    assert page.goto(f"{site.url}/ui/schools/{SCHOOL}").url.endswith(f"/ui/login?next=/ui/schools/{SCHOOL}")
+
+
+def _term(page: Page) -> str:
+    return page.locator("form.period .muted").inner_text().split()[-1]
+
+
+def _last_school_day() -> str:
+    d = local_now().date() - timedelta(days=1)
+    while d.weekday() >= 5:
+        d -= timedelta(days=1)
+    return d.isoformat()
