@@ -1,6 +1,7 @@
 """The FastAPI application."""
 
 import asyncio
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -62,6 +63,7 @@ def _background(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        gc.freeze()  # what start-up made lives as long as the process: keep it out of every collection's scan
         scheduler = start_scheduler(ledger.engine, rollup_every_s) if rollup_every_s else None
 
         async def loop() -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from campuspulse.server.ledger.rollup_schema import RollupCoverage, SchoolDayRollup, StaleDay
-from campuspulse.server.ledger.schema import Device, School
+from campuspulse.server.ledger.schema import Device
 from campuspulse.server.metrics.available_time import local_date, local_ms
 from campuspulse.server.metrics.month_rollups import ADDITIVE, of_schools, or_bits, range_rows
 from campuspulse.server.metrics.utilization import UtilizationFigures
@@ -55,7 +55,7 @@ def rolled_schools(s: Session, schools: list[str], first: date, last: date, ever
 
 
 def pool_school_days(
-    s: Session, schools: dict[str, School], first: date, last: date, key_of: Any,
+    s: Session, schools: dict[str, Any], first: date, last: date, key_of: Any,
     bucket: Callable[[str], str] | None, everyone: bool = False,
 ) -> Pooled:  # fmt: skip
     """Pooled figures of these schools from their school-day rollups from `first` to `last` (keyed by `key_of`
@@ -73,17 +73,25 @@ def pool_school_days(
     else:
         rows = _aggregate(s.execute(select(p)).all())
     seen: set[str] = set()
+    sums: dict[str, list[int]] = {}  # per key: available, in use, known, used periods, available periods, sessions
     for code, avail, in_use, known, sessions, used_p, avail_p, continued, devices, used, first in rows:
         if code not in schools:
             continue
         key = key_of(schools[code])
-        sessions = int(sessions) - int(continued) + int(first or 0)
-        out.figures[key].add(UtilizationFigures(
-            available_ms=int(avail), in_use_ms=int(in_use), known_ms=int(known), used_periods=int(used_p),
-            available_periods=int(avail_p), sessions=sessions))  # fmt: skip
+        acc = sums.setdefault(key, [0] * 6)
+        acc[0] += int(avail)
+        acc[1] += int(in_use)
+        acc[2] += int(known)
+        acc[3] += int(used_p)
+        acc[4] += int(avail_p)
+        acc[5] += int(sessions) - int(continued) + int(first or 0)
         out.devices[key] += int(devices)
         out.used[key] += int(used)
         seen.add(code)
+    for key, (avail, in_use, known, used_p, avail_p, sessions) in sums.items():
+        out.figures[key].add(UtilizationFigures(available_ms=avail, in_use_ms=in_use, known_ms=known,
+                                                used_periods=used_p, available_periods=avail_p,
+                                                sessions=sessions))  # fmt: skip
     missing = [c for c in codes if c not in seen]  # no teaching day in the range: the devices still count
     if missing:
         for code, n in s.execute(select(Device.school, func.count()).where(Device.school.in_(missing))

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, literal, select
@@ -69,7 +70,7 @@ def _term_of(day: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Dev:
-    school: School
+    school: "School | SchoolRef"
     device: str
     room: str
 
@@ -158,7 +159,7 @@ def _from_school_days(
         return None
     if group_by in (GroupBy.DEVICE, GroupBy.ROOM):
         return None
-    schools = {sc.code: sc for sc in schools_in_scope(s, scope, ident)}
+    schools = {sc.code: sc for sc in school_refs_in_scope(s, scope, ident)}
     if scope is not Scope.CITY or ident:
         _devices_exist(s, scope, ident, list(schools))
     by_range: dict[tuple[date, date], list[str]] = defaultdict(list)
@@ -174,7 +175,7 @@ def _from_school_days(
     citywide = scope is Scope.CITY and not ident
     pooled = Pooled(defaultdict(UtilizationFigures), defaultdict(int), defaultdict(int))
 
-    def key_of(sc: School) -> str:
+    def key_of(sc: SchoolRef) -> str:
         return _key(group_by, scope, ident, _Dev(sc, "", ""))
 
     for (first, last), codes in by_range.items():
@@ -280,16 +281,35 @@ def utilization(
 
 def schools_in_scope(s: Session, scope: Scope, ident: str) -> Sequence[School]:
     """The schools of a school, district or city scope (a city without id: every school)."""
-    q = select(School).order_by(School.code)
-    if scope is Scope.SCHOOL:
-        q = q.where(School.code == ident)
-    elif scope is Scope.DISTRICT:
-        q = q.where(School.district == ident)
-    elif scope is Scope.CITY and ident:
-        q = q.where(School.district.in_(region_districts(s, ident)))
-    elif scope is not Scope.CITY:
-        raise NotFound(f"this figure is computed for scope school, district or city, not {scope.value}")
-    rows = s.scalars(q).all()
+    rows = s.scalars(select(School).where(*_school_filter(s, scope, ident)).order_by(School.code)).all()
     if not rows and (scope is not Scope.CITY or ident):
         raise NotFound(f"no schools in {scope.value} {ident!r}")
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolRef:
+    """What region-wide figures need of a school (lighter than the mapped row, for thousands of schools)."""
+
+    code: str
+    district: str
+    tz: str
+
+
+def school_refs_in_scope(s: Session, scope: Scope, ident: str) -> list[SchoolRef]:
+    """`schools_in_scope`, as SchoolRefs."""
+    q = select(School.code, School.district, School.tz).where(*_school_filter(s, scope, ident)).order_by(School.code)
+    rows = [SchoolRef(*row) for row in s.execute(q)]
+    if not rows and (scope is not Scope.CITY or ident):
+        raise NotFound(f"no schools in {scope.value} {ident!r}")
+    return rows
+
+
+def _school_filter(s: Session, scope: Scope, ident: str) -> list[Any]:
+    if scope is Scope.SCHOOL:
+        return [School.code == ident]
+    if scope is Scope.DISTRICT:
+        return [School.district == ident]
+    if scope is Scope.CITY:
+        return [School.district.in_(region_districts(s, ident))] if ident else []
+    raise NotFound(f"this figure is computed for scope school, district or city, not {scope.value}")
