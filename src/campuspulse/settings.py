@@ -117,7 +117,7 @@ class ServerSettings(_Section):
     cors_origins: list[str] = Field(default_factory=list, description="web origins allowed to call the API")
     scheduler: bool = Field(True, description="run the rollup scheduler here; false on all but one replica")
     rollup_every_s: float = Field(60, ge=1, description="how often stale daily rollups are recomputed")
-    ui_timezone: str = Field("Asia/Shanghai", description="the dashboard's 'today' for its default periods")
+    ui_timezone: str = Field("Asia/Shanghai", description="'today' of dashboard periods and monthly reports")
     live_every_s: float = Field(2, gt=0, le=60, description="how often dashboard pages look for new records")
 
 

@@ -175,3 +175,26 @@ def _last_school_day() -> str:
     while d.weekday() >= 5:
         d -= timedelta(days=1)
     return d.isoformat()
+
+
+def test_the_printable_report_shows_the_api_figures_and_prints(page: Page, site: Site):
+    log_in(page, site, "auditor-2")
+    page.goto(f"{site.url}/ui/region/haidian")
+    page.click("#report-link")
+    expect(page).to_have_url(re.compile("/ui/report\\?scope=district&id=haidian"))
+    span = {"from": page.url.split("from=")[1].split("&")[0], "to": page.url.split("to=")[1].split("&")[0]}
+    total = get(site, "/utilization", scope="district", id="haidian", **span)
+    assert page.locator('strong[data-col="utilization"]').inner_text() == percent(total["rows"][0]["utilization"])
+    assert page.locator('#about td[data-col="coverage"]').inner_text() == percent(total["coverage"])
+    for r in get(site, "/utilization", scope="district", id="haidian", group_by="school", **span)["rows"]:
+        cell = page.locator(f'#report-utilization tr[data-key="{r["key"]}"] td[data-col="utilization"]')
+        assert cell.inner_text() == percent(r["utilization"])
+    rate = get(site, "/compliance", scope="district", id="haidian", standard="SAMPLE-JUNIOR-PHYSICS")["summary"]
+    shown = page.locator('span[data-standard="SAMPLE-JUNIOR-PHYSICS"]').inner_text()
+    assert shown == percent(rate["compliance_rate"])
+    shoot(page, "report")
+    pdf = page.pdf(format="A4", print_background=True)
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+    with page.expect_download() as download:
+        page.click("#xlsx")
+    assert download.value.suggested_filename.endswith(".xlsx")

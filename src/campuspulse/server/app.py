@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 
 def _background(
-    ledger: Ledger, every_s: float, rollup_every_s: float | None
+    ledger: Ledger, every_s: float, rollup_every_s: float | None, tz: str
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """While the server runs: settle stale seq gaps (records sent over HTTP wait behind gaps too) and,
     if asked, run the scheduler that keeps the daily rollups current."""
@@ -64,7 +64,7 @@ def _background(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         gc.freeze()  # what start-up made lives as long as the process: keep it out of every collection's scan
-        scheduler = start_scheduler(ledger.engine, rollup_every_s) if rollup_every_s else None
+        scheduler = start_scheduler(ledger.engine, rollup_every_s, tz) if rollup_every_s else None
 
         async def loop() -> None:
             while True:
@@ -131,7 +131,7 @@ def create_app(
     upgrade(engine)
     ledger = Ledger(engine, reorder_window_s)
     app = FastAPI(
-        lifespan=_background(ledger, settle_every_s, rollup_every_s),
+        lifespan=_background(ledger, settle_every_s, rollup_every_s, ui_timezone),
         title="campuspulse",
         version=__version__,
         description="Equipment usage, compliance and experiment offering, measured from the equipment.",

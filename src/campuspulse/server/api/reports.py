@@ -1,34 +1,33 @@
-"""Figures as files: `GET /reports/{kind}.csv|xlsx` with the query parameters of the JSON endpoint.
+"""Figures as files: `GET /reports/{kind}.csv|xlsx` with the query parameters of the JSON endpoint, and the
+commission report of every indicator, on demand or issued and kept with its hash.
 
 The XLSX has a sheet per table and an 说明 sheet naming the scope, period, standard or term, the rules and
 the formulas; the CSV holds the main table.
 """
 
 import time
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
+from campuspulse.server.access.principals import Forbidden, Role, readable_schools
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.deps import Db
 from campuspulse.server.api.figures import require_scope_read
 from campuspulse.server.api.inventory import XLSX
 from campuspulse.server.inventory.excel import csv_bytes, write_tables
+from campuspulse.server.ledger.report_schema import IssuedReport
 from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.offering_service import offering_rate
-from campuspulse.server.metrics.rules import COMPLIANCE_RULES, OFFERING_RULES, UTILIZATION_RULES
 from campuspulse.server.metrics.service import GroupBy, Scope, utilization
+from campuspulse.server.reports import issuing
+from campuspulse.server.reports.commission import FORMULAS, RULES, build, workbook
+from campuspulse.telemetry import ContractError
 
 router = APIRouter(tags=["reports"])
-RULES = {"utilization": UTILIZATION_RULES, "compliance": COMPLIANCE_RULES, "offering-rate": OFFERING_RULES}
-FORMULAS = {
-    "utilization": "utilization = in_use_s / available_s; utilization_known = in_use_s / known_s; "
-    "coverage = known_s / available_s; seconds are summed over devices before dividing (domain.md)",
-    "compliance": "R_item = #{基本 items with have ≥ required} / #基本; R_qty = Σ min(have, req) / Σ req; "
-    "R_val = Σ min(have, req)·price / Σ req·price; 达标 when R_item ≥ threshold (domain.md)",
-    "offering-rate": "rate = Σ_class |done ∩ required| / Σ_class |required| per type 分组/演示 (domain.md)",
-}
 
 
 class Fmt(StrEnum):
@@ -102,3 +101,79 @@ def offering_report(
     about = [("scope", scope.value), ("id", id), ("term", term), ("from", window["from"]), ("to", window["to"]),
              ("include_optional", include_optional), ("classes", got["classes"])]  # fmt: skip
     return _file("offering-rate", fmt, got.get("by_class", got["by_school"]), tables, about)
+
+
+class IssueIn(BaseModel):
+    """`POST /reports/issued`: a commission report to issue."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    scope: Scope
+    id: str = Field("", max_length=64)
+    from_: date = Field(alias="from")
+    to: date = Field(description="exclusive")
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite keeps no zone
+
+
+def _issued_out(r: IssuedReport) -> dict[str, object]:
+    return {"id": r.id, "kind": r.kind, "scope": r.scope, "scope_id": r.ident, "from": r.period_from,
+            "to": r.period_to, "issued_at": _utc(r.issued_at).isoformat(), "issued_by": r.issued_by, "sha256": r.sha256,
+            "size": r.size, "href": f"/api/v1/reports/issued/{r.id}"}  # fmt: skip
+
+
+def _commission_scope(scope: Scope) -> None:
+    if scope not in (Scope.SCHOOL, Scope.DISTRICT, Scope.CITY):
+        raise ContractError(f"reports are made for a school, district or city, not a {scope.value}")
+
+
+@router.get("/reports/commission.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}})
+def commission_report(
+    db: Db, caller: Caller, scope: Scope, from_: Annotated[date, Query(alias="from")],
+    to: Annotated[date, Query(description="exclusive")], id: str = "",
+) -> Response:  # fmt: skip
+    """Every indicator of a school, district or city over [from, to) in one workbook (not kept: see issued)."""
+    _commission_scope(scope)
+    require_scope_read(db, caller, scope, id)
+    _period(from_, to)
+    content = workbook(build(db, scope, id, from_.isoformat(), to.isoformat()))
+    name = f"campuspulse-commission-{scope.value}-{id or 'city'}-{from_}.xlsx"
+    return Response(content, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _period(first: date, end: date) -> None:
+    if not 0 < (end - first).days <= 400:
+        raise ContractError("from must come before to, at most 400 days apart")
+
+
+@router.post("/reports/issued", status_code=status.HTTP_201_CREATED)
+def issue_report(body: IssueIn, db: Db, caller: Caller) -> dict[str, object]:
+    """Issue a commission report: kept in the ledger with its SHA-256, entered in the audit log (not auditors)."""
+    _commission_scope(body.scope)
+    if caller.role is Role.AUDITOR:
+        raise Forbidden(f"{caller.name} is an auditor and reads only; a manager or an admin issues reports")
+    require_scope_read(db, caller, body.scope, body.id)
+    _period(body.from_, body.to)
+    return _issued_out(issuing.issue(db, body.scope, body.id, body.from_.isoformat(), body.to.isoformat(),
+                                     caller.name))  # fmt: skip
+
+
+@router.get("/reports/issued")
+def issued_reports(db: Db, caller: Caller, scope: Scope | None = None, id: str | None = None) -> dict[str, object]:
+    """Reports issued for the scopes the caller may read, newest first, with their SHA-256."""
+    rows = issuing.listing(db, readable_schools(db, caller), scope, id)
+    return {"reports": [_issued_out(r) for r in rows]}
+
+
+@router.get("/reports/issued/{report_id}", response_class=Response, responses={200: {"content": {XLSX: {}}}})
+def issued_report(report_id: int, db: Db, caller: Caller) -> Response:
+    """An issued report's file as issued; `X-Content-SHA256` repeats the hash kept at issue (409 if it was
+    altered since)."""
+    row = db.get(IssuedReport, report_id)
+    if row is not None:
+        require_scope_read(db, caller, Scope(row.scope), row.ident)
+    row = issuing.fetch(db, report_id)
+    name = f"campuspulse-commission-{row.scope}-{row.ident or 'city'}-{row.period_from}.xlsx"
+    return Response(row.content, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                                           "X-Content-SHA256": row.sha256})  # fmt: skip

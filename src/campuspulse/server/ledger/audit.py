@@ -28,6 +28,7 @@ from campuspulse.server.ledger.inventory_schema import (
     Standard,
     StandardItem,
 )
+from campuspulse.server.ledger.report_schema import IssuedReport
 from campuspulse.server.ledger.schema import Agent, CalendarDay, Device, School
 
 GENESIS = "0" * 64
@@ -59,6 +60,10 @@ AUDITED: dict[type, _Spec] = {
     SchoolEdition: _Spec("school_edition"),
     User: _Spec("user", hidden=("password_hash",)),
     ApiToken: _Spec("api_token", hidden=("secret_hash",)),
+    IssuedReport: _Spec(
+        "issued_report",
+        columns=("id", "kind", "scope", "ident", "period_from", "period_to", "issued_by", "sha256", "size"),
+    ),
 }
 
 

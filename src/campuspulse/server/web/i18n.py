@@ -79,6 +79,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "health": ("采集端状态", "Agent health"),
     "back": ("返回", "Back"),
     "language": ("English", "中文"),
+    "report": ("报告", "Report"),
+    "report_title": ("教学装备监测报告", "Equipment monitoring report"),
+    "download_xlsx": ("下载 Excel（XLSX）", "Download XLSX"),
+    "to_exclusive": ("不含结束日", "end date excluded"),
+    "generated": ("生成时间", "Generated"),
+    "formulas": ("计算公式", "Formulas"),
+    "print_report": ("可打印报告", "Printable report"),
 }
 STATE_KEYS = {"in_use": "in_use", "idle": "idle_state", "off": "off", "fault": "fault", "unknown": "unknown"}
 

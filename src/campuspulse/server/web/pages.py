@@ -19,6 +19,7 @@ from campuspulse.server.access import credentials
 from campuspulse.server.access.principals import Forbidden, Principal, readable_schools
 from campuspulse.server.api.deps import Db
 from campuspulse.server.api.figures import require_scope_read
+from campuspulse.server.api.inventory import XLSX
 from campuspulse.server.errors import NotFound
 from campuspulse.server.ledger import health
 from campuspulse.server.ledger.inventory_schema import Region
@@ -27,6 +28,8 @@ from campuspulse.server.metrics.available_time import local_date
 from campuspulse.server.metrics.rules import COMPLIANCE_RULES, OFFERING_RULES, UTILIZATION_RULES
 from campuspulse.server.metrics.service import Scope, utilization
 from campuspulse.server.metrics.timeline import device_timeline
+from campuspulse.server.reports import commission
+from campuspulse.server.reports.commission import CommissionReport
 from campuspulse.server.web import charts, views
 from campuspulse.server.web.i18n import Text, lang_of
 from campuspulse.server.web.session import (
@@ -226,6 +229,37 @@ def device_page(request: Request, db: Db, school: str, device: str, day: str | N
                 "live": f"/ui/live?{urlencode({'school': school})}"}  # fmt: skip
 
     return _page(request, "device.html", user, build)
+
+
+def _report(request: Request, db: Session, user: Principal, scope: Scope, ident: str) -> CommissionReport:
+    if scope not in (Scope.SCHOOL, Scope.DISTRICT, Scope.CITY):
+        raise ContractError(f"reports are made for a school, district or city, not a {scope.value}")
+    require_scope_read(db, user, scope, ident)
+    period = views.period_of(request.query_params.get("from"), request.query_params.get("to"), _today(request))
+    return commission.build(db, scope, ident, period.first, period.end)
+
+
+@router.get("/report")
+def report_page(request: Request, db: Db, scope: Scope, id: str = "") -> Response:
+    """The commission report of a scope and period, laid out for printing, with its XLSX."""
+    user = page_principal(request, db)
+
+    def build() -> dict[str, Any]:
+        r = _report(request, db, user, scope, id)
+        query = urlencode({"scope": scope.value, "id": id, "from": r.first, "to": r.end})
+        return {"r": r, "query": query, "formulas": commission.FORMULAS}
+
+    return _page(request, "report.html", user, build)
+
+
+@router.get("/report.xlsx")
+def report_file(request: Request, db: Db, scope: Scope, id: str = "") -> Response:
+    """The commission report as XLSX, for a logged-in browser."""
+    user = page_principal(request, db)
+    r = _report(request, db, user, scope, id)
+    name = f"campuspulse-commission-{scope.value}-{id or 'city'}-{r.first}.xlsx"
+    return Response(commission.workbook(r), media_type=XLSX,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
 
 def _marker(engine: Any, user: Principal, school: str | None) -> tuple[int, int]:

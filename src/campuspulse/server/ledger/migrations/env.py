@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from campuspulse.server.ledger import access_schema, inventory_schema, rollup_schema  # noqa: F401  (tables join Base)
+from campuspulse.server.ledger import access_schema, inventory_schema, report_schema, rollup_schema  # noqa: F401
 from campuspulse.server.ledger.schema import Base
 
 connection = context.config.attributes.get("connection")

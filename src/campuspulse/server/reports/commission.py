@@ -1,0 +1,116 @@
+"""The commission report of a school, district or city for a period: utilization, configuration compliance
+against every standard that applies, experiment offering for the term, with the rules and formulas used."""
+
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campuspulse.server.errors import NotFound
+from campuspulse.server.inventory.excel import write_tables
+from campuspulse.server.inventory.standards import get_standard, list_standards
+from campuspulse.server.ledger.inventory_schema import Region
+from campuspulse.server.ledger.schema import School
+from campuspulse.server.metrics.compliance_service import compliance
+from campuspulse.server.metrics.offering_service import offering_rate
+from campuspulse.server.metrics.rules import COMPLIANCE_RULES, OFFERING_RULES, UTILIZATION_RULES
+from campuspulse.server.metrics.service import GroupBy, Scope, schools_in_scope, time_bucket, utilization
+
+FORMULAS = {
+    "utilization": "utilization = in_use_s / available_s; utilization_known = in_use_s / known_s; "
+    "coverage = known_s / available_s; seconds are summed over devices before dividing (domain.md)",
+    "compliance": "R_item = #{基本 items with have ≥ required} / #基本; R_qty = Σ min(have, req) / Σ req; "
+    "R_val = Σ min(have, req)·price / Σ req·price; 达标 when R_item ≥ threshold (domain.md)",
+    "offering-rate": "rate = Σ_class |done ∩ required| / Σ_class |required| per type 分组/演示 (domain.md)",
+}
+RULES = {"utilization": UTILIZATION_RULES, "compliance": COMPLIANCE_RULES, "offering-rate": OFFERING_RULES}
+
+
+@dataclass(slots=True)
+class CommissionReport:
+    """Everything a commission report shows, as the API computes it."""
+
+    scope: Scope
+    ident: str
+    name: str
+    first: str
+    end: str
+    term: str
+    generated: str
+    total: dict[str, Any]
+    utilization_rows: list[dict[str, Any]]
+    standards: list[dict[str, Any]]  # per standard: the compliance answer (standard, schools, summary, gaps)
+    offering: dict[str, Any]
+
+    @property
+    def title(self) -> str:
+        """What the report covers, in words."""
+        return f"{self.name or self.ident or 'city'} {self.first} – {self.end}"
+
+
+def scope_name(s: Session, scope: Scope, ident: str) -> str:
+    """The display name of a school or region (the id when it has none)."""
+    if scope is Scope.SCHOOL:
+        row = s.get(School, ident)
+        return row.name if row else ident
+    region = s.get(Region, ident) if ident else None
+    return region.name if region else ident
+
+
+def build(s: Session, scope: Scope, ident: str, first: str, end: str) -> CommissionReport:
+    """The report of `scope`/`ident` over [first, end) (dates), the term being the one `end` falls in."""
+    if scope not in (Scope.SCHOOL, Scope.DISTRICT, Scope.CITY):
+        raise NotFound(f"reports are made for a school, district or city, not a {scope.value}")
+    schools = schools_in_scope(s, scope, ident)
+    stages = {sc.stage for sc in schools}
+    term = time_bucket(GroupBy.TERM)(_day_before(end))  # type: ignore[misc]
+    by = GroupBy.ROOM if scope is Scope.SCHOOL else GroupBy.SCHOOL
+    total = utilization(s, scope, ident, first, end)
+    standards = []
+    for code in sorted({std.code for std in list_standards(s)}):
+        std, _ = get_standard(s, code)
+        if std.stage in stages:
+            standards.append(compliance(s, scope, ident, code))
+    return CommissionReport(
+        scope, ident, scope_name(s, scope, ident), first, end, term,
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), total[0] if total else {},
+        utilization(s, scope, ident, first, end, by), standards, offering_rate(s, scope, ident, term),
+    )  # fmt: skip
+
+
+def _day_before(day: str) -> str:
+    return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+
+
+def workbook(r: CommissionReport) -> bytes:
+    """The report as XLSX: 说明, then a sheet per indicator, then the formulas."""
+    names = [f"{c['standard']['code']} {c['standard']['version']} {c['standard']['name']}"
+             + (" (sample)" if c["standard"]["sample"] else "") for c in r.standards]  # fmt: skip
+    about = [("report", "commission"), ("scope", r.scope.value), ("id", r.ident), ("name", r.name),
+             ("from", r.first), ("to (exclusive)", r.end), ("term", r.term),
+             ("coverage", r.total.get("coverage")), ("standards", "; ".join(names) or "none"),
+             *((f"rules: {k}", v) for k, v in RULES.items()), ("generated", r.generated)]  # fmt: skip
+    schools = [{"standard": c["standard"]["code"], "version": c["standard"]["version"], **row}
+               for c in r.standards for row in c["schools"]]  # fmt: skip
+    rates = [{"standard": c["standard"]["code"], "version": c["standard"]["version"], "stage": c["standard"]["stage"],
+              **c["summary"]} for c in r.standards]  # fmt: skip
+    gaps = [{"standard": c["standard"]["code"], **g} for c in r.standards for g in c.get("gaps", [])]
+    sheets: dict[str, list[dict[str, Any]]] = {
+        "使用率": [{**r.total, "key": "total"}, *r.utilization_rows] if r.total else r.utilization_rows,
+        "配备达标": schools,
+        "达标率": rates,
+        **({"配备缺口": gaps} if r.scope is Scope.SCHOOL else {}),
+        "实验开出率": r.offering["by_school"],
+        "实验开出率_年级": r.offering["by_grade"],
+        **({"实验开出率_班级": r.offering["by_class"]} if "by_class" in r.offering else {}),
+        "公式": [{"indicator": k, "formula": v} for k, v in FORMULAS.items()],
+    }
+    return write_tables(sheets, [(k, "" if v is None else str(v)) for k, v in about])
+
+
+def district_codes(s: Session) -> list[str]:
+    """Every district that has schools."""
+    return list(s.scalars(select(School.district).distinct().order_by(School.district)))
