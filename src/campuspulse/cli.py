@@ -128,7 +128,7 @@ def server(config: ConfigOpt, verbose: bool = False) -> None:
                      rollup_every_s=opts.rollup_every_s if opts.scheduler else None,
                      login_attempts=opts.login_attempts, login_window=timedelta(seconds=opts.login_window_s),
                      cors_origins=opts.cors_origins, ui_timezone=opts.ui_timezone,
-                     live_every_s=opts.live_every_s)  # fmt: skip
+                     live_every_s=opts.live_every_s, readings_url=opts.readings_url)  # fmt: skip
     uvicorn.run(web, host=settings.server.host, port=settings.server.port)
 
 

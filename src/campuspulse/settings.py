@@ -119,6 +119,9 @@ class ServerSettings(_Section):
     rollup_every_s: float = Field(60, ge=1, description="how often stale daily rollups are recomputed")
     ui_timezone: str = Field("Asia/Shanghai", description="'today' of dashboard periods and monthly reports")
     live_every_s: float = Field(2, gt=0, le=60, description="how often dashboard pages look for new records")
+    readings_url: str | None = Field(
+        None, description="a VictoriaMetrics the collector writes to: readings on timelines"
+    )
 
 
 class Settings(BaseSettings):

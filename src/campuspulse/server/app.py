@@ -37,6 +37,7 @@ from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory.excel import SheetRejected
 from campuspulse.server.ledger.db import make_engine, upgrade
 from campuspulse.server.ledger.ingest import Ledger
+from campuspulse.server.metrics.readings import ReadingsStore
 from campuspulse.server.scheduler import start_scheduler
 from campuspulse.server.web import pages
 from campuspulse.server.web.session import LoginRequired, to_login
@@ -122,6 +123,7 @@ def create_app(
     cors_origins: list[str] | None = None,
     ui_timezone: str = "Asia/Shanghai",
     live_every_s: float = 2,
+    readings_url: str | None = None,
 ) -> FastAPI:
     """The server on a ledger URL or an open engine; the schema is migrated on start.
 
@@ -143,6 +145,7 @@ def create_app(
     app.state.access_token_ttl = access_token_ttl
     app.state.login_limit = (login_attempts, login_window)
     app.state.ui_tz, app.state.live_every_s = ui_timezone, live_every_s
+    app.state.readings = ReadingsStore(readings_url) if readings_url else None
     if cors_origins:  # closed unless origins are named
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["*"],
                            allow_headers=["Authorization", "Content-Type"])  # fmt: skip

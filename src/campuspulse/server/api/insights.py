@@ -4,14 +4,17 @@ import time
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from campuspulse.server.access.principals import require_read
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.deps import Db
 from campuspulse.server.api.figures import require_scope_read
+from campuspulse.server.errors import NotFound
 from campuspulse.server.metrics import insights, timeline
+from campuspulse.server.metrics.readings import ReadingsStore, ReadingsUnavailable
 from campuspulse.server.metrics.service import Scope
+from campuspulse.telemetry import format_ts
 
 router = APIRouter(tags=["figures"])
 
@@ -67,3 +70,28 @@ def device_timeline(
     time), with the seconds spent in each state."""
     require_read(db, caller, school)
     return timeline.device_timeline(db, school, device, from_, to, int(time.time() * 1000))
+
+
+@router.get("/schools/{school}/devices/{device}/readings")
+def device_readings(
+    request: Request,
+    db: Db,
+    caller: Caller,
+    school: str,
+    device: str,
+    from_: Annotated[str, Query(alias="from", description="RFC 3339 time or a date in the school's time zone")],
+    to: Annotated[str, Query(description="exclusive; at most 32 days after from")],
+) -> dict[str, object]:
+    """A device's readings (field → [[ts_ms, value], …], averaged down to 1,000 points) from the time-series
+    store named by `server.readings_url`."""
+    require_read(db, caller, school)
+    store: ReadingsStore | None = request.app.state.readings
+    if store is None:
+        raise NotFound("readings are kept in the time-series store: set server.readings_url to the VictoriaMetrics "
+                       "the collector writes to")  # fmt: skip
+    f_ms, t_ms = timeline.window(db, school, device, from_, to, int(time.time() * 1000))
+    try:
+        fields = store.device_readings(school, device, f_ms, t_ms)
+    except ReadingsUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    return {"school": school, "device": device, "from": format_ts(f_ms), "to": format_ts(t_ms), "fields": fields}

@@ -14,8 +14,8 @@ from campuspulse.telemetry import ContractError, format_ts
 MAX_SPAN_MS = 32 * 86400_000
 
 
-def device_timeline(s: Session, school: str, device: str, from_: str, to: str, now_ms: int) -> dict[str, Any]:
-    """Pieces `{state, start, end}` covering [from, min(to, now)) without gaps, and seconds per state."""
+def window(s: Session, school: str, device: str, from_: str, to: str, now_ms: int) -> tuple[int, int]:
+    """[from, min(to, now)) of a registered device in ms (dates in its school's zone), at most 32 days long."""
     if s.get(Device, (school, device)) is None:
         raise NotFound(f"device {device!r} of school {school!r} is not registered")
     sc = s.get(School, school)
@@ -24,7 +24,13 @@ def device_timeline(s: Session, school: str, device: str, from_: str, to: str, n
     f_ms, t_ms = bound_ms(from_, tz), bound_ms(to, tz)
     if not 0 < t_ms - f_ms <= MAX_SPAN_MS:
         raise ContractError("a timeline covers more than nothing and at most 32 days: check from and to")
-    t_ms = max(min(t_ms, now_ms), f_ms)
+    return f_ms, max(min(t_ms, now_ms), f_ms)
+
+
+def device_timeline(s: Session, school: str, device: str, from_: str, to: str, now_ms: int) -> dict[str, Any]:
+    """Pieces `{state, start, end}` covering [from, min(to, now)) without gaps, and seconds per state."""
+    f_ms, t_ms = window(s, school, device, from_, to, now_ms)
+    tz_name = s.get(School, school).tz  # type: ignore[union-attr]
     pieces: list[dict[str, Any]] = []
     at = f_ms
     segs = school_segments(s, school, f_ms, t_ms, [device]).get(device)
@@ -41,7 +47,7 @@ def device_timeline(s: Session, school: str, device: str, from_: str, to: str, n
     seconds: dict[str, float] = {}
     for p in pieces:
         seconds[p["state"]] = seconds.get(p["state"], 0) + (p["end_ms"] - p["start_ms"]) / 1000
-    return {"school": school, "device": device, "tz": sc.tz, "from": format_ts(f_ms), "to": format_ts(t_ms),
+    return {"school": school, "device": device, "tz": tz_name, "from": format_ts(f_ms), "to": format_ts(t_ms),
             "pieces": pieces, "seconds": seconds}  # fmt: skip
 
 

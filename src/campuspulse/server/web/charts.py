@@ -57,9 +57,11 @@ def heatmap(rows: Sequence[str], columns: Sequence[str], cells: dict[tuple[str, 
 
 
 def timeline(
-    pieces: Sequence[dict[str, object]], start_ms: int, end_ms: int, tz: ZoneInfo, state_names: dict[str, str]
-) -> Markup:
-    """A strip of state pieces (`state`, `start_ms`, `end_ms`) over [start, end) with local time ticks."""
+    pieces: Sequence[dict[str, object]], start_ms: int, end_ms: int, tz: ZoneInfo, state_names: dict[str, str],
+    overlay: Sequence[tuple[int, float]] = (),
+) -> Markup:  # fmt: skip
+    """A strip of state pieces (`state`, `start_ms`, `end_ms`) over [start, end) with local time ticks, and a
+    reading's line drawn over it (scaled to its largest value)."""
     width, strip_h = 960, 34
     span = max(end_ms - start_ms, 1)
 
@@ -75,6 +77,10 @@ def timeline(
             f'<rect class="piece" data-state="{escape(state)}" x="{x(a)}" y="0" width="{max(x(b) - x(a), 0.5)}" '
             f'height="{strip_h}" fill="{colour}"><title>{escape(name)} {escape(when)}</title></rect>'
         )
+    if overlay:
+        top = max(v for _, v in overlay) or 1.0
+        points = " ".join(f"{x(t)},{round(strip_h - 2 - max(v, 0) / top * (strip_h - 4), 2)}" for t, v in overlay)
+        out.append(f'<polyline class="reading" points="{points}" fill="none" stroke="#0d47a1" stroke-width="1.2"/>')
     day = span > 36 * 3600_000
     tick = datetime.fromtimestamp(start_ms / 1000, tz).replace(minute=0, second=0, microsecond=0)
     step = timedelta(days=1) if day else timedelta(hours=2)

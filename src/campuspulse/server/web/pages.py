@@ -25,6 +25,7 @@ from campuspulse.server.ledger import health
 from campuspulse.server.ledger.inventory_schema import Region
 from campuspulse.server.ledger.schema import Agent, AgentProgress, Device, School
 from campuspulse.server.metrics.available_time import local_date
+from campuspulse.server.metrics.readings import ReadingsStore, ReadingsUnavailable
 from campuspulse.server.metrics.rules import COMPLIANCE_RULES, OFFERING_RULES, UTILIZATION_RULES
 from campuspulse.server.metrics.service import Scope, utilization
 from campuspulse.server.metrics.timeline import device_timeline
@@ -223,8 +224,10 @@ def device_page(request: Request, db: Db, school: str, device: str, day: str | N
         lo = int(line["pieces"][0]["start_ms"]) if line["pieces"] else now_ms
         hi = views.local_midnight(end, tz)
         names = {s: Text(lang_of(request)).state(s) for s in charts.STATE_COLOURS}
+        field, overlay, note = _readings(request, school, device, lo, hi)
         return {"school": sc, "device": dev, "day": first.isoformat(), "span": "week" if width == 7 else "day",
-                "line": line, "strip": charts.timeline(line["pieces"], lo, hi, tz, names), "hours": _hours,
+                "line": line, "strip": charts.timeline(line["pieces"], lo, hi, tz, names, overlay), "hours": _hours,
+                "reading": {"field": field, "max": max((v for _, v in overlay), default=None), "note": note},
                 "figures": rows[0] if rows else {}, "agents": [health.agent_health(db, dev.agent)],
                 "live": f"/ui/live?{urlencode({'school': school})}"}  # fmt: skip
 
@@ -260,6 +263,23 @@ def report_file(request: Request, db: Db, scope: Scope, id: str = "") -> Respons
     name = f"campuspulse-commission-{scope.value}-{id or 'city'}-{r.first}.xlsx"
     return Response(commission.workbook(r), media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+
+
+def _readings(request: Request, school: str, device: str, lo: int, hi: int) -> tuple[str, list, str]:
+    """(field, points, note) of the reading drawn over a timeline: power when there is one; the note says why
+    there is none."""
+    store: ReadingsStore | None = request.app.state.readings
+    t = Text(lang_of(request))
+    if store is None:
+        return "", [], t("readings_off")
+    try:
+        fields = store.device_readings(school, device, lo, hi, max_points=960)
+    except ReadingsUnavailable as exc:
+        return "", [], str(exc)
+    if not fields:
+        return "", [], t("readings_none")
+    field = "power_w" if "power_w" in fields else next(iter(fields))
+    return field, fields[field], ""
 
 
 def _marker(engine: Any, user: Principal, school: str | None) -> tuple[int, int]:
