@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import re
 import signal
 import threading
 from datetime import timedelta
@@ -50,9 +51,23 @@ def check_config(file: Annotated[Path, typer.Argument(help="the YAML file to che
     console.print(f"{file}: OK ({', '.join(sections) or 'defaults only'})")
 
 
-@app.command()
-def agent(config: ConfigOpt, verbose: bool = False) -> None:
+agent_app = typer.Typer(help="Run an edge agent (`campuspulse agent -c FILE`), or provision one.",
+                        invoke_without_command=True, no_args_is_help=False)  # fmt: skip
+app.add_typer(agent_app, name="agent")
+
+
+@agent_app.callback()
+def agent(
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file")] = None,
+    verbose: bool = False,
+) -> None:
     """Run an edge agent: poll its devices, queue records on disk, publish them over MQTT."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if config is None:
+        err.print("[red]error[/] give the agent's config: campuspulse agent -c FILE (or: campuspulse agent provision)")
+        raise typer.Exit(2)
     from campuspulse.edge.agent import Agent
     from campuspulse.edge.metrics import serve_metrics
 
@@ -80,6 +95,32 @@ def agent(config: ConfigOpt, verbose: bool = False) -> None:
         await runner.run(stop)
 
     asyncio.run(main())
+
+
+@agent_app.command("provision")
+def agent_provision(
+    agent_id: Annotated[str, typer.Option("--id", help="the agent's id (its MQTT username)")],
+    school: Annotated[str, typer.Option(help="the school the agent belongs to")],
+    host: Annotated[str, typer.Option(help="the broker's host name, as the agent reaches it")],
+    passwd_file: Annotated[Path, typer.Option(help="Mosquitto password_file to add the agent to")],
+    acl_file: Annotated[Path, typer.Option(help="Mosquitto acl_file to add the agent's rules to")],
+    out: Annotated[Path, typer.Option(help="where to write the agent's config")],
+    port: int = 8883,
+    ca_file: Annotated[Path | None, typer.Option(help="the CA the agent checks the broker's certificate with")] = None,
+    queue_path: Path = Path("/var/lib/campuspulse/queue.db"),
+) -> None:
+    """Create (or renew) an agent's broker credentials: a password, ACL rules confining it to its own topics,
+    and its config file with TLS; then reload Mosquitto (SIGHUP) to apply them."""
+    from campuspulse.edge.provision import provision
+    from campuspulse.telemetry.topics import ID_PATTERN
+
+    for name, value in (("--id", agent_id), ("--school", school)):
+        if not re.fullmatch(ID_PATTERN, value):
+            err.print(f"[red]error[/] {name} {value!r}: expected 1 to 64 letters, digits, '_' or '-'")
+            raise typer.Exit(2)
+    provision(agent_id, school, passwd_file, acl_file, out, host, port, ca_file, queue_path)
+    console.print(f"agent {agent_id} of {school}: password set in {passwd_file}, rules in {acl_file}, config in "
+                  f"{out} (mode 600); reload the broker: systemctl reload mosquitto")  # fmt: skip
 
 
 @app.command()

@@ -18,17 +18,21 @@ def free_port() -> int:
 class Mosquitto:
     """A mosquitto process with its own config, persistence and log in `workdir`."""
 
-    def __init__(self, workdir: Path, port: int | None = None, extra_conf: str = "") -> None:
-        self.workdir, self.port, self.extra_conf = workdir, port or free_port(), extra_conf
+    def __init__(self, workdir: Path, port: int | None = None, extra_conf: str = "", conf: str | None = None) -> None:
+        """`conf`: a whole config to run instead of the test default (its listener must use `port`)."""
+        self.workdir, self.port, self.extra_conf, self.conf = workdir, port or free_port(), extra_conf, conf
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         conf = self.workdir / "mosquitto.conf"
-        conf.write_text(
+        default = (
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
             f"persistence_location {self.workdir}/\nmax_inflight_messages 1000\nmax_queued_messages 100000\n"
-            f"log_dest file {self.workdir}/mosquitto.log\n{self.extra_conf}"
+        )
+        conf.write_text(
+            (self.conf if self.conf is not None else default)
+            + f"\nlog_dest file {self.workdir}/mosquitto.log\n{self.extra_conf}"
             # as root, mosquitto would drop to a user that cannot write the test's directory
             + ("user root\n" if os.geteuid() == 0 else "")
         )

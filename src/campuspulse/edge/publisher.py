@@ -20,6 +20,7 @@ from campuspulse.telemetry import TopicKind, format_ts, topic_for
 from campuspulse.telemetry.codec import dumps, loads
 
 log = logging.getLogger(__name__)
+REFUSED = {4, 5, 134, 135}  # bad username or password, not authorized (MQTT 3.1.1 and 5)
 
 
 def mqtt_client_args(mqtt: MqttSettings, client_id: str) -> dict[str, object]:
@@ -93,7 +94,12 @@ class Publisher:
             except aiomqtt.MqttError as exc:
                 self.connected.clear()
                 wait = next(backoff)
-                log.warning("agent %s: broker unreachable (%s); retrying in %.1f s", self.agent, exc, wait)
+                if isinstance(exc, aiomqtt.MqttCodeError) and exc.rc in REFUSED:
+                    log.error("agent %s: the broker at %s:%s refused its credentials (%s): check mqtt.username and "
+                              "mqtt.password, or provision the agent again; retrying in %.1f s", self.agent,
+                              self.mqtt.host, self.mqtt.port, exc, wait)  # fmt: skip
+                else:
+                    log.warning("agent %s: broker unreachable (%s); retrying in %.1f s", self.agent, exc, wait)
                 await sleep_unless(stop, wait)
 
     async def _commands(self, client: aiomqtt.Client) -> None:
