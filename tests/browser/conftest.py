@@ -32,7 +32,7 @@ class Site:
     next_seq: dict[str, int]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     ledger = tmp_path_factory.mktemp("dashboard") / "ledger.db"
     app = create_app(f"sqlite:///{ledger}", admin_token=TOKEN, live_every_s=0.5)
@@ -53,8 +53,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     app.state.engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one test module: Playwright's sync API runs an event loop on this thread while it is open,
+    which the asyncio tests after it must not find."""
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])  # root in CI: no sandbox
