@@ -131,6 +131,18 @@ def agents() -> Dashboard:
                     )
                 ],
             ),
+            TimeSeries(
+                title="Records queued at each agent (from its periodic status)",
+                dataSource=DATASOURCE,
+                gridPos=GridPos(h=9, w=24, x=0, y=19),
+                targets=[
+                    _q(
+                        f'SELECT last("queue_records") FROM "{STATUS_MEASUREMENT}" WHERE {SCHOOL} '
+                        'AND $timeFilter GROUP BY time($__interval), "agent" fill(previous)',
+                        "$tag_agent",
+                    )
+                ],
+            ),
         ],
     ).auto_panel_ids()
 

@@ -65,6 +65,7 @@ class AgentSettings(_Section):
     valid_s: int = Field(180, ge=3, le=86400)
     heartbeat_s: float | None = Field(None, gt=0, description="default valid_s / 3")
     batch_size: int = Field(500, ge=1, le=10000)
+    status_every_s: float = Field(60, ge=1, description="how often the retained status repeats, with queue depth")
     metrics_port: int | None = Field(None, ge=1, le=65535, description="serve Prometheus /metrics here")
     devices: list[DeviceSettings] = Field(min_length=1)
 

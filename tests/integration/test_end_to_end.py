@@ -66,6 +66,7 @@ def agent_settings(tmp_path, today, period):
         valid_s=3,
         heartbeat_s=0.5,
         batch_size=50,
+        status_every_s=1,
         devices=[
             {"id": "pc1", "poll_s": 0.1, "reading_every_s": 0.5, "source": plan},
             {"id": "pc2", "poll_s": 0.1, "reading_every_s": 0.5, "source": {**plan, "use_share": 0.0}},
@@ -157,6 +158,8 @@ def test_broker_restart_loses_no_record(tmp_path, ledger_url):
         stop()
         last_seq = RecordQueue(tmp_path / "queue.db").next_seq - 1
         wait_until(lambda: progress(client) == (last_seq, 0), 30, f"every seq stored, no gap: {progress(client)}")
+        health = client.get("/api/v1/agents/a1", headers=AUTH).json()
+        assert health["queue_records"] == 0 and health["queue_oldest"] is None, "the last status: nothing queued"
 
 
 def publish(port, topic, body):

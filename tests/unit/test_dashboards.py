@@ -25,7 +25,14 @@ def written_fields() -> dict[str, set[str]]:
         reading_line("s1", "a1", ParsedReading(2, 1788739200000, "d1", obs.values)),
         status_line(
             StatusPayload.model_validate(
-                {"v": 1, "agent": "a1", "school": "s1", "online": True, "ts": "2026-09-07T00:00:00Z"}
+                {
+                    "v": 1,
+                    "agent": "a1",
+                    "school": "s1",
+                    "online": True,
+                    "ts": "2026-09-07T00:00:00Z",
+                    "queue": {"records": 3},
+                }
             )
         ),
     ]

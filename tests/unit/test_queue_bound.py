@@ -5,12 +5,14 @@ from pathlib import Path
 import orjson
 from sqlalchemy.orm import Session
 
+from campuspulse.edge.publisher import Publisher
 from campuspulse.edge.queue import RecordQueue
 from campuspulse.server.inventory import service
 from campuspulse.server.ledger.db import open_ledger
 from campuspulse.server.ledger.health import agent_health
 from campuspulse.server.ledger.ingest import Ledger
-from campuspulse.telemetry import StatusPayload, format_ts, parse_records_payload
+from campuspulse.settings import MqttSettings
+from campuspulse.telemetry import StatusPayload, format_ts, parse_records_payload, parse_ts
 
 T0 = 1788739200000
 
@@ -89,4 +91,25 @@ def test_the_ledger_counts_announced_ranges_as_dropped_not_lost(tmp_path: Path):
     assert health is not None
     assert health["settled_through_seq"] == queue.next_seq - 1 and health["pending_records"] == 0
     assert {g["reason"] for g in health["gaps"]} == {"dropped"}
+    engine.dispose()
+
+
+def test_the_status_tells_the_queue_depth_and_the_ledger_keeps_it(tmp_path: Path):
+    queue = RecordQueue(tmp_path / "q.db")
+    fill(queue, workload(3, devices=2))
+    publisher = Publisher(MqttSettings(), "a1", "s1", queue, ["d0", "d1"])
+    status = StatusPayload.model_validate(orjson.loads(publisher._status(True)))
+    assert status.queue is not None and status.queue.records == len(queue) > 0
+    assert status.queue.oldest_ts == parse_ts(queue.oldest_ts() or "")
+    assert "queue" not in orjson.loads(publisher._status(False, queue=False)), "the Last Will tells no depth"
+    engine = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with Session(engine) as s, s.begin():
+        s.info["actor"] = "test"
+        service.put_school(s, "s1", {"name": "s1", "district": "d", "stage": "junior", "tz": "Asia/Shanghai"})
+        service.put_agent(s, "a1", "s1")
+    assert Ledger(engine).apply_status(status, "test") is None
+    with Session(engine) as s:
+        health = agent_health(s, "a1")
+    assert health is not None and health["queue_records"] == len(queue)
+    assert health["queue_oldest"] is not None and parse_ts(health["queue_oldest"]) == status.queue.oldest_ts
     engine.dispose()

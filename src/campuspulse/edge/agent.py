@@ -33,7 +33,8 @@ class Agent:
         self.devices: list[tuple[DeviceSettings, Driver, DeviceMonitor]] = []
         self._build_devices(settings)
         self.publisher = Publisher(mqtt, settings.id, settings.school, self.queue,
-                                   [d.id for d in settings.devices], settings.batch_size)  # fmt: skip
+                                   [d.id for d in settings.devices], settings.batch_size,
+                                   settings.status_every_s)  # fmt: skip
         self.publisher.on_reload = self.request_reload
         self.reloads = 0
         self._reload_requested = asyncio.Event()

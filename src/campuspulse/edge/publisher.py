@@ -51,9 +51,11 @@ class Publisher:
         queue: RecordQueue,
         devices: list[str],
         batch_size: int = 500,
+        status_every_s: float = 60,
     ) -> None:
         self.mqtt, self.agent, self.school, self.queue = mqtt, agent, school, queue
-        self.devices, self.batch_size = devices, batch_size
+        self.devices, self.batch_size, self.status_every_s = devices, batch_size, status_every_s
+        self._status_at = 0.0
         self.wakeup = asyncio.Event()
         self.connected = asyncio.Event()
         self.published_batches = 0
@@ -63,19 +65,23 @@ class Publisher:
         self.on_reload: Callable[[], str | None] = lambda: "reload is not supported here"
         self._topic = {k: topic_for(school, agent, k, mqtt.topic_prefix) for k in TopicKind}
 
-    def _status(self, online: bool) -> bytes:
+    def _status(self, online: bool, queue: bool = True) -> bytes:
+        """The status payload; with the queue's depth unless it is the Last Will (written at connect time)."""
         status: dict[str, object] = {"v": 1, "agent": self.agent, "school": self.school, "online": online,
                                      "ts": format_ts(int(time.time() * 1000)), "version": __version__,
                                      "devices": self.devices}  # fmt: skip
         if dropped := self.queue.dropped_ranges():
             status["dropped"] = dropped
+        if queue:
+            status["queue"] = {"records": len(self.queue), "oldest_ts": self.queue.oldest_ts()}
+        self._status_at = time.monotonic()
         return dumps(status)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set, reconnecting with backoff; announce going offline on the way out."""
         backoff = delays()
         while not stop.is_set():
-            will = aiomqtt.Will(self._topic[TopicKind.STATUS], self._status(False), qos=1, retain=True)
+            will = aiomqtt.Will(self._topic[TopicKind.STATUS], self._status(False, queue=False), qos=1, retain=True)
             try:
                 async with aiomqtt.Client(**mqtt_client_args(self.mqtt, self.agent), will=will) as client:
                     await client.publish(self._topic[TopicKind.STATUS], self._status(True), qos=1, retain=True)
@@ -123,7 +129,8 @@ class Publisher:
 
     async def _drain(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            if self.queue.dropped_changed or self.status_changed:  # before the records that follow
+            due = time.monotonic() - self._status_at >= self.status_every_s  # queue depth for the ledger
+            if self.queue.dropped_changed or self.status_changed or due:  # before the records that follow
                 self.queue.dropped_changed = self.status_changed = False
                 await client.publish(self._topic[TopicKind.STATUS], self._status(True), qos=1, retain=True)
             batch = self.queue.peek(self.batch_size)

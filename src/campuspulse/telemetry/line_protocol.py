@@ -46,9 +46,10 @@ def reading_line(school: str, agent: str, rec: ParsedReading) -> str:
 
 
 def status_line(status: StatusPayload) -> str:
-    """`agent_status,school=…,agent=… online=true <ts ms>`."""
+    """`agent_status,school=…,agent=… online=true[,queue_records=12i] <ts ms>`."""
     online = "true" if status.online else "false"
-    return f"{STATUS_MEASUREMENT},{_tags(status.school, status.agent)} online={online} {status.ts}"
+    queue = f",queue_records={status.queue.records}i" if status.queue is not None else ""
+    return f"{STATUS_MEASUREMENT},{_tags(status.school, status.agent)} online={online}{queue} {status.ts}"
 
 
 def record_lines(school: str, agent: str, records: Iterable[ParsedRecord]) -> list[str]:

@@ -98,6 +98,15 @@ class RecordsPayload(BaseModel):
     records: list[Record] = Field(min_length=1, max_length=MAX_RECORDS_PER_BATCH)
 
 
+class QueueStatus(BaseModel):
+    """What an agent has waiting on disk for the broker (an addition to the status payload)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    records: int = Field(ge=0)
+    oldest_ts: Timestamp | None = None
+
+
 class StatusPayload(BaseModel):
     """An agent's birth or death message on its retained status topic."""
 
@@ -111,6 +120,7 @@ class StatusPayload(BaseModel):
     version: str | None = None
     devices: list[Id] = Field(default_factory=list)
     dropped: list[tuple[Seq, Seq]] = Field(default_factory=list)
+    queue: QueueStatus | None = None
 
     @field_validator("dropped")
     @classmethod

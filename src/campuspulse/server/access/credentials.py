@@ -117,7 +117,7 @@ def user_of_api_token(s: Session, token: str) -> User:
     if row.revoked_at is not None:
         raise BadCredentials(f"API token {ident} was revoked")
     expires = row.expires_at
-    if expires is not None and (expires if expires.tzinfo else expires.replace(tzinfo=UTC)) <= datetime.now(UTC):
+    if expires is not None and expires <= datetime.now(UTC):
         raise BadCredentials(f"API token {ident} has expired; create a new one")
     return _active(s, row.username)
 
@@ -158,8 +158,7 @@ def check_throttle(s: Session, key: str, limit: int, window: timedelta) -> None:
     row = s.get(LoginFailure, key)
     if row is None or row.count < limit:
         return
-    first = row.first_at if row.first_at.tzinfo else row.first_at.replace(tzinfo=UTC)
-    left = first + window - datetime.now(UTC)
+    left = row.first_at + window - datetime.now(UTC)
     if left.total_seconds() > 0:
         raise TooManyAttempts(int(left.total_seconds()) + 1)
 
@@ -171,8 +170,7 @@ def record_failure(s: Session, key: str, window: timedelta) -> None:
     if row is None:
         s.add(LoginFailure(key=key, first_at=now, count=1))
         return
-    first = row.first_at if row.first_at.tzinfo else row.first_at.replace(tzinfo=UTC)
-    if now - first > window:
+    if now - row.first_at > window:
         row.first_at, row.count = now, 1
     else:
         row.count += 1

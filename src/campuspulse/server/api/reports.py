@@ -6,7 +6,7 @@ the formulas; the CSV holds the main table.
 """
 
 import time
-from datetime import UTC, date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -113,13 +113,9 @@ class IssueIn(BaseModel):
     to: date = Field(description="exclusive")
 
 
-def _utc(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite keeps no zone
-
-
 def _issued_out(r: IssuedReport) -> dict[str, object]:
     return {"id": r.id, "kind": r.kind, "scope": r.scope, "scope_id": r.ident, "from": r.period_from,
-            "to": r.period_to, "issued_at": _utc(r.issued_at).isoformat(), "issued_by": r.issued_by, "sha256": r.sha256,
+            "to": r.period_to, "issued_at": r.issued_at.isoformat(), "issued_by": r.issued_by, "sha256": r.sha256,
             "size": r.size, "href": f"/api/v1/reports/issued/{r.id}"}  # fmt: skip
 
 

@@ -1,11 +1,16 @@
 """Read side of ingest health: each agent's progress and gaps, and the dead letters."""
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.ledger.schema import Agent, AgentProgress, DeadLetter, PendingRecord, SeqGap
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
 
 
 def agent_health(s: Session, agent: str) -> dict[str, Any] | None:
@@ -23,8 +28,10 @@ def agent_health(s: Session, agent: str) -> dict[str, Any] | None:
         "agent": agent,
         "school": row.school,
         "online": row.online,
-        "last_seen": row.last_seen.isoformat() if row.last_seen else None,
+        "last_seen": _iso(row.last_seen),
         "version": row.version,
+        "queue_records": row.queue_records,
+        "queue_oldest": _iso(row.queue_oldest),
         "settled_through_seq": watermark,
         "max_seq": prog.max_seq if prog else -1,
         "pending_records": pending,

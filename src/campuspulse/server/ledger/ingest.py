@@ -353,10 +353,14 @@ class Ledger:
         agent = s.get(Agent, status.agent)
         assert agent is not None
         seen = datetime.fromtimestamp(status.ts / 1000, UTC)
-        if agent.last_seen is None or seen >= _aware(agent.last_seen):  # a retained or redelivered old status
+        if agent.last_seen is None or seen >= agent.last_seen:  # a retained or redelivered old status
             agent.online = status.online
             agent.last_seen = seen
             agent.version = status.version or agent.version
+            if status.queue is not None:
+                agent.queue_records = status.queue.records
+                oldest = status.queue.oldest_ts
+                agent.queue_oldest = None if oldest is None else datetime.fromtimestamp(oldest / 1000, UTC)
         if status.dropped:
             prog = self._progress(s, status.agent)
             known = {g.first_seq for g in self._gaps(s, status.agent)}
@@ -369,7 +373,3 @@ class Ledger:
             self._settle(s, prog, status.school, folder)
             folder.sync()
         return None
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)  # SQLite returns naive UTC

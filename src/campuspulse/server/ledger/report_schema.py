@@ -2,10 +2,10 @@
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index, Integer, LargeBinary, String
+from sqlalchemy import Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from campuspulse.server.ledger.schema import Base
+from campuspulse.server.ledger.schema import Base, UtcDateTime
 
 
 class IssuedReport(Base):
@@ -18,7 +18,7 @@ class IssuedReport(Base):
     ident: Mapped[str] = mapped_column(String(64))
     period_from: Mapped[str] = mapped_column(String(10))
     period_to: Mapped[str] = mapped_column(String(10))
-    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
     issued_by: Mapped[str] = mapped_column(String(64))
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)

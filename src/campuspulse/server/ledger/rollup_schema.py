@@ -2,11 +2,11 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.orm import Mapped, mapped_column
 
-from campuspulse.server.ledger.schema import Base
+from campuspulse.server.ledger.schema import Base, UtcDateTime
 
 
 class _Figures:
@@ -55,7 +55,7 @@ class RolledDay(Base):
     __tablename__ = "rolled_days"
     school: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[str] = mapped_column(String(10), primary_key=True)
-    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    computed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class StaleDay(Base):

@@ -1,9 +1,24 @@
 """SQLAlchemy tables of the ledger. Migrations in `migrations/` create the same shape."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text, func
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, Integer, String, Text, TypeDecorator, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime on every backend (SQLite keeps none: its values are read back as UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, _dialect: Dialect) -> datetime | None:
+        """Store aware values in UTC."""
+        return value.astimezone(UTC) if value is not None and value.tzinfo is not None else value
+
+    def process_result_value(self, value: datetime | None, _dialect: Dialect) -> datetime | None:
+        """Read naive values as the UTC they were stored in."""
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class Base(DeclarativeBase):
@@ -32,8 +47,10 @@ class Agent(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     school: Mapped[str] = mapped_column(String(64), index=True)
     online: Mapped[bool | None] = mapped_column(default=None)
-    last_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    last_seen: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     version: Mapped[str | None] = mapped_column(String(64), default=None)
+    queue_records: Mapped[int | None] = mapped_column(default=None)
+    queue_oldest: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
 
 class Device(Base):
@@ -103,7 +120,7 @@ class PendingRecord(Base):
     ts_ms: Mapped[int] = mapped_column(BigInteger)
     state: Mapped[str | None] = mapped_column(String(16), default=None)
     valid_s: Mapped[int | None] = mapped_column(Integer, default=None)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
 
 
 class SeqGap(Base):
@@ -114,7 +131,7 @@ class SeqGap(Base):
     first_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(16))
-    settled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    settled_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
 
 
 class DeadLetter(Base):
@@ -122,7 +139,7 @@ class DeadLetter(Base):
 
     __tablename__ = "dead_letters"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
     source: Mapped[str] = mapped_column(String(300))
     agent: Mapped[str | None] = mapped_column(String(64), default=None)
     school: Mapped[str | None] = mapped_column(String(64), default=None)

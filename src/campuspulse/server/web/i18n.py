@@ -61,6 +61,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "offline": ("离线", "offline"),
     "last_seen": ("最近上报", "Last seen"),
     "pending": ("待处理记录", "Records waiting"),
+    "queued": ("采集端待发记录", "Queued at the agent"),
+    "queue_oldest": ("最早一条：", "oldest:"),
     "seq_gaps": ("序号缺口", "Seq gaps"),
     "timeline": ("状态时间线", "State timeline"),
     "day": ("日", "Day"),
