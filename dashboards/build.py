@@ -25,6 +25,13 @@ def _q(query: str, legend: str = "", ref: str = "A") -> InfluxDBTarget:
     return InfluxDBTarget(query=query, alias=legend, refId=ref, rawQuery=True, datasource=DATASOURCE)
 
 
+def _panel(kind: type, title: str, grid: tuple[int, int, int, int], legend: str, query: str, **extra: str) -> object:
+    """A panel of one InfluxQL query; `grid` is (h, w, x, y)."""
+    h, w, x, y = grid
+    return kind(title=title, dataSource=DATASOURCE, gridPos=GridPos(h=h, w=w, x=x, y=y), targets=[_q(query, legend)],
+                **extra)  # fmt: skip
+
+
 def _templates(with_device: bool) -> Templating:
     items = [Template(name="school", label="school", dataSource=DATASOURCE, includeAll=True, multi=True,
                       query=f'SHOW TAG VALUES FROM "{STATE_MEASUREMENT}" WITH KEY = "school"')]  # fmt: skip
@@ -44,43 +51,31 @@ def equipment() -> Dashboard:
         timezone="browser",
         templating=_templates(with_device=True),
         panels=[
-            StateTimeline(
-                title="Device state (in use / idle / off / fault; gaps are unknown)",
-                dataSource=DATASOURCE,
-                gridPos=GridPos(h=10, w=24, x=0, y=0),
-                targets=[
-                    _q(
-                        f'SELECT last("state") FROM "{STATE_MEASUREMENT}" WHERE {SCHOOL} AND {DEVICE} '
-                        'AND $timeFilter GROUP BY time($__interval), "device" fill(null)',
-                        "$tag_device",
-                    )
-                ],
+            _panel(
+                StateTimeline,
+                "Device state (in use / idle / off / fault; gaps are unknown)",
+                (10, 24, 0, 0),
+                "$tag_device",
+                f'SELECT last("state") FROM "{STATE_MEASUREMENT}" WHERE {SCHOOL} AND {DEVICE} '
+                'AND $timeFilter GROUP BY time($__interval), "device" fill(null)',
             ),
-            TimeSeries(
-                title="Power (W)",
-                dataSource=DATASOURCE,
+            _panel(
+                TimeSeries,
+                "Power (W)",
+                (9, 24, 0, 10),
+                "$tag_device",
+                f'SELECT mean("power_w") FROM "{READING_MEASUREMENT}" WHERE {SCHOOL} AND {DEVICE} '
+                'AND $timeFilter GROUP BY time($__interval), "device" fill(none)',
                 unit="watt",
-                gridPos=GridPos(h=9, w=24, x=0, y=10),
-                targets=[
-                    _q(
-                        f'SELECT mean("power_w") FROM "{READING_MEASUREMENT}" WHERE {SCHOOL} AND {DEVICE} '
-                        'AND $timeFilter GROUP BY time($__interval), "device" fill(none)',
-                        "$tag_device",
-                    )
-                ],
             ),
-            TimeSeries(
-                title="Share of reported time in use, per school",
-                dataSource=DATASOURCE,
+            _panel(
+                TimeSeries,
+                "Share of reported time in use, per school",
+                (9, 24, 0, 19),
+                "$tag_school",
+                f'SELECT mean("in_use") FROM "{STATE_MEASUREMENT}" WHERE {SCHOOL} '
+                'AND $timeFilter GROUP BY time(1h), "school" fill(none)',
                 unit="percentunit",
-                gridPos=GridPos(h=9, w=24, x=0, y=19),
-                targets=[
-                    _q(
-                        f'SELECT mean("in_use") FROM "{STATE_MEASUREMENT}" WHERE {SCHOOL} '
-                        'AND $timeFilter GROUP BY time(1h), "school" fill(none)',
-                        "$tag_school",
-                    )
-                ],
             ),
         ],
     ).auto_panel_ids()
@@ -95,53 +90,37 @@ def agents() -> Dashboard:
         timezone="browser",
         templating=_templates(with_device=False),
         panels=[
-            StateTimeline(
-                title="Agents online",
-                dataSource=DATASOURCE,
-                gridPos=GridPos(h=10, w=24, x=0, y=0),
-                targets=[
-                    _q(
-                        f'SELECT last("online") FROM "{STATUS_MEASUREMENT}" WHERE {SCHOOL} '
-                        'AND $timeFilter GROUP BY time($__interval), "agent" fill(previous)',
-                        "$tag_agent",
-                    )
-                ],
+            _panel(
+                StateTimeline,
+                "Agents online",
+                (10, 24, 0, 0),
+                "$tag_agent",
+                f'SELECT last("online") FROM "{STATUS_MEASUREMENT}" WHERE {SCHOOL} '
+                'AND $timeFilter GROUP BY time($__interval), "agent" fill(previous)',
             ),
-            TimeSeries(
-                title="State records per minute, per agent",
-                dataSource=DATASOURCE,
-                gridPos=GridPos(h=9, w=12, x=0, y=10),
-                targets=[
-                    _q(
-                        f'SELECT count("seq") FROM "{STATE_MEASUREMENT}" WHERE {SCHOOL} '
-                        'AND $timeFilter GROUP BY time(1m), "agent" fill(0)',
-                        "$tag_agent",
-                    )
-                ],
+            _panel(
+                TimeSeries,
+                "State records per minute, per agent",
+                (9, 12, 0, 10),
+                "$tag_agent",
+                f'SELECT count("seq") FROM "{STATE_MEASUREMENT}" WHERE {SCHOOL} '
+                'AND $timeFilter GROUP BY time(1m), "agent" fill(0)',
             ),
-            TimeSeries(
-                title="Readings per minute, per agent",
-                dataSource=DATASOURCE,
-                gridPos=GridPos(h=9, w=12, x=12, y=10),
-                targets=[
-                    _q(
-                        f'SELECT count("seq") FROM "{READING_MEASUREMENT}" WHERE {SCHOOL} '
-                        'AND $timeFilter GROUP BY time(1m), "agent" fill(0)',
-                        "$tag_agent",
-                    )
-                ],
+            _panel(
+                TimeSeries,
+                "Readings per minute, per agent",
+                (9, 12, 12, 10),
+                "$tag_agent",
+                f'SELECT count("seq") FROM "{READING_MEASUREMENT}" WHERE {SCHOOL} '
+                'AND $timeFilter GROUP BY time(1m), "agent" fill(0)',
             ),
-            TimeSeries(
-                title="Records queued at each agent (from its periodic status)",
-                dataSource=DATASOURCE,
-                gridPos=GridPos(h=9, w=24, x=0, y=19),
-                targets=[
-                    _q(
-                        f'SELECT last("queue_records") FROM "{STATUS_MEASUREMENT}" WHERE {SCHOOL} '
-                        'AND $timeFilter GROUP BY time($__interval), "agent" fill(previous)',
-                        "$tag_agent",
-                    )
-                ],
+            _panel(
+                TimeSeries,
+                "Records queued at each agent (from its periodic status)",
+                (9, 24, 0, 19),
+                "$tag_agent",
+                f'SELECT last("queue_records") FROM "{STATUS_MEASUREMENT}" WHERE {SCHOOL} '
+                'AND $timeFilter GROUP BY time($__interval), "agent" fill(previous)',
             ),
         ],
     ).auto_panel_ids()
