@@ -1,6 +1,7 @@
 """The `campuspulse` command: agent, collector, server, demo, check-config."""
 
 import asyncio
+import gc
 import logging
 import re
 import signal
@@ -90,6 +91,7 @@ def agent(
             return fresh
 
         runner = Agent(settings.agent, settings.mqtt, reload=reread)  # type: ignore[arg-type]
+        gc.freeze()  # modules, settings and drivers live as long as the process: no collection needs to scan them
         if settings.agent.metrics_port:  # type: ignore[union-attr]
             serve_metrics(runner, settings.agent.metrics_port)  # type: ignore[union-attr]
         await runner.run(stop)

@@ -21,3 +21,11 @@ def test_metrics_benchmark_smoke_run_prints_its_table():
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "160"})
     assert out.returncode == 0, out.stderr[-3000:]
     assert "daily rollup of the same segments" in out.stdout and "scope=city" in out.stdout
+
+
+@pytest.mark.mqtt
+def test_agent_benchmark_smoke_run_prints_its_table():
+    cmd = [sys.executable, "-m", "tests.bench.bench_agent", "--smoke"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "160"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "CPU, share of one core" in out.stdout and "bare paho publisher" in out.stdout

@@ -54,6 +54,8 @@ class SimulatedDevice:
         self.config = config
         self.tz = ZoneInfo(config.tz)
         self._day_plan: dict[date, list[tuple[int, int]]] = {}
+        self._open = (_minutes(config.open_hours[0]), _minutes(config.open_hours[1]))
+        self._noise_key = int.from_bytes(hashlib.sha256(config.seed.encode()).digest()[:8], "big")
 
     async def open(self) -> None:
         """Nothing to connect to."""
@@ -84,11 +86,11 @@ class SimulatedDevice:
         """The observation at `ts_ms` (deterministic but for small measurement noise)."""
         local = datetime.fromtimestamp(ts_ms / 1000, self.tz)
         minute = local.hour * 60 + local.minute + local.second / 60
-        o0, o1 = (_minutes(t) for t in self.config.open_hours)
+        o0, o1 = self._open
         windows = self.used_windows(local.date())
         if windows:  # the building opens for the day's classes, whatever the usual hours
             o0, o1 = min(o0, windows[0][0] - 30), max(o1, windows[-1][1] + 30)
-        noise = random.Random(ts_ms ^ hash(self.config.seed)).uniform(-0.05, 0.05)
+        noise = (((ts_ms ^ self._noise_key) * 0x9E3779B97F4A7C15) >> 40 & 0xFFFF) / 0xFFFF * 0.1 - 0.05  # ±5 %
         if not o0 <= minute < o1:
             watts = 0.0
         elif any(s <= minute < e for s, e in windows):

@@ -14,6 +14,7 @@ from campuspulse.edge.queue import RecordQueue
 from campuspulse.settings import AgentSettings, DeviceSettings, MqttSettings
 
 log = logging.getLogger(__name__)
+FLUSH_S = 0.1  # how long observations wait in memory for the queue's next commit
 
 
 class Agent:
@@ -38,6 +39,7 @@ class Agent:
         self.publisher.on_reload = self.request_reload
         self.reloads = 0
         self._reload_requested = asyncio.Event()
+        self._observed: list[dict[str, object]] = []
 
     def _build_devices(self, settings: AgentSettings) -> None:
         self.devices = []
@@ -69,47 +71,59 @@ class Agent:
         log.info("agent %s: reloaded, %d devices", new.id, len(new.devices))
 
     def enqueue(self, records: list[dict[str, object]]) -> None:
-        """Queue records (seq assigned now) and wake the publisher."""
-        if records:
+        """Hold observed records for the next commit to the queue (every FLUSH_S: one transaction for all devices)."""
+        self._observed += records
+
+    def flush(self) -> None:
+        """Commit held records to the queue (seq assigned now) and wake the publisher, which reads only the disk."""
+        if self._observed:
+            records, self._observed = self._observed, []
             self.queue.append(records)
             self.publisher.wakeup.set()
 
-    async def _poll(self, dev: DeviceSettings, driver: Driver, monitor: DeviceMonitor, stop: asyncio.Event) -> None:
+    async def _flush_every(self, stop: asyncio.Event) -> None:
+        while not await sleep_unless(stop, FLUSH_S):
+            self.flush()
+
+    async def _poll(self, dev: DeviceSettings, driver: Driver, monitor: DeviceMonitor) -> None:
+        """Poll one device until cancelled (a plain sleep between polls: hundreds of pollers stay cheap)."""
         backoff, opened = delays(1.0, 60.0), False
         rnd = random.Random(dev.id)
-        while not stop.is_set():
-            wait = dev.poll_s * rnd.uniform(0.9, 1.1)
-            try:
-                if not opened:
-                    await driver.open()
-                    opened = True
-                self.enqueue(monitor.observe(await driver.read()))
-                backoff = delays(1.0, 60.0)
-            except OSError as exc:
-                self.device_errors[dev.id] = self.device_errors.get(dev.id, 0) + 1
-                self.enqueue(monitor.fault(int(self.clock() * 1000)))
-                wait = max(wait, next(backoff)) if not opened else wait
-                log.warning("device %s: %s; retrying in %.1f s", dev.id, exc, wait)
-                if opened:
-                    await driver.close()
-                    opened = False
-            await sleep_unless(stop, wait)
-        if opened:
-            await driver.close()
+        try:
+            while True:
+                wait = dev.poll_s * rnd.uniform(0.9, 1.1)
+                try:
+                    if not opened:
+                        await driver.open()
+                        opened = True
+                    self.enqueue(monitor.observe(await driver.read()))
+                    backoff = delays(1.0, 60.0)
+                except OSError as exc:
+                    self.device_errors[dev.id] = self.device_errors.get(dev.id, 0) + 1
+                    self.enqueue(monitor.fault(int(self.clock() * 1000)))
+                    wait = max(wait, next(backoff)) if not opened else wait
+                    log.warning("device %s: %s; retrying in %.1f s", dev.id, exc, wait)
+                    if opened:
+                        await driver.close()
+                        opened = False
+                await asyncio.sleep(wait)
+        finally:
+            if opened:
+                await driver.close()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll every device and publish until `stop` is set; on `reload`, poll the devices of the new config."""
-        publisher = asyncio.create_task(self.publisher.run(stop))
+        publishing = asyncio.Event()  # stops after the pollers, so that their last observations go out
+        publisher = asyncio.create_task(self.publisher.run(publishing))
+        flusher = asyncio.create_task(self._flush_every(publishing))
         try:
             while not stop.is_set():
-                polling = asyncio.Event()
-                pollers = [asyncio.create_task(self._poll(d, drv, mon, polling)) for d, drv, mon in self.devices]
+                pollers = [asyncio.create_task(self._poll(d, drv, mon)) for d, drv, mon in self.devices]
                 waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._reload_requested.wait()),
                          publisher}  # fmt: skip
                 await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                for w in waits - {publisher}:
-                    w.cancel()
-                polling.set()
+                for task in [*(waits - {publisher}), *pollers]:
+                    task.cancel()
                 await asyncio.gather(*pollers, return_exceptions=True)
                 if publisher.done():
                     break
@@ -118,5 +132,7 @@ class Agent:
                     self._apply_reload()
         finally:
             stop.set()
-            await asyncio.gather(publisher, return_exceptions=True)
+            self.flush()
+            publishing.set()
+            await asyncio.gather(flusher, publisher, return_exceptions=True)
             self.queue.close()

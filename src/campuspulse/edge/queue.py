@@ -129,6 +129,11 @@ class RecordQueue:
         rows = self.db.execute("SELECT body FROM records ORDER BY seq LIMIT ?", (limit,)).fetchall()
         return [orjson.loads(b) for (b,) in rows]
 
+    def peek_raw(self, limit: int) -> tuple[int, list[bytes]] | None:
+        """(last seq, the JSON of each record) of the oldest `limit` records, or None when the queue is empty."""
+        rows = self.db.execute("SELECT seq, body FROM records ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        return (rows[-1][0], [b for _, b in rows]) if rows else None
+
     def remove_through(self, seq: int) -> None:
         """Drop every record up to `seq`: the broker has acknowledged them."""
         self.db.execute("DELETE FROM records WHERE seq <= ?", (seq,))

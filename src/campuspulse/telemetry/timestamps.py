@@ -46,8 +46,12 @@ def _parse(value: str) -> int:
 
 def format_ts(ms: int) -> str:
     """Format milliseconds since the epoch as RFC 3339 in UTC with millisecond precision (`...Z`)."""
-    dt = datetime.fromtimestamp(ms // 1000, UTC)
-    return f"{dt:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+    return f"{_second(ms // 1000)}.{ms % 1000:03d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _second(s: int) -> str:
+    return f"{datetime.fromtimestamp(s, UTC):%Y-%m-%dT%H:%M:%S}"  # agents stamp many records in the same second
 
 
 def ms_to_datetime(ms: int) -> datetime:
