@@ -6,26 +6,18 @@ import sys
 
 import pytest
 
+BENCHES = [
+    pytest.param("bench_collector", ("collector rec/s", "ratio"), marks=pytest.mark.mqtt, id="collector"),
+    pytest.param(
+        "bench_metrics", ("daily rollup of the same segments", "scope=city"), marks=pytest.mark.postgres, id="metrics"
+    ),  # fmt: skip
+    pytest.param("bench_agent", ("CPU, share of one core", "bare paho publisher"), marks=pytest.mark.mqtt, id="agent"),
+]
 
-@pytest.mark.mqtt
-def test_collector_benchmark_smoke_run_prints_its_table():
-    cmd = [sys.executable, "-m", "tests.bench.bench_collector", "--smoke"]
+
+@pytest.mark.parametrize(("module", "expected"), BENCHES)
+def test_benchmark_smoke_run_prints_its_table(module: str, expected: tuple[str, ...]):
+    cmd = [sys.executable, "-m", f"tests.bench.{module}", "--smoke"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "160"})
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "collector rec/s" in out.stdout and "ratio" in out.stdout
-
-
-@pytest.mark.postgres
-def test_metrics_benchmark_smoke_run_prints_its_table():
-    cmd = [sys.executable, "-m", "tests.bench.bench_metrics", "--smoke"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "160"})
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "daily rollup of the same segments" in out.stdout and "scope=city" in out.stdout
-
-
-@pytest.mark.mqtt
-def test_agent_benchmark_smoke_run_prints_its_table():
-    cmd = [sys.executable, "-m", "tests.bench.bench_agent", "--smoke"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "160"})
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "CPU, share of one core" in out.stdout and "bare paho publisher" in out.stdout
+    assert all(e in out.stdout for e in expected), out.stdout[-3000:]
