@@ -10,7 +10,7 @@ BENCHES = [
     pytest.param("bench_collector", ("collector rec/s", "ratio"), marks=pytest.mark.mqtt, id="collector"),
     pytest.param(
         "bench_metrics", ("daily rollup of the same segments", "scope=city"), marks=pytest.mark.postgres, id="metrics"
-    ),  # fmt: skip
+    ),
     pytest.param("bench_agent", ("CPU, share of one core", "bare paho publisher"), marks=pytest.mark.mqtt, id="agent"),
 ]
 
