@@ -32,8 +32,21 @@ def test_a_camera_without_video_is_idle_and_a_locked_one_says_so(camera):
     cam.mode = "no_stream"
     assert probe(url=f"rtsp://127.0.0.1:{sim.rtsp_port}/stream1").state == "idle"
     cam.mode = "locked"
-    with pytest.raises(DeviceError, match="credentials"):
+    with pytest.raises(DeviceError, match="set username and password"):
         probe(url=f"rtsp://127.0.0.1:{sim.rtsp_port}/stream1")
+
+
+def test_a_locked_camera_takes_digest_credentials_over_rtsp_and_http(camera):
+    cam, sim = camera
+    cam.mode = "locked"
+    rtsp = f"rtsp://127.0.0.1:{sim.rtsp_port}/Streaming/Channels/101"
+    assert probe(url=rtsp, username="admin", password="hik12345").state == "in_use"
+    assert probe(url=f"rtsp://admin:hik12345@127.0.0.1:{sim.rtsp_port}/Streaming/Channels/101").state == "in_use"
+    snapshot = f"http://127.0.0.1:{sim.http_port}/ISAPI/Streaming/channels/101/picture"
+    assert probe(check="http", url=snapshot, username="admin", password="hik12345").state == "in_use"
+    for kw in ({"url": rtsp}, {"check": "http", "url": snapshot}):
+        with pytest.raises(DeviceError, match="refused the credentials of user 'admin'"):
+            probe(**kw, username="admin", password="wrong")
 
 
 def test_http_snapshot_must_be_a_jpeg(camera):

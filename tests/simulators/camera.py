@@ -1,6 +1,9 @@
-"""A network camera: an RTSP/1.0 server answering OPTIONS and DESCRIBE (SDP), and an HTTP snapshot server."""
+"""A network camera: an RTSP/1.0 server answering OPTIONS and DESCRIBE (SDP), and an HTTP snapshot server;
+`locked` cameras demand HTTP Digest (RFC 7616, MD5) as IP cameras do: RTSP without qop, HTTP with qop=auth."""
 
+import hashlib
 import http.server
+import re
 import socketserver
 import threading
 from dataclasses import dataclass
@@ -14,9 +17,37 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64 + b"\xff\xd9"
 
 @dataclass
 class Camera:
-    """What the camera does: `stream` (serve SDP with video), `no_stream` (404 on DESCRIBE), `locked` (401)."""
+    """What the camera does: `stream` (serve SDP with video), `no_stream` (404 on DESCRIBE), `locked` (the
+    stream and the snapshot only for `user`/`password`, by Digest)."""
 
     mode: str = "stream"
+    user: str = "admin"
+    password: str = "hik12345"
+    realm: str = "IP Camera(C2179)"
+    nonce: str = "3a8fb1d2e0c94f51"
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def digest_ok(cam: Camera, header: str | None, method: str) -> bool:
+    """Whether an Authorization header is the right Digest answer for `cam` (computed here, independently)."""
+    if not header or not header.startswith("Digest "):
+        return False
+    p = dict(re.findall(r'(\w+)="?([^",]*)"?', header[7:]))
+    if p.get("username") != cam.user or p.get("nonce") != cam.nonce or p.get("realm") != cam.realm:
+        return False
+    ha1, ha2 = _md5(f"{cam.user}:{cam.realm}:{cam.password}"), _md5(f"{method}:{p.get('uri', '')}")
+    if p.get("qop") == "auth":
+        expected = _md5(f"{ha1}:{cam.nonce}:{p.get('nc')}:{p.get('cnonce')}:auth:{ha2}")
+    else:
+        expected = _md5(f"{ha1}:{cam.nonce}:{ha2}")
+    return p.get("response") == expected
+
+
+def _header(lines: list[str], name: str) -> str | None:
+    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.lower().startswith(name + ":")), None)
 
 
 class CameraSimulator:
@@ -40,8 +71,8 @@ class CameraSimulator:
                     if method == "OPTIONS":
                         self.wfile.write(f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nPublic: OPTIONS, DESCRIBE, SETUP, "
                                          "PLAY, TEARDOWN\r\n\r\n".encode())  # fmt: skip
-                    elif cam.mode == "locked":
-                        challenge = 'WWW-Authenticate: Digest realm="cam", nonce="abc"'
+                    elif cam.mode == "locked" and not digest_ok(cam, _header(lines, "authorization"), method):
+                        challenge = f'WWW-Authenticate: Digest realm="{cam.realm}", nonce="{cam.nonce}", stale="FALSE"'
                         self.wfile.write(f"RTSP/1.0 401 Unauthorized\r\nCSeq: {cseq}\r\n{challenge}\r\n\r\n".encode())
                     elif cam.mode == "no_stream":
                         self.wfile.write(f"RTSP/1.0 404 Not Found\r\nCSeq: {cseq}\r\n\r\n".encode())
@@ -51,9 +82,16 @@ class CameraSimulator:
 
         class Snapshot(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = JPEG if cam.mode == "stream" else b"<html>no signal</html>"
+                if cam.mode == "locked" and not digest_ok(cam, self.headers.get("Authorization"), "GET"):
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", f'Digest realm="{cam.realm}", qop="auth", '
+                                     f'nonce="{cam.nonce}", opaque="5ccc069c403ebaf9"')  # fmt: skip
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = JPEG if cam.mode in ("stream", "locked") else b"<html>no signal</html>"
                 self.send_response(200)
-                self.send_header("Content-Type", "image/jpeg" if cam.mode == "stream" else "text/html")
+                self.send_header("Content-Type", "text/html" if body[:2] != JPEG[:2] else "image/jpeg")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
