@@ -1,0 +1,160 @@
+"""The chaos rig: a private broker, a ledger with a collector, a bare witness subscriber, and one agent with 50
+simulated devices as a process of its own; `account()` ends a scenario with an exact accounting table."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campuspulse.collector.service import Collector
+from campuspulse.edge.queue import RecordQueue
+from campuspulse.server.inventory import service as inventory
+from campuspulse.server.ledger.db import make_engine, upgrade
+from campuspulse.server.ledger.ingest import Ledger
+from campuspulse.server.ledger.schema import AgentProgress, PendingRecord, SeqGap
+from campuspulse.settings import MqttSettings
+from tests.support.mosquitto import Mosquitto
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import wait_until
+
+DEVICES = 50
+
+
+class Arrivals:
+    """A bare QoS 1 subscriber with a persistent session, noting every record's (device, seq) as it arrives."""
+
+    def __init__(self, port: int) -> None:
+        self.seen: list[tuple[str, int]] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"witness-{port}", clean_session=False)
+        self.client.on_connect = lambda c, *_: c.subscribe("campus/v1/+/+/records", qos=1)
+        self.client.on_message = self._message
+        self.client.reconnect_delay_set(0.2, 2)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        body = orjson.loads(msg.payload)
+        with self.lock:
+            self.seen += [(r["device"], r["seq"]) for r in body["records"]]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class Rig:
+    """Broker, ledger with a collector, the witness, and the agent as a process of its own."""
+
+    def __init__(self, tmp: Path, ledger_url: str | None = None, agent_env: dict[str, str] | None = None,
+                 via_proxy: bool = False) -> None:  # fmt: skip
+        """`agent_env`: more environment for the agent (e.g. libfaketime's); `via_proxy`: the agent reaches the
+        broker through a TcpProxy (`self.proxy`) that can partition it."""
+        self.tmp, self.agent_env = tmp, agent_env or {}
+        self.broker = Mosquitto(tmp / "broker")
+        (tmp / "broker").mkdir()
+        self.broker.start()
+        self.proxy = TcpProxy(self.broker.port) if via_proxy else None
+        self.engine = make_engine(ledger_url or f"sqlite:///{tmp / 'ledger.db'}")
+        upgrade(self.engine)
+        with Session(self.engine) as s, s.begin():
+            s.info["actor"] = "test"
+            inventory.put_school(s, "s1", {"name": "S1", "district": "d1", "stage": "junior", "tz": "Asia/Shanghai"})
+            inventory.put_agent(s, "a1", "s1")
+            s.flush()
+            for i in range(DEVICES):
+                inventory.put_device(s, "s1", f"dev{i:02d}", {"agent": "a1", "room": f"r{i // 10}", "kind": "pc"})
+        self.collector = Collector(MqttSettings(port=self.broker.port), Ledger(self.engine), client_id="chaos-coll")
+        self.collector.start()
+        assert self.collector.connected.wait(10)
+        self.witness = Arrivals(self.broker.port)
+        self.queue_path = tmp / "agent-queue.db"
+        self.config = tmp / "agent.yaml"
+        today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+        source = ('{driver: simulated, use_share: 0.5, jitter_min: 0, open_hours: ["00:00", "24:00"], '
+                  f'day_overrides: {{"{today}": [["00:00", "24:00"]]}}}}')  # fmt: skip
+        devices = "\n".join(f"    - {{id: dev{i:02d}, poll_s: 0.5, reading_every_s: 1, source: {source}}}"
+                            for i in range(DEVICES))  # fmt: skip
+        agent_port = self.proxy.port if self.proxy else self.broker.port
+        self.config.write_text(f"mqtt: {{port: {agent_port}}}\nagent:\n  id: a1\n  school: s1\n"
+                               f"  queue_path: {self.queue_path}\n  valid_s: 3\n  heartbeat_s: 1\n  batch_size: 100\n"
+                               f"  devices:\n{devices}\n")  # fmt: skip
+        self.log = (tmp / "agent.log").open("a")
+        self.agent: subprocess.Popen[bytes] | None = None
+
+    def start_agent(self) -> None:
+        self.agent = subprocess.Popen([sys.executable, "-m", "campuspulse", "agent", "-c", str(self.config)],
+                                      stdout=self.log, stderr=subprocess.STDOUT,
+                                      env={**os.environ, **self.agent_env})  # fmt: skip
+
+    def queued(self) -> int:
+        return len(RecordQueue(self.queue_path))
+
+    def produced(self) -> int:
+        return RecordQueue(self.queue_path).next_seq
+
+    def stop_agent(self) -> None:
+        assert self.agent is not None
+        self.agent.send_signal(signal.SIGTERM)
+        assert self.agent.wait(20) == 0, (self.tmp / "agent.log").read_text()[-2000:]
+
+    def account(self, scenario: str, **extra: int) -> dict[str, int]:
+        """Wait until everything produced is settled, then count (with `extra` columns); asserts the exact
+        accounting: every seq reached the subscriber, the ledger settled each once, none out of order."""
+        produced = self.produced()
+        wait_until(lambda: self.queued() == 0, 60, "the agent's queue to drain")
+        wait_until(lambda: self._settled() == (produced - 1, 0), 60, f"the ledger to settle {produced} records")
+        with self.witness.lock:
+            seen = list(self.witness.seen)
+        out_of_order = 0
+        last: dict[str, int] = defaultdict(lambda: -1)
+        seen_once: set[int] = set()
+        for device, seq in seen:  # first arrivals, per device, must come in seq order
+            if seq in seen_once:
+                continue
+            seen_once.add(seq)
+            out_of_order += seq < last[device]
+            last[device] = seq
+        with Session(self.engine) as s:
+            gaps = s.scalar(select(func.count()).select_from(SeqGap))
+        row = {"produced": produced, "at subscriber": len(seen_once), "delivered twice": len(seen) - len(seen_once),
+               "settled in ledger": self._settled()[0] + 1, "lost": produced - len(seen_once), "gaps": int(gaps or 0),
+               "out of order": out_of_order, **extra}  # fmt: skip
+        table = Table(title=f"chaos: {scenario}")
+        for k in row:
+            table.add_column(k, justify="right")
+        table.add_row(*(f"{v:,}" for v in row.values()))
+        Console(force_terminal=False, width=140).print(table)
+        assert seen_once == set(range(produced)), "every seq produced reached the subscriber"
+        assert row["settled in ledger"] == produced and row["gaps"] == 0 and out_of_order == 0
+        return row
+
+    def _settled(self) -> tuple[int, int]:
+        with Session(self.engine) as s:
+            p = s.get(AgentProgress, "a1")
+            pending = s.scalar(select(func.count()).select_from(PendingRecord))
+            return (p.watermark if p else -1), int(pending or 0)
+
+    def close(self) -> None:
+        if self.agent is not None and self.agent.poll() is None:
+            self.agent.kill()
+        self.witness.close()
+        self.collector.stop()
+        if self.proxy is not None:
+            self.proxy.close()
+        self.broker.stop()
+        self.engine.dispose()
+        self.log.close()
