@@ -16,6 +16,7 @@ energy_kwh, and relay (1 on, 0 off).
 
 import asyncio
 import contextlib
+import math
 import time
 from typing import Any, Literal
 
@@ -41,29 +42,48 @@ class SmartPlugConfig(BaseModel):
     connect_timeout_s: float = Field(10.0, gt=0)
 
 
-def tasmota_values(payload: dict[str, Any]) -> dict[str, float]:
+def _number(value: object) -> float | None:
+    """A finite float from a JSON number (not a boolean), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _object(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise DeviceError(f"{what} is not a JSON object: {value!r:.200}")
+    return value
+
+
+def tasmota_values(payload: object) -> dict[str, float]:
     """Values of a Tasmota SENSOR or STATUS8 payload."""
-    energy = payload.get("ENERGY") or payload.get("StatusSNS", {}).get("ENERGY")
-    if not isinstance(energy, dict):
-        raise DeviceError(f"no ENERGY in Tasmota payload {payload!r}")
-    pairs = (("Power", "power_w", 1.0), ("Voltage", "voltage_v", 1.0), ("Current", "current_a", 1.0),
-             ("Total", "energy_kwh", 1.0))  # fmt: skip
-    return {name: float(energy[key]) * k for key, name, k in pairs if isinstance(energy.get(key), int | float)}
+    report = _object(payload, "Tasmota payload")
+    status = report.get("StatusSNS")  # STATUS 8 nests ENERGY here
+    energy = _object(report.get("ENERGY") or (status.get("ENERGY") if isinstance(status, dict) else None),
+                     "ENERGY of the Tasmota payload")  # fmt: skip
+    pairs = (("Power", "power_w"), ("Voltage", "voltage_v"), ("Current", "current_a"), ("Total", "energy_kwh"))
+    return {name: v for key, name in pairs if (v := _number(energy.get(key))) is not None}
 
 
-def shelly_values(payload: dict[str, Any]) -> dict[str, float]:
+def shelly_values(payload: object) -> dict[str, float]:
     """Values of a Shelly Gen2 `status/switch:N` payload."""
-    if not isinstance(payload.get("apower"), int | float):
-        raise DeviceError(f"no apower in Shelly payload {payload!r}")
-    values = {"power_w": float(payload["apower"])}
+    report = _object(payload, "Shelly payload")
+    power = _number(report.get("apower"))
+    if power is None:
+        raise DeviceError(f"no apower in Shelly payload {report!r:.200}")
+    values = {"power_w": power}
     for key, name in (("voltage", "voltage_v"), ("current", "current_a")):
-        if isinstance(payload.get(key), int | float):
-            values[name] = float(payload[key])
-    total = payload.get("aenergy", {}).get("total") if isinstance(payload.get("aenergy"), dict) else None
-    if isinstance(total, int | float):
+        if (v := _number(report.get(key))) is not None:
+            values[name] = v
+    aenergy = report.get("aenergy")
+    if isinstance(aenergy, dict) and (total := _number(aenergy.get("total"))) is not None:
         values["energy_kwh"] = total / 1000  # Shelly counts Wh
-    if isinstance(payload.get("output"), bool):
-        values["relay"] = 1.0 if payload["output"] else 0.0
+    if isinstance(report.get("output"), bool):
+        values["relay"] = 1.0 if report["output"] else 0.0
     return values
 
 
@@ -126,7 +146,7 @@ class SmartPlugDriver:
         try:
             data = orjson.loads(payload)
             values = tasmota_values(data) if self.config.firmware == "tasmota" else shelly_values(data)
-        except (ValueError, DeviceError, AttributeError):
+        except (ValueError, DeviceError):
             return  # a malformed report is ignored; staleness will tell if none good follows
         self._latest = (time.time(), values)
 
