@@ -8,14 +8,16 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
-from sqlalchemy.orm import Session
 
 from campuspulse.config_files import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 admin_app = typer.Typer(help="Users and tokens.", no_args_is_help=True)
 import_app = typer.Typer(help="Load standards and ledgers from files.", no_args_is_help=True)
@@ -28,7 +30,9 @@ LedgerOpt = Annotated[
 
 
 @contextmanager
-def _session(ledger: str | None) -> Iterator[Session]:
+def _session(ledger: str | None) -> "Iterator[Session]":
+    from sqlalchemy.orm import Session  # the agent's process, which shares this CLI, never loads SQLAlchemy
+
     from campuspulse.server.ledger.db import open_ledger
     from campuspulse.settings import LedgerSettings
 
@@ -206,6 +210,7 @@ def rebuild(
     from datetime import date
 
     from sqlalchemy import select
+    from sqlalchemy.orm import Session
 
     from campuspulse.server.ledger.db import open_ledger
     from campuspulse.server.ledger.schema import School
