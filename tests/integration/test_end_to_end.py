@@ -133,17 +133,19 @@ def private_broker_campus(tmp_path, ledger_url):
     broker.start()
     app = create_app(ledger_url, admin_token=TOKEN)
     today = datetime.now(TZ).date().isoformat()
-    with TestClient(app) as client:
-        provision(client, devices=("pc1", "pc2"), day=today, periods=(("00:00", "24:00"),))
-        settings_ = MqttSettings(port=broker.port)
-        collector = Collector(settings_, app.state.ledger, client_id=f"collector-{time.monotonic_ns()}")
-        collector.start()
-        try:
-            yield broker, client, settings_, today
-        finally:
-            collector.stop()
-    broker.stop()
-    app.state.engine.dispose()
+    try:
+        with TestClient(app) as client:
+            provision(client, devices=("pc1", "pc2"), day=today, periods=(("00:00", "24:00"),))
+            settings_ = MqttSettings(port=broker.port)
+            collector = Collector(settings_, app.state.ledger, client_id=f"collector-{time.monotonic_ns()}")
+            collector.start()
+            try:
+                yield broker, client, settings_, today
+            finally:
+                collector.stop()
+    finally:  # a failing test leaves no broker behind
+        broker.stop()
+        app.state.engine.dispose()
 
 
 def test_broker_restart_loses_no_record(tmp_path, ledger_url):

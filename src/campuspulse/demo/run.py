@@ -180,12 +180,14 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
 
     url = f"http://{opts.host}:{opts.port}"
     tomorrow = (now.date() + timedelta(days=1)).isoformat()
-    console.print(f"\n[bold green]campuspulse demo is running:[/] {url}   (API docs: {url}/docs)")
+    console.print(f"\n[bold green]campuspulse demo is running:[/] dashboard {url}/ui/   (API docs: {url}/docs)")
     console.print(f"admin token: [bold]{token}[/]")
     console.print(f"try: curl -H 'Authorization: Bearer {token}' "
                   f"'{url}/api/v1/utilization?scope=city&from={today}&to={tomorrow}&group_by=school'")  # fmt: skip
     for name, password in passwords.items():
-        console.print(f"user [bold]{name}[/] password [bold]{password}[/] (log in: POST {url}/api/v1/auth/token)")
+        console.print(
+            f"user [bold]{name}[/] password [bold]{password}[/] (dashboard {url}/ui/, or POST {url}/api/v1/auth/token)"
+        )
     console.print("Ctrl-C stops it.\n")
     started = time.monotonic()
     try:

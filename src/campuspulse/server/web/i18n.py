@@ -14,6 +14,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "expired": ("登录已过期，请重新登录", "Your session has ended; please log in again"),
     "forbidden": ("无权查看", "Not allowed"),
     "not_found": ("未找到", "Not found"),
+    "bad_input": ("输入有误", "Check the input"),
     "city": ("全市", "City"),
     "district": ("区", "District"),
     "school": ("学校", "School"),
