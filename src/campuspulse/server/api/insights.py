@@ -17,6 +17,8 @@ from campuspulse.server.metrics.service import Scope
 from campuspulse.telemetry import format_ts
 
 router = APIRouter(tags=["figures"])
+WindowFrom = Annotated[str, Query(alias="from", description="RFC 3339 time or a date in the school's time zone")]
+WindowTo = Annotated[str, Query(description="exclusive; at most 32 days after from")]
 
 
 @router.get("/insights/idle")
@@ -63,8 +65,8 @@ def device_timeline(
     caller: Caller,
     school: str,
     device: str,
-    from_: Annotated[str, Query(alias="from", description="RFC 3339 time or a date in the school's time zone")],
-    to: Annotated[str, Query(description="exclusive; at most 32 days after from")],
+    from_: WindowFrom,
+    to: WindowTo,
 ) -> dict[str, object]:
     """A device's states over [from, min(to, now)) as contiguous pieces (`unknown` where no record covers the
     time), with the seconds spent in each state."""
@@ -79,8 +81,8 @@ def device_readings(
     caller: Caller,
     school: str,
     device: str,
-    from_: Annotated[str, Query(alias="from", description="RFC 3339 time or a date in the school's time zone")],
-    to: Annotated[str, Query(description="exclusive; at most 32 days after from")],
+    from_: WindowFrom,
+    to: WindowTo,
 ) -> dict[str, object]:
     """A device's readings (field → [[ts_ms, value], …], averaged down to 1,000 points) from the time-series
     store named by `server.readings_url`."""
