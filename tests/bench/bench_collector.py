@@ -36,6 +36,7 @@ from campuspulse.telemetry import format_ts
 from campuspulse.telemetry.codec import dumps
 from tests.support.campus import TOKEN
 from tests.support.mosquitto import Mosquitto
+from tests.support.scratch_db import PG_URL, create_database, drop_database
 from tests.support.victoria import Victoria
 
 DEVICES_PER_AGENT = 50
@@ -168,7 +169,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--agents", type=int, default=20)
-    parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--pg", default=PG_URL)
     parser.add_argument("--smoke", action="store_true", help="a small run that only proves the bench works")
     args = parser.parse_args()
     n = 100 if args.smoke else args.messages
@@ -179,19 +180,13 @@ def main() -> None:
     broker.start()
     vm = Victoria(work / "vm")
     vm.start()
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
     table = Table(title=f"collector vs bare paho subscriber ({n} messages x {RECORDS_PER_MESSAGE} records)")
     for col in ("mix", "bare msg/s", "bare rec/s", "ledger rec/s", "collector msg/s", "collector rec/s", "ratio"):
         table.add_column(col, justify="right")
     try:
         for mix in ("a", "b"):
-            db = f"cp_bench_{mix}_{int(time.time())}"
-            with admin.connect() as c:
-                c.execute(text(f'CREATE DATABASE "{db}"'))
-            engine = make_engine(make_url(args.pg).set(database=db).render_as_string(hide_password=False))
+            db, db_url = create_database(f"cp_bench_{mix}", server=args.pg)
+            engine = make_engine(db_url)
             app = create_app(engine, admin_token=TOKEN)
             with TestClient(app) as http:
                 auth = {"Authorization": f"Bearer {TOKEN}"}
@@ -210,8 +205,7 @@ def main() -> None:
             table.add_row(mix, f"{len(messages) / bare:,.0f}", f"{records / bare:,.0f}", f"{records / ledger:,.0f}",
                           f"{len(messages) / coll:,.0f}", f"{records / coll:,.0f}", f"{bare / coll:.2f}")  # fmt: skip
             engine.dispose()
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE "{db}" WITH (FORCE)'))
+            drop_database(db, args.pg)
     finally:
         vm.stop()
         broker.stop()

@@ -13,14 +13,12 @@ import argparse
 import random
 import statistics
 import time
-import uuid
 from datetime import date, timedelta
 
 from fastapi.testclient import TestClient
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from campuspulse.server.app import create_app
@@ -28,8 +26,8 @@ from campuspulse.server.ledger.db import make_engine, upgrade
 from campuspulse.server.metrics.available_time import local_ms
 from campuspulse.server.metrics.month_rollups import refresh_all_months
 from campuspulse.server.metrics.rollups import rebuild, school_segments
-from tests.conftest import PG_URL
 from tests.support.campus import AUTH, TOKEN
+from tests.support.scratch_db import scratch_database
 
 DAY = date(2026, 3, 2)  # a spring term that has ended: every day of it is rolled up
 PERIODS = [["08:00", "08:45"], ["08:55", "09:40"], ["10:00", "10:45"], ["10:55", "11:40"],
@@ -153,11 +151,12 @@ def main() -> None:
     if args.smoke:
         args.schools, args.devices, args.term_days, args.requests = 4, 20, 5, 3
     console = Console()
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    name = f"cp_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with scratch_database("cp_bench") as url:
+        run(console, args, url)
+
+
+def run(console: Console, args: argparse.Namespace, url: str) -> None:
+    """The benchmark on the empty database at `url`."""
     engine = make_engine(url)
     try:
         upgrade(engine)
@@ -219,9 +218,6 @@ def main() -> None:
         console.print(table)
     finally:
         engine.dispose()
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -26,8 +25,7 @@ import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.ledger.db import make_engine, upgrade
@@ -35,8 +33,8 @@ from campuspulse.server.ledger.schema import AgentProgress, SeqGap
 from campuspulse.telemetry import format_ts
 from campuspulse.telemetry.codec import dumps
 from tests.bench.bench_metrics import _copy
-from tests.conftest import PG_URL
 from tests.support.mosquitto import Mosquitto
+from tests.support.scratch_db import scratch_database
 
 AGENTS_PER_SCHOOL = 10
 
@@ -111,12 +109,12 @@ def main() -> None:
     args = ap.parse_args()
     if args.smoke:
         args.agents, args.devices, args.every_s, args.minutes, args.connections = 20, 10, 1, 0.15, 4
-    console = Console()
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    name = f"cp_soak_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with scratch_database("cp_soak") as url:
+        soak(Console(), args, url)
+
+
+def soak(console: Console, args: argparse.Namespace, url: str) -> None:
+    """The soak on the empty database at `url`."""
     engine = make_engine(url)
     work = Path(tempfile.mkdtemp(prefix="campuspulse-soak-"))
     (work / "broker").mkdir()
@@ -183,9 +181,6 @@ def main() -> None:
             collector.wait(30)
         broker.stop()
         engine.dispose()
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     lat = sorted(latencies)
     q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [lat[0] if lat else 0] * 99
     table = Table(title=f"soak — {args.agents:,} agents × {args.devices} devices, a message per agent every "

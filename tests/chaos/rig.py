@@ -116,7 +116,7 @@ class Rig:
         accounting: every seq reached the subscriber, the ledger settled each once, none out of order."""
         produced = self.produced()
         wait_until(lambda: self.queued() == 0, 60, "the agent's queue to drain")
-        wait_until(lambda: self._settled() == (produced - 1, 0), 60, f"the ledger to settle {produced} records")
+        wait_until(lambda: self.settled() == (produced - 1, 0), 60, f"the ledger to settle {produced} records")
         with self.witness.lock:
             seen = list(self.witness.seen)
         out_of_order = 0
@@ -131,7 +131,7 @@ class Rig:
         with Session(self.engine) as s:
             gaps = s.scalar(select(func.count()).select_from(SeqGap))
         row = {"produced": produced, "at subscriber": len(seen_once), "delivered twice": len(seen) - len(seen_once),
-               "settled in ledger": self._settled()[0] + 1, "lost": produced - len(seen_once), "gaps": int(gaps or 0),
+               "settled in ledger": self.settled()[0] + 1, "lost": produced - len(seen_once), "gaps": int(gaps or 0),
                "out of order": out_of_order, **extra}  # fmt: skip
         table = Table(title=f"chaos: {scenario}")
         for k in row:
@@ -142,7 +142,8 @@ class Rig:
         assert row["settled in ledger"] == produced and row["gaps"] == 0 and out_of_order == 0
         return row
 
-    def _settled(self) -> tuple[int, int]:
+    def settled(self) -> tuple[int, int]:
+        """(the agent's highest seq settled in the ledger, records waiting behind a gap)."""
         with Session(self.engine) as s:
             p = s.get(AgentProgress, "a1")
             pending = s.scalar(select(func.count()).select_from(PendingRecord))

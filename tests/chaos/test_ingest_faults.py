@@ -23,12 +23,12 @@ def test_a_partitioned_agent_catches_up_and_loses_nothing(tmp_path):
     rig = Rig(tmp_path, via_proxy=True)
     try:
         rig.start_agent()
-        wait_until(lambda: rig._settled()[0] > 200, 30, "records to flow through the proxy")
+        wait_until(lambda: rig.settled()[0] > 200, 30, "records to flow through the proxy")
         assert rig.proxy is not None
         rig.proxy.cut()
-        settled = rig._settled()[0]
+        settled = rig.settled()[0]
         time.sleep(PARTITION_S)
-        assert rig._settled()[0] - settled < 200, "nothing crossed the partition but what was in flight"
+        assert rig.settled()[0] - settled < 200, "nothing crossed the partition but what was in flight"
         held = rig.queued()
         rig.proxy.restore()
         wait_until(lambda: rig.queued() < 100, 60, "the agent to reconnect and publish its backlog")
@@ -44,10 +44,10 @@ def test_an_agent_clock_ten_minutes_ahead_is_flagged_and_loses_nothing(tmp_path)
     rig = Rig(tmp_path, agent_env={"LD_PRELOAD": lib, "FAKETIME": "+10m", "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
     try:
         rig.start_agent()
-        wait_until(lambda: rig._settled()[0] > 300, 30, "the skewed agent's records to settle")
+        wait_until(lambda: rig.settled()[0] > 300, 30, "the skewed agent's records to settle")
         rig.stop_agent()
         produced = rig.produced()
-        wait_until(lambda: rig._settled() == (produced - 1, 0), 60, "every record settled")
+        wait_until(lambda: rig.settled() == (produced - 1, 0), 60, "every record settled")
         with Session(rig.engine) as s:
             flagged = int(s.scalar(select(func.count()).select_from(ClockSkew)) or 0)
         rig.account("agent clock 10 min ahead", **{"flagged clock skew": flagged})
@@ -62,7 +62,7 @@ def test_the_ledger_database_crashing_loses_nothing(tmp_path):
     rig = Rig(tmp_path, ledger_url=pg.url)
     try:
         rig.start_agent()
-        wait_until(lambda: rig._settled()[0] > 200, 30, "records in the ledger")
+        wait_until(lambda: rig.settled()[0] > 200, 30, "records in the ledger")
         pg.crash()
         time.sleep(10)
         failures = rig.collector.counters.write_failures

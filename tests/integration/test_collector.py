@@ -182,9 +182,9 @@ def test_two_collectors_on_a_shared_subscription_split_the_load_and_store_each_r
 
 @pytest.mark.postgres
 def test_collector_killed_mid_batch_loses_nothing_and_stores_nothing_twice(mosquitto, tmp_path, request):
-    from tests.conftest import _pg_clone, _pg_drop
+    from tests.support.scratch_db import create_database, drop_database
 
-    name, url = _pg_clone(request.getfixturevalue("pg_template"))
+    name, url = create_database("cp_t", request.getfixturevalue("pg_template"))
     engine = make_engine(url)
     app = create_app(engine, admin_token=TOKEN)
     with TestClient(app) as c:
@@ -224,4 +224,4 @@ def test_collector_killed_mid_batch_loses_nothing_and_stores_nothing_twice(mosqu
             proc.send_signal(signal.SIGTERM)
             proc.wait(15)
         engine.dispose()
-        _pg_drop(name)
+        drop_database(name)
