@@ -124,6 +124,18 @@ def test_a_late_record_makes_its_day_stale_until_it_is_recomputed(engine):
     assert figures(engine) == from_segments_only(engine)
 
 
+def test_records_settled_when_a_gap_is_declared_lost_make_their_days_stale(engine):
+    rebuild(engine, date(2026, 9, 1), date(2026, 9, 19))
+    behind_gap = {"type": "state", "seq": len(week_of_heartbeats()) + 1, "ts": "2026-09-09T14:05:00+08:00",
+                  "device": "pc1", "state": "in_use", "valid_s": 1800}  # one seq missing before it  # fmt: skip
+    ingest(engine, [behind_gap])
+    assert "2026-09-09" in rolled(engine), "a record waiting behind a gap changes nothing yet"
+    assert Ledger(engine, reorder_window_s=0).settle_stale_gaps() == 1
+    assert "2026-09-09" not in rolled(engine)
+    refresh_stale(engine, now_ms=NOW)
+    assert figures(engine) == from_segments_only(engine)
+
+
 def test_calendar_and_device_changes_make_days_stale(engine):
     rebuild(engine, date(2026, 9, 1), date(2026, 9, 19))
     with Session(engine) as s, s.begin():

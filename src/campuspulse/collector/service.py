@@ -236,7 +236,6 @@ class Collector:
             items = [i for i in self._take_batch() if i.generation == self._generation]
             if not items:
                 continue
-            started = time.monotonic()
             try:
                 self.handle([(i.topic, i.payload) for i in items])
             except Exception:
@@ -248,14 +247,13 @@ class Collector:
             for i in items:
                 if i.generation == self._generation:
                     self.client.ack(i.mid, i.qos)
-            self.counters.last_batch_s = time.monotonic() - started
-            self.latency.observe(self.counters.last_batch_s)
 
     def handle(self, messages: list[tuple[str, bytes]]) -> None:
         """Validate and store messages in one ledger transaction, then spool their time series.
 
         Contract breaches become dead letters. Raises if the ledger (or the spool) cannot be written.
         """
+        started = time.monotonic()
         batches: list[tuple[ParsedBatch, str]] = []
         statuses: list[tuple[StatusPayload, str]] = []
         dead: list[tuple[str, str, object]] = []
@@ -273,24 +271,26 @@ class Collector:
         lines: list[str] = []
         newest = 0
         for (batch, _), r in zip(batches, result.batches, strict=True):
-            c = self.counters
-            c.records_stored += r.stored
-            c.duplicates += r.duplicates
-            c.pending += r.pending
-            c.dead_letters += r.dead_letters
-            c.future_records += r.future
             if not r.refused:
                 lines += record_lines(batch.school, batch.agent, batch.records)
                 newest = max([newest, *(rec.ts for rec in batch.records)])
         for (status, _), refusal in zip(statuses, result.status_refusals, strict=True):
             if refusal is None:
                 lines.append(status_line(status))
-            else:
-                self.counters.dead_letters += 1
-        self.counters.dead_letters += len(dead)
         if self.sink is not None:
             self.sink.spool(lines)
-        self.counters.messages += len(messages)
-        self.counters.batches += 1
+        # Counted once the batch is in both places, batches first, so whoever reads them sees whole batches.
+        c = self.counters
+        c.last_batch_s = time.monotonic() - started
+        self.latency.observe(c.last_batch_s)
+        c.messages += len(messages)
+        c.batches += 1
+        for r in result.batches:
+            c.records_stored += r.stored
+            c.duplicates += r.duplicates
+            c.pending += r.pending
+            c.dead_letters += r.dead_letters
+            c.future_records += r.future
+        c.dead_letters += len(dead) + sum(refusal is not None for refusal in result.status_refusals)
         if newest:
             self.counters.last_lag_s = time.time() - newest / 1000

@@ -116,26 +116,19 @@ class Ledger:
                 s.add(_dead_letter(source, reason, raw, None, None))
             # Lock every agent first (sorted, so collectors never deadlock); only then read its segments.
             # On SQLite the first write statement takes the database's write lock for the transaction.
-            for agent, school in sorted({(b.agent, b.school) for b, _ in batches}):
-                if self._agent_refusal(s, agent, school) is None:
-                    self._progress(s, agent)
-            folders: dict[str, SegmentFolder] = {}
+            self._load_agents(s, {b.agent for b, _ in batches} | {st.agent for st, _ in statuses})
+            self._lock_progress(
+                s, [a for a, school in sorted({(b.agent, b.school) for b, _ in batches})
+                    if self._agent_refusal(s, a, school) is None]
+            )  # fmt: skip
+            folder = SegmentFolder(s)
             for batch, _ in batches:
-                if batch.agent not in folders:
-                    folders[batch.agent] = SegmentFolder(s, batch.school, batch.agent)
-                folders[batch.agent].wanted |= {r.device for r in batch.records if isinstance(r, ParsedState)}
+                folder.want(batch.school, (r.device for r in batch.records if isinstance(r, ParsedState)))
+            folder.preload()
             for i in sorted(range(len(batches)), key=lambda i: batches[i][0].agent):
                 batch, source = batches[i]
-                folder = folders[batch.agent]
-                if folder.wanted:
-                    folder.preload(folder.wanted)
-                    folder.wanted = set()
                 self._ingest_one(s, batch, source, out.batches[i], folder, now_ms)
-            stale: set[tuple[str, str]] = set()
-            for folder in folders.values():
-                folder.sync()
-                stale |= {(folder.school, d) for d in folder.touched_days(self._zone(s, folder.school))}
-            mark_stale(s.connection(), stale)
+            self._write_folds(s, folder)
             for j in sorted(range(len(statuses)), key=lambda j: statuses[j][0].agent):
                 out.status_refusals[j] = self._status(s, *statuses[j])
         return out
@@ -163,10 +156,18 @@ class Ledger:
             facts = [_fact(r) for r in batch.records]
             self._store(s, batch.agent, batch.school, facts, result, rejected, folder, now_ms)
 
-    def _agent_refusal(self, s: Session, agent: str, school: str) -> str | None:
+    @staticmethod
+    def _load_agents(s: Session, ids: set[str]) -> None:
         agents = s.info.setdefault("agents", {})  # strong references: the identity map only holds weak ones
+        todo = ids - agents.keys()
+        if todo:
+            agents.update(dict.fromkeys(todo))
+            agents.update({a.id: a for a in s.scalars(select(Agent).where(Agent.id.in_(todo)))})
+
+    def _agent_refusal(self, s: Session, agent: str, school: str) -> str | None:
+        agents = s.info.setdefault("agents", {})
         if agent not in agents:
-            agents[agent] = s.get(Agent, agent)
+            self._load_agents(s, {agent})
         registered = agents[agent]
         if registered is None:
             return f"agent {agent!r} is not registered; register it with PUT /api/v1/agents/{agent}"
@@ -174,19 +175,25 @@ class Ledger:
             return f"agent {agent!r} is registered to school {registered.school!r}, not {school!r}"
         return None
 
-    def _progress(self, s: Session, agent: str) -> AgentProgress:
-        cached = s.info.setdefault("progress", {}).get(agent)
-        if cached is not None:  # locked already in this transaction
-            return cached
+    def _lock_progress(self, s: Session, agents: list[str]) -> None:
+        """Create (if new) and lock the progress rows of these agents, in the order given."""
+        cached = s.info.setdefault("progress", {})
+        todo = [a for a in agents if a not in cached]  # locked already in this transaction
+        if not todo:
+            return
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         s.execute(
             insert(AgentProgress)
-            .values(agent=agent, watermark=-1, max_seq=-1)
+            .values([{"agent": a, "watermark": -1, "max_seq": -1} for a in todo])
             .on_conflict_do_nothing(index_elements=["agent"])
         )
-        prog = s.execute(select(AgentProgress).where(AgentProgress.agent == agent).with_for_update()).scalar_one()
-        s.info["progress"][agent] = prog
-        return prog
+        # Rows are locked in the ORDER BY order: the sort runs below the lock.
+        locked = select(AgentProgress).where(AgentProgress.agent.in_(todo)).order_by(AgentProgress.agent)
+        cached.update({p.agent: p for p in s.scalars(locked.with_for_update())})
+
+    def _progress(self, s: Session, agent: str) -> AgentProgress:
+        self._lock_progress(s, [agent])
+        return s.info["progress"][agent]
 
     def _store(
         self,
@@ -226,7 +233,7 @@ class Ledger:
                 del incoming[seq]
                 result.duplicates += 1
         for f in late:
-            folder.fold(f)
+            folder.fold(school, agent, f)
         result.late = len(late)
         limit = now_ms + self.max_future_skew_ms
         future = [f for f in (*incoming.values(), *late) if f.ts_ms > limit]
@@ -244,6 +251,15 @@ class Ledger:
         waiting = self._settle(s, prog, school, folder, incoming)
         result.stored = len(late) + len(incoming)
         result.pending = len(waiting)
+
+    def _write_folds(self, s: Session, folder: SegmentFolder) -> None:
+        folder.sync()
+        mark_stale(s.connection(), folder.stale_days(lambda school: self._zone(s, school)))
+
+    def _settle_now(self, s: Session, prog: AgentProgress, school: str) -> None:
+        folder = SegmentFolder(s)
+        self._settle(s, prog, school, folder)
+        self._write_folds(s, folder)
 
     def _gaps(self, s: Session, agent: str, above: int | None = None) -> list[SeqGap]:
         q = select(SeqGap).where(SeqGap.agent == agent)
@@ -299,7 +315,7 @@ class Ledger:
                     continue
                 break
             if f.type == "state":
-                folder.fold(f)
+                folder.fold(school, prog.agent, f)
             w = nxt
         if settled_stored:
             s.execute(delete(PendingRecord).where(PendingRecord.agent == prog.agent, PendingRecord.seq <= w))
@@ -335,9 +351,7 @@ class Ledger:
                 gap_first = prog.watermark + 1
                 s.add(SeqGap(agent=agent, first_seq=gap_first, last_seq=first_pending - 1, reason="lost"))
                 s.flush()
-                folder = SegmentFolder(s, school, agent)
-                self._settle(s, prog, school, folder)
-                folder.sync()
+                self._settle_now(s, prog, school)
                 declared += first_pending - 1 - gap_first + 1
         return declared
 
@@ -369,7 +383,5 @@ class Ledger:
                 if first <= last and first not in known:
                     s.add(SeqGap(agent=status.agent, first_seq=first, last_seq=last, reason="dropped"))
             s.flush()
-            folder = SegmentFolder(s, status.school, status.agent)
-            self._settle(s, prog, status.school, folder)
-            folder.sync()
+            self._settle_now(s, prog, status.school)
         return None

@@ -1,13 +1,16 @@
-"""Folding one agent's state facts into its devices' segments within a session, noting the days it touches."""
+"""Folding agents' state facts into their devices' segments within one transaction, noting the days touched."""
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, delete, func, insert, select, text, true, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.types import String
 
 from campuspulse.server.ledger.schema import StateSegment
 from campuspulse.server.ledger.stale_days import day_window, local_days
@@ -27,125 +30,218 @@ class Fact:
 
 
 _FIELDS = ("state", "start_ms", "end_ms", "last_ts_ms", "first_seq", "last_seq", "records")
+_COLUMNS = [getattr(StateSegment, f) for f in _FIELDS]
+_UPDATE = (
+    update(StateSegment.__table__)
+    .where(StateSegment.__table__.c.id == bindparam("_id"))
+    .values({f: bindparam(f) for f in _FIELDS})
+)
+# PostgreSQL: all changed rows in one statement, one array per column.
+_PG_UPDATE = text(
+    "UPDATE state_segments AS t SET "
+    + ", ".join(f"{f} = u.{f}" for f in _FIELDS)
+    + " FROM unnest(CAST(:_id AS bigint[]), CAST(:state AS varchar[]), "
+    + ", ".join(f"CAST(:{f} AS bigint[])" for f in _FIELDS[1:])
+    + ") AS u(id, "
+    + ", ".join(_FIELDS)
+    + ") WHERE t.id = u.id"
+)
+
+Key = tuple[str, str]  # (school, device)
+
+
+def _values(seg: Segment) -> tuple[Any, ...]:
+    return (seg.state, seg.start_ms, seg.end_ms, seg.last_ts_ms, seg.first_seq, seg.last_seq, seg.records)
+
+
+@dataclass(slots=True)
+class _Copy:
+    """A working copy of a segment: its row id once it has one, and its values as last written."""
+
+    seg: Segment
+    agent: str
+    row_id: int | None = None
+    written: tuple[Any, ...] | None = None
 
 
 class SegmentFolder:
-    """Folds one agent's state facts into its devices' segments within a session.
+    """Folds state facts into the segments of the devices of any number of agents, in one transaction.
 
     Records that extend the newest segment of a device (nearly all of them) are folded into plain
-    working copies; `sync()` writes the copies back as row changes, once per transaction. A record
-    older than the newest segment is folded directly on the rows in the database.
+    working copies, fetched for all the transaction's devices in one query; `sync()` writes them back
+    in a few statements (deletes, one executemany of updates, one insert of new rows). A record older
+    than a device's newest segment is folded directly on the rows in the database.
     """
 
-    def __init__(self, s: Session, school: str, agent: str) -> None:
-        self.s, self.school, self.agent = s, school, agent
-        self._last: dict[str, Segment | None] = {}
-        self._work: dict[str, list[Segment]] = defaultdict(list)
-        self._rows: dict[int, StateSegment] = {}
-        self.wanted: set[str] = set()
-        self._touched: list[tuple[int, int]] = []
+    def __init__(self, s: Session) -> None:
+        self.s = s
+        self._last: dict[Key, Segment | None] = {}
+        self._copies: dict[Key, list[_Copy]] = defaultdict(list)
+        self._gone: list[int] = []
+        self._wanted: set[Key] = set()
+        self._touched: dict[str, list[tuple[int, int]]] = defaultdict(list)
 
-    def _touch(self, *segments: Any) -> None:
-        self._touched.extend((g.start_ms, g.end_ms) for g in segments if g is not None)
+    # what the folds touched -----------------------------------------------------------------
+    def _touch(self, school: str, *segments: Any) -> None:
+        self._touched[school].extend((g.start_ms, g.end_ms) for g in segments if g is not None)
 
-    def touched_days(self, tz: ZoneInfo) -> set[str]:
-        """The local days whose figures the folded facts may have changed."""
-        days: set[str] = set()
-        window = (0, 0)
-        for lo, hi in self._touched:
-            if window[0] <= lo and hi <= window[1]:
-                continue
-            spanned = local_days(lo, hi, tz)
-            days.update(spanned)
-            window = day_window(spanned[-1], tz)
-            if not (window[0] <= lo and hi <= window[1]):
-                window = (0, 0)
-        return days
+    def stale_days(self, zone: Callable[[str], ZoneInfo]) -> set[tuple[str, str]]:
+        """The (school, local day) pairs whose figures the folded facts may have changed."""
+        out: set[tuple[str, str]] = set()
+        for school, spans in self._touched.items():
+            tz = zone(school)
+            window = (0, 0)
+            for lo, hi in spans:
+                if window[0] <= lo and hi <= window[1]:
+                    continue
+                spanned = local_days(lo, hi, tz)
+                out.update((school, d) for d in spanned)
+                window = day_window(spanned[-1], tz)
+                if not (window[0] <= lo and hi <= window[1]):
+                    window = (0, 0)
+        return out
 
-    def _copy(self, row: StateSegment) -> Segment:
-        seg = Segment(*(getattr(row, f) for f in _FIELDS))
-        self._rows[id(seg)] = row
-        self._work[row.device].append(seg)
-        return seg
+    # reading ----------------------------------------------------------------------------------
+    def want(self, school: str, devices: Iterable[str]) -> None:
+        """Note devices whose newest segments the next `preload` fetches."""
+        self._wanted.update((school, d) for d in devices)
 
-    def preload(self, devices: set[str]) -> None:
-        """Fetch the newest segment of each of these devices in one query."""
-        todo = devices - self._last.keys()
+    def preload(self) -> None:
+        """Fetch the newest segment of every wanted device not yet known, in one query."""
+        todo = self._wanted - self._last.keys()
+        self._wanted = set()
         if not todo:
             return
-        newer = aliased(StateSegment)
-        newest = (
-            select(func.max(newer.start_ms))
-            .where(newer.school == StateSegment.school, newer.device == StateSegment.device)
-            .scalar_subquery()
-        )
-        found = self.s.scalars(
-            select(StateSegment).where(
-                StateSegment.school == self.school, StateSegment.device.in_(todo), StateSegment.start_ms == newest
+        cols = [StateSegment.id, StateSegment.school, StateSegment.device, StateSegment.agent, *_COLUMNS]
+        if self.s.get_bind().dialect.name == "postgresql":
+            keys = sorted(todo)
+            wanted = (
+                func.unnest(
+                    bindparam("schools", [k[0] for k in keys], type_=ARRAY(String)),
+                    bindparam("devices", [k[1] for k in keys], type_=ARRAY(String)),
+                )
+                .table_valued("school", "device")
+                .render_derived(name="wanted", with_types=False)
             )
+            newest = (
+                select(*cols)
+                .where(StateSegment.school == wanted.c.school, StateSegment.device == wanted.c.device)
+                .order_by(StateSegment.start_ms.desc())
+                .limit(1)
+                .lateral("newest")
+            )
+            rows = self.s.execute(select(*newest.c).select_from(wanted).join(newest, true()))
+        else:
+            newer = aliased(StateSegment)
+            top = (
+                select(func.max(newer.start_ms))
+                .where(newer.school == StateSegment.school, newer.device == StateSegment.device)
+                .scalar_subquery()
+            )
+            by_school: dict[str, list[str]] = defaultdict(list)
+            for school, device in todo:
+                by_school[school].append(device)
+            rows = [
+                row
+                for school, devices in sorted(by_school.items())
+                for row in self.s.execute(
+                    select(*cols).where(
+                        StateSegment.school == school, StateSegment.device.in_(devices), StateSegment.start_ms == top
+                    )
+                )
+            ]
+        self._last.update(dict.fromkeys(todo))
+        for row in rows:
+            seg = Segment(*row[4:])
+            self._copies[(row.school, row.device)].append(_Copy(seg, row.agent, row.id, _values(seg)))
+            self._last[(row.school, row.device)] = seg
+
+    def _query(self, key: Key) -> Any:
+        return (
+            select(StateSegment)
+            .where(StateSegment.school == key[0], StateSegment.device == key[1])
+            .execution_options(populate_existing=True)
         )
-        self._last.update({d: None for d in todo})
-        self._last.update({g.device: self._copy(g) for g in found})
 
-    def _query(self, device: str) -> Any:
-        return select(StateSegment).where(StateSegment.school == self.school, StateSegment.device == device)
-
-    def fold(self, f: Fact) -> None:
+    # folding ----------------------------------------------------------------------------------
+    def fold(self, school: str, agent: str, f: Fact) -> None:
+        """Fold one state fact of `agent` (at `school`) into its device's segments."""
         assert f.state is not None and f.valid_s is not None
+        key = (school, f.device)
         fact = StateFact(f.seq, f.ts_ms, f.state, f.valid_s * 1000)
-        if f.device not in self._last:
-            self.preload({f.device})
-        last = self._last[f.device]
-        self._touched.append((f.ts_ms, f.ts_ms + fact.valid_ms))
+        if key not in self._last:
+            self._wanted.add(key)
+            self.preload()
+        last = self._last[key]
+        self._touched[school].append((f.ts_ms, f.ts_ms + fact.valid_ms))
         if last is None or last.start_ms <= f.ts_ms:
-            self._touch(last)
+            self._touch(school, last)
             change = apply_state(last, None, fact)
-            self._touch(*change.removed, *change.created)
-            work = self._work[f.device]
+            if not change.removed and not change.created:
+                return
+            self._touch(school, *change.removed, *change.created)
+            copies = self._copies[key]
             for seg in change.removed:
-                work.remove(seg)  # type: ignore[arg-type]
-                row = self._rows.pop(id(seg), None)
-                if row is not None:
-                    self.s.delete(row)
-            work.extend(change.created)  # type: ignore[arg-type]
+                gone = next(c for c in copies if c.seg is seg)
+                copies.remove(gone)
+                if gone.row_id is not None:
+                    self._gone.append(gone.row_id)
+            copies.extend(_Copy(seg, agent) for seg in change.created)  # type: ignore[arg-type]
             alive = [g for g in (last, *change.created) if g is not None and g not in change.removed]
-            self._last[f.device] = max(alive, key=lambda g: g.start_ms) if alive else None  # type: ignore[arg-type]
+            self._last[key] = max(alive, key=lambda g: g.start_ms) if alive else None  # type: ignore[arg-type]
             return
+        self._fold_on_rows(key, agent, f, fact)
+
+    def _fold_on_rows(self, key: Key, agent: str, f: Fact, fact: StateFact) -> None:
         self.sync()
-        for seg in self._work.pop(f.device, []):
-            self._rows.pop(id(seg), None)
-        del self._last[f.device]
+        self._copies.pop(key, None)
+        del self._last[key]
+        school = key[0]
         prev = self.s.scalar(
-            self._query(f.device)
-            .where(StateSegment.start_ms <= f.ts_ms)
-            .order_by(StateSegment.start_ms.desc())
-            .limit(1)
+            self._query(key).where(StateSegment.start_ms <= f.ts_ms).order_by(StateSegment.start_ms.desc()).limit(1)
         )
         nxt = self.s.scalar(
-            self._query(f.device).where(StateSegment.start_ms > f.ts_ms).order_by(StateSegment.start_ms).limit(1)
+            self._query(key).where(StateSegment.start_ms > f.ts_ms).order_by(StateSegment.start_ms).limit(1)
         )
-        self._touch(prev, nxt)
-        change = apply_state(
-            prev, nxt, fact, partial(StateSegment, school=self.school, device=f.device, agent=self.agent)
-        )
-        self._touch(*change.removed, *change.created)
+        self._touch(school, prev, nxt)
+        change = apply_state(prev, nxt, fact, partial(StateSegment, school=school, device=f.device, agent=agent))
+        self._touch(school, *change.removed, *change.created)
         for seg in change.removed:
             self.s.delete(seg)
         self.s.add_all(change.created)  # type: ignore[arg-type]
         self.s.flush()
 
+    # writing ----------------------------------------------------------------------------------
     def sync(self) -> None:
-        """Write the working copies back to their rows (new rows for new segments)."""
-        for device, segs in self._work.items():
-            for seg in segs:
-                row = self._rows.get(id(seg))
-                if row is None:
-                    row = StateSegment(school=self.school, device=device, agent=self.agent,
-                                       **{f: getattr(seg, f) for f in _FIELDS})  # fmt: skip
-                    self.s.add(row)
-                    self._rows[id(seg)] = row
-                    continue
-                for name in _FIELDS:
-                    value = getattr(seg, name)
-                    if getattr(row, name) != value:
-                        setattr(row, name, value)
+        """Write the working copies back: removed rows deleted, changed ones updated, new ones inserted."""
+        if self._gone:
+            self.s.execute(delete(StateSegment).where(StateSegment.id.in_(self._gone)))
+            self._gone = []
+        changed: list[tuple[Any, ...]] = []
+        new: list[tuple[Key, _Copy]] = []
+        for key, copies in self._copies.items():
+            for c in copies:
+                values = _values(c.seg)
+                if c.row_id is None:
+                    new.append((key, c))
+                elif values != c.written:
+                    changed.append((c.row_id, *values))
+                c.written = values
+        if changed:
+            conn = self.s.connection()
+            if conn.dialect.name == "postgresql":
+                conn.execute(
+                    _PG_UPDATE, dict(zip(("_id", *_FIELDS), map(list, zip(*changed, strict=True)), strict=True))
+                )
+            else:
+                conn.execute(_UPDATE, [dict(zip(("_id", *_FIELDS), row, strict=True)) for row in changed])
+        if new:
+            params = [
+                {"school": k[0], "device": k[1], "agent": c.agent, **dict(zip(_FIELDS, c.written or (), strict=True))}
+                for k, c in new
+            ]
+            ids = self.s.scalars(
+                insert(StateSegment).returning(StateSegment.id, sort_by_parameter_order=True), params
+            ).all()
+            for (_, c), row_id in zip(new, ids, strict=True):
+                c.row_id = row_id
