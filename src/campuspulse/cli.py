@@ -1,7 +1,6 @@
 """The `campuspulse` command: agent, collector, server, demo, check-config."""
 
 import asyncio
-import gc
 import logging
 import re
 import signal
@@ -15,6 +14,7 @@ import typer
 from rich.console import Console
 
 from campuspulse.cli_admin import admin_app, import_app, metrics_app
+from campuspulse.heap import settle_heap
 from campuspulse.settings import AgentSettings, ConfigError, Settings, load_settings
 
 app = typer.Typer(help="Equipment usage, compliance and experiment offering, measured from the equipment.",
@@ -103,7 +103,7 @@ def agent(
             return fresh
 
         runner = Agent(settings.agent, settings.mqtt, reload=reread)  # type: ignore[arg-type]
-        gc.freeze()  # modules, settings and drivers live as long as the process: no collection needs to scan them
+        settle_heap()
         if settings.agent.metrics_port:  # type: ignore[union-attr]
             serve_metrics(runner, settings.agent.metrics_port)  # type: ignore[union-attr]
         await runner.run(stop)
@@ -141,7 +141,7 @@ def agent_provision(
 def collector(config: ConfigOpt, verbose: bool = False) -> None:
     """Run the collector: MQTT → validation → dedup → ledger (and the time-series store, if configured)."""
     from campuspulse.collector.metrics import serve_metrics
-    from campuspulse.collector.service import Collector
+    from campuspulse.collector.service import YOUNG_GC_THRESHOLD, Collector
     from campuspulse.collector.timeseries import TimeSeriesSink
     from campuspulse.server.ledger.db import open_ledger
     from campuspulse.server.ledger.ingest import Ledger
@@ -159,6 +159,7 @@ def collector(config: ConfigOpt, verbose: bool = False) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    settle_heap(YOUNG_GC_THRESHOLD)
     col.start()
     if opts.metrics_port:
         serve_metrics(col, opts.metrics_port)

@@ -25,8 +25,9 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campuspulse.collector.service import Collector
+from campuspulse.collector.service import YOUNG_GC_THRESHOLD, Collector
 from campuspulse.collector.timeseries import TimeSeriesSink
+from campuspulse.heap import settle_heap
 from campuspulse.server.app import create_app
 from campuspulse.server.ledger.db import make_engine
 from campuspulse.server.ledger.ingest import Ledger
@@ -148,6 +149,7 @@ def collector_drain(
     sink = TimeSeriesSink(vm.url, "token", "campuspulse", "campuspulse", spool, batch_lines=20_000)
     opts = CollectorSettings(client_id=client_id, batch_max_messages=200, batch_max_delay_ms=20)
     col = Collector(MqttSettings(port=port, protocol="5"), Ledger(engine), client_id, opts, sink)
+    settle_heap(YOUNG_GC_THRESHOLD)  # as `campuspulse collector` does
     started = time.perf_counter()
     col.start()
     ledger_done = None

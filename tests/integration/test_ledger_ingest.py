@@ -82,6 +82,40 @@ def test_out_of_order_delivery_gives_the_in_order_segments(client):
     assert (row["in_use_s"], row["known_s"], row["sessions"]) == (1980, 3180, 2)
 
 
+@pytest.mark.parametrize("batch", [400, 37])
+def test_records_earlier_than_a_devices_segments_within_a_batch_give_the_time_ordered_segments(client, batch):
+    """In seq order but not all in time order, across devices: one transaction mixes new segments, extensions of
+    segments written earlier in it, and folds into the rows before them; the result is the time-ordered fold."""
+    rnd = random.Random(batch)
+    devices = ["pc1", "pc2", "pc3"]
+    start = parse_ts("2026-09-07T08:00:00+08:00")
+    clock, early = dict.fromkeys(devices, start + 6 * 3600_000), dict.fromkeys(devices, start)
+    state = dict.fromkeys(devices, "idle")
+    records = []
+    for seq in range(400):
+        d = rnd.choice(devices)
+        if rnd.random() < 0.15:
+            state[d] = rnd.choice(["in_use", "idle", "off"])
+        if rnd.random() < 0.1:  # a record from hours before the device's other ones, in a time nothing covers
+            early[d] += 600_000
+            ts = early[d]
+        else:
+            clock[d] += 60_000
+            ts = clock[d]
+        records.append({"type": "state", "seq": seq, "ts": format_ts(ts), "device": d, "state": state[d],
+                        "valid_s": 180})  # fmt: skip
+    for part in chunks(records, batch):
+        assert post(client, part)["stored"] == len(part)
+    expected = [
+        (d, g.state, g.start_ms, g.end_ms, g.first_seq, g.last_seq, g.records)
+        for d in devices
+        for g in fold_in_order(
+            [StateFact(r["seq"], parse_ts(r["ts"]), r["state"], 180_000) for r in records if r["device"] == d]
+        )
+    ]
+    assert segments(client) == expected
+
+
 def test_a_malformed_record_goes_to_dead_letters_and_the_rest_is_stored(client):
     records = worked_example_records()[:5]
     bad = dict(records[2], ts="2026-09-07T07:52:00")  # naive: breaks the contract

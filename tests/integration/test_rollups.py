@@ -136,6 +136,21 @@ def test_records_settled_when_a_gap_is_declared_lost_make_their_days_stale(engin
     assert figures(engine) == from_segments_only(engine)
 
 
+def test_a_heartbeat_moving_a_segments_end_makes_its_day_stale(engine):
+    rebuild(engine, date(2026, 9, 1), date(2026, 9, 19))
+    seq = len(week_of_heartbeats())
+    ingest(engine, [{"type": "state", "seq": seq, "ts": "2026-09-15T23:00:00+08:00", "device": "pc3",
+                     "state": "in_use", "valid_s": 7200}])  # fmt: skip
+    refresh_stale(engine, now_ms=NOW)
+    assert {"2026-09-15", "2026-09-16"} <= rolled(engine)
+    # the same state again, valid for a minute only: the segment now ends at 23:31, not at 01:00 the next day
+    ingest(engine, [{"type": "state", "seq": seq + 1, "ts": "2026-09-15T23:30:00+08:00", "device": "pc3",
+                     "state": "in_use", "valid_s": 60}])  # fmt: skip
+    assert {"2026-09-15", "2026-09-16"} & rolled(engine) == set()
+    refresh_stale(engine, now_ms=NOW)
+    assert figures(engine) == from_segments_only(engine)
+
+
 def test_calendar_and_device_changes_make_days_stale(engine):
     rebuild(engine, date(2026, 9, 1), date(2026, 9, 19))
     with Session(engine) as s, s.begin():

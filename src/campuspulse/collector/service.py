@@ -38,6 +38,8 @@ from campuspulse.telemetry.topics import subscription
 
 log = logging.getLogger(__name__)
 RECEIVE_MAXIMUM = 1000
+# Each batch allocates tens of thousands of short-lived objects: collect young cycles every 50,000 allocations.
+YOUNG_GC_THRESHOLD = 50_000
 
 
 @dataclass(slots=True)

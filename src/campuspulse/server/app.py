@@ -1,7 +1,6 @@
 """The FastAPI application."""
 
 import asyncio
-import gc
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from campuspulse import __version__
+from campuspulse.heap import settle_heap
 from campuspulse.server.access.credentials import signing_key
 from campuspulse.server.access.principals import Forbidden
 from campuspulse.server.api import (
@@ -64,7 +64,7 @@ def _background(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        gc.freeze()  # what start-up made lives as long as the process: keep it out of every collection's scan
+        settle_heap()
         scheduler = start_scheduler(ledger.engine, rollup_every_s, tz) if rollup_every_s else None
 
         async def loop() -> None:

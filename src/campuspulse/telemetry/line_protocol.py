@@ -30,12 +30,16 @@ def _string(v: str) -> str:
     return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+@lru_cache(maxsize=64)
+def _state_fields(state: str) -> str:
+    return f"state={_string(state)},in_use={1 if state == 'in_use' else 0}i"
+
+
 def state_line(school: str, agent: str, rec: ParsedState) -> str:
     """`equipment_state,school=…,agent=…,device=… state="in_use",in_use=1i,valid_s=180i,seq=41i <ts ms>`."""
-    in_use = 1 if rec.state == "in_use" else 0
     return (
         f"{STATE_MEASUREMENT},{_tags(school, agent, rec.device)} "
-        f"state={_string(rec.state)},in_use={in_use}i,valid_s={rec.valid_s}i,seq={rec.seq}i {rec.ts}"
+        f"{_state_fields(rec.state)},valid_s={rec.valid_s}i,seq={rec.seq}i {rec.ts}"
     )
 
 

@@ -28,10 +28,10 @@ from campuspulse.server.ledger.schema import (
     School,
     SeqGap,
 )
-from campuspulse.server.ledger.segment_folder import Fact, SegmentFolder
+from campuspulse.server.ledger.segment_folder import SegmentFolder
 from campuspulse.server.ledger.stale_days import mark_stale
 from campuspulse.telemetry import ParsedBatch, StatusPayload
-from campuspulse.telemetry.parsed import ParsedRecord, ParsedState
+from campuspulse.telemetry.parsed import ParsedReading, ParsedRecord, ParsedState
 
 
 @dataclass(slots=True)
@@ -56,10 +56,18 @@ class WriteResult:
     status_refusals: list[str | None]
 
 
-def _fact(rec: ParsedRecord) -> Fact:
-    if isinstance(rec, ParsedState):
-        return Fact(rec.seq, "state", rec.device, rec.ts, rec.state, rec.valid_s)
-    return Fact(rec.seq, "reading", rec.device, rec.ts, None, None)
+def _from_pending(p: PendingRecord) -> ParsedRecord:
+    if p.type == "state":
+        assert p.state is not None and p.valid_s is not None
+        return ParsedState(p.seq, p.ts_ms, p.device, p.state, p.valid_s)
+    return ParsedReading(p.seq, p.ts_ms, p.device, {})  # its values went to the time series already
+
+
+def _pending(agent: str, school: str, r: ParsedRecord) -> PendingRecord:
+    if isinstance(r, ParsedState):
+        return PendingRecord(agent=agent, seq=r.seq, school=school, type="state", device=r.device, ts_ms=r.ts,
+                             state=r.state, valid_s=r.valid_s)  # fmt: skip
+    return PendingRecord(agent=agent, seq=r.seq, school=school, type="reading", device=r.device, ts_ms=r.ts)
 
 
 def _dead_letter(source: str, reason: str, raw: Any, agent: str | None, school: str | None) -> DeadLetter:
@@ -153,8 +161,7 @@ class Ledger:
         rejected = {r.raw["seq"] for r in batch.rejected if isinstance(r.raw, dict)
                     and type(r.raw.get("seq")) is int and r.raw["seq"] >= 0}  # fmt: skip
         if batch.records or rejected:
-            facts = [_fact(r) for r in batch.records]
-            self._store(s, batch.agent, batch.school, facts, result, rejected, folder, now_ms)
+            self._store(s, batch.agent, batch.school, batch.records, result, rejected, folder, now_ms)
 
     @staticmethod
     def _load_agents(s: Session, ids: set[str]) -> None:
@@ -200,15 +207,15 @@ class Ledger:
         s: Session,
         agent: str,
         school: str,
-        facts: list[Fact],
+        facts: list[ParsedRecord],
         result: IngestResult,
         rejected: set[int],
         folder: "SegmentFolder",
         now_ms: int,
     ) -> None:
         prog = self._progress(s, agent)
-        incoming: dict[int, Fact] = {}
-        late: list[Fact] = []
+        incoming: dict[int, ParsedRecord] = {}
+        late: list[ParsedRecord] = []
         watermark = prog.watermark
         gaps = self._gaps(s, agent) if any(f.seq <= watermark for f in facts) else []
         for f in facts:
@@ -233,12 +240,13 @@ class Ledger:
                 del incoming[seq]
                 result.duplicates += 1
         for f in late:
-            folder.fold(school, agent, f)
+            if isinstance(f, ParsedState):
+                folder.fold(school, agent, f)
         result.late = len(late)
         limit = now_ms + self.max_future_skew_ms
-        future = [f for f in (*incoming.values(), *late) if f.ts_ms > limit]
+        future = [f for f in (*incoming.values(), *late) if f.ts > limit]
         if future:  # stored all the same, with the receive time noted for whoever audits the agent's clock
-            s.add_all(ClockSkew(agent=agent, seq=f.seq, device=f.device, ts_ms=f.ts_ms, received_ms=now_ms)
+            s.add_all(ClockSkew(agent=agent, seq=f.seq, device=f.device, ts_ms=f.ts, received_ms=now_ms)
                       for f in future)  # fmt: skip
             result.future = len(future)
         rejected = {q for q in rejected - set(incoming) if q > prog.watermark}
@@ -286,8 +294,8 @@ class Ledger:
         prog: AgentProgress,
         school: str,
         folder: "SegmentFolder",
-        incoming: dict[int, Fact] | None = None,
-    ) -> list[Fact]:
+        incoming: dict[int, ParsedRecord] | None = None,
+    ) -> list[ParsedRecord]:
         """Fold, in seq order, what follows the watermark without a gap; keep the rest pending.
 
         Returns the incoming records left waiting behind a gap (now stored as pending).
@@ -299,13 +307,13 @@ class Ledger:
             stored = {p.seq: p for p in s.scalars(select(PendingRecord).where(PendingRecord.agent == prog.agent))}
         declared: dict[int, int] | None = None
         settled_stored = False
+        agent = prog.agent
         while True:
             nxt = w + 1
             if nxt in incoming:
                 f = incoming[nxt]
             elif nxt in stored:
-                p = stored[nxt]
-                f = Fact(p.seq, p.type, p.device, p.ts_ms, p.state, p.valid_s)
+                f = _from_pending(stored[nxt])
                 settled_stored = True
             else:
                 if declared is None and top > w:
@@ -314,17 +322,13 @@ class Ledger:
                     w = declared[nxt]
                     continue
                 break
-            if f.type == "state":
-                folder.fold(school, prog.agent, f)
+            if isinstance(f, ParsedState):
+                folder.fold(school, agent, f)
             w = nxt
         if settled_stored:
             s.execute(delete(PendingRecord).where(PendingRecord.agent == prog.agent, PendingRecord.seq <= w))
         waiting = [f for q, f in incoming.items() if q > w]
-        s.add_all(
-            PendingRecord(agent=prog.agent, seq=f.seq, school=school, type=f.type, device=f.device, ts_ms=f.ts_ms,
-                          state=f.state, valid_s=f.valid_s)
-            for f in waiting
-        )  # fmt: skip
+        s.add_all(_pending(prog.agent, school, f) for f in waiting)
         prog.watermark = w
         prog.max_seq = max(prog.max_seq, w)
         return waiting

@@ -7,27 +7,15 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, func, insert, select, text, true, update
+from sqlalchemy import bindparam, delete, func, insert, select, true, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import String
 
 from campuspulse.server.ledger.schema import StateSegment
 from campuspulse.server.ledger.stale_days import day_window, local_days
-from campuspulse.server.ledger.state_segments import Segment, StateFact, apply_state
-
-
-@dataclass(frozen=True, slots=True)
-class Fact:
-    """A record as the ledger folds it."""
-
-    seq: int
-    type: str
-    device: str
-    ts_ms: int
-    state: str | None
-    valid_s: int | None
-
+from campuspulse.server.ledger.state_segments import EXTENDED, Segment, StateFact, apply_state
+from campuspulse.telemetry.parsed import ParsedState
 
 _FIELDS = ("state", "start_ms", "end_ms", "last_ts_ms", "first_seq", "last_seq", "records")
 _COLUMNS = [getattr(StateSegment, f) for f in _FIELDS]
@@ -36,15 +24,17 @@ _UPDATE = (
     .where(StateSegment.__table__.c.id == bindparam("_id"))
     .values({f: bindparam(f) for f in _FIELDS})
 )
-# PostgreSQL: all changed rows in one statement, one array per column.
-_PG_UPDATE = text(
+# PostgreSQL: new rows and changes go in by binary COPY (changes through a temporary table, then one UPDATE).
+_COPY_TYPES = ["varchar", "int8", "int8", "int8", "int8", "int8", "int4"]
+_CHANGES = "segment_changes"
+_CREATE_CHANGES = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_CHANGES} (round int, id bigint, state varchar(16), start_ms bigint, "
+    "end_ms bigint, last_ts_ms bigint, first_seq bigint, last_seq bigint, records int) ON COMMIT DELETE ROWS"
+)
+_APPLY_CHANGES = (
     "UPDATE state_segments AS t SET "
     + ", ".join(f"{f} = u.{f}" for f in _FIELDS)
-    + " FROM unnest(CAST(:_id AS bigint[]), CAST(:state AS varchar[]), "
-    + ", ".join(f"CAST(:{f} AS bigint[])" for f in _FIELDS[1:])
-    + ") AS u(id, "
-    + ", ".join(_FIELDS)
-    + ") WHERE t.id = u.id"
+    + f" FROM {_CHANGES} AS u WHERE u.round = %s AND t.id = u.id"
 )
 
 Key = tuple[str, str]  # (school, device)
@@ -54,11 +44,16 @@ def _values(seg: Segment) -> tuple[Any, ...]:
     return (seg.state, seg.start_ms, seg.end_ms, seg.last_ts_ms, seg.first_seq, seg.last_seq, seg.records)
 
 
+def _named(seg: Segment) -> dict[str, Any]:
+    return dict(zip(_FIELDS, _values(seg), strict=True))
+
+
 @dataclass(slots=True)
 class _Copy:
     """A working copy of a segment: its row id once it has one, and its values as last written."""
 
     seg: Segment
+    key: Key
     agent: str
     row_id: int | None = None
     written: tuple[Any, ...] | None = None
@@ -77,7 +72,7 @@ class SegmentFolder:
         self.s = s
         self._last: dict[Key, Segment | None] = {}
         self._copies: dict[Key, list[_Copy]] = defaultdict(list)
-        self._gone: list[int] = []
+        self._gone: list[_Copy] = []  # removed, and written before
         self._wanted: set[Key] = set()
         self._touched: dict[str, list[tuple[int, int]]] = defaultdict(list)
 
@@ -153,7 +148,9 @@ class SegmentFolder:
         self._last.update(dict.fromkeys(todo))
         for row in rows:
             seg = Segment(*row[4:])
-            self._copies[(row.school, row.device)].append(_Copy(seg, row.agent, row.id, _values(seg)))
+            self._copies[(row.school, row.device)].append(
+                _Copy(seg, (row.school, row.device), row.agent, row.id, _values(seg))
+            )
             self._last[(row.school, row.device)] = seg
 
     def _query(self, key: Key) -> Any:
@@ -164,44 +161,49 @@ class SegmentFolder:
         )
 
     # folding ----------------------------------------------------------------------------------
-    def fold(self, school: str, agent: str, f: Fact) -> None:
-        """Fold one state fact of `agent` (at `school`) into its device's segments."""
-        assert f.state is not None and f.valid_s is not None
+    def fold(self, school: str, agent: str, f: ParsedState) -> None:
+        """Fold one state record of `agent` (at `school`) into its device's segments."""
         key = (school, f.device)
-        fact = StateFact(f.seq, f.ts_ms, f.state, f.valid_s * 1000)
+        fact = StateFact(f.seq, f.ts, f.state, f.valid_s * 1000)
         if key not in self._last:
             self._wanted.add(key)
             self.preload()
         last = self._last[key]
-        self._touched[school].append((f.ts_ms, f.ts_ms + fact.valid_ms))
-        if last is None or last.start_ms <= f.ts_ms:
-            self._touch(school, last)
+        if last is None or last.start_ms <= f.ts:
+            before = (last.start_ms, last.end_ms) if last is not None else None
             change = apply_state(last, None, fact)
-            if not change.removed and not change.created:
+            touched = self._touched[school]
+            if change is EXTENDED and before is not None:
+                # Only [ts, end) changed: the end moved, later or (a shorter valid_s) earlier.
+                touched.append((f.ts, max(before[1], last.end_ms)))  # type: ignore[union-attr]
                 return
-            self._touch(school, *change.removed, *change.created)
+            touched.append((f.ts, f.ts + fact.valid_ms))
+            if before is not None:
+                touched.append(before)
+            self._touch(school, last, *change.removed, *change.created)
             copies = self._copies[key]
             for seg in change.removed:
                 gone = next(c for c in copies if c.seg is seg)
                 copies.remove(gone)
-                if gone.row_id is not None:
-                    self._gone.append(gone.row_id)
-            copies.extend(_Copy(seg, agent) for seg in change.created)  # type: ignore[arg-type]
+                if gone.written is not None:
+                    self._gone.append(gone)
+            copies.extend(_Copy(seg, key, agent) for seg in change.created)  # type: ignore[arg-type]
             alive = [g for g in (last, *change.created) if g is not None and g not in change.removed]
             self._last[key] = max(alive, key=lambda g: g.start_ms) if alive else None  # type: ignore[arg-type]
             return
+        self._touched[school].append((f.ts, f.ts + fact.valid_ms))
         self._fold_on_rows(key, agent, f, fact)
 
-    def _fold_on_rows(self, key: Key, agent: str, f: Fact, fact: StateFact) -> None:
+    def _fold_on_rows(self, key: Key, agent: str, f: ParsedState, fact: StateFact) -> None:
         self.sync()
         self._copies.pop(key, None)
         del self._last[key]
         school = key[0]
         prev = self.s.scalar(
-            self._query(key).where(StateSegment.start_ms <= f.ts_ms).order_by(StateSegment.start_ms.desc()).limit(1)
+            self._query(key).where(StateSegment.start_ms <= f.ts).order_by(StateSegment.start_ms.desc()).limit(1)
         )
         nxt = self.s.scalar(
-            self._query(key).where(StateSegment.start_ms > f.ts_ms).order_by(StateSegment.start_ms).limit(1)
+            self._query(key).where(StateSegment.start_ms > f.ts).order_by(StateSegment.start_ms).limit(1)
         )
         self._touch(school, prev, nxt)
         change = apply_state(prev, nxt, fact, partial(StateSegment, school=school, device=f.device, agent=agent))
@@ -214,34 +216,66 @@ class SegmentFolder:
     # writing ----------------------------------------------------------------------------------
     def sync(self) -> None:
         """Write the working copies back: removed rows deleted, changed ones updated, new ones inserted."""
-        if self._gone:
-            self.s.execute(delete(StateSegment).where(StateSegment.id.in_(self._gone)))
-            self._gone = []
-        changed: list[tuple[Any, ...]] = []
+        changed: list[_Copy] = []
         new: list[tuple[Key, _Copy]] = []
         for key, copies in self._copies.items():
             for c in copies:
-                values = _values(c.seg)
-                if c.row_id is None:
+                if c.written is None:
                     new.append((key, c))
-                elif values != c.written:
-                    changed.append((c.row_id, *values))
-                c.written = values
+                elif _values(c.seg) != c.written:
+                    changed.append(c)
+        self._resolve([c for c in (*changed, *self._gone) if c.row_id is None])
+        if self._gone:
+            self.s.execute(delete(StateSegment).where(StateSegment.id.in_([c.row_id for c in self._gone])))
+            self._gone = []
+        if self.s.get_bind().dialect.name == "postgresql":
+            self._write_pg(changed, new)
+        else:
+            self._write(changed, new)
+
+    def _resolve(self, copies: list[_Copy]) -> None:
+        """Find the ids of rows copied in earlier in this transaction (COPY returns none)."""
+        if not copies:
+            return
+        by_key = {(c.key[0], c.key[1], c.written[1]): c for c in copies}  # type: ignore[index]
+        q = select(StateSegment.id, StateSegment.school, StateSegment.device, StateSegment.start_ms).where(
+            tuple_(StateSegment.school, StateSegment.device, StateSegment.start_ms).in_(list(by_key))
+        )
+        for row_id, *key in self.s.execute(q):
+            by_key[tuple(key)].row_id = row_id  # type: ignore[index]
+
+    def _write(self, changed: list[_Copy], new: list[tuple[Key, _Copy]]) -> None:
         if changed:
-            conn = self.s.connection()
-            if conn.dialect.name == "postgresql":
-                conn.execute(
-                    _PG_UPDATE, dict(zip(("_id", *_FIELDS), map(list, zip(*changed, strict=True)), strict=True))
-                )
-            else:
-                conn.execute(_UPDATE, [dict(zip(("_id", *_FIELDS), row, strict=True)) for row in changed])
+            params = [dict(_id=c.row_id, **_named(c.seg)) for c in changed]
+            self.s.connection().execute(_UPDATE, params)
+        for c in changed:
+            c.written = _values(c.seg)
         if new:
-            params = [
-                {"school": k[0], "device": k[1], "agent": c.agent, **dict(zip(_FIELDS, c.written or (), strict=True))}
-                for k, c in new
-            ]
+            params = [dict(school=k[0], device=k[1], agent=c.agent, **_named(c.seg)) for k, c in new]
             ids = self.s.scalars(
                 insert(StateSegment).returning(StateSegment.id, sort_by_parameter_order=True), params
             ).all()
             for (_, c), row_id in zip(new, ids, strict=True):
-                c.row_id = row_id
+                c.row_id, c.written = row_id, _values(c.seg)
+
+    def _write_pg(self, changed: list[_Copy], new: list[tuple[Key, _Copy]]) -> None:
+        conn = self.s.connection()
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        if changed:
+            if _CHANGES not in conn.info:
+                conn.exec_driver_sql(_CREATE_CHANGES)
+                conn.info[_CHANGES] = True
+            round_ = self.s.info["segment_rounds"] = self.s.info.get("segment_rounds", 0) + 1
+            with cursor.copy(f"COPY {_CHANGES} FROM STDIN (FORMAT BINARY)") as cp:
+                cp.set_types(["int4", "int8", *_COPY_TYPES])
+                for c in changed:
+                    c.written = _values(c.seg)
+                    cp.write_row((round_, c.row_id, *c.written))
+            cursor.execute(_APPLY_CHANGES, (round_,))
+        if new:
+            columns = ", ".join(("school", "device", "agent", *_FIELDS))
+            with cursor.copy(f"COPY state_segments ({columns}) FROM STDIN (FORMAT BINARY)") as cp:
+                cp.set_types(["varchar", "varchar", "varchar", *_COPY_TYPES])
+                for (school, device), c in new:
+                    c.written = _values(c.seg)
+                    cp.write_row((school, device, c.agent, *c.written))

@@ -58,7 +58,7 @@ class Change:
 
 NewSegment = Callable[..., SegmentLike]
 _INF = 1 << 62
-_UNCHANGED = Change([], [])  # shared: callers only read it
+EXTENDED = Change([], [])  # what a heartbeat extending its newest segment returns; shared: callers only read it
 
 
 def _touch(seg: SegmentLike, fact: StateFact) -> None:
@@ -94,7 +94,7 @@ def apply_state(
         if fact.seq > prev.last_seq:
             prev.last_seq = fact.seq
         prev.records += 1
-        return _UNCHANGED
+        return EXTENDED
     limit = nxt.start_ms if nxt is not None else _INF
     end = min(t + fact.valid_ms, limit)
     change = Change([], [])
