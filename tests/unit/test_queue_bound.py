@@ -113,3 +113,63 @@ def test_the_status_tells_the_queue_depth_and_the_ledger_keeps_it(tmp_path: Path
     assert health is not None and health["queue_records"] == len(queue)
     assert health["queue_oldest"] is not None and parse_ts(health["queue_oldest"]) == status.queue.oldest_ts
     engine.dispose()
+
+
+def test_a_queue_that_cannot_be_written_holds_records_in_memory_until_it_can(tmp_path: Path, caplog):
+    """The queue's file is made full with SQLite's own page limit: the same SQLITE_FULL error a full disk
+    gives (a real full file system needs a mount this test cannot count on)."""
+    from prometheus_client import generate_latest
+
+    from campuspulse.edge.agent import Agent
+    from campuspulse.edge.metrics import registry_for
+    from campuspulse.settings import AgentSettings
+
+    settings = AgentSettings(id="a1", school="s1", queue_path=tmp_path / "q.db",
+                             devices=[{"id": "d0", "source": {"driver": "simulated"}}])  # fmt: skip
+    agent = Agent(settings, MqttSettings())
+    records = workload(6, devices=5)
+    agent.enqueue(records[:100])
+    agent.flush()
+    pages = agent.queue.db.execute("PRAGMA page_count").fetchone()[0]
+    agent.queue.db.execute(f"PRAGMA max_page_count = {pages}")
+    for i in range(100, len(records), 100):  # the disk is full: every commit fails, nothing is lost
+        agent.enqueue(records[i : i + 100])
+        agent.flush()
+    assert agent.queue_write_errors > 0 and agent.queue.next_seq == 100
+    assert "cannot write the queue" in caplog.text
+    text = generate_latest(registry_for(agent)).decode()
+    assert f"campuspulse_agent_held_records {float(len(records) - 100)}" in text
+    assert f"campuspulse_agent_queue_write_failures {float(agent.queue_write_errors)}" in text
+    agent.queue.db.execute("PRAGMA max_page_count = 1073741823")  # space again
+    agent.flush()
+    assert agent.queue_write_errors == 0 and agent.readings_shed == 0
+    queued = agent.queue.peek(10**6)
+    assert [r["seq"] for r in queued] == list(range(len(records)))
+    assert [(r["type"], r["ts"], r["device"]) for r in queued] == [(r["type"], r["ts"], r["device"]) for r in records]
+    agent.queue.close()
+
+
+def test_memory_held_while_the_queue_is_full_is_bounded_by_shedding_readings(tmp_path: Path, monkeypatch):
+    from campuspulse.edge import agent as agent_module
+    from campuspulse.settings import AgentSettings
+
+    monkeypatch.setattr(agent_module, "HELD_LIMIT", 500)
+    settings = AgentSettings(id="a1", school="s1", queue_path=tmp_path / "q.db",
+                             devices=[{"id": "d0", "source": {"driver": "simulated"}}])  # fmt: skip
+    agent = agent_module.Agent(settings, MqttSettings())
+    pages = agent.queue.db.execute("PRAGMA page_count").fetchone()[0]
+    agent.queue.db.execute(f"PRAGMA max_page_count = {pages}")
+    records = workload(10, devices=5)
+    for i in range(0, len(records), 100):
+        agent.enqueue(records[i : i + 100])
+        agent.flush()
+    states = [r for r in records if r["type"] == "state"]
+    assert agent.readings_shed > 0
+    agent.queue.db.execute("PRAGMA max_page_count = 1073741823")
+    agent.flush()
+    queued = agent.queue.peek(10**6)
+    assert [r for r in queued if r["type"] == "state"] == [
+        {**s, "seq": q["seq"]} for s, q in zip(states, [r for r in queued if r["type"] == "state"], strict=True)
+    ], "every state record kept, in order"
+    assert len(queued) == len(records) - agent.readings_shed
+    agent.queue.close()

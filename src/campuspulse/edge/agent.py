@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable
 
@@ -15,6 +16,8 @@ from campuspulse.settings import AgentSettings, DeviceSettings, MqttSettings
 
 log = logging.getLogger(__name__)
 FLUSH_S = 0.1  # how long observations wait in memory for the queue's next commit
+# While the queue's disk cannot be written, observations wait in memory; past this many, readings are shed.
+HELD_LIMIT = 200_000
 
 
 class Agent:
@@ -40,6 +43,8 @@ class Agent:
         self.reloads = 0
         self._reload_requested = asyncio.Event()
         self._observed: list[dict[str, object]] = []
+        self.queue_write_errors = 0
+        self.readings_shed = 0  # readings never queued (no seq: nothing waits for them) while the disk was full
 
     def _build_devices(self, settings: AgentSettings) -> None:
         self.devices = []
@@ -70,16 +75,41 @@ class Agent:
         self.reloads += 1
         log.info("agent %s: reloaded, %d devices", new.id, len(new.devices))
 
+    @property
+    def held_records(self) -> int:
+        """Observations not yet committed to the queue."""
+        return len(self._observed)
+
     def enqueue(self, records: list[dict[str, object]]) -> None:
         """Hold observed records for the next commit to the queue (every FLUSH_S: one transaction for all devices)."""
         self._observed += records
 
     def flush(self) -> None:
-        """Commit held records to the queue (seq assigned now) and wake the publisher, which reads only the disk."""
-        if self._observed:
-            records, self._observed = self._observed, []
-            self.queue.append(records)
-            self.publisher.wakeup.set()
+        """Commit held records to the queue (seq assigned now) and wake the publisher, which reads only the disk.
+
+        If the disk is full or failing, the records stay in memory for the next flush (readings beyond
+        HELD_LIMIT are shed, states kept) and the agent keeps observing and publishing what is queued.
+        """
+        if not self._observed:
+            return
+        try:
+            self.queue.append(self._observed)
+        except sqlite3.OperationalError as exc:  # "database or disk is full", "disk I/O error"
+            self.queue_write_errors += 1
+            if len(self._observed) > HELD_LIMIT:
+                kept = [r for r in self._observed if r.get("type") != "reading"]
+                self.readings_shed += len(self._observed) - len(kept)
+                self._observed = kept
+            if self.queue_write_errors == 1 or self.queue_write_errors % 100 == 0:
+                log.error("agent %s: cannot write the queue at %s (%s); holding %d records in memory, retrying",
+                          self.settings.id, self.settings.queue_path, exc, len(self._observed))  # fmt: skip
+            return
+        if self.queue_write_errors:
+            log.warning("agent %s: the queue is writable again after %d failed commits", self.settings.id,
+                        self.queue_write_errors)  # fmt: skip
+            self.queue_write_errors = 0
+        self._observed = []
+        self.publisher.wakeup.set()
 
     async def _flush_every(self, stop: asyncio.Event) -> None:
         while not await sleep_unless(stop, FLUSH_S):

@@ -30,6 +30,14 @@ class _Exporter(_PromCollector):
         yield CounterMetricFamily("campuspulse_agent_dropped_readings",
                                   "readings discarded at the queue's disk bound (announced as dropped)",
                                   value=a.queue.dropped_records)  # fmt: skip
+        yield GaugeMetricFamily("campuspulse_agent_queue_write_failures",
+                                "consecutive failed queue commits (a full or failing disk); 0 when writable",
+                                value=a.queue_write_errors)  # fmt: skip
+        yield GaugeMetricFamily("campuspulse_agent_held_records", "observations waiting in memory for the queue",
+                                value=a.held_records)  # fmt: skip
+        yield CounterMetricFamily("campuspulse_agent_shed_readings",
+                                  "readings never queued because the queue's disk stayed unwritable",
+                                  value=a.readings_shed)  # fmt: skip
         yield GaugeMetricFamily("campuspulse_agent_connected", "1 while connected to the broker",
                                 value=1.0 if p.connected.is_set() else 0.0)  # fmt: skip
         errors = CounterMetricFamily("campuspulse_agent_driver_errors", "failed device reads", labels=["device"])

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from campuspulse.server.ledger.ingest import Ledger
@@ -20,5 +20,7 @@ def ledger(request: Request) -> Ledger:
     return request.app.state.ledger
 
 
-Db = Annotated[Session, Depends(db_session)]
+# Committed before the response is sent, so a client told "done" finds it done on every replica.
+Db = Annotated[Session, Depends(db_session, scope="function")]
 LedgerDep = Annotated[Ledger, Depends(ledger)]
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a row's id")]

@@ -4,12 +4,12 @@ import asyncio
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query, Response, UploadFile, status
+from fastapi import APIRouter, Body, Query, Response, UploadFile, status
 from pydantic import StringConstraints
 
 from campuspulse.server.access.principals import require_admin, require_read, require_write
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.api.deps import Db
+from campuspulse.server.api.deps import Db, RowId
 from campuspulse.server.api.inventory import XLSX, xlsx
 from campuspulse.server.api.provisioning import answer
 from campuspulse.server.api.schemas import IdPath
@@ -69,7 +69,7 @@ def add_record(school: IdPath, body: ExperimentRecordIn, db: Db, caller: Caller)
 
 
 @router.delete("/schools/{school}/experiment-records/{record_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_record(school: IdPath, record_id: Annotated[int, Path(ge=1, le=2**63 - 1)], db: Db, caller: Caller) -> None:
+def delete_record(school: IdPath, record_id: RowId, db: Db, caller: Caller) -> None:
     """Remove a record."""
     require_write(db, caller, school)
     experiments.delete_record(db, school, record_id)

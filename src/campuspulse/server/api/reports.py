@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from campuspulse.server.access.principals import Forbidden, Role, readable_schools
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.api.deps import Db
+from campuspulse.server.api.deps import Db, RowId
 from campuspulse.server.api.figures import require_scope_read
 from campuspulse.server.api.inventory import XLSX
 from campuspulse.server.inventory.excel import csv_bytes, write_tables
@@ -163,7 +163,7 @@ def issued_reports(db: Db, caller: Caller, scope: Scope | None = None, id: str |
 
 
 @router.get("/reports/issued/{report_id}", response_class=Response, responses={200: {"content": {XLSX: {}}}})
-def issued_report(report_id: int, db: Db, caller: Caller) -> Response:
+def issued_report(report_id: RowId, db: Db, caller: Caller) -> Response:
     """An issued report's file as issued; `X-Content-SHA256` repeats the hash kept at issue (409 if it was
     altered since)."""
     row = db.get(IssuedReport, report_id)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from campuspulse.server.ledger import audit, stale_days  # noqa: F401  (their listeners log changes, mark stale days)
@@ -34,11 +34,17 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+# Replicas starting together migrate one after the other: the lock is held until the migration commits.
+_MIGRATION_LOCK = 0x63700001
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the ledger's schema to the newest migration."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

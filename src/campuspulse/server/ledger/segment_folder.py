@@ -64,7 +64,8 @@ class SegmentFolder:
 
     Records that extend the newest segment of a device (nearly all of them) are folded into plain
     working copies, fetched for all the transaction's devices in one query; `sync()` writes them back
-    in a few statements (deletes, one executemany of updates, one insert of new rows). A record older
+    in a few statements (one delete; on PostgreSQL a binary COPY of the changes and one UPDATE, a COPY
+    of the new rows; elsewhere an executemany of each). A record older
     than a device's newest segment is folded directly on the rows in the database.
     """
 
@@ -125,7 +126,7 @@ class SegmentFolder:
                 .limit(1)
                 .lateral("newest")
             )
-            rows = self.s.execute(select(*newest.c).select_from(wanted).join(newest, true()))
+            rows = self.s.connection().execute(select(*newest.c).select_from(wanted).join(newest, true()))
         else:
             newer = aliased(StateSegment)
             top = (
@@ -146,12 +147,11 @@ class SegmentFolder:
                 )
             ]
         self._last.update(dict.fromkeys(todo))
-        for row in rows:
-            seg = Segment(*row[4:])
-            self._copies[(row.school, row.device)].append(
-                _Copy(seg, (row.school, row.device), row.agent, row.id, _values(seg))
-            )
-            self._last[(row.school, row.device)] = seg
+        for row_id, school, device, agent, *values in rows:
+            seg = Segment(*values)
+            key = (school, device)
+            self._copies[key].append(_Copy(seg, key, agent, row_id, tuple(values)))
+            self._last[key] = seg
 
     def _query(self, key: Key) -> Any:
         return (
