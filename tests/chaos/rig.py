@@ -1,5 +1,6 @@
-"""The chaos rig: a private broker, a ledger with a collector, a bare witness subscriber, and one agent with 50
-simulated devices as a process of its own; `account()` ends a scenario with an exact accounting table."""
+"""The chaos rig: a private broker, a ledger with a collector (in this process or one of its own), optionally a
+VictoriaMetrics time-series store, a bare witness subscriber, and one agent with 50 simulated devices as a process
+of its own; `account()` ends a scenario with an exact accounting table."""
 
 import os
 import signal
@@ -11,23 +12,27 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campuspulse.collector.service import Collector
+from campuspulse.collector.timeseries import TimeSeriesSink
 from campuspulse.edge.queue import RecordQueue
 from campuspulse.server.inventory import service as inventory
 from campuspulse.server.ledger.db import make_engine, upgrade
 from campuspulse.server.ledger.ingest import Ledger
 from campuspulse.server.ledger.schema import AgentProgress, PendingRecord, SeqGap
 from campuspulse.settings import MqttSettings
-from tests.support.mosquitto import Mosquitto
+from tests.support.mosquitto import Mosquitto, free_port
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.victoria import Victoria
 from tests.support.waiting import wait_until
 
 DEVICES = 50
@@ -56,18 +61,32 @@ class Arrivals:
         self.client.loop_stop()
 
 
+def scrape(port: int, name: str) -> float:
+    """One unlabelled metric of a process serving Prometheus /metrics on `port`."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in (name, f"{name}_total"):
+                return sample.value
+    raise KeyError(name)
+
+
 class Rig:
     """Broker, ledger with a collector, the witness, and the agent as a process of its own."""
 
     def __init__(self, tmp: Path, ledger_url: str | None = None, agent_env: dict[str, str] | None = None,
-                 via_proxy: bool = False) -> None:  # fmt: skip
+                 via_proxy: bool = False, queue_dir: Path | None = None, collector_process: bool = False,
+                 timeseries: bool = False) -> None:  # fmt: skip
         """`agent_env`: more environment for the agent (e.g. libfaketime's); `via_proxy`: the agent reaches the
-        broker through a TcpProxy (`self.proxy`) that can partition it."""
+        broker through a TcpProxy (`self.proxy`) that can partition it; `queue_dir`: where the agent's queue lives
+        (a disk of its own); `collector_process`: the collector runs as `campuspulse collector` (to be killed);
+        `timeseries`: the collector also writes to a VictoriaMetrics (`self.victoria`)."""
         self.tmp, self.agent_env = tmp, agent_env or {}
         self.broker = Mosquitto(tmp / "broker")
         (tmp / "broker").mkdir()
         self.broker.start()
         self.proxy = TcpProxy(self.broker.port) if via_proxy else None
+        self.log = (tmp / "processes.log").open("a")
         self.engine = make_engine(ledger_url or f"sqlite:///{tmp / 'ledger.db'}")
         upgrade(self.engine)
         with Session(self.engine) as s, s.begin():
@@ -77,11 +96,34 @@ class Rig:
             s.flush()
             for i in range(DEVICES):
                 inventory.put_device(s, "s1", f"dev{i:02d}", {"agent": "a1", "room": f"r{i // 10}", "kind": "pc"})
-        self.collector = Collector(MqttSettings(port=self.broker.port), Ledger(self.engine), client_id="chaos-coll")
-        self.collector.start()
-        assert self.collector.connected.wait(10)
+        self.victoria = Victoria(tmp / "vm") if timeseries else None
+        if self.victoria is not None:
+            self.victoria.start()
+        self.collector: Collector | None = None
+        self.collector_proc: subprocess.Popen[bytes] | None = None
+        self.collector_port = free_port()
+        if collector_process:
+            self.collector_config = tmp / "collector.yaml"
+            series = ""
+            if self.victoria is not None:
+                spool = tmp / "spool.db"
+                series = f"timeseries: {{url: '{self.victoria.url}', spool_path: '{spool}', batch_lines: 500}}\n"
+            self.collector_config.write_text(
+                f"mqtt: {{port: {self.broker.port}}}\nledger: {{url: '{self.engine.url.render_as_string(False)}'}}\n"
+                f"collector: {{client_id: chaos-coll, metrics_port: {self.collector_port}}}\n{series}"
+            )  # fmt: skip
+            self.start_collector()
+        else:
+            sink = None
+            if self.victoria is not None:
+                sink = TimeSeriesSink(self.victoria.url, "", "campuspulse", "campuspulse", tmp / "spool.db", 500)
+            self.collector = Collector(MqttSettings(port=self.broker.port), Ledger(self.engine), "chaos-coll",
+                                       sink=sink)  # fmt: skip
+            self.collector.start()
+            assert self.collector.connected.wait(10)
         self.witness = Arrivals(self.broker.port)
-        self.queue_path = tmp / "agent-queue.db"
+        self.queue_path = (queue_dir or tmp) / "agent-queue.db"
+        self.metrics_port = free_port()
         self.config = tmp / "agent.yaml"
         today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
         source = ('{driver: simulated, use_share: 0.5, jitter_min: 0, open_hours: ["00:00", "24:00"], '
@@ -91,14 +133,40 @@ class Rig:
         agent_port = self.proxy.port if self.proxy else self.broker.port
         self.config.write_text(f"mqtt: {{port: {agent_port}}}\nagent:\n  id: a1\n  school: s1\n"
                                f"  queue_path: {self.queue_path}\n  valid_s: 3\n  heartbeat_s: 1\n  batch_size: 100\n"
+                               f"  metrics_port: {self.metrics_port}\n"
                                f"  devices:\n{devices}\n")  # fmt: skip
-        self.log = (tmp / "agent.log").open("a")
         self.agent: subprocess.Popen[bytes] | None = None
 
     def start_agent(self) -> None:
         self.agent = subprocess.Popen([sys.executable, "-m", "campuspulse", "agent", "-c", str(self.config)],
                                       stdout=self.log, stderr=subprocess.STDOUT,
                                       env={**os.environ, **self.agent_env})  # fmt: skip
+
+    def agent_metric(self, name: str) -> float:
+        """One unlabelled metric of the agent process."""
+        return scrape(self.metrics_port, name)
+
+    def start_collector(self) -> None:
+        """Start the collector process and wait until it is subscribed."""
+        self.collector_proc = subprocess.Popen(
+            [sys.executable, "-m", "campuspulse", "collector", "-c", str(self.collector_config)],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+        def subscribed() -> bool:
+            assert self.collector_proc is not None and self.collector_proc.poll() is None, "the collector died"
+            try:
+                return scrape(self.collector_port, "campuspulse_collector_connected") == 1
+            except httpx.TransportError:
+                return False
+
+        wait_until(subscribed, 30, "the collector to subscribe")
+
+    def kill_collector(self) -> None:
+        """SIGKILL the collector process."""
+        assert self.collector_proc is not None
+        self.collector_proc.kill()
+        self.collector_proc.wait(10)
 
     def queued(self) -> int:
         return len(RecordQueue(self.queue_path))
@@ -109,7 +177,7 @@ class Rig:
     def stop_agent(self) -> None:
         assert self.agent is not None
         self.agent.send_signal(signal.SIGTERM)
-        assert self.agent.wait(20) == 0, (self.tmp / "agent.log").read_text()[-2000:]
+        assert self.agent.wait(20) == 0, (self.tmp / "processes.log").read_text()[-2000:]
 
     def account(self, scenario: str, **extra: int) -> dict[str, int]:
         """Wait until everything produced is settled, then count (with `extra` columns); asserts the exact
@@ -132,7 +200,12 @@ class Rig:
             gaps = s.scalar(select(func.count()).select_from(SeqGap))
         row = {"produced": produced, "at subscriber": len(seen_once), "delivered twice": len(seen) - len(seen_once),
                "settled in ledger": self.settled()[0] + 1, "lost": produced - len(seen_once), "gaps": int(gaps or 0),
-               "out of order": out_of_order, **extra}  # fmt: skip
+               "out of order": out_of_order}  # fmt: skip
+        if self.victoria is not None:
+            wait_until(lambda: len(self.series_seqs()[0]) >= produced, 90, "the time series to hold every record")
+            seqs, samples = self.series_seqs()
+            row |= {"in time series": len(seqs), "twice in time series": samples - len(seqs)}
+        row |= extra
         table = Table(title=f"chaos: {scenario}")
         for k in row:
             table.add_column(k, justify="right")
@@ -140,7 +213,20 @@ class Rig:
         Console(force_terminal=False, width=140).print(table)
         assert seen_once == set(range(produced)), "every seq produced reached the subscriber"
         assert row["settled in ledger"] == produced and row["gaps"] == 0 and out_of_order == 0
+        if self.victoria is not None:
+            assert row["in time series"] == produced and row["twice in time series"] == 0
         return row
+
+    def series_seqs(self) -> tuple[set[int], int]:
+        """(the seqs the time-series store holds, its number of samples) over states and readings."""
+        assert self.victoria is not None
+        seqs: set[int] = set()
+        samples = 0
+        for metric in ("equipment_state_seq", "equipment_reading_seq"):
+            for points in self.victoria.series(metric).values():
+                seqs.update(int(v) for _, v in points)
+                samples += len(points)
+        return seqs, samples
 
     def settled(self) -> tuple[int, int]:
         """(the agent's highest seq settled in the ledger, records waiting behind a gap)."""
@@ -153,7 +239,13 @@ class Rig:
         if self.agent is not None and self.agent.poll() is None:
             self.agent.kill()
         self.witness.close()
-        self.collector.stop()
+        if self.collector is not None:
+            self.collector.stop()
+        if self.collector_proc is not None and self.collector_proc.poll() is None:
+            self.collector_proc.terminate()
+            self.collector_proc.wait(20)
+        if self.victoria is not None:
+            self.victoria.stop()
         if self.proxy is not None:
             self.proxy.close()
         self.broker.stop()

@@ -1,7 +1,7 @@
-"""Chaos for the edge: a broker down for a minute and an agent killed with SIGKILL mid-flight, with 50 simulated
-devices on one agent process. Each ends with an exact accounting, printed as a table: every seq produced
-reaches a bare subscriber (duplicates counted, first arrivals in order per device) and the ledger settles each
-exactly once."""
+"""Chaos for the edge: a broker down for a minute, an agent killed with SIGKILL mid-flight and an agent whose disk
+fills up, with 50 simulated devices on one agent process. Each ends with an exact accounting, printed as a table:
+every seq produced reaches a bare subscriber (duplicates counted, first arrivals in order per device) and the
+ledger settles each exactly once."""
 
 import os
 import signal
@@ -10,10 +10,12 @@ import time
 import pytest
 
 from tests.chaos.rig import DEVICES, Rig
+from tests.support.small_disk import SmallDisk
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.mqtt
 OUTAGE_S = float(os.environ.get("CAMPUSPULSE_CHAOS_OUTAGE_S", "60"))
+DISK_FULL_S = float(os.environ.get("CAMPUSPULSE_CHAOS_DISK_FULL_S", "20"))
 
 
 @pytest.fixture
@@ -51,3 +53,32 @@ def test_an_agent_killed_mid_flight_resumes_its_seq_and_loses_nothing(rig):
     time.sleep(3)
     rig.stop_agent()
     rig.account(f"agent SIGKILL twice, {DEVICES} devices")
+
+
+def test_an_agent_whose_disk_fills_up_holds_its_records_in_memory_and_loses_nothing(tmp_path):
+    with SmallDisk(tmp_path / "disk", size_mb=16) as disk:
+        rig = Rig(tmp_path, queue_dir=disk.path)
+        try:
+            rig.start_agent()
+            wait_until(lambda: rig.settled()[0] > 200, 30, "records in the ledger")
+            rig.broker.stop()  # the queue must grow: a queue that keeps up lives in the pages it already has
+            time.sleep(2)
+            disk.fill()
+            wait_until(lambda: rig.agent_metric("campuspulse_agent_queue_write_failures") > 0, 60,
+                       "the agent to meet the full disk")  # fmt: skip
+            time.sleep(DISK_FULL_S)
+            held = rig.agent_metric("campuspulse_agent_held_records")
+            failures = rig.agent_metric("campuspulse_agent_queue_write_failures")
+            assert held >= DISK_FULL_S * DEVICES * 0.5, f"the agent kept observing into memory ({held} held)"
+            rig.broker.start()
+            time.sleep(5)
+            disk.free()
+            wait_until(lambda: rig.agent_metric("campuspulse_agent_held_records") < 500, 60,
+                       "the held records to reach the queue once the disk has room")  # fmt: skip
+            assert rig.agent_metric("campuspulse_agent_shed_readings") == 0
+            wait_until(lambda: rig.queued() < 100, 60, "the backlog to be published")
+            rig.stop_agent()
+            rig.account(f"agent disk full {DISK_FULL_S:.0f} s (broker away)",
+                        **{"held in memory": int(held), "failed commits": int(failures)})  # fmt: skip
+        finally:
+            rig.close()

@@ -1,6 +1,6 @@
-"""Chaos between the agent and the ledger: one agent partitioned from the network, an agent whose clock runs
-ten minutes ahead, and the ledger's PostgreSQL crashing under the collector. Each ends with the rig's exact
-accounting table."""
+"""Chaos between the agent and the stores: one agent partitioned from the network, an agent whose clock runs
+ten minutes ahead, the ledger's PostgreSQL crashing under the collector, the collector process SIGKILLed, and the
+time-series server stopped. Each ends with the rig's exact accounting table (both stores where both are on)."""
 
 import glob
 import os
@@ -17,6 +17,7 @@ from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.mqtt
 PARTITION_S = float(os.environ.get("CAMPUSPULSE_CHAOS_PARTITION_S", "20"))
+SERIES_DOWN_S = float(os.environ.get("CAMPUSPULSE_CHAOS_SERIES_DOWN_S", "30"))
 
 
 def test_a_partitioned_agent_catches_up_and_loses_nothing(tmp_path):
@@ -74,3 +75,41 @@ def test_the_ledger_database_crashing_loses_nothing(tmp_path):
     finally:
         rig.close()
         pg.stop()
+
+
+def test_the_collector_killed_twice_loses_nothing_in_either_store(tmp_path):
+    rig = Rig(tmp_path, collector_process=True, timeseries=True)
+    try:
+        rig.start_agent()
+        for _ in range(2):
+            watermark = rig.settled()[0]
+            wait_until(lambda w=watermark: rig.settled()[0] > w + 300, 30, "records settling")
+            rig.kill_collector()
+            time.sleep(3)  # the agent keeps publishing; the broker keeps the collector's session
+            rig.start_collector()
+        time.sleep(3)
+        rig.stop_agent()
+        rig.account("collector SIGKILL twice, both stores", **{"collector kills": 2})
+    finally:
+        rig.close()
+
+
+def test_the_time_series_server_down_keeps_the_ledger_going_and_loses_nothing(tmp_path):
+    rig = Rig(tmp_path, timeseries=True)
+    try:
+        assert rig.victoria is not None and rig.collector is not None and rig.collector.sink is not None
+        rig.start_agent()
+        wait_until(lambda: rig.settled()[0] > 200, 30, "records in the ledger")
+        rig.victoria.stop()
+        down = rig.settled()[0]
+        time.sleep(SERIES_DOWN_S)
+        settled_while_down = rig.settled()[0] - down
+        assert settled_while_down > SERIES_DOWN_S * 50, "the ledger kept settling while the time series was down"
+        spooled = rig.collector.sink.counters.spool_lines
+        assert spooled > 0 and rig.collector.sink.counters.write_errors > 0
+        rig.victoria.start()
+        rig.stop_agent()
+        rig.account(f"time-series server down {SERIES_DOWN_S:.0f} s",
+                    **{"settled while down": settled_while_down, "spooled": spooled})  # fmt: skip
+    finally:
+        rig.close()

@@ -117,7 +117,7 @@ def test_the_status_tells_the_queue_depth_and_the_ledger_keeps_it(tmp_path: Path
 
 def test_a_queue_that_cannot_be_written_holds_records_in_memory_until_it_can(tmp_path: Path, caplog):
     """The queue's file is made full with SQLite's own page limit: the same SQLITE_FULL error a full disk
-    gives (a real full file system needs a mount this test cannot count on)."""
+    gives (the chaos suite fills a real tmpfs under a whole agent process: tests/chaos/test_agent_faults.py)."""
     from prometheus_client import generate_latest
 
     from campuspulse.edge.agent import Agent
@@ -173,3 +173,22 @@ def test_memory_held_while_the_queue_is_full_is_bounded_by_shedding_readings(tmp
     ], "every state record kept, in order"
     assert len(queued) == len(records) - agent.readings_shed
     agent.queue.close()
+
+
+def test_acknowledged_records_that_cannot_be_removed_are_not_published_again(tmp_path: Path, caplog):
+    """`PRAGMA query_only` makes the delete fail as a full disk does (with WAL, a delete needs new log pages)."""
+    queue = RecordQueue(tmp_path / "q.db")
+    queue.append(workload(2, devices=5))
+    total = len(queue)
+    first = queue.peek_raw(10)
+    assert first is not None
+    queue.db.execute("PRAGMA query_only = 1")
+    queue.remove_through(first[0])
+    assert "cannot remove acknowledged records" in caplog.text
+    second = queue.peek_raw(10)
+    assert second is not None and orjson.loads(second[1][0])["seq"] == first[0] + 1, "the acked batch is not sent again"
+    assert len(queue) == total - 10 and queue.oldest_ts() == orjson.loads(second[1][0])["ts"]
+    queue.db.execute("PRAGMA query_only = 0")
+    queue.remove_through(second[0])
+    assert queue.db.execute("SELECT min(seq) FROM records").fetchone()[0] == second[0] + 1, "both batches removed"
+    queue.close()

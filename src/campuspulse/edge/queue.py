@@ -26,6 +26,9 @@ class RecordQueue:
         self.max_bytes = max_bytes
         self.dropped_records = 0
         self.dropped_changed = False
+        # Acknowledged by the broker; rows up to here are gone, or waiting for a disk that can take the delete.
+        self.acked_through = -1
+        self.remove_failures = 0
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
@@ -54,7 +57,8 @@ class RecordQueue:
             cur.execute("UPDATE meta SET value=? WHERE key='next_seq'", (first + len(records),))
             cur.execute("COMMIT")
         except BaseException:
-            cur.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite may have rolled back already (a full disk)
+                cur.execute("ROLLBACK")
             raise
         if self.max_bytes is not None and self.used_bytes() > self.max_bytes:
             self._thin_until_within_bound()
@@ -78,12 +82,14 @@ class RecordQueue:
 
     def thin(self) -> int:
         """Discard alternate runs of readings among the oldest half of the queued readings; the number discarded."""
-        (count,) = self.db.execute("SELECT count(*) FROM records WHERE reading = 1").fetchone()
+        (count,) = self.db.execute("SELECT count(*) FROM records WHERE reading = 1 AND seq > ?",
+                                   (self.acked_through,)).fetchone()  # fmt: skip
         if not count:
             return 0
         runs: list[tuple[int, int]] = []  # (first seq, last seq) of consecutive readings
         taken, limit, open_run = 0, max(count // 2, 1), False
-        for seq, reading in self.db.execute("SELECT seq, reading FROM records ORDER BY seq"):
+        for seq, reading in self.db.execute("SELECT seq, reading FROM records WHERE seq > ? ORDER BY seq",
+                                            (self.acked_through,)):  # fmt: skip
             if taken >= limit:
                 break
             if not reading:
@@ -126,25 +132,42 @@ class RecordQueue:
 
     def peek(self, limit: int) -> list[dict[str, Any]]:
         """The oldest `limit` records, still queued."""
-        rows = self.db.execute("SELECT body FROM records ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        rows = self.db.execute("SELECT body FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
+                               (self.acked_through, limit)).fetchall()  # fmt: skip
         return [orjson.loads(b) for (b,) in rows]
 
     def peek_raw(self, limit: int) -> tuple[int, list[bytes]] | None:
         """(last seq, the JSON of each record) of the oldest `limit` records, or None when the queue is empty."""
-        rows = self.db.execute("SELECT seq, body FROM records ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        rows = self.db.execute("SELECT seq, body FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
+                               (self.acked_through, limit)).fetchall()  # fmt: skip
         return (rows[-1][0], [b for _, b in rows]) if rows else None
 
     def remove_through(self, seq: int) -> None:
-        """Drop every record up to `seq`: the broker has acknowledged them."""
-        self.db.execute("DELETE FROM records WHERE seq <= ?", (seq,))
+        """Drop every record up to `seq`: the broker has acknowledged them.
+
+        On a full or failing disk the rows stay until a later removal succeeds; they are not published again
+        by this process (a restart before then publishes them again, which the collector counts as duplicates).
+        """
+        self.acked_through = max(self.acked_through, seq)
+        try:
+            self.db.execute("DELETE FROM records WHERE seq <= ?", (self.acked_through,))
+        except sqlite3.OperationalError as exc:
+            self.remove_failures += 1
+            if self.remove_failures == 1 or self.remove_failures % 100 == 0:
+                log.error("agent queue: cannot remove acknowledged records through seq %d (%s); retrying with "
+                          "the next acknowledgement", self.acked_through, exc)  # fmt: skip
+            return
+        self.remove_failures = 0
 
     def oldest_ts(self) -> str | None:
         """The `ts` of the oldest queued record (how far behind publishing is)."""
-        row = self.db.execute("SELECT body FROM records ORDER BY seq LIMIT 1").fetchone()
+        row = self.db.execute("SELECT body FROM records WHERE seq > ? ORDER BY seq LIMIT 1",
+                              (self.acked_through,)).fetchone()  # fmt: skip
         return orjson.loads(row[0])["ts"] if row else None
 
     def __len__(self) -> int:
-        return self.db.execute("SELECT count(*) FROM records").fetchone()[0]
+        """Records not yet acknowledged by the broker."""
+        return self.db.execute("SELECT count(*) FROM records WHERE seq > ?", (self.acked_through,)).fetchone()[0]
 
     @property
     def next_seq(self) -> int:
