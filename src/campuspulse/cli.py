@@ -83,6 +83,7 @@ def agent(
         raise typer.Exit(2)
     from campuspulse.edge.agent import Agent
     from campuspulse.edge.metrics import serve_metrics
+    from campuspulse.edge.queue import QueueUnavailable
 
     settings = _load(config)
     if settings.agent is None:
@@ -102,7 +103,11 @@ def agent(
                 raise ValueError(f"{config}: no `agent:` section")
             return fresh
 
-        runner = Agent(settings.agent, settings.mqtt, reload=reread)  # type: ignore[arg-type]
+        try:
+            runner = Agent(settings.agent, settings.mqtt, reload=reread)  # type: ignore[arg-type]
+        except QueueUnavailable as exc:
+            err.print(f"[red]error[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
         settle_heap()
         if settings.agent.metrics_port:  # type: ignore[union-attr]
             serve_metrics(runner, settings.agent.metrics_port)  # type: ignore[union-attr]

@@ -138,9 +138,24 @@ class Rig:
         self.agent: subprocess.Popen[bytes] | None = None
 
     def start_agent(self) -> None:
+        """Start the agent process and wait until it serves its metrics."""
         self.agent = subprocess.Popen([sys.executable, "-m", "campuspulse", "agent", "-c", str(self.config)],
                                       stdout=self.log, stderr=subprocess.STDOUT,
                                       env={**os.environ, **self.agent_env})  # fmt: skip
+
+        def serving() -> bool:
+            assert self.agent is not None and self.agent.poll() is None, self.log_tail()
+            try:
+                return self.agent_metric("campuspulse_agent_queue_records") >= 0
+            except httpx.TransportError:
+                return False
+
+        wait_until(serving, 30, "the agent to start")
+
+    def log_tail(self) -> str:
+        """The end of the processes' log."""
+        self.log.flush()
+        return (self.tmp / "processes.log").read_text()[-3000:]
 
     def agent_metric(self, name: str) -> float:
         """One unlabelled metric of the agent process."""
@@ -154,7 +169,7 @@ class Rig:
         )  # fmt: skip
 
         def subscribed() -> bool:
-            assert self.collector_proc is not None and self.collector_proc.poll() is None, "the collector died"
+            assert self.collector_proc is not None and self.collector_proc.poll() is None, self.log_tail()
             try:
                 return scrape(self.collector_port, "campuspulse_collector_connected") == 1
             except httpx.TransportError:
@@ -177,7 +192,7 @@ class Rig:
     def stop_agent(self) -> None:
         assert self.agent is not None
         self.agent.send_signal(signal.SIGTERM)
-        assert self.agent.wait(20) == 0, (self.tmp / "processes.log").read_text()[-2000:]
+        assert self.agent.wait(20) == 0, self.log_tail()
 
     def account(self, scenario: str, **extra: int) -> dict[str, int]:
         """Wait until everything produced is settled, then count (with `extra` columns); asserts the exact

@@ -5,6 +5,8 @@ ledger settles each exactly once."""
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -70,15 +72,36 @@ def test_an_agent_whose_disk_fills_up_holds_its_records_in_memory_and_loses_noth
             held = rig.agent_metric("campuspulse_agent_held_records")
             failures = rig.agent_metric("campuspulse_agent_queue_write_failures")
             assert held >= DISK_FULL_S * DEVICES * 0.5, f"the agent kept observing into memory ({held} held)"
-            rig.broker.start()
-            time.sleep(5)
+            assert rig.agent is not None
+            rig.agent.send_signal(signal.SIGKILL)  # what it held in memory had no seq yet: nothing waits for it
+            rig.agent.wait(10)
+            rig.start_agent()  # on the still full disk
+            wait_until(lambda: rig.agent_metric("campuspulse_agent_queue_write_failures") > 0, 60,
+                       "the restarted agent to observe into memory")  # fmt: skip
+            rig.broker.start()  # it publishes its queue; the full disk refuses to let go of what was acknowledged
+            wait_until(lambda: rig.agent_metric("campuspulse_agent_queue_records") == 0, 60,
+                       "the queue to be published from the full disk")  # fmt: skip
             disk.free()
             wait_until(lambda: rig.agent_metric("campuspulse_agent_held_records") < 500, 60,
                        "the held records to reach the queue once the disk has room")  # fmt: skip
             assert rig.agent_metric("campuspulse_agent_shed_readings") == 0
-            wait_until(lambda: rig.queued() < 100, 60, "the backlog to be published")
+            wait_until(lambda: rig.agent_metric("campuspulse_agent_queue_records") < 100, 60, "the backlog published")
             rig.stop_agent()
-            rig.account(f"agent disk full {DISK_FULL_S:.0f} s (broker away)",
+            rig.account(f"agent disk full {DISK_FULL_S:.0f} s, killed and restarted on it (broker away)",
                         **{"held in memory": int(held), "failed commits": int(failures)})  # fmt: skip
         finally:
             rig.close()
+
+
+def test_an_agent_whose_queue_cannot_be_created_says_so(tmp_path):
+    with SmallDisk(tmp_path / "disk", size_mb=1) as disk:
+        disk.fill()
+        config = tmp_path / "agent.yaml"
+        config.write_text(f"agent:\n  id: a1\n  school: s1\n  queue_path: {disk.path / 'queue.db'}\n"
+                          "  devices: [{id: d0, source: {driver: simulated}}]\n")  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "campuspulse", "agent", "-c", str(config)],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 1
+    message = " ".join(done.stderr.split())
+    assert f"cannot open the agent's queue at {disk.path / 'queue.db'}" in message and "disk full" in message
+    assert "Traceback" not in done.stderr

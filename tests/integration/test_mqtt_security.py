@@ -13,6 +13,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import SecretStr
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -210,3 +211,34 @@ def test_no_connection_without_tls_a_password_or_with_a_renewed_one(broker):
     broker.reload()
     assert not Client(broker.port, "a1", old, broker.certs.ca).ok(), "a renewed agent's old password is refused"
     assert Client(broker.port, "a1", new, broker.certs.ca).ok()
+
+
+def test_an_agent_names_refused_credentials_and_only_those(broker, caplog):
+    """A wrong password is logged as refused credentials; a broker that goes away is only unreachable."""
+    settings = load_settings(broker.provision("a1", "s1"))
+    broker.reload()
+    assert settings.agent is not None
+    devices = [{"id": "pc1", "poll_s": 0.1, "source": {"driver": "simulated"}}]
+    agent_settings = type(settings.agent).model_validate({**settings.agent.model_dump(), "devices": devices})
+
+    def run(mqtt_settings: MqttSettings, until: str) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.new_event_loop()
+        agent = Agent(agent_settings, mqtt_settings)
+        thread = threading.Thread(target=loop.run_until_complete, args=(agent.run(stop),), daemon=True)
+        thread.start()
+        try:
+            if until == "broker unreachable":
+                wait_until(agent.publisher.connected.is_set, 30, "the agent to connect")
+                broker.mosquitto.stop()
+            wait_until(lambda: until in caplog.text, 30, until)
+        finally:
+            loop.call_soon_threadsafe(stop.set)
+            thread.join(15)
+
+    wrong = settings.mqtt.model_copy(update={"password": SecretStr("guess")})
+    run(wrong, "refused its credentials")
+    assert "check mqtt.username and mqtt.password" in caplog.text
+    caplog.clear()
+    run(settings.mqtt, "broker unreachable")
+    assert "refused its credentials" not in caplog.text, "a lost connection is not blamed on the password"

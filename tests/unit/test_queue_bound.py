@@ -1,8 +1,10 @@
 """The agent queue's disk bound: readings are thinned, states kept, every discarded seq announced."""
 
+import asyncio
 from pathlib import Path
 
 import orjson
+import pytest
 from sqlalchemy.orm import Session
 
 from campuspulse.edge.publisher import Publisher
@@ -13,6 +15,7 @@ from campuspulse.server.ledger.health import agent_health
 from campuspulse.server.ledger.ingest import Ledger
 from campuspulse.settings import MqttSettings
 from campuspulse.telemetry import StatusPayload, format_ts, parse_records_payload, parse_ts
+from tests.support.mosquitto import free_port
 
 T0 = 1788739200000
 
@@ -192,3 +195,32 @@ def test_acknowledged_records_that_cannot_be_removed_are_not_published_again(tmp
     queue.remove_through(second[0])
     assert queue.db.execute("SELECT min(seq) FROM records").fetchone()[0] == second[0] + 1, "both batches removed"
     queue.close()
+
+
+@pytest.mark.parametrize("part", ["publisher", "flusher"])
+def test_an_agent_whose_publisher_or_flusher_fails_ends_with_that_error(tmp_path: Path, monkeypatch, part):
+    """An unexpected error (injected here: none can be caused from outside) must not leave an agent that
+    observes but never publishes, nor one that exits as if it had been asked to."""
+    from campuspulse.edge.agent import Agent
+    from campuspulse.settings import AgentSettings
+
+    settings = AgentSettings(id="a1", school="s1", queue_path=tmp_path / "q.db",
+                             devices=[{"id": "d0", "poll_s": 0.1, "source": {"driver": "simulated"}}])  # fmt: skip
+    agent = Agent(settings, MqttSettings(port=free_port()))
+
+    async def broken(*_: object) -> None:
+        await asyncio.sleep(0.3)
+        raise RuntimeError(f"the {part} broke")
+
+    if part == "publisher":
+        monkeypatch.setattr(agent.publisher, "run", broken)
+    else:
+        monkeypatch.setattr(agent, "_flush_every", broken)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(10, stop.set)
+        await agent.run(stop)
+
+    with pytest.raises(RuntimeError, match=f"the {part} broke"):
+        asyncio.run(main())

@@ -150,12 +150,12 @@ class Agent:
             while not stop.is_set():
                 pollers = [asyncio.create_task(self._poll(d, drv, mon)) for d, drv, mon in self.devices]
                 waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._reload_requested.wait()),
-                         publisher}  # fmt: skip
+                         publisher, flusher}  # fmt: skip
                 await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                for task in [*(waits - {publisher}), *pollers]:
+                for task in [*(waits - {publisher, flusher}), *pollers]:
                     task.cancel()
                 await asyncio.gather(*pollers, return_exceptions=True)
-                if publisher.done():
+                if publisher.done() or flusher.done():
                     break
                 if self._reload_requested.is_set():
                     self._reload_requested.clear()
@@ -164,5 +164,8 @@ class Agent:
             stop.set()
             self.flush()
             publishing.set()
-            await asyncio.gather(flusher, publisher, return_exceptions=True)
+            outcomes = await asyncio.gather(flusher, publisher, return_exceptions=True)
             self.queue.close()
+        for outcome in outcomes:  # a publisher or flusher that failed ends the agent with its error, not silently
+            if isinstance(outcome, Exception):
+                raise outcome

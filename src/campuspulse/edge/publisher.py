@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 
 from campuspulse import __version__
 from campuspulse.backoff import delays, sleep_unless
@@ -91,24 +92,37 @@ class Publisher:
                     self.connected.set()
                     backoff = delays()
                     log.info("agent %s connected to %s:%s", self.agent, self.mqtt.host, self.mqtt.port)
-                    listener = asyncio.create_task(self._commands(client))
-                    try:
-                        await self._drain(client, stop)
-                    finally:
-                        listener.cancel()
+                    await self._drain_while_listening(client, stop)
                     await client.publish(self._topic[TopicKind.STATUS], self._status(False), qos=1, retain=True,
                                          timeout=5)  # fmt: skip
                     return
             except aiomqtt.MqttError as exc:
                 self.connected.clear()
                 wait = next(backoff)
-                if isinstance(exc, aiomqtt.MqttCodeError) and exc.rc in REFUSED:
+                if isinstance(exc, MqttConnectError) and int(getattr(exc.rc, "value", exc.rc)) in REFUSED:  # a CONNACK
                     log.error("agent %s: the broker at %s:%s refused its credentials (%s): check mqtt.username and "
                               "mqtt.password, or provision the agent again; retrying in %.1f s", self.agent,
                               self.mqtt.host, self.mqtt.port, exc, wait)  # fmt: skip
                 else:
                     log.warning("agent %s: broker unreachable (%s); retrying in %.1f s", self.agent, exc, wait)
                 await sleep_unless(stop, wait)
+
+    async def _drain_while_listening(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        """Publish the queue and answer commands; a lost connection, noticed by either, ends both at once (the
+        listener notices it even while there is nothing to publish)."""
+        drain = asyncio.create_task(self._drain(client, stop))
+        listener = asyncio.create_task(self._commands(client))
+        try:
+            done, _ = await asyncio.wait({drain, listener}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (drain, listener):
+                task.cancel()
+            await asyncio.gather(drain, listener, return_exceptions=True)
+        if drain in done:
+            drain.result()  # stopped, or the drain's own error
+            return
+        error = listener.exception()
+        raise error if error is not None else aiomqtt.MqttError("the broker ended the session")
 
     async def _commands(self, client: aiomqtt.Client) -> None:
         """Answer the `cmd` topic (plain text or {"cmd": …}): `rebirth` republishes the birth status, `reload`
@@ -140,9 +154,11 @@ class Publisher:
                 self.wakeup.clear()
                 waiter = asyncio.ensure_future(self.wakeup.wait())
                 stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait({waiter, stopper}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                stopper.cancel()
+                try:
+                    await asyncio.wait({waiter, stopper}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiter.cancel()
+                    stopper.cancel()
                 continue
             await self._publish(client, batch)
         deadline = time.monotonic() + FINAL_DRAIN_S  # stopping: what was observed goes out while there is time

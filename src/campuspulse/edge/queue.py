@@ -17,6 +17,10 @@ log = logging.getLogger(__name__)
 MAX_ANNOUNCED_RANGES = 1000
 
 
+class QueueUnavailable(RuntimeError):
+    """The queue's file can be neither opened nor created."""
+
+
 class RecordQueue:
     """Records waiting for the broker's PUBACK, in seq order."""
 
@@ -29,16 +33,40 @@ class RecordQueue:
         # Acknowledged by the broker; rows up to here are gone, or waiting for a disk that can take the delete.
         self.acked_through = -1
         self.remove_failures = 0
-        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)")
-        self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
-        self.db.execute("CREATE TABLE IF NOT EXISTS dropped (first INTEGER PRIMARY KEY, last INTEGER NOT NULL)")
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(records)")}
-        if "reading" not in columns:  # queues written by older agents: their records count as states
-            self.db.execute("ALTER TABLE records ADD COLUMN reading INTEGER NOT NULL DEFAULT 0")
-        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('next_seq', 0)")
+        self.exclusive = False
+        try:
+            self.db = self._open(path, exclusive=False)
+        except sqlite3.OperationalError as shared_failure:
+            # A full disk cannot take the shared-memory index WAL readers need; held exclusively, the index
+            # lives in this process's memory and the queue can still be read, published and written once
+            # there is room again (other processes cannot read it meanwhile).
+            try:
+                self.db = self._open(path, exclusive=True)
+            except sqlite3.OperationalError as exc:
+                raise QueueUnavailable(f"cannot open the agent's queue at {path}: {exc} (is its disk full or "
+                                       "read-only?)") from exc  # fmt: skip
+            self.exclusive = True
+            log.warning("agent queue at %s opened for this process only (%s: a full disk?)", path, shared_failure)
+
+    @staticmethod
+    def _open(path: str | Path, exclusive: bool) -> sqlite3.Connection:
+        db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        try:
+            if exclusive:
+                db.execute("PRAGMA locking_mode=EXCLUSIVE")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+            db.execute("CREATE TABLE IF NOT EXISTS dropped (first INTEGER PRIMARY KEY, last INTEGER NOT NULL)")
+            columns = {row[1] for row in db.execute("PRAGMA table_info(records)")}
+            if "reading" not in columns:  # queues written by older agents: their records count as states
+                db.execute("ALTER TABLE records ADD COLUMN reading INTEGER NOT NULL DEFAULT 0")
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('next_seq', 0)")
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def append(self, records: list[dict[str, Any]]) -> list[int]:
         """Give each record the next seq and store them durably; returns the seqs."""
