@@ -195,6 +195,10 @@ def soak(console: Console, args: argparse.Namespace, url: str) -> None:
     )
     rss = [m for _, m in memory]
     table.add_row("collector RSS first / max / last", f"{rss[0]:.0f} / {max(rss):.0f} / {rss[-1]:.0f} MB")
+    by_minute: dict[int, float] = {}
+    for at, mb in memory:
+        by_minute[int(at // 60)] = max(by_minute.get(int(at // 60), 0.0), mb)
+    table.add_row("collector RSS, highest in each minute", " ".join(f"{mb:.0f}" for mb in by_minute.values()) + " MB")
     console.print(table)
     if args.smoke and settled != load.published:
         raise SystemExit(f"only {settled} of {load.published} records settled")
