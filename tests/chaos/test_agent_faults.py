@@ -8,9 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 
 import pytest
+from sqlalchemy.orm import Session
 
+from campuspulse.server.ledger.schema import Agent
 from tests.chaos.rig import DEVICES, Rig
 from tests.support.small_disk import SmallDisk
 from tests.support.waiting import wait_until
@@ -57,6 +60,13 @@ def test_an_agent_killed_mid_flight_resumes_its_seq_and_loses_nothing(rig):
     rig.account(f"agent SIGKILL twice, {DEVICES} devices")
 
 
+def unwritable_since(rig: Rig) -> datetime | None:
+    with Session(rig.engine) as s:
+        agent = s.get(Agent, "a1")
+        assert agent is not None
+        return agent.queue_unwritable_since
+
+
 def test_an_agent_whose_disk_fills_up_holds_its_records_in_memory_and_loses_nothing(tmp_path):
     with SmallDisk(tmp_path / "disk", size_mb=16) as disk:
         rig = Rig(tmp_path, queue_dir=disk.path)
@@ -81,9 +91,11 @@ def test_an_agent_whose_disk_fills_up_holds_its_records_in_memory_and_loses_noth
             rig.broker.start()  # it publishes its queue; the full disk refuses to let go of what was acknowledged
             wait_until(lambda: rig.agent_metric("campuspulse_agent_queue_records") == 0, 60,
                        "the queue to be published from the full disk")  # fmt: skip
+            wait_until(lambda: unwritable_since(rig) is not None, 30, "the server to hear of the full disk")
             disk.free()
             wait_until(lambda: rig.agent_metric("campuspulse_agent_held_records") < 500, 60,
                        "the held records to reach the queue once the disk has room")  # fmt: skip
+            wait_until(lambda: unwritable_since(rig) is None, 30, "the server to hear the disk has room again")
             assert rig.agent_metric("campuspulse_agent_shed_readings") == 0
             wait_until(lambda: rig.agent_metric("campuspulse_agent_queue_records") < 100, 60, "the backlog published")
             rig.stop_agent()

@@ -15,6 +15,7 @@ from campuspulse.server.ledger.health import agent_health
 from campuspulse.server.ledger.ingest import Ledger
 from campuspulse.settings import MqttSettings
 from campuspulse.telemetry import StatusPayload, format_ts, parse_records_payload, parse_ts
+from campuspulse.telemetry.timestamps import ms_to_datetime
 from tests.support.mosquitto import free_port
 
 T0 = 1788739200000
@@ -224,3 +225,53 @@ def test_an_agent_whose_publisher_or_flusher_fails_ends_with_that_error(tmp_path
 
     with pytest.raises(RuntimeError, match=f"the {part} broke"):
         asyncio.run(main())
+
+
+def test_an_agent_whose_queue_disk_refuses_says_so_to_the_server(tmp_path: Path):
+    """Full disk → the status carries since when and how much is held → the ledger keeps it → agent health and the
+    dashboard's agent table show it; writable again → cleared."""
+    from campuspulse.edge.agent import Agent
+    from campuspulse.server.web.i18n import Text
+    from campuspulse.server.web.pages import templates
+    from campuspulse.settings import AgentSettings
+
+    settings = AgentSettings(id="a1", school="s1", queue_path=tmp_path / "q.db",
+                             devices=[{"id": "d0", "source": {"driver": "simulated"}}])  # fmt: skip
+    agent = Agent(settings, MqttSettings(), clock=lambda: T0 / 1000)
+    engine = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with Session(engine) as s, s.begin():
+        s.info["actor"] = "test"
+        service.put_school(s, "s1", {"name": "s1", "district": "d", "stage": "junior", "tz": "Asia/Shanghai"})
+        service.put_agent(s, "a1", "s1")
+    ledger = Ledger(engine)
+    agents_table = templates.env.get_template("_agents.html")
+
+    def report() -> dict:
+        status = StatusPayload.model_validate(orjson.loads(agent.publisher._status(True)))
+        assert ledger.apply_status(status, "test") is None
+        with Session(engine) as s:
+            health = agent_health(s, "a1")
+        assert health is not None
+        return health
+
+    records = workload(2, devices=5)
+    agent.queue.db.execute(f"PRAGMA max_page_count = {agent.queue.db.execute('PRAGMA page_count').fetchone()[0]}")
+    for i in range(0, len(records), 50):
+        agent.enqueue(records[i : i + 50])
+        agent.flush()
+    assert agent.publisher.status_changed, "the failure is announced with the next status, not a minute later"
+    health = report()
+    assert health["queue_unwritable_since"] == ms_to_datetime(T0).isoformat()
+    assert health["queue_held"] == len(records)
+    html = agents_table.render(agents=[health], t=Text("en"))
+    assert "disk full" in html and f"held in memory: {len(records)}" in html
+    agent.publisher.status_changed = False
+    agent.queue.db.execute("PRAGMA max_page_count = 1073741823")
+    agent.flush()
+    assert agent.publisher.status_changed, "and so is the recovery"
+    health = report()
+    assert health["queue_unwritable_since"] is None and health["queue_held"] == 0
+    assert health["queue_records"] == len(records)
+    assert "disk full" not in agents_table.render(agents=[health], t=Text("en"))
+    agent.queue.close()
+    engine.dispose()

@@ -100,6 +100,10 @@ class Agent:
                 kept = [r for r in self._observed if r.get("type") != "reading"]
                 self.readings_shed += len(self._observed) - len(kept)
                 self._observed = kept
+            since = self.publisher.unwritable[0] if self.publisher.unwritable else int(self.clock() * 1000)
+            self.publisher.unwritable = (since, len(self._observed))
+            if self.queue_write_errors == 1:
+                self.publisher.status_changed = True  # the server hears of it with the next status
             if self.queue_write_errors == 1 or self.queue_write_errors % 100 == 0:
                 log.error("agent %s: cannot write the queue at %s (%s); holding %d records in memory, retrying",
                           self.settings.id, self.settings.queue_path, exc, len(self._observed))  # fmt: skip
@@ -108,6 +112,8 @@ class Agent:
             log.warning("agent %s: the queue is writable again after %d failed commits", self.settings.id,
                         self.queue_write_errors)  # fmt: skip
             self.queue_write_errors = 0
+            self.publisher.unwritable = None
+            self.publisher.status_changed = True
         self._observed = []
         self.publisher.wakeup.set()
 

@@ -64,6 +64,7 @@ class Publisher:
         self.published_records = 0
         self.rebirths = 0
         self.status_changed = False
+        self.unwritable: tuple[int, int] | None = None  # (since ms, observations held) while the queue's disk refuses
         self.on_reload: Callable[[], str | None] = lambda: "reload is not supported here"
         self._topic = {k: topic_for(school, agent, k, mqtt.topic_prefix) for k in TopicKind}
         self._envelope = dumps({"v": 1, "agent": agent, "school": school, "records": []})[:-2]  # ends in `[`
@@ -77,6 +78,8 @@ class Publisher:
             status["dropped"] = dropped
         if queue:
             status["queue"] = {"records": len(self.queue), "oldest_ts": self.queue.oldest_ts()}
+            if self.unwritable is not None:
+                status["queue"] |= {"unwritable_since": format_ts(self.unwritable[0]), "held": self.unwritable[1]}
         self._status_at = time.monotonic()
         return dumps(status)
 

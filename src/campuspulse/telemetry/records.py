@@ -105,6 +105,9 @@ class QueueStatus(BaseModel):
 
     records: int = Field(ge=0)
     oldest_ts: Timestamp | None = None
+    # Since when the queue's disk refuses writes (full or failing), and how many observations wait in memory.
+    unwritable_since: Timestamp | None = None
+    held: int = Field(0, ge=0)
 
 
 class StatusPayload(BaseModel):

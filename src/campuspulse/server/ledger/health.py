@@ -32,6 +32,8 @@ def agent_health(s: Session, agent: str) -> dict[str, Any] | None:
         "version": row.version,
         "queue_records": row.queue_records,
         "queue_oldest": _iso(row.queue_oldest),
+        "queue_unwritable_since": _iso(row.queue_unwritable_since),
+        "queue_held": row.queue_held,
         "settled_through_seq": watermark,
         "max_seq": prog.max_seq if prog else -1,
         "pending_records": pending,

@@ -32,6 +32,7 @@ from campuspulse.server.ledger.segment_folder import SegmentFolder
 from campuspulse.server.ledger.stale_days import mark_stale
 from campuspulse.telemetry import ParsedBatch, StatusPayload
 from campuspulse.telemetry.parsed import ParsedReading, ParsedRecord, ParsedState
+from campuspulse.telemetry.timestamps import ms_to_datetime
 
 
 @dataclass(slots=True)
@@ -370,15 +371,18 @@ class Ledger:
             return refusal
         agent = s.get(Agent, status.agent)
         assert agent is not None
-        seen = datetime.fromtimestamp(status.ts / 1000, UTC)
+        seen = ms_to_datetime(status.ts)
         if agent.last_seen is None or seen >= agent.last_seen:  # a retained or redelivered old status
             agent.online = status.online
             agent.last_seen = seen
             agent.version = status.version or agent.version
             if status.queue is not None:
                 agent.queue_records = status.queue.records
-                oldest = status.queue.oldest_ts
-                agent.queue_oldest = None if oldest is None else datetime.fromtimestamp(oldest / 1000, UTC)
+                q = status.queue
+                agent.queue_oldest = None if q.oldest_ts is None else ms_to_datetime(q.oldest_ts)
+                unwritable = q.unwritable_since
+                agent.queue_unwritable_since = None if unwritable is None else ms_to_datetime(unwritable)
+                agent.queue_held = q.held
         if status.dropped:
             prog = self._progress(s, status.agent)
             known = {g.first_seq for g in self._gaps(s, status.agent)}

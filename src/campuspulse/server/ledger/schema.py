@@ -51,6 +51,8 @@ class Agent(Base):
     version: Mapped[str | None] = mapped_column(String(64), default=None)
     queue_records: Mapped[int | None] = mapped_column(default=None)
     queue_oldest: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    queue_unwritable_since: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    queue_held: Mapped[int | None] = mapped_column(default=None)
 
 
 class Device(Base):
