@@ -122,6 +122,14 @@ def agents() -> Dashboard:
                 f'SELECT last("queue_records") FROM "{STATUS_MEASUREMENT}" WHERE {SCHOOL} '
                 'AND $timeFilter GROUP BY time($__interval), "agent" fill(previous)',
             ),
+            _panel(
+                TimeSeries,
+                "Observations held in memory at each agent (its queue's disk refuses writes when above 0)",
+                (9, 24, 0, 28),
+                "$tag_agent",
+                f'SELECT last("queue_held") FROM "{STATUS_MEASUREMENT}" WHERE {SCHOOL} '
+                'AND $timeFilter GROUP BY time($__interval), "agent" fill(previous)',
+            ),
         ],
     ).auto_panel_ids()
 

@@ -190,6 +190,10 @@ def test_line_protocol_matches_the_contract_mapping():
     )
     status = parse_status_payload(orjson.dumps({"v": 1, "agent": "a1", "school": "s1", "online": True, "ts": ts}))
     assert status_line(status) == f"agent_status,school=s1,agent=a1 online=true {ms}"
+    queue = {"records": 12, "unwritable_since": ts, "held": 340}
+    status = parse_status_payload(orjson.dumps({"v": 1, "agent": "a1", "school": "s1", "online": True, "ts": ts,
+                                                "queue": queue}))  # fmt: skip
+    assert status_line(status) == f"agent_status,school=s1,agent=a1 online=true,queue_records=12i,queue_held=340i {ms}"
 
 
 @settings(max_examples=300)

@@ -50,9 +50,10 @@ def reading_line(school: str, agent: str, rec: ParsedReading) -> str:
 
 
 def status_line(status: StatusPayload) -> str:
-    """`agent_status,school=…,agent=… online=true[,queue_records=12i] <ts ms>`."""
+    """`agent_status,school=…,agent=… online=true[,queue_records=12i,queue_held=0i] <ts ms>`."""
     online = "true" if status.online else "false"
-    queue = f",queue_records={status.queue.records}i" if status.queue is not None else ""
+    q = status.queue
+    queue = f",queue_records={q.records}i,queue_held={q.held}i" if q is not None else ""
     return f"{STATUS_MEASUREMENT},{_tags(status.school, status.agent)} online={online}{queue} {status.ts}"
 
 
