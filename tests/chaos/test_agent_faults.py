@@ -13,6 +13,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy.orm import Session
 
+from campuspulse.edge.queue import QueueUnavailable
 from campuspulse.server.ledger.schema import Agent
 from tests.chaos.rig import DEVICES, Rig
 from tests.support.small_disk import SmallDisk
@@ -67,6 +68,14 @@ def unwritable_since(rig: Rig) -> datetime | None:
         return agent.queue_unwritable_since
 
 
+def readable_by_others(rig: Rig) -> bool:
+    try:
+        rig.queued()
+    except QueueUnavailable:  # "database is locked": the agent holds it for itself
+        return False
+    return True
+
+
 def test_an_agent_whose_disk_fills_up_holds_its_records_in_memory_and_loses_nothing(tmp_path):
     with SmallDisk(tmp_path / "disk", size_mb=16) as disk:
         rig = Rig(tmp_path, queue_dir=disk.path)
@@ -98,8 +107,19 @@ def test_an_agent_whose_disk_fills_up_holds_its_records_in_memory_and_loses_noth
             wait_until(lambda: unwritable_since(rig) is None, 30, "the server to hear the disk has room again")
             assert rig.agent_metric("campuspulse_agent_shed_readings") == 0
             wait_until(lambda: rig.agent_metric("campuspulse_agent_queue_records") < 100, 60, "the backlog published")
+            rig.stop_agent()  # a clean stop leaves no shared-memory index behind; a restart on a full disk then
+            assert not rig.queue_path.with_name(rig.queue_path.name + "-shm").exists()  # cannot make one
+            disk.fill()
+            rig.start_agent()
+            wait_until(lambda: rig.agent_metric("campuspulse_agent_queue_write_failures") > 0, 60,
+                       "the agent started on a full disk to observe into memory")  # fmt: skip
+            assert "opened for this process only" in rig.log_tail() and not readable_by_others(rig)
+            disk.free()
+            wait_until(lambda: readable_by_others(rig), 30, "the queue to be shared with other processes again")
+            wait_until(lambda: rig.agent_metric("campuspulse_agent_held_records") < 500, 60, "the held records queued")
             rig.stop_agent()
-            rig.account(f"agent disk full {DISK_FULL_S:.0f} s, killed and restarted on it (broker away)",
+            rig.account(f"agent disk full {DISK_FULL_S:.0f} s (broker away), killed and restarted on it; stopped, "
+                        "disk filled, started on it",
                         **{"held in memory": int(held), "failed commits": int(failures)})  # fmt: skip
         finally:
             rig.close()

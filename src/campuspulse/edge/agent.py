@@ -45,6 +45,7 @@ class Agent:
         self._observed: list[dict[str, object]] = []
         self.queue_write_errors = 0
         self.readings_shed = 0  # readings never queued (no seq: nothing waits for them) while the disk was full
+        self._share_again_at = 0.0
 
     def _build_devices(self, settings: AgentSettings) -> None:
         self.devices = []
@@ -114,6 +115,9 @@ class Agent:
             self.queue_write_errors = 0
             self.publisher.unwritable = None
             self.publisher.status_changed = True
+        if self.queue.exclusive and time.monotonic() >= self._share_again_at:
+            self._share_again_at = time.monotonic() + 10.0
+            self.queue.share_again()
         self._observed = []
         self.publisher.wakeup.set()
 

@@ -47,6 +47,22 @@ class RecordQueue:
                                        "read-only?)") from exc  # fmt: skip
             self.exclusive = True
             log.warning("agent queue at %s opened for this process only (%s: a full disk?)", path, shared_failure)
+        self.path = path
+
+    def share_again(self) -> bool:
+        """Reopen a queue held exclusively for readers in other processes too, once the disk has room; whether
+        it is shared now."""
+        if not self.exclusive:
+            return True
+        self.db.close()  # the exclusive lock is held until the connection closes
+        try:
+            self.db = self._open(self.path, exclusive=False)
+        except sqlite3.OperationalError:
+            self.db = self._open(self.path, exclusive=True)
+            return False
+        self.exclusive = False
+        log.info("agent queue at %s is shared with other processes again", self.path)
+        return True
 
     @staticmethod
     def _open(path: str | Path, exclusive: bool) -> sqlite3.Connection:
