@@ -44,7 +44,7 @@ class RecordQueue:
                 self.db = self._open(path, exclusive=True)
             except sqlite3.OperationalError as exc:
                 raise QueueUnavailable(f"cannot open the agent's queue at {path}: {exc} (is its disk full or "
-                                       "read-only?)") from exc  # fmt: skip
+                                       "read-only, or another agent using the same queue_path?)") from exc  # fmt: skip
             self.exclusive = True
             log.warning("agent queue at %s opened for this process only (%s: a full disk?)", path, shared_failure)
         self.path = path
