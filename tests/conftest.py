@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from campuspulse.server.ledger.db import make_engine, upgrade
+from campuspulse.store.db import make_engine, upgrade
 from tests.support.mosquitto import Mosquitto
 from tests.support.scratch_db import create_database, drop_database
 
@@ -22,7 +22,7 @@ def pg_template() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated ledger: a SQLite file, or a new database on the real PostgreSQL."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'ledger.db'}"

@@ -8,14 +8,17 @@ import threading
 from collections.abc import Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
 from campuspulse.cli_admin import admin_app, import_app, metrics_app
 from campuspulse.heap import settle_heap
-from campuspulse.settings import AgentSettings, ConfigError, Settings, load_settings
+from campuspulse.settings import ConfigError, ConfigProblem, ProcessSettings, S, read_settings
+
+if TYPE_CHECKING:
+    from campuspulse.edge.settings import AgentSettings
 
 app = typer.Typer(help="Equipment usage, compliance and experiment offering, measured from the equipment.",
                   no_args_is_help=True, add_completion=False)  # fmt: skip
@@ -27,13 +30,26 @@ app.add_typer(metrics_app, name="metrics")
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="YAML config file", exists=False)]
 
 
-def _load(path: Path) -> Settings:
+def _fail(exc: ConfigError) -> NoReturn:
+    for problem in exc.problems:
+        err.print(f"[red]error[/] {problem}", highlight=False)
+    raise typer.Exit(2) from None
+
+
+def _load(path: Path, model: type[S]) -> S:
     try:
-        return load_settings(path)
+        settings, warnings = read_settings(path, model)
     except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(f"[red]error[/] {problem}", highlight=False)
-        raise typer.Exit(2) from None
+        _fail(exc)
+    for warning in warnings:
+        err.print(f"[yellow]warning[/] {warning} (the old name still works)", highlight=False)
+    return settings
+
+
+def _role(extra: str) -> NoReturn:
+    """Say which extra to install when a role's libraries are missing."""
+    err.print(f"[red]error[/] this install lacks the {extra}'s libraries: pip install 'campuspulse[{extra}]'")
+    raise typer.Exit(2)
 
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:
@@ -54,13 +70,41 @@ def _logging(verbose: bool) -> None:
 
 @app.command("check-config")
 def check_config(file: Annotated[Path, typer.Argument(help="the YAML file to check")]) -> None:
-    """Validate a config file: print every problem with file, line and field; exit 2 if there is one."""
-    settings = _load(file)
-    sections = [
-        name
-        for name in ("mqtt", "ledger", "agent", "collector", "timeseries", "server")
-        if name in settings.model_fields_set
-    ]
+    """Validate a config file for every role it configures: print each problem with file, line and field; exit 2
+    if there is one."""
+    from campuspulse.config_files import read_yaml
+    from campuspulse.settings import SECTIONS
+
+    try:
+        data, _ = read_yaml(file, "sections")
+    except ConfigError as exc:
+        _fail(exc)
+    models: list[type[ProcessSettings]] = []
+    try:
+        from campuspulse.edge.settings import AgentRoleSettings
+
+        models.append(AgentRoleSettings)
+    except ImportError:
+        if "agent" in data:
+            _role("agent")
+    from campuspulse.collector.settings import CollectorRoleSettings
+    from campuspulse.server.settings import ServerRoleSettings
+
+    models += [CollectorRoleSettings, ServerRoleSettings]
+    problems: dict[str, ConfigProblem] = {}
+    for model in models:
+        try:
+            _, warnings = read_settings(file, model)
+        except ConfigError as exc:
+            problems |= {str(p): p for p in exc.problems}
+            continue
+        problems |= {f"w{w}": w for w in warnings}
+    for key, problem in problems.items():
+        kind = "[yellow]warning[/]" if key.startswith("w") else "[red]error[/]"
+        err.print(f"{kind} {problem}", highlight=False)
+    if any(not key.startswith("w") for key in problems):
+        raise typer.Exit(2)
+    sections = [name for name in SECTIONS if name in data or (name == "store" and "ledger" in data)]
     console.print(f"{file}: OK ({', '.join(sections) or 'defaults only'})")
 
 
@@ -81,12 +125,17 @@ def agent(
     if config is None:
         err.print("[red]error[/] give the agent's config: campuspulse agent -c FILE (or: campuspulse agent provision)")
         raise typer.Exit(2)
-    from campuspulse.edge.agent import Agent
-    from campuspulse.edge.metrics import serve_metrics
-    from campuspulse.edge.queue import QueueUnavailable
+    try:
+        from campuspulse.edge.agent import EdgeAgent
+        from campuspulse.edge.metrics import serve_metrics
+        from campuspulse.edge.queue import QueueUnavailable
+        from campuspulse.edge.settings import AgentRoleSettings
+    except ImportError:
+        _role("agent")
 
-    settings = _load(config)
-    if settings.agent is None:
+    settings = _load(config, AgentRoleSettings)
+    agent_settings = settings.agent
+    if agent_settings is None:
         err.print(f"[red]error[/] {config}: no `agent:` section; see config/examples/agent-simulated.yaml")
         raise typer.Exit(2)
     _logging(verbose)
@@ -97,20 +146,20 @@ def agent(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
 
-        def reread() -> AgentSettings:
-            fresh = load_settings(config).agent
+        def reread() -> "AgentSettings":
+            fresh = read_settings(config, AgentRoleSettings)[0].agent
             if fresh is None:
                 raise ValueError(f"{config}: no `agent:` section")
             return fresh
 
         try:
-            runner = Agent(settings.agent, settings.mqtt, reload=reread)  # type: ignore[arg-type]
+            runner = EdgeAgent(agent_settings, settings.mqtt, reload=reread)
         except QueueUnavailable as exc:
             err.print(f"[red]error[/] {exc}", highlight=False)
             raise typer.Exit(1) from None
         settle_heap()
-        if settings.agent.metrics_port:  # type: ignore[union-attr]
-            serve_metrics(runner, settings.agent.metrics_port)  # type: ignore[union-attr]
+        if agent_settings.metrics_port:
+            serve_metrics(runner, agent_settings.metrics_port)
         await runner.run(stop)
 
     _run_loop(main())
@@ -144,23 +193,27 @@ def agent_provision(
 
 @app.command()
 def collector(config: ConfigOpt, verbose: bool = False) -> None:
-    """Run the collector: MQTT → validation → dedup → ledger (and the time-series store, if configured)."""
-    from campuspulse.collector.metrics import serve_metrics
-    from campuspulse.collector.service import YOUNG_GC_THRESHOLD, Collector
-    from campuspulse.collector.timeseries import TimeSeriesSink
-    from campuspulse.server.ledger.db import open_ledger
-    from campuspulse.server.ledger.ingest import Ledger
+    """Run the collector: MQTT → validation → dedup → store (and the time-series store, if configured)."""
+    try:
+        from campuspulse.collector.metrics import serve_metrics
+        from campuspulse.collector.service import YOUNG_GC_THRESHOLD, Collector
+        from campuspulse.collector.settings import CollectorRoleSettings
+        from campuspulse.collector.timeseries import TimeSeriesSink
+        from campuspulse.store.db import open_store
+        from campuspulse.store.ingest import TelemetryWriter
+    except ImportError:
+        _role("collector")
 
-    settings = _load(config)
+    settings = _load(config, CollectorRoleSettings)
     _logging(verbose)
-    opts = settings.collector
-    ledger = Ledger(open_ledger(settings.ledger.url), opts.reorder_window_s, opts.max_future_skew_s)
+    opts, store = settings.collector, settings.store
+    writer = TelemetryWriter(open_store(store.url), store.reorder_window_s, store.max_future_skew_s)
     ts = settings.timeseries
     sink = None
     if ts is not None:
         sink = TimeSeriesSink(ts.url, ts.token.get_secret_value(), ts.org, ts.bucket, ts.spool_path,
                               ts.batch_lines, ts.max_spool_lines)  # fmt: skip
-    col = Collector(settings.mqtt, ledger, opts.client_id, opts, sink)
+    col = Collector(settings.mqtt, writer, opts.client_id, opts, sink)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -175,15 +228,20 @@ def collector(config: ConfigOpt, verbose: bool = False) -> None:
 @app.command()
 def server(config: ConfigOpt, verbose: bool = False) -> None:
     """Run the HTTP server (API under /api/v1, OpenAPI at /docs)."""
-    import uvicorn
+    try:
+        import uvicorn
 
-    from campuspulse.server.app import create_app
+        from campuspulse.server.app import create_app
+        from campuspulse.server.settings import ServerRoleSettings
+    except ImportError:
+        _role("server")
 
-    settings = _load(config)
+    settings = _load(config, ServerRoleSettings)
     _logging(verbose)
     token = settings.server.admin_token.get_secret_value() if settings.server.admin_token else None
     opts = settings.server
-    web = create_app(settings.ledger.url, admin_token=token, reorder_window_s=settings.collector.reorder_window_s,
+    web = create_app(settings.store.url, admin_token=token, reorder_window_s=settings.store.reorder_window_s,
+                     max_future_skew_s=settings.store.max_future_skew_s,
                      jwt_secret=opts.jwt_secret.get_secret_value() if opts.jwt_secret else None,
                      access_token_ttl=timedelta(minutes=opts.access_token_minutes),
                      rollup_every_s=opts.rollup_every_s if opts.scheduler else None,
@@ -197,7 +255,7 @@ def server(config: ConfigOpt, verbose: bool = False) -> None:
 def demo(
     port: Annotated[int, typer.Option(help="HTTP port of the server")] = 8000,
     host: Annotated[str, typer.Option(help="address the server listens on")] = "127.0.0.1",
-    data_dir: Annotated[Path, typer.Option(help="where the demo keeps its ledger and agent queues")] = Path("var/demo"),
+    data_dir: Annotated[Path, typer.Option(help="where the demo keeps its store and agent queues")] = Path("var/demo"),
     history_days: Annotated[int, typer.Option(help="calendar days of simulated history before today")] = 7,
     duration: Annotated[float, typer.Option(help="stop after this many seconds (0: run until Ctrl-C)")] = 0,
     token: Annotated[str | None, typer.Option(envvar="CAMPUSPULSE_ADMIN_TOKEN", help="admin API token")] = None,
@@ -206,7 +264,10 @@ def demo(
     ] = False,
 ) -> None:
     """Run a simulated campus end to end on this machine: broker, agents, collector, server."""
-    from campuspulse.demo.run import DemoOptions, run_demo
+    try:
+        from campuspulse.demo.run import DemoOptions, run_demo
+    except ImportError:
+        _role("demo")
 
     logging.basicConfig(level=logging.ERROR)
     opts = DemoOptions(data_dir=data_dir, host=host, port=port, broker_port=0, history_days=history_days,

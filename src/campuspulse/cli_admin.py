@@ -1,6 +1,6 @@
-"""`campuspulse admin …` and `campuspulse import …`: ledger administration from the command line.
+"""`campuspulse admin …` and `campuspulse import …`: store administration from the command line.
 
-They write straight to the ledger named by `--ledger` (or the config's `ledger.url`), as actor `cli:<login>`.
+They write straight to the store named by `--store` (or `CAMPUSPULSE_STORE__URL`), as actor `cli:<login>`.
 """
 
 import getpass
@@ -24,19 +24,25 @@ import_app = typer.Typer(help="Load standards and ledgers from files.", no_args_
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
-LedgerOpt = Annotated[
-    str | None, typer.Option("--ledger", envvar="CAMPUSPULSE_LEDGER__URL", help="ledger URL (default: sqlite file)")
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        "--ledger",
+        envvar=["CAMPUSPULSE_STORE__URL", "CAMPUSPULSE_LEDGER__URL"],
+        help="the store's URL (default: the SQLite file)",
+    ),
 ]
 
 
 @contextmanager
-def _session(ledger: str | None) -> "Iterator[Session]":
+def _session(store: str | None) -> "Iterator[Session]":
     from sqlalchemy.orm import Session  # the agent's process, which shares this CLI, never loads SQLAlchemy
 
-    from campuspulse.server.ledger.db import open_ledger
-    from campuspulse.settings import LedgerSettings
+    from campuspulse.store.db import open_store
+    from campuspulse.store.settings import StoreSettings
 
-    engine = open_ledger(ledger or LedgerSettings().url)
+    engine = open_store(store or StoreSettings().url)
     try:
         with Session(engine) as s, s.begin():
             s.info["actor"] = f"cli:{getpass.getuser()}"
@@ -65,7 +71,7 @@ def create_user(
     username: Annotated[str, typer.Argument(help="login name")],
     role: Annotated[str, typer.Option(help="admin, district_manager, school_manager or auditor")],
     scope: Annotated[str, typer.Option(help="all, region:<code> or school:<code>")] = "all",
-    ledger: LedgerOpt = None,
+    store: StoreOpt = None,
     password_env: Annotated[
         str | None, typer.Option(help="read the password from this environment variable instead of prompting")
     ] = None,
@@ -89,7 +95,7 @@ def create_user(
         if not password or len(password) < 10:
             _fail("the password must have at least 10 characters")
     try:
-        with _session(ledger) as s:
+        with _session(store) as s:
             create(s, username, role_v, kind_v, ident, password)
     except ValueError as exc:
         _fail(str(exc))
@@ -100,7 +106,7 @@ def create_user(
 def create_token(
     username: Annotated[str, typer.Argument(help="the user the token acts as")],
     name: Annotated[str, typer.Option(help="what the token is for")],
-    ledger: LedgerOpt = None,
+    store: StoreOpt = None,
     ttl_days: Annotated[int | None, typer.Option(help="expires after this many days (default: never)")] = None,
 ) -> None:
     """Create an API token for a machine; it is printed once."""
@@ -109,7 +115,7 @@ def create_token(
     from campuspulse.server.access.credentials import BadCredentials, create_api_token
 
     try:
-        with _session(ledger) as s:
+        with _session(store) as s:
             _, secret = create_api_token(s, username, name, timedelta(days=ttl_days) if ttl_days else None)
     except BadCredentials as exc:
         _fail(str(exc))
@@ -119,13 +125,13 @@ def create_token(
 @import_app.command("standards")
 def import_standards(
     files: Annotated[list[Path], typer.Argument(help="standard files (YAML), e.g. config/standards/*.yaml")],
-    ledger: LedgerOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Load or replace equipment standards from their files (all files, or none if one is wrong)."""
     from campuspulse.server.inventory.standards import load_standard_file, put_standard
 
     parsed = _read_all(files, load_standard_file)
-    with _session(ledger) as s, Progress(console=console) as progress:
+    with _session(store) as s, Progress(console=console) as progress:
         task = progress.add_task("standards", total=len(parsed))
         for code, version, body in parsed:
             created = put_standard(s, code, version, body)
@@ -137,7 +143,7 @@ def import_standards(
 def import_equipment(
     school: Annotated[str, typer.Argument(help="school code")],
     file: Annotated[Path, typer.Argument(help="equipment ledger .xlsx (layout: GET /api/v1/templates/equipment.xlsx)")],
-    ledger: LedgerOpt = None,
+    store: StoreOpt = None,
     replace: Annotated[bool, typer.Option(help="also delete the school's lines the file lacks")] = False,
 ) -> None:
     """Import a school's equipment ledger; with any problem nothing is written and every problem is listed."""
@@ -146,7 +152,7 @@ def import_equipment(
     from campuspulse.server.inventory.excel import SheetRejected
 
     try:
-        with _session(ledger) as s:
+        with _session(store) as s:
             result = import_ledger(s, school, file.read_bytes(), "replace" if replace else "upsert")
     except SheetRejected as exc:
         for p in exc.problems:
@@ -160,14 +166,14 @@ def import_equipment(
 @import_app.command("calendars")
 def import_calendars(
     files: Annotated[list[Path], typer.Argument(help="calendar files (YAML), e.g. config/calendars/*.yaml")],
-    ledger: LedgerOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Load or replace calendars and day schedules; schools that follow them are recompiled."""
     from campuspulse.server.inventory import timetables
     from campuspulse.server.inventory.calendar_files import load_calendar_file
 
     parsed = _read_all(files, load_calendar_file)
-    with _session(ledger) as s:
+    with _session(store) as s:
         for f in parsed:
             for code, schedule in f.schedules.items():
                 _, n = timetables.put_schedule(s, code, schedule)
@@ -180,13 +186,13 @@ def import_calendars(
 @import_app.command("experiments")
 def import_experiments(
     files: Annotated[list[Path], typer.Argument(help="experiment catalog CSV files, e.g. config/experiments/*.csv")],
-    ledger: LedgerOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Load or replace experiments of the catalog (all files, or none if one is wrong)."""
     from campuspulse.server.inventory.experiments import load_catalog_csv, put_catalog_item
 
     parsed = list(zip(files, _read_all(files, load_catalog_csv), strict=True))
-    with _session(ledger) as s, Progress(console=console) as progress:
+    with _session(store) as s, Progress(console=console) as progress:
         task = progress.add_task("experiments", total=sum(len(items) for _, items in parsed))
         for f, items in parsed:
             created = 0
@@ -204,7 +210,7 @@ def rebuild(
     from_: Annotated[str, typer.Option("--from", help="first local day, YYYY-MM-DD")],
     to: Annotated[str, typer.Option("--to", help="last local day, YYYY-MM-DD (inclusive)")],
     school: Annotated[list[str] | None, typer.Option(help="only these schools (repeatable)")] = None,
-    ledger: LedgerOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Recompute the daily rollups of every school (or the given ones) from --from to --to."""
     from datetime import date
@@ -212,10 +218,10 @@ def rebuild(
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from campuspulse.server.ledger.db import open_ledger
-    from campuspulse.server.ledger.schema import School
     from campuspulse.server.metrics.rollups import rebuild as rebuild_rollups
-    from campuspulse.settings import LedgerSettings
+    from campuspulse.store.db import open_store
+    from campuspulse.store.schema import School
+    from campuspulse.store.settings import StoreSettings
 
     try:
         first, last = date.fromisoformat(from_), date.fromisoformat(to)
@@ -223,7 +229,7 @@ def rebuild(
         _fail(f"--from and --to take dates such as 2026-09-01 ({exc})")
     if last < first:
         _fail("--to is before --from")
-    engine = open_ledger(ledger or LedgerSettings().url)
+    engine = open_store(store or StoreSettings().url)
     try:
         with Session(engine) as s:
             codes = school or list(s.scalars(select(School.code).order_by(School.code)))

@@ -1,29 +1,41 @@
-"""Configuration: one YAML file, validated by pydantic-settings; `CAMPUSPULSE_<SECTION>__<KEY>` overrides.
+"""Configuration shared by every role: one YAML file, `CAMPUSPULSE_<SECTION>__<KEY>` overrides, and the broker.
 
-Each process reads the sections it needs (`mqtt`, `ledger`, `agent`, `collector`, `server`).
-Errors name the file, the line and the field.
+A file may hold every role's sections (`mqtt`, `store`, `agent`, `collector`, `timeseries`, `server`); each
+process validates only its own (`edge.settings`, `collector.settings`, `server.settings`) and loads no other
+role's models. Errors name the file, the line and the field; keys renamed since still work, with a warning.
 """
 
+import logging
+import os
+from collections.abc import Collection
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from campuspulse.config_files import ConfigError, ConfigProblem, problems_of, read_yaml
-from campuspulse.drivers import DriverConfig
-from campuspulse.edge.state_detection import DetectorConfig
-from campuspulse.telemetry.topics import DEFAULT_PREFIX, ID_PATTERN
+from campuspulse.telemetry.topics import DEFAULT_PREFIX
 
-__all__ = ["ConfigError", "ConfigProblem", "Settings", "load_settings"]
-_DRIVER_TAGS = {m.model_fields["driver"].default for m in get_args(get_args(DriverConfig)[0])}
+__all__ = ["SECTIONS", "ConfigError", "ConfigProblem", "MqttSettings", "ProcessSettings", "Section", "load_settings"]
+log = logging.getLogger(__name__)
+SECTIONS = ("mqtt", "store", "agent", "collector", "timeseries", "server")
+# (old path, new path): keys renamed since, read from the file or the environment with a warning.
+RENAMED: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("ledger",), ("store",)),
+    (("collector", "reorder_window_s"), ("store", "reorder_window_s")),
+    (("collector", "max_future_skew_s"), ("store", "max_future_skew_s")),
+)
+S = TypeVar("S", bound="ProcessSettings")
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """A section of the config file: unknown keys are errors."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class MqttSettings(_Section):
+class MqttSettings(Section):
     """How to reach the broker."""
 
     host: str = "127.0.0.1"
@@ -37,104 +49,18 @@ class MqttSettings(_Section):
     protocol: Literal["3.1.1", "5"] = "3.1.1"
 
 
-class LedgerSettings(_Section):
-    """Where the ledger lives: a SQLite file by default, PostgreSQL in production."""
-
-    url: str = "sqlite:///var/campuspulse.db"
-
-
-class DeviceSettings(_Section):
-    """One device an agent watches."""
-
-    id: str = Field(pattern=rf"^{ID_PATTERN}$")
-    poll_s: float = Field(10.0, gt=0)
-    reading_every_s: float = Field(60.0, gt=0)
-    detector: DetectorConfig = Field(default_factory=DetectorConfig)
-    source: DriverConfig
-
-
-class AgentSettings(_Section):
-    """An edge agent."""
-
-    id: str = Field(pattern=rf"^{ID_PATTERN}$")
-    school: str = Field(pattern=rf"^{ID_PATTERN}$")
-    queue_path: Path = Path("var/agent-queue.db")
-    queue_max_mb: float | None = Field(
-        None, gt=0, description="disk bound of the queue: when full, the oldest readings are thinned and announced"
-    )
-    valid_s: int = Field(180, ge=3, le=86400)
-    heartbeat_s: float | None = Field(None, gt=0, description="default valid_s / 3")
-    batch_size: int = Field(500, ge=1, le=10000)
-    status_every_s: float = Field(60, ge=1, description="how often the retained status repeats, with queue depth")
-    metrics_port: int | None = Field(None, ge=1, le=65535, description="serve Prometheus /metrics here")
-    devices: list[DeviceSettings] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _heartbeat(self) -> "AgentSettings":
-        if self.heartbeat_s is None:
-            self.heartbeat_s = self.valid_s / 3
-        elif self.heartbeat_s > self.valid_s / 3:
-            raise ValueError(f"heartbeat_s {self.heartbeat_s} must be at most valid_s / 3 = {self.valid_s / 3}")
-        ids = [d.id for d in self.devices]
-        if len(ids) != len(set(ids)):
-            raise ValueError(f"device ids must be unique, got {ids}")
-        return self
-
-
-class CollectorSettings(_Section):
-    """The MQTT → ledger collector."""
-
-    client_id: str = Field("campuspulse-collector", pattern=rf"^{ID_PATTERN}$")
-    reorder_window_s: float = Field(300.0, gt=0, description="how long records wait behind a seq gap")
-    shared_group: str | None = Field(None, pattern=rf"^{ID_PATTERN}$", description="$share group of collectors")
-    batch_max_messages: int = Field(500, ge=1, le=10000, description="messages written in one transaction")
-    batch_max_delay_ms: int = Field(50, ge=0, le=10000, description="how long a batch waits to fill")
-    max_future_skew_s: float = Field(300.0, ge=0, description="records further ahead than this are flagged")
-    metrics_port: int | None = Field(None, ge=1, le=65535, description="serve Prometheus /metrics here")
-
-
-class TimeSeriesSettings(_Section):
-    """The optional time-series store (InfluxDB 2/3 or VictoriaMetrics, v2 write API)."""
-
-    url: str = "http://127.0.0.1:8428"
-    token: SecretStr = SecretStr("")
-    org: str = "campuspulse"
-    bucket: str = "campuspulse"
-    spool_path: Path = Path("var/timeseries-spool.db")
-    max_spool_lines: int = Field(5_000_000, ge=1000, description="disk budget while the store is down")
-    batch_lines: int = Field(5000, ge=1)
-
-
-class ServerSettings(_Section):
-    """The HTTP server."""
-
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
-    admin_token: SecretStr | None = None
-    jwt_secret: SecretStr | None = Field(None, description="signs access tokens; default: a key kept in the ledger")
-    access_token_minutes: int = Field(480, ge=1, le=60 * 24 * 30)
-    login_attempts: int = Field(10, ge=1, description="failed logins per user and address before a pause")
-    login_window_s: int = Field(900, ge=1, description="how long failed logins count, and the pause")
-    cors_origins: list[str] = Field(default_factory=list, description="web origins allowed to call the API")
-    scheduler: bool = Field(True, description="run the rollup scheduler here; false on all but one replica")
-    rollup_every_s: float = Field(60, ge=1, description="how often stale daily rollups are recomputed")
-    ui_timezone: str = Field("Asia/Shanghai", description="'today' of dashboard periods and monthly reports")
-    live_every_s: float = Field(2, gt=0, le=60, description="how often dashboard pages look for new records")
-    readings_url: str | None = Field(
-        None, description="a VictoriaMetrics the collector writes to: readings on timelines"
-    )
-
-
-class Settings(BaseSettings):
-    """Everything a campuspulse process may be configured with."""
+class ProcessSettings(BaseSettings):
+    """One role's settings: its own sections validated, other roles' sections ignored, unknown ones refused."""
 
     model_config = SettingsConfigDict(env_prefix="CAMPUSPULSE_", env_nested_delimiter="__", extra="forbid")
-    mqtt: MqttSettings = Field(default_factory=MqttSettings)
-    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
-    agent: AgentSettings | None = None
-    collector: CollectorSettings = Field(default_factory=CollectorSettings)
-    timeseries: TimeSeriesSettings | None = None
-    server: ServerSettings = Field(default_factory=ServerSettings)
+    driver_tags: ClassVar[Collection[str]] = ()  # discriminators of tagged unions: not fields in error paths
+
+    @model_validator(mode="before")
+    @classmethod
+    def _other_roles(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k in cls.model_fields or k not in SECTIONS}
+        return data
 
     @classmethod
     def settings_customise_sources(
@@ -148,10 +74,68 @@ class Settings(BaseSettings):
         return env_settings, init_settings  # the environment overrides the file
 
 
-def load_settings(path: str | Path) -> Settings:
-    """Read and validate a config file; raise ConfigError listing every problem with its line."""
-    data, lines = read_yaml(path, "sections (mqtt, ledger, agent, …)")
+def _pop(data: dict[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = data
+    for key in path[:-1]:
+        node = node.get(key)
+        if not isinstance(node, dict):
+            return None
+    return node.pop(path[-1], None)
+
+
+def _put(data: dict[str, Any], path: tuple[str, ...], value: Any, override: bool) -> None:
+    node = data
+    for key in path[:-1]:
+        if not isinstance(node.get(key), dict):
+            node[key] = {}
+        node = node[key]
+    old = node.get(path[-1])
+    if isinstance(old, dict) and isinstance(value, dict):
+        node[path[-1]] = {**old, **value} if override else {**value, **old}
+    elif override or old is None:
+        node[path[-1]] = value
+
+
+def _env_name(path: tuple[str, ...]) -> str:
+    return "CAMPUSPULSE_" + "__".join(path).upper()
+
+
+def _renamed(file: str, data: dict[str, Any], lines: dict[tuple[Any, ...], int]) -> list[ConfigProblem]:
+    """Move renamed keys of the file and of the environment to their new place, with a warning for each; a
+    key given under both names keeps the new one's value."""
+    warnings = []
+    for old, new in RENAMED:
+        value = _pop(data, old)
+        if value is not None:
+            warnings.append(ConfigProblem(file, lines.get(old), ".".join(old), f"renamed `{'.'.join(new)}`"))
+            _put(data, new, value, override=False)
+        old_env, new_env = _env_name(old), _env_name(new)
+        for name, raw in os.environ.items():
+            name = name.upper()
+            if name != old_env and not name.startswith(old_env + "__"):
+                continue
+            rest = tuple(name[len(old_env) + 2 :].lower().split("__")) if name != old_env else ()
+            renamed = new_env + name[len(old_env) :]
+            warnings.append(ConfigProblem(name, None, "", f"renamed {renamed}"))
+            if renamed not in os.environ:
+                _put(data, (*new, *rest), raw, override=True)
+    return warnings
+
+
+def read_settings(path: str | Path, model: type[S]) -> tuple[S, list[ConfigProblem]]:
+    """A role's settings from a config file, and warnings for keys that were renamed; ConfigError listing every
+    problem with its line."""
+    data, lines = read_yaml(path, f"sections ({', '.join(SECTIONS)})")
+    warnings = _renamed(str(path), data, lines)
     try:
-        return Settings(**data)
+        return model(**data), warnings
     except ValidationError as exc:
-        raise ConfigError(problems_of(str(path), exc, lines, _DRIVER_TAGS)) from None
+        raise ConfigError(problems_of(str(path), exc, lines, model.driver_tags)) from None
+
+
+def load_settings(path: str | Path, model: type[S]) -> S:
+    """A role's settings from a config file; renamed keys are logged as warnings."""
+    settings, warnings = read_settings(path, model)
+    for warning in warnings:
+        log.warning("%s (the old name still works)", warning)
+    return settings

@@ -26,13 +26,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campuspulse.collector.service import YOUNG_GC_THRESHOLD, Collector
+from campuspulse.collector.settings import CollectorSettings
 from campuspulse.collector.timeseries import TimeSeriesSink
 from campuspulse.heap import settle_heap
 from campuspulse.server.app import create_app
-from campuspulse.server.ledger.db import make_engine
-from campuspulse.server.ledger.ingest import Ledger
-from campuspulse.server.ledger.schema import AgentProgress
-from campuspulse.settings import CollectorSettings, MqttSettings
+from campuspulse.settings import MqttSettings
+from campuspulse.store.db import make_engine
+from campuspulse.store.ingest import TelemetryWriter
+from campuspulse.store.schema import AgentProgress
 from campuspulse.telemetry import format_ts
 from campuspulse.telemetry.codec import dumps
 from tests.support.campus import TOKEN
@@ -148,7 +149,7 @@ def collector_drain(
     last = {agent: seq for _, _, agent, seq in messages}
     sink = TimeSeriesSink(vm.url, "token", "campuspulse", "campuspulse", spool, batch_lines=20_000)
     opts = CollectorSettings(client_id=client_id, batch_max_messages=200, batch_max_delay_ms=20)
-    col = Collector(MqttSettings(port=port, protocol="5"), Ledger(engine), client_id, opts, sink)
+    col = Collector(MqttSettings(port=port, protocol="5"), TelemetryWriter(engine), client_id, opts, sink)
     settle_heap(YOUNG_GC_THRESHOLD)  # as `campuspulse collector` does
     started = time.perf_counter()
     col.start()

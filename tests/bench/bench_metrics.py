@@ -22,10 +22,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from campuspulse.server.app import create_app
-from campuspulse.server.ledger.db import make_engine, upgrade
 from campuspulse.server.metrics.available_time import local_ms
 from campuspulse.server.metrics.month_rollups import refresh_all_months
 from campuspulse.server.metrics.rollups import rebuild, school_segments
+from campuspulse.store.db import make_engine, upgrade
 from tests.support.campus import AUTH, TOKEN
 from tests.support.scratch_db import scratch_database
 

@@ -28,8 +28,8 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campuspulse.server.ledger.db import make_engine, upgrade
-from campuspulse.server.ledger.schema import AgentProgress, SeqGap
+from campuspulse.store.db import make_engine, upgrade
+from campuspulse.store.schema import AgentProgress, SeqGap
 from campuspulse.telemetry import format_ts
 from campuspulse.telemetry.codec import dumps
 from tests.bench.bench_metrics import _copy
@@ -125,7 +125,7 @@ def soak(console: Console, args: argparse.Namespace, url: str) -> None:
         provision(engine, args.agents, args.devices)
         broker.start()
         cfg = work / "collector.yaml"
-        cfg.write_text(f'mqtt: {{port: {broker.port}, protocol: "5"}}\nledger: {{url: "{url}"}}\n'
+        cfg.write_text(f'mqtt: {{port: {broker.port}, protocol: "5"}}\nstore: {{url: "{url}"}}\n'
                        "collector: {client_id: soak-collector, metrics_port: null}\n")  # fmt: skip
         log = (work / "collector.log").open("w")
         collector = subprocess.Popen([sys.executable, "-m", "campuspulse", "collector", "-c", str(cfg)],

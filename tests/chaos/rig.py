@@ -26,10 +26,10 @@ from campuspulse.collector.service import Collector
 from campuspulse.collector.timeseries import TimeSeriesSink
 from campuspulse.edge.queue import RecordQueue
 from campuspulse.server.inventory import service as inventory
-from campuspulse.server.ledger.db import make_engine, upgrade
-from campuspulse.server.ledger.ingest import Ledger
-from campuspulse.server.ledger.schema import AgentProgress, PendingRecord, SeqGap
 from campuspulse.settings import MqttSettings
+from campuspulse.store.db import make_engine, upgrade
+from campuspulse.store.ingest import TelemetryWriter
+from campuspulse.store.schema import AgentProgress, PendingRecord, SeqGap
 from tests.support.mosquitto import Mosquitto, free_port
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.victoria import Victoria
@@ -74,7 +74,7 @@ def scrape(port: int, name: str) -> float:
 class Rig:
     """Broker, ledger with a collector, the witness, and the agent as a process of its own."""
 
-    def __init__(self, tmp: Path, ledger_url: str | None = None, agent_env: dict[str, str] | None = None,
+    def __init__(self, tmp: Path, store_url: str | None = None, agent_env: dict[str, str] | None = None,
                  via_proxy: bool = False, queue_dir: Path | None = None, collector_process: bool = False,
                  timeseries: bool = False) -> None:  # fmt: skip
         """`agent_env`: more environment for the agent (e.g. libfaketime's); `via_proxy`: the agent reaches the
@@ -87,7 +87,7 @@ class Rig:
         self.broker.start()
         self.proxy = TcpProxy(self.broker.port) if via_proxy else None
         self.log = (tmp / "processes.log").open("a")
-        self.engine = make_engine(ledger_url or f"sqlite:///{tmp / 'ledger.db'}")
+        self.engine = make_engine(store_url or f"sqlite:///{tmp / 'ledger.db'}")
         upgrade(self.engine)
         with Session(self.engine) as s, s.begin():
             s.info["actor"] = "test"
@@ -109,7 +109,7 @@ class Rig:
                 spool = tmp / "spool.db"
                 series = f"timeseries: {{url: '{self.victoria.url}', spool_path: '{spool}', batch_lines: 500}}\n"
             self.collector_config.write_text(
-                f"mqtt: {{port: {self.broker.port}}}\nledger: {{url: '{self.engine.url.render_as_string(False)}'}}\n"
+                f"mqtt: {{port: {self.broker.port}}}\nstore: {{url: '{self.engine.url.render_as_string(False)}'}}\n"
                 f"collector: {{client_id: chaos-coll, metrics_port: {self.collector_port}}}\n{series}"
             )  # fmt: skip
             self.start_collector()
@@ -117,7 +117,7 @@ class Rig:
             sink = None
             if self.victoria is not None:
                 sink = TimeSeriesSink(self.victoria.url, "", "campuspulse", "campuspulse", tmp / "spool.db", 500)
-            self.collector = Collector(MqttSettings(port=self.broker.port), Ledger(self.engine), "chaos-coll",
+            self.collector = Collector(MqttSettings(port=self.broker.port), TelemetryWriter(self.engine), "chaos-coll",
                                        sink=sink)  # fmt: skip
             self.collector.start()
             assert self.collector.connected.wait(10)

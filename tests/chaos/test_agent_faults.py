@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from campuspulse.edge.queue import QueueUnavailable
-from campuspulse.server.ledger.schema import Agent
+from campuspulse.store.schema import Agent
 from tests.chaos.rig import DEVICES, Rig
 from tests.support.small_disk import SmallDisk
 from tests.support.waiting import wait_until

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campuspulse.server.ledger.schema import ClockSkew
+from campuspulse.store.schema import ClockSkew
 from tests.chaos.rig import Rig
 from tests.support.private_postgres import PrivatePostgres
 from tests.support.waiting import wait_until
@@ -60,7 +60,7 @@ def test_an_agent_clock_ten_minutes_ahead_is_flagged_and_loses_nothing(tmp_path)
 def test_the_ledger_database_crashing_loses_nothing(tmp_path):
     pg = PrivatePostgres()
     pg.start()
-    rig = Rig(tmp_path, ledger_url=pg.url)
+    rig = Rig(tmp_path, store_url=pg.url)
     try:
         rig.start_agent()
         wait_until(lambda: rig.settled()[0] > 200, 30, "records in the ledger")

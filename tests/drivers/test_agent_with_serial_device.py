@@ -10,9 +10,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import generate_latest
 
-from campuspulse.edge.agent import Agent
+from campuspulse.edge.agent import EdgeAgent
 from campuspulse.edge.metrics import registry_for
-from campuspulse.settings import AgentSettings, MqttSettings
+from campuspulse.edge.settings import AgentSettings
+from campuspulse.settings import MqttSettings
 from tests.simulators.serial_devices import Balance, SerialSimulator
 from tests.support.serial_pty import PtyPair
 from tests.support.waiting import wait_until
@@ -42,7 +43,7 @@ def test_unplugged_balance_is_reported_as_fault_while_the_other_device_keeps_rep
     )  # fmt: skip
     stop = asyncio.Event()
     loop = asyncio.new_event_loop()
-    agent = Agent(settings, MqttSettings(port=mosquitto.port))
+    agent = EdgeAgent(settings, MqttSettings(port=mosquitto.port))
     thread = threading.Thread(target=loop.run_until_complete, args=(agent.run(stop),), daemon=True)
     thread.start()
     try:

@@ -4,7 +4,8 @@ import asyncio
 
 import pytest
 
-from campuspulse.drivers import CameraConfig, CameraDriver, DeviceError
+from campuspulse.drivers import DeviceError
+from campuspulse.drivers.camera import CameraConfig, CameraDriver
 from tests.simulators.camera import Camera, CameraSimulator
 from tests.support.mosquitto import free_port
 

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from campuspulse.drivers import DeviceError, HostActivityConfig, HostActivityDriver
+from campuspulse.drivers import DeviceError
+from campuspulse.drivers.host_activity import HostActivityConfig, HostActivityDriver
 
 
 def read(apps):

@@ -4,7 +4,8 @@ import asyncio
 
 import pytest
 
-from campuspulse.drivers import DeviceError, ModbusConfig, ModbusDriver
+from campuspulse.drivers import DeviceError
+from campuspulse.drivers.modbus_meter import ModbusConfig, ModbusDriver
 from tests.simulators.modbus_meter import Meter, ModbusRtuSimulator, ModbusTcpSimulator, crc16
 from tests.support.serial_pty import PtyPair
 

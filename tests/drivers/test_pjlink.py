@@ -4,7 +4,8 @@ import asyncio
 
 import pytest
 
-from campuspulse.drivers import DeviceError, PjlinkConfig, PjlinkDriver
+from campuspulse.drivers import DeviceError
+from campuspulse.drivers.pjlink import PjlinkConfig, PjlinkDriver
 from tests.simulators.pjlink import PjlinkSimulator, Projector
 
 

@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from campuspulse.drivers import DeviceError, SerialLineConfig, SerialLineDriver
-from campuspulse.drivers.serial_line import parse_mt_sics
+from campuspulse.drivers import DeviceError
+from campuspulse.drivers.serial_line import SerialLineConfig, SerialLineDriver, parse_mt_sics
 from tests.simulators.serial_devices import Balance, LgDisplay, ScpiMeter, SerialSimulator
 from tests.support.serial_pty import PtyPair
 

@@ -4,7 +4,8 @@ import asyncio
 
 import pytest
 
-from campuspulse.drivers import DeviceError, SmartPlugConfig, SmartPlugDriver
+from campuspulse.drivers import DeviceError
+from campuspulse.drivers.smart_plug import SmartPlugConfig, SmartPlugDriver
 from tests.simulators.smart_plugs import PlugPublisher
 
 pytestmark = pytest.mark.mqtt

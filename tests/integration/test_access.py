@@ -61,8 +61,8 @@ def build_region_tree(client) -> None:
 
 
 @pytest.fixture
-def client(ledger_url):
-    app = create_app(ledger_url, admin_token=TOKEN)
+def client(store_url):
+    app = create_app(store_url, admin_token=TOKEN)
     with TestClient(app) as c:
         build_region_tree(c)
         for name, (role, kind, ident) in USERS.items():
@@ -180,8 +180,8 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(client):
     assert wrong.json() == unknown.json()
 
 
-def test_a_forged_or_expired_access_token_is_refused(ledger_url):
-    app = create_app(ledger_url, admin_token=TOKEN, access_token_ttl=timedelta(seconds=-1))
+def test_a_forged_or_expired_access_token_is_refused(store_url):
+    app = create_app(store_url, admin_token=TOKEN, access_token_ttl=timedelta(seconds=-1))
     with TestClient(app) as c:
         body = {"username": "u1", "password": PASSWORD, "role": "auditor", "scope_kind": "all", "scope_id": ""}
         assert c.post("/api/v1/users", json=body, headers=AUTH).status_code == 201
@@ -210,16 +210,16 @@ def test_api_token_acts_as_its_user_until_revoked(client):
     assert r.status_code == 401 and "revoked" in r.json()["detail"]
 
 
-def test_every_replica_signs_with_the_same_shared_key(ledger_url, client):
+def test_every_replica_signs_with_the_same_shared_key(store_url, client):
     token = login(client, "aud_all")
-    second = create_app(ledger_url, admin_token=TOKEN)
+    second = create_app(store_url, admin_token=TOKEN)
     with TestClient(second) as c2:
         assert c2.get("/api/v1/auth/me", headers=token).json()["username"] == "aud_all"
     second.state.engine.dispose()
 
 
-def test_repeated_failed_logins_are_paused_then_allowed_again(ledger_url):
-    app = create_app(ledger_url, admin_token=TOKEN, login_attempts=3, login_window=timedelta(seconds=2))
+def test_repeated_failed_logins_are_paused_then_allowed_again(store_url):
+    app = create_app(store_url, admin_token=TOKEN, login_attempts=3, login_window=timedelta(seconds=2))
     with TestClient(app) as c:
         body = {"username": "u1", "password": PASSWORD, "role": "auditor", "scope_kind": "all", "scope_id": ""}
         assert c.post("/api/v1/users", json=body, headers=AUTH).status_code == 201
@@ -242,8 +242,8 @@ def test_responses_carry_security_headers_and_cors_is_closed(client):
     assert "access-control-allow-origin" not in pre.headers
 
 
-def test_named_origins_may_call_the_api(ledger_url):
-    app = create_app(ledger_url, admin_token=TOKEN, cors_origins=["https://dash.example"])
+def test_named_origins_may_call_the_api(store_url):
+    app = create_app(store_url, admin_token=TOKEN, cors_origins=["https://dash.example"])
     with TestClient(app) as c:
         ok = c.get("/api/v1/schools", headers={**AUTH, "Origin": "https://dash.example"})
         assert ok.headers["access-control-allow-origin"] == "https://dash.example"

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from campuspulse.server.app import create_app
 from campuspulse.server.inventory import service
-from campuspulse.server.ledger.audit import MissingActor, entry_hash
+from campuspulse.store.audit import MissingActor, entry_hash
 from tests.support.campus import AUTH, TOKEN
 
 ITEM = {
@@ -23,8 +23,8 @@ ITEM = {
 
 
 @pytest.fixture
-def client(ledger_url):
-    app = create_app(ledger_url, admin_token=TOKEN)
+def client(store_url):
+    app = create_app(store_url, admin_token=TOKEN)
     with TestClient(app) as c:
         for path, body in [
             ("/schools/s1", {"name": "一中", "district": "hd", "stage": "junior"}),

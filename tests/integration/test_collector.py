@@ -17,13 +17,14 @@ from sqlalchemy.orm import Session
 
 from campuspulse.collector.metrics import registry_for
 from campuspulse.collector.service import Collector
+from campuspulse.collector.settings import CollectorSettings
 from campuspulse.collector.timeseries import TimeSeriesSink
 from campuspulse.server.app import create_app
-from campuspulse.server.ledger.db import make_engine
-from campuspulse.server.ledger.ingest import Ledger
-from campuspulse.server.ledger.schema import AgentProgress, PendingRecord, SeqGap, StateSegment
-from campuspulse.server.ledger.state_segments import StateFact, fold_in_order
-from campuspulse.settings import CollectorSettings, MqttSettings
+from campuspulse.settings import MqttSettings
+from campuspulse.store.db import make_engine
+from campuspulse.store.ingest import TelemetryWriter
+from campuspulse.store.schema import AgentProgress, PendingRecord, SeqGap, StateSegment
+from campuspulse.store.state_segments import StateFact, fold_in_order
 from campuspulse.telemetry import parse_ts
 from campuspulse.telemetry.codec import dumps
 from tests.support.campus import TOKEN, chunks, payload, provision, synthetic_stream
@@ -35,8 +36,8 @@ AGENTS = {"a1": [f"d{i}" for i in range(5)], "a2": [f"e{i}" for i in range(5)]}
 
 
 @pytest.fixture
-def ledger_engine(ledger_url):
-    app = create_app(ledger_url, admin_token=TOKEN)
+def ledger_engine(store_url):
+    app = create_app(store_url, admin_token=TOKEN)
     with TestClient(app) as c:
         for agent, devices in AGENTS.items():
             provision(c, agent=agent, devices=tuple(devices))
@@ -116,7 +117,7 @@ def make_collector(engine, port, vm=None, tmp_path=None, client_id="collector-t"
         sink = TimeSeriesSink(vm.url, "token", "campuspulse", "campuspulse", tmp_path / f"{client_id}-spool.db",
                               batch_lines=2000)  # fmt: skip
     options = CollectorSettings(client_id=client_id, **opts)
-    col = Collector(MqttSettings(port=port, protocol=protocol), Ledger(engine), client_id, options, sink)
+    col = Collector(MqttSettings(port=port, protocol=protocol), TelemetryWriter(engine), client_id, options, sink)
     col.start()
     assert col.connected.wait(10)
     return col
@@ -192,7 +193,7 @@ def test_collector_killed_mid_batch_loses_nothing_and_stores_nothing_twice(mosqu
             provision(c, agent=agent, devices=tuple(devices))
     cfg = tmp_path / "collector.yaml"
     cid = f"killed-{time.monotonic_ns()}"
-    cfg.write_text(f"mqtt: {{port: {mosquitto.port}, protocol: '5'}}\nledger: {{url: '{url}'}}\n"
+    cfg.write_text(f"mqtt: {{port: {mosquitto.port}, protocol: '5'}}\nstore: {{url: '{url}'}}\n"
                    f"collector: {{client_id: {cid}, batch_max_messages: 20}}\n")  # fmt: skip
 
     log = (tmp_path / "collector.log").open("a")

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from campuspulse.demo.campus import local_now
 from campuspulse.server.app import create_app
-from campuspulse.server.ledger.report_schema import IssuedReport
 from campuspulse.server.reports.issuing import issue_monthly
+from campuspulse.store.report_schema import IssuedReport
 from tests.support.campus import AUTH, TOKEN
 from tests.support.dashboard_campus import PASSWORD, seed
 
@@ -22,8 +22,8 @@ API = "/api/v1"
 
 
 @pytest.fixture
-def client(ledger_url):
-    app = create_app(ledger_url, admin_token=TOKEN)
+def client(store_url):
+    app = create_app(store_url, admin_token=TOKEN)
     seed(app.state.engine, back=8)
     with TestClient(app) as c:
         yield c

@@ -44,8 +44,8 @@ def item(code: str, quantity: int, value: str, status: str = "完好") -> dict:
 
 
 @pytest.fixture
-def client(ledger_url):
-    app = create_app(ledger_url, admin_token=TOKEN)
+def client(store_url):
+    app = create_app(store_url, admin_token=TOKEN)
     with TestClient(app) as c:
 
         def put(path: str, body: dict) -> None:

@@ -1,4 +1,4 @@
-"""Agent → real Mosquitto → collector → ledger → utilization API, every hop real."""
+"""Agent → real Mosquitto → collector → store → utilization API, every hop real."""
 
 import asyncio
 import threading
@@ -16,12 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campuspulse.collector.service import Collector
-from campuspulse.edge.agent import Agent
+from campuspulse.edge.agent import EdgeAgent
 from campuspulse.edge.queue import RecordQueue
+from campuspulse.edge.settings import AgentSettings
 from campuspulse.server.app import create_app
-from campuspulse.server.ledger.schema import Agent as AgentRow
-from campuspulse.server.ledger.schema import AgentProgress, DeadLetter, PendingRecord, StateSegment
-from campuspulse.settings import AgentSettings, MqttSettings
+from campuspulse.settings import MqttSettings
+from campuspulse.store.schema import AgentProgress, DeadLetter, PendingRecord, StateSegment
+from campuspulse.store.schema import EdgeAgent as AgentRow
 from campuspulse.telemetry.codec import dumps
 from tests.support.campus import AUTH, TOKEN, payload, provision, worked_example_records
 from tests.support.mosquitto import Mosquitto
@@ -32,9 +33,9 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
-def campus(ledger_url, mosquitto):
+def campus(store_url, mosquitto):
     """A server (for provisioning and figures) and a collector sharing one ledger, on a private broker."""
-    app = create_app(ledger_url, admin_token=TOKEN)
+    app = create_app(store_url, admin_token=TOKEN)
     now = datetime.now(TZ)
     today = now.date().isoformat()
     start, end = (now - timedelta(minutes=30)).strftime("%H:%M"), (now + timedelta(minutes=30)).strftime("%H:%M")
@@ -43,7 +44,7 @@ def campus(ledger_url, mosquitto):
     with TestClient(app) as client:
         provision(client, devices=("pc1", "pc2"), day=today, periods=((start, end),))
         mqtt_settings = MqttSettings(port=mosquitto.port)
-        collector = Collector(mqtt_settings, app.state.ledger, client_id=f"collector-{time.monotonic_ns()}")
+        collector = Collector(mqtt_settings, app.state.writer, client_id=f"collector-{time.monotonic_ns()}")
         collector.start()
         assert collector.connected.wait(10)
         yield client, collector, mqtt_settings, today, (start, end)
@@ -77,7 +78,7 @@ def agent_settings(tmp_path, today, period):
 def run_agent_in_thread(settings, mqtt_settings, reload=None):
     stop = asyncio.Event()
     loop = asyncio.new_event_loop()
-    agent = Agent(settings, mqtt_settings, reload=reload)
+    agent = EdgeAgent(settings, mqtt_settings, reload=reload)
     thread = threading.Thread(target=loop.run_until_complete, args=(agent.run(stop),), daemon=True)
     thread.start()
     return agent, lambda: (loop.call_soon_threadsafe(stop.set), thread.join(15))
@@ -126,18 +127,18 @@ def test_agent_records_reach_the_utilization_api(campus, tmp_path):
 
 
 @contextmanager
-def private_broker_campus(tmp_path, ledger_url):
+def private_broker_campus(tmp_path, store_url):
     """A broker of the test's own (so it can be stopped), a server with two devices, and a collector."""
     broker = Mosquitto(tmp_path / "broker")
     (tmp_path / "broker").mkdir()
     broker.start()
-    app = create_app(ledger_url, admin_token=TOKEN)
+    app = create_app(store_url, admin_token=TOKEN)
     today = datetime.now(TZ).date().isoformat()
     try:
         with TestClient(app) as client:
             provision(client, devices=("pc1", "pc2"), day=today, periods=(("00:00", "24:00"),))
             settings_ = MqttSettings(port=broker.port)
-            collector = Collector(settings_, app.state.ledger, client_id=f"collector-{time.monotonic_ns()}")
+            collector = Collector(settings_, app.state.writer, client_id=f"collector-{time.monotonic_ns()}")
             collector.start()
             try:
                 yield broker, client, settings_, today
@@ -148,8 +149,8 @@ def private_broker_campus(tmp_path, ledger_url):
         app.state.engine.dispose()
 
 
-def test_broker_restart_loses_no_record(tmp_path, ledger_url):
-    with private_broker_campus(tmp_path, ledger_url) as (broker, client, settings_, today):
+def test_broker_restart_loses_no_record(tmp_path, store_url):
+    with private_broker_campus(tmp_path, store_url) as (broker, client, settings_, today):
         _agent, stop = run_agent_in_thread(agent_settings(tmp_path, today, ("00:00", "24:00")), settings_)
         time.sleep(1.5)
         broker.stop()
@@ -221,8 +222,8 @@ def test_rebirth_command_republishes_the_birth_status(campus, tmp_path, mosquitt
         sub.loop_stop()
 
 
-def test_a_full_agent_queue_announces_what_it_thinned_and_nothing_counts_as_lost(tmp_path, ledger_url):
-    with private_broker_campus(tmp_path, ledger_url) as (broker, client, settings_, today):
+def test_a_full_agent_queue_announces_what_it_thinned_and_nothing_counts_as_lost(tmp_path, store_url):
+    with private_broker_campus(tmp_path, store_url) as (broker, client, settings_, today):
         agent_cfg = agent_settings(tmp_path, today, ("00:00", "24:00"))
         agent_cfg.queue_max_mb = 0.03
         for dev in agent_cfg.devices:

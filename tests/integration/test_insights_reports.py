@@ -18,8 +18,8 @@ WEEK = {"scope": "school", "id": "s1", "from": "2026-09-07", "to": "2026-09-15"}
 
 
 @pytest.fixture
-def client(ledger_url):
-    app = create_app(ledger_url, admin_token=TOKEN)
+def client(store_url):
+    app = create_app(store_url, admin_token=TOKEN)
     with TestClient(app) as c:
 
         def put(path: str, body: dict) -> None:

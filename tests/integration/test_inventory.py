@@ -32,8 +32,8 @@ def put(client, path, body):
 
 
 @pytest.fixture
-def client(ledger_url):
-    app = create_app(ledger_url, admin_token=TOKEN)
+def client(store_url):
+    app = create_app(store_url, admin_token=TOKEN)
     with TestClient(app) as c:
         put(c, "/regions/bj", {"name": "北京市", "level": "city"})
         put(c, "/regions/hd", {"name": "海淀区", "level": "district", "parent": "bj"})

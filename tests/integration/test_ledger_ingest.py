@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.app import create_app
-from campuspulse.server.ledger.schema import SeqGap, StateSegment
-from campuspulse.server.ledger.state_segments import StateFact, fold_in_order
+from campuspulse.store.schema import SeqGap, StateSegment
+from campuspulse.store.state_segments import StateFact, fold_in_order
 from campuspulse.telemetry import StatusPayload, format_ts, parse_ts
 from tests.support.campus import AUTH, TOKEN, chunks, payload, provision, worked_example_records
 from tests.support.waiting import wait_until
@@ -19,8 +19,8 @@ DAY = {"scope": "device", "id": "s1/pc1", "from": "2026-09-07", "to": "2026-09-0
 
 
 @pytest.fixture
-def client(ledger_url):
-    app = create_app(ledger_url, admin_token=TOKEN)
+def client(store_url):
+    app = create_app(store_url, admin_token=TOKEN)
     with TestClient(app) as c:
         provision(c)
         yield c
@@ -141,7 +141,7 @@ def test_a_gap_is_waited_for_then_declared_lost_and_a_very_late_record_still_cou
     health = client.get("/api/v1/agents/a1", headers=AUTH).json()
     assert health["waiting_for"] == [30, 30] and health["settled_through_seq"] == 29
     before_settle = figures(client)["known_s"]
-    ledger = client.app.state.ledger
+    ledger = client.app.state.writer
     assert ledger.settle_stale_gaps(datetime.now(UTC) + timedelta(hours=1)) == 1
     health = client.get("/api/v1/agents/a1", headers=AUTH).json()
     assert health["gaps"] == [{"first_seq": 30, "last_seq": 30, "reason": "lost"}], "possible data loss is reported"
@@ -159,7 +159,7 @@ def test_seqs_the_agent_announced_as_dropped_are_not_waited_for(client):
     post(client, records[:10])
     assert post(client, records[15:])["pending"] == len(records) - 15
     status = StatusPayload(agent="a1", school="s1", online=True, ts=format_ts(0), dropped=[(10, 14)])
-    assert client.app.state.ledger.apply_status(status, "test") is None
+    assert client.app.state.writer.apply_status(status, "test") is None
     assert figures(client)["in_use_s"] == 1980
 
 
@@ -200,8 +200,8 @@ def test_a_school_in_another_time_zone_reads_dates_locally(client):
     assert (row["available_s"], row["in_use_s"], row["sessions"], row["used_periods"]) == (5400, 2700 + 120, 1, 1)
 
 
-def test_the_server_itself_settles_gaps_of_records_sent_over_http(ledger_url):
-    app = create_app(ledger_url, admin_token=TOKEN, reorder_window_s=0.5, settle_every_s=0.2)
+def test_the_server_itself_settles_gaps_of_records_sent_over_http(store_url):
+    app = create_app(store_url, admin_token=TOKEN, reorder_window_s=0.5, settle_every_s=0.2)
     with TestClient(app) as c:
         provision(c)
         records = worked_example_records()

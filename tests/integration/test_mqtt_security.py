@@ -19,13 +19,13 @@ from typer.testing import CliRunner
 
 from campuspulse.cli import app as cli
 from campuspulse.collector.service import Collector
-from campuspulse.edge.agent import Agent
+from campuspulse.edge.agent import EdgeAgent
 from campuspulse.edge.provision import set_password
 from campuspulse.server.inventory import service as inventory
-from campuspulse.server.ledger.db import make_engine, upgrade
-from campuspulse.server.ledger.ingest import Ledger
-from campuspulse.server.ledger.schema import AgentProgress
 from campuspulse.settings import MqttSettings, load_settings
+from campuspulse.store.db import make_engine, upgrade
+from campuspulse.store.ingest import TelemetryWriter
+from campuspulse.store.schema import AgentProgress
 from tests.support.mosquitto import Mosquitto, free_port
 from tests.support.tls import make_certs
 from tests.support.waiting import wait_until
@@ -142,7 +142,7 @@ def test_a_provisioned_agent_reaches_the_ledger_over_tls(broker, tmp_path):
         s.flush()
         inventory.put_device(s, "s1", "pc1", {"agent": "a1", "room": "lab", "kind": "pc"})
     tls = {"host": "127.0.0.1", "port": broker.port, "tls": True, "ca_file": broker.certs.ca}
-    collector = Collector(MqttSettings(**tls, username=COLLECTOR, password=COLLECTOR_PASSWORD), Ledger(engine),
+    collector = Collector(MqttSettings(**tls, username=COLLECTOR, password=COLLECTOR_PASSWORD), TelemetryWriter(engine),
                           client_id="secure-collector")  # fmt: skip
     collector.start()
     assert collector.connected.wait(10), "the collector subscribes over TLS with its own user"
@@ -154,8 +154,9 @@ def test_a_provisioned_agent_reaches_the_ledger_over_tls(broker, tmp_path):
     )
     stop = asyncio.Event()
     loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(Agent(agent_settings, settings.mqtt).run(stop),),
-                              daemon=True)  # fmt: skip
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(EdgeAgent(agent_settings, settings.mqtt).run(stop),), daemon=True
+    )
     thread.start()
     try:
 
@@ -224,7 +225,7 @@ def test_an_agent_names_refused_credentials_and_only_those(broker, caplog):
     def run(mqtt_settings: MqttSettings, until: str) -> None:
         stop = asyncio.Event()
         loop = asyncio.new_event_loop()
-        agent = Agent(agent_settings, mqtt_settings)
+        agent = EdgeAgent(agent_settings, mqtt_settings)
         thread = threading.Thread(target=loop.run_until_complete, args=(agent.run(stop),), daemon=True)
         thread.start()
         try:

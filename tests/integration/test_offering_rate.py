@@ -26,8 +26,8 @@ DONE = [
 
 
 @pytest.fixture
-def client(ledger_url):
-    app = create_app(ledger_url, admin_token=TOKEN)
+def client(store_url):
+    app = create_app(store_url, admin_token=TOKEN)
     with TestClient(app) as c:
         for item in load_catalog_csv(CATALOG):
             assert (

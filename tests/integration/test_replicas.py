@@ -19,7 +19,7 @@ PASSWORD = "correct horse battery"
 def config(tmp_path, name: str, url: str, port: int, scheduler: bool):
     cfg = tmp_path / f"{name}.yaml"
     cfg.write_text(f"""
-ledger: {{url: "{url}"}}
+store: {{url: "{url}"}}
 server: {{port: {port}, scheduler: {str(scheduler).lower()}, rollup_every_s: 1, login_attempts: 3}}
 """)
     return cfg

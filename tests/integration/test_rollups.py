@@ -11,9 +11,11 @@ from typer.testing import CliRunner
 
 from campuspulse.cli import app as cli
 from campuspulse.server.inventory import service as inventory
-from campuspulse.server.ledger.db import make_engine
-from campuspulse.server.ledger.ingest import Ledger
-from campuspulse.server.ledger.rollup_schema import (
+from campuspulse.server.metrics.rollups import advance, rebuild, refresh_stale
+from campuspulse.server.metrics.service import GroupBy, Scope, utilization
+from campuspulse.store.db import make_engine
+from campuspulse.store.ingest import TelemetryWriter
+from campuspulse.store.rollup_schema import (
     DeviceDayRollup,
     RolledDay,
     RollupCoverage,
@@ -21,9 +23,7 @@ from campuspulse.server.ledger.rollup_schema import (
     SchoolMonthRollup,
     StaleDay,
 )
-from campuspulse.server.ledger.schema import StateSegment
-from campuspulse.server.metrics.rollups import advance, rebuild, refresh_stale
-from campuspulse.server.metrics.service import GroupBy, Scope, utilization
+from campuspulse.store.schema import StateSegment
 from campuspulse.telemetry import parse_records_payload, parse_ts
 from tests.support.campus import heartbeats, week_of_heartbeats
 
@@ -48,13 +48,14 @@ QUERIES = [
 
 
 def ingest(engine, recs: list[dict]) -> None:
-    Ledger(engine).ingest(parse_records_payload(orjson.dumps({"v": 1, "agent": "a1", "school": "s1", "records": recs})),
-                          "test")  # fmt: skip
+    TelemetryWriter(engine).ingest(
+        parse_records_payload(orjson.dumps({"v": 1, "agent": "a1", "school": "s1", "records": recs})), "test"
+    )
 
 
-def campus(ledger_url: str, days: list[str], recs: list[dict]):
+def campus(store_url: str, days: list[str], recs: list[dict]):
     """School s1 (district d1) with pc1, pc2 in lab1 and pc3 in lab2, teaching `days`, and these records."""
-    engine = make_engine(ledger_url)
+    engine = make_engine(store_url)
     with Session(engine) as s, s.begin():
         s.info["actor"] = "test"
         inventory.put_school(s, "s1", {"name": "s1", "district": "d1", "stage": "junior", "tz": "Asia/Shanghai"})
@@ -69,8 +70,8 @@ def campus(ledger_url: str, days: list[str], recs: list[dict]):
 
 
 @pytest.fixture
-def engine(ledger_url):
-    engine = campus(ledger_url, DAYS, week_of_heartbeats())
+def engine(store_url):
+    engine = campus(store_url, DAYS, week_of_heartbeats())
     yield engine
     engine.dispose()
 
@@ -130,7 +131,7 @@ def test_records_settled_when_a_gap_is_declared_lost_make_their_days_stale(engin
                   "device": "pc1", "state": "in_use", "valid_s": 1800}  # one seq missing before it  # fmt: skip
     ingest(engine, [behind_gap])
     assert "2026-09-09" in rolled(engine), "a record waiting behind a gap changes nothing yet"
-    assert Ledger(engine, reorder_window_s=0).settle_stale_gaps() == 1
+    assert TelemetryWriter(engine, reorder_window_s=0).settle_stale_gaps() == 1
     assert "2026-09-09" not in rolled(engine)
     refresh_stale(engine, now_ms=NOW)
     assert figures(engine) == from_segments_only(engine)
@@ -178,9 +179,9 @@ def test_new_days_are_rolled_up_as_they_end_and_join_the_coverage(engine):
     assert figures(engine) == from_segments_only(engine)
 
 
-def test_rebuild_command_shows_progress_and_counts(engine, ledger_url):
+def test_rebuild_command_shows_progress_and_counts(engine, store_url):
     r = CliRunner().invoke(cli, ["metrics", "rebuild", "--from", "2026-09-07", "--to", "2026-09-14",
-                                 "--ledger", ledger_url])  # fmt: skip
+                                 "--ledger", store_url])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "1 schools, 18 device-days rolled up" in r.output  # 6 teaching days × 3 devices
 
@@ -197,9 +198,9 @@ ACROSS_MONTHS = [  # month rows whole or ragged at either end, one month and two
 ]
 
 
-def test_ranges_across_months_read_month_rows_and_day_rows_to_the_same_figures(ledger_url):
+def test_ranges_across_months_read_month_rows_and_day_rows_to_the_same_figures(store_url):
     recs = heartbeats("2026-09-27T20:00:00+08:00", 14, 180, ("2026-09-30T15:00:00+08:00", "2026-10-08T09:30:00+08:00"))
-    engine = campus(ledger_url, AUTUMN, recs)
+    engine = campus(store_url, AUTUMN, recs)
     now = parse_ts("2026-11-05T00:00:00+08:00")
     try:
         live = from_segments_only(engine, ACROSS_MONTHS, now)

@@ -14,8 +14,8 @@ API = "/api/v1"
 
 
 @pytest.fixture
-def client(ledger_url):
-    app = create_app(ledger_url, admin_token=TOKEN)
+def client(store_url):
+    app = create_app(store_url, admin_token=TOKEN)
     with TestClient(app) as c:
         f = load_calendar_file(SAMPLE)
         for code, body in f.calendars.items():

@@ -12,7 +12,7 @@ from campuspulse.demo.campus import TZ, build_campus, local_now, teaching_days
 from campuspulse.demo.ledger_data import provision_campus
 from campuspulse.server.access.credentials import create_user
 from campuspulse.server.access.principals import Role, ScopeKind
-from campuspulse.server.ledger.ingest import Ledger
+from campuspulse.store.ingest import TelemetryWriter
 from campuspulse.telemetry import format_ts, parse_records_payload
 
 STEP_S = 600
@@ -37,7 +37,7 @@ def seed(engine: Engine, back: int = 10) -> dict[str, int]:
             create_user(s, name, role, kind, scope, PASSWORD)
         for name in ("hd-manager", "auditor"):
             create_user(s, f"{name}-2", *_role_of(name), PASSWORD)
-    tz, rnd, ledger = ZoneInfo(TZ), random.Random(5), Ledger(engine)
+    tz, rnd, ledger = ZoneInfo(TZ), random.Random(5), TelemetryWriter(engine)
     next_seq: dict[str, int] = {}
     for sc in campus:
         for room in sc.rooms:

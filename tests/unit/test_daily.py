@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campuspulse.server.ledger.state_segments import StateFact, fold_in_order
 from campuspulse.server.metrics.daily import DeviceSegments, device_day, teaching_days
 from campuspulse.server.metrics.utilization import Interval, UtilizationFigures, device_utilization
+from campuspulse.store.state_segments import StateFact, fold_in_order
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY0 = date(2026, 9, 7)

@@ -16,6 +16,8 @@ import yaml
 from typer.testing import CliRunner
 
 from campuspulse.cli import app
+from campuspulse.collector.settings import CollectorRoleSettings
+from campuspulse.server.settings import ServerRoleSettings
 from campuspulse.settings import load_settings
 
 ROOT = Path(__file__).parents[2]
@@ -31,12 +33,12 @@ def campuspulse_services() -> dict[str, dict]:
     return {name: svc for name, svc in compose["services"].items() if "build" in svc}
 
 
-def settings_of(service: dict, monkeypatch: pytest.MonkeyPatch):
+def settings_of(service: dict, monkeypatch: pytest.MonkeyPatch, role: type):
     for key in [k for k in os.environ if k.startswith("CAMPUSPULSE_")]:
         monkeypatch.delenv(key)
     for key, value in {**SECRETS, **service["environment"]}.items():
         monkeypatch.setenv(key, re.sub(r"\$\{(\w+)\}", lambda m: SECRETS[m.group(1)], str(value)))
-    return load_settings(DEPLOY / "campuspulse.yaml")
+    return load_settings(DEPLOY / "campuspulse.yaml", role)
 
 
 def test_every_campuspulse_service_of_the_compose_file_is_configured_as_the_guide_says(monkeypatch):
@@ -47,11 +49,13 @@ def test_every_campuspulse_service_of_the_compose_file_is_configured_as_the_guid
     assert len(collectors) >= 2 and len(servers) >= 2, commands
     client_ids, schedulers = set(), []
     for name in collectors + servers:
-        settings = settings_of(services[name], monkeypatch)
-        assert settings.ledger.url == "postgresql+psycopg://campuspulse:pg-secret@postgres/campuspulse"
-        assert settings.mqtt.tls and settings.mqtt.port == 8883 and settings.mqtt.password is not None
-        assert settings.mqtt.password.get_secret_value() == "mqtt-secret"
+        settings = settings_of(
+            services[name], monkeypatch, CollectorRoleSettings if name in collectors else ServerRoleSettings
+        )
+        assert settings.store.url == "postgresql+psycopg://campuspulse:pg-secret@postgres/campuspulse"
         if name in collectors:
+            assert settings.mqtt.tls and settings.mqtt.port == 8883 and settings.mqtt.password is not None
+            assert settings.mqtt.password.get_secret_value() == "mqtt-secret"
             assert settings.collector.shared_group, "collectors split the load on a shared subscription"
             assert settings.timeseries is not None
             client_ids.add(settings.collector.client_id)

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 from campuspulse.edge.publisher import Publisher
 from campuspulse.edge.queue import RecordQueue
 from campuspulse.server.inventory import service
-from campuspulse.server.ledger.db import open_ledger
-from campuspulse.server.ledger.health import agent_health
-from campuspulse.server.ledger.ingest import Ledger
 from campuspulse.settings import MqttSettings
+from campuspulse.store.db import open_store
+from campuspulse.store.health import agent_health
+from campuspulse.store.ingest import TelemetryWriter
 from campuspulse.telemetry import StatusPayload, format_ts, parse_records_payload, parse_ts
 from campuspulse.telemetry.timestamps import ms_to_datetime
 from tests.support.mosquitto import free_port
@@ -54,13 +54,14 @@ def test_a_full_queue_thins_readings_keeps_states_and_accounts_for_every_seq(tmp
 def test_the_agent_metrics_count_discarded_readings(tmp_path: Path):
     from prometheus_client import generate_latest
 
-    from campuspulse.edge.agent import Agent
+    from campuspulse.edge.agent import EdgeAgent
     from campuspulse.edge.metrics import registry_for
-    from campuspulse.settings import AgentSettings, MqttSettings
+    from campuspulse.edge.settings import AgentSettings
+    from campuspulse.settings import MqttSettings
 
     settings = AgentSettings(id="a1", school="s1", queue_path=tmp_path / "q.db", queue_max_mb=0.3,
                              devices=[{"id": "d0", "source": {"driver": "simulated"}}])  # fmt: skip
-    agent = Agent(settings, MqttSettings())
+    agent = EdgeAgent(settings, MqttSettings())
     fill(agent.queue, workload(30))
     text = generate_latest(registry_for(agent)).decode()
     assert f"campuspulse_agent_dropped_readings_total {float(agent.queue.dropped_records)}" in text
@@ -77,12 +78,12 @@ def test_without_a_bound_nothing_is_discarded(tmp_path: Path):
 def test_the_ledger_counts_announced_ranges_as_dropped_not_lost(tmp_path: Path):
     queue = RecordQueue(tmp_path / "q.db", max_bytes=300_000)
     fill(queue, workload(20, devices=10))
-    engine = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    engine = open_store(f"sqlite:///{tmp_path / 'ledger.db'}")
     with Session(engine) as s, s.begin():
         s.info["actor"] = "test"
         service.put_school(s, "s1", {"name": "s1", "district": "d", "stage": "junior", "tz": "Asia/Shanghai"})
         service.put_agent(s, "a1", "s1")
-    ledger = Ledger(engine, reorder_window_s=3600)
+    ledger = TelemetryWriter(engine, reorder_window_s=3600)
     status = StatusPayload.model_validate({"v": 1, "agent": "a1", "school": "s1", "online": True,
                                            "ts": format_ts(T0), "dropped": queue.dropped_ranges()})  # fmt: skip
     assert ledger.apply_status(status, "test") is None
@@ -106,12 +107,12 @@ def test_the_status_tells_the_queue_depth_and_the_ledger_keeps_it(tmp_path: Path
     assert status.queue is not None and status.queue.records == len(queue) > 0
     assert status.queue.oldest_ts == parse_ts(queue.oldest_ts() or "")
     assert "queue" not in orjson.loads(publisher._status(False, queue=False)), "the Last Will tells no depth"
-    engine = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    engine = open_store(f"sqlite:///{tmp_path / 'ledger.db'}")
     with Session(engine) as s, s.begin():
         s.info["actor"] = "test"
         service.put_school(s, "s1", {"name": "s1", "district": "d", "stage": "junior", "tz": "Asia/Shanghai"})
         service.put_agent(s, "a1", "s1")
-    assert Ledger(engine).apply_status(status, "test") is None
+    assert TelemetryWriter(engine).apply_status(status, "test") is None
     with Session(engine) as s:
         health = agent_health(s, "a1")
     assert health is not None and health["queue_records"] == len(queue)
@@ -124,13 +125,13 @@ def test_a_queue_that_cannot_be_written_holds_records_in_memory_until_it_can(tmp
     gives (the chaos suite fills a real tmpfs under a whole agent process: tests/chaos/test_agent_faults.py)."""
     from prometheus_client import generate_latest
 
-    from campuspulse.edge.agent import Agent
+    from campuspulse.edge.agent import EdgeAgent
     from campuspulse.edge.metrics import registry_for
-    from campuspulse.settings import AgentSettings
+    from campuspulse.edge.settings import AgentSettings
 
     settings = AgentSettings(id="a1", school="s1", queue_path=tmp_path / "q.db",
                              devices=[{"id": "d0", "source": {"driver": "simulated"}}])  # fmt: skip
-    agent = Agent(settings, MqttSettings())
+    agent = EdgeAgent(settings, MqttSettings())
     records = workload(6, devices=5)
     agent.enqueue(records[:100])
     agent.flush()
@@ -155,12 +156,12 @@ def test_a_queue_that_cannot_be_written_holds_records_in_memory_until_it_can(tmp
 
 def test_memory_held_while_the_queue_is_full_is_bounded_by_shedding_readings(tmp_path: Path, monkeypatch):
     from campuspulse.edge import agent as agent_module
-    from campuspulse.settings import AgentSettings
+    from campuspulse.edge.settings import AgentSettings
 
     monkeypatch.setattr(agent_module, "HELD_LIMIT", 500)
     settings = AgentSettings(id="a1", school="s1", queue_path=tmp_path / "q.db",
                              devices=[{"id": "d0", "source": {"driver": "simulated"}}])  # fmt: skip
-    agent = agent_module.Agent(settings, MqttSettings())
+    agent = agent_module.EdgeAgent(settings, MqttSettings())
     pages = agent.queue.db.execute("PRAGMA page_count").fetchone()[0]
     agent.queue.db.execute(f"PRAGMA max_page_count = {pages}")
     records = workload(10, devices=5)
@@ -202,12 +203,12 @@ def test_acknowledged_records_that_cannot_be_removed_are_not_published_again(tmp
 def test_an_agent_whose_publisher_or_flusher_fails_ends_with_that_error(tmp_path: Path, monkeypatch, part):
     """An unexpected error (injected here: none can be caused from outside) must not leave an agent that
     observes but never publishes, nor one that exits as if it had been asked to."""
-    from campuspulse.edge.agent import Agent
-    from campuspulse.settings import AgentSettings
+    from campuspulse.edge.agent import EdgeAgent
+    from campuspulse.edge.settings import AgentSettings
 
     settings = AgentSettings(id="a1", school="s1", queue_path=tmp_path / "q.db",
                              devices=[{"id": "d0", "poll_s": 0.1, "source": {"driver": "simulated"}}])  # fmt: skip
-    agent = Agent(settings, MqttSettings(port=free_port()))
+    agent = EdgeAgent(settings, MqttSettings(port=free_port()))
 
     async def broken(*_: object) -> None:
         await asyncio.sleep(0.3)
@@ -230,20 +231,20 @@ def test_an_agent_whose_publisher_or_flusher_fails_ends_with_that_error(tmp_path
 def test_an_agent_whose_queue_disk_refuses_says_so_to_the_server(tmp_path: Path):
     """Full disk → the status carries since when and how much is held → the ledger keeps it → agent health and the
     dashboard's agent table show it; writable again → cleared."""
-    from campuspulse.edge.agent import Agent
+    from campuspulse.edge.agent import EdgeAgent
+    from campuspulse.edge.settings import AgentSettings
     from campuspulse.server.web.i18n import Text
     from campuspulse.server.web.pages import templates
-    from campuspulse.settings import AgentSettings
 
     settings = AgentSettings(id="a1", school="s1", queue_path=tmp_path / "q.db",
                              devices=[{"id": "d0", "source": {"driver": "simulated"}}])  # fmt: skip
-    agent = Agent(settings, MqttSettings(), clock=lambda: T0 / 1000)
-    engine = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    agent = EdgeAgent(settings, MqttSettings(), clock=lambda: T0 / 1000)
+    engine = open_store(f"sqlite:///{tmp_path / 'ledger.db'}")
     with Session(engine) as s, s.begin():
         s.info["actor"] = "test"
         service.put_school(s, "s1", {"name": "s1", "district": "d", "stage": "junior", "tz": "Asia/Shanghai"})
         service.put_agent(s, "a1", "s1")
-    ledger = Ledger(engine)
+    ledger = TelemetryWriter(engine)
     agents_table = templates.env.get_template("_agents.html")
 
     def report() -> dict:

@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campuspulse.server.ledger.state_segments import StateFact, fold_in_order
 from campuspulse.server.metrics.daily import teaching_days
 from campuspulse.server.metrics.utilization import Interval, device_utilization
+from campuspulse.store.state_segments import StateFact, fold_in_order
 from campuspulse.telemetry import parse_ts
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -1,1 +1,1 @@
-"""The collector: MQTT subscriber → validate → dedup → ledger; dead letters for what breaks the contract."""
+"""The collector: MQTT subscriber → validate → dedup → store; dead letters for what breaks the contract."""

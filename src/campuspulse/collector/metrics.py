@@ -16,13 +16,13 @@ class _Exporter(_PromCollector):
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         c = self.c.counters
         yield CounterMetricFamily("campuspulse_collector_messages", "MQTT messages handled", value=c.messages)
-        yield CounterMetricFamily("campuspulse_collector_batches", "ledger transactions committed", value=c.batches)
+        yield CounterMetricFamily("campuspulse_collector_batches", "store transactions committed", value=c.batches)
         records = CounterMetricFamily("campuspulse_collector_records", "records by outcome", labels=["outcome"])
         for outcome, value in (("stored", c.records_stored), ("duplicate", c.duplicates), ("pending", c.pending),
                                ("dead_letter", c.dead_letters), ("future_ts", c.future_records)):  # fmt: skip
             records.add_metric([outcome], value)
         yield records
-        yield CounterMetricFamily("campuspulse_collector_write_failures", "batches the ledger refused",
+        yield CounterMetricFamily("campuspulse_collector_write_failures", "batches the store refused",
                                   value=c.write_failures)  # fmt: skip
         yield CounterMetricFamily("campuspulse_collector_seqs_lost", "seqs declared lost after the reorder window",
                                   value=c.seqs_lost)  # fmt: skip
@@ -31,7 +31,7 @@ class _Exporter(_PromCollector):
         for bound, count in zip([*map(str, lat.BOUNDS), "+Inf"], lat.counts, strict=True):
             cumulative += count
             buckets.append((bound, cumulative))
-        yield HistogramMetricFamily("campuspulse_collector_batch_seconds", "ledger write, spool and ack of a batch",
+        yield HistogramMetricFamily("campuspulse_collector_batch_seconds", "store write, spool and ack of a batch",
                                     buckets=buckets, sum_value=lat.total)  # fmt: skip
         yield GaugeMetricFamily("campuspulse_collector_lag_seconds", "now minus the newest record ts of the last batch",
                                 value=c.last_lag_s)  # fmt: skip

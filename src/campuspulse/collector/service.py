@@ -1,8 +1,8 @@
-"""The MQTT collector (paho-mqtt 2): batches of messages are acknowledged only after the ledger committed them.
+"""The MQTT collector (paho-mqtt 2): batches of messages are acknowledged only after the store committed them.
 
 paho's network thread only queues messages; a writer thread takes up to `batch_max_messages` (or
-what arrives within `batch_max_delay_ms`), writes them to the ledger in one transaction, spools
-their time-series lines to disk, and then acks them (manual acks). If the ledger cannot be
+what arrives within `batch_max_delay_ms`), writes them to the store in one transaction, spools
+their time-series lines to disk, and then acks them (manual acks). If the store cannot be
 written, nothing of the batch is acked: the collector drops the connection, reconnects with
 backoff, and the broker redelivers from the persistent session. With `shared_group` several
 collectors split the load through `$share/<group>/…`.
@@ -21,9 +21,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from campuspulse.backoff import delays
+from campuspulse.collector.settings import CollectorSettings
 from campuspulse.collector.timeseries import TimeSeriesSink
-from campuspulse.server.ledger.ingest import Ledger
-from campuspulse.settings import CollectorSettings, MqttSettings
+from campuspulse.settings import MqttSettings
+from campuspulse.store.ingest import TelemetryWriter
 from campuspulse.telemetry import (
     ContractError,
     ParsedBatch,
@@ -60,7 +61,7 @@ class CollectorCounters:
 
 
 class BatchLatency:
-    """A histogram of batch durations (write to the ledger, spool, ack), in seconds."""
+    """A histogram of batch durations (write to the store, spool, ack), in seconds."""
 
     BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -84,17 +85,17 @@ class _Inbound:
 
 
 class Collector:
-    """Subscribes to every agent's records and status and writes them to the ledger (and the time series)."""
+    """Subscribes to every agent's records and status and writes them to the store (and the time series)."""
 
     def __init__(
         self,
         mqtt_settings: MqttSettings,
-        ledger: Ledger,
+        writer: TelemetryWriter,
         client_id: str = "campuspulse-collector",
         options: CollectorSettings | None = None,
         sink: TimeSeriesSink | None = None,
     ) -> None:
-        self.settings, self.ledger, self.sink = mqtt_settings, ledger, sink
+        self.settings, self.writer, self.sink = mqtt_settings, writer, sink
         self.options = options or CollectorSettings(client_id=client_id)
         self.counters = CollectorCounters()
         self.latency = BatchLatency()
@@ -166,7 +167,7 @@ class Collector:
         while not self._stop.wait(0.2 if self._reset.is_set() else 5.0):
             if self._reset.is_set():
                 wait = next(backoff)
-                log.warning("collector: ledger write failed; reconnecting in %.1f s for redelivery", wait)
+                log.warning("collector: store write failed; reconnecting in %.1f s for redelivery", wait)
                 self._generation += 1
                 self.client.disconnect()
                 self.client.loop_stop()
@@ -179,7 +180,7 @@ class Collector:
                 continue
             backoff = delays(1.0, 30.0)
             try:
-                lost = self.ledger.settle_stale_gaps()
+                lost = self.writer.settle_stale_gaps()
                 if lost:
                     self.counters.seqs_lost += lost
                     log.warning("collector: %d seqs never arrived within the reorder window: possible data loss", lost)
@@ -251,9 +252,9 @@ class Collector:
                     self.client.ack(i.mid, i.qos)
 
     def handle(self, messages: list[tuple[str, bytes]]) -> None:
-        """Validate and store messages in one ledger transaction, then spool their time series.
+        """Validate and store messages in one store transaction, then spool their time series.
 
-        Contract breaches become dead letters. Raises if the ledger (or the spool) cannot be written.
+        Contract breaches become dead letters. Raises if the store (or the spool) cannot be written.
         """
         started = time.monotonic()
         batches: list[tuple[ParsedBatch, str]] = []
@@ -269,7 +270,7 @@ class Collector:
                     statuses.append((parse_status_payload(payload, topic), source))
             except ContractError as exc:
                 dead.append((source, str(exc), payload.decode("utf-8", "replace")))
-        result = self.ledger.write(batches, statuses, dead)
+        result = self.writer.write(batches, statuses, dead)
         lines: list[str] = []
         newest = 0
         for (batch, _), r in zip(batches, result.batches, strict=True):

@@ -1,9 +1,9 @@
 """The time-series sink: line protocol to InfluxDB's v2 write API (InfluxDB 2/3, VictoriaMetrics) via influxdb-client.
 
 Lines are first appended to a spool on disk, in the same step that precedes the MQTT ack, so a
-crash or an outage of the time-series server loses nothing the ledger has; a sender thread ships
+crash or an outage of the time-series server loses nothing the store has; a sender thread ships
 the spool in batches and retries with backoff. The spool is bounded: beyond `max_spool_lines`
-the oldest lines are discarded and counted (the ledger keeps every figure regardless).
+the oldest lines are discarded and counted (the store keeps every figure regardless).
 Writes are idempotent on the server side: a point is its series and timestamp, so a line sent
 twice is stored once (InfluxDB overwrites; run VictoriaMetrics with `-dedup.minScrapeInterval=1ms`).
 """

@@ -86,7 +86,7 @@ def _experiments(s: Session, campus: list[SimSchool], today: date, rnd: random.R
 
 
 def seed_ledger(s: Session, campus: list[SimSchool], today: date) -> dict[str, str]:
-    """Fill the demo ledger; returns the demo users' passwords by name."""
+    """Fill the demo store; returns the demo users' passwords by name."""
     rnd = random.Random(7)
     _regions(s)
     for sc in campus:
@@ -109,7 +109,7 @@ def seed_ledger(s: Session, campus: list[SimSchool], today: date) -> dict[str, s
 
 def provision_campus(engine: Engine, campus: list[SimSchool], today_periods: dict[str, list[tuple[str, str]]],
                      history: list[str], today: str) -> dict[str, str]:  # fmt: skip
-    """Schools, calendars (past teaching days and today), agents, devices and the rest of the demo ledger; returns
+    """Schools, calendars (past teaching days and today), agents, devices and the rest of the demo store; returns
     the demo users' passwords by name."""
     with Session(engine) as s, s.begin():
         s.info["actor"] = "demo"

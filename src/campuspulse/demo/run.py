@@ -23,13 +23,14 @@ from campuspulse.collector.service import Collector
 from campuspulse.demo.campus import TZ, SimSchool, build_campus, live_periods, local_now, teaching_days
 from campuspulse.demo.ledger_data import provision_campus
 from campuspulse.drivers.simulated import SimulatedDevice
-from campuspulse.edge.agent import Agent
+from campuspulse.edge.agent import EdgeAgent
+from campuspulse.edge.settings import AgentSettings
 from campuspulse.server.app import create_app
 from campuspulse.server.inventory.standards import list_standards
 from campuspulse.server.metrics.available_time import local_ms
 from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.service import GroupBy, Scope, utilization
-from campuspulse.settings import AgentSettings, MqttSettings
+from campuspulse.settings import MqttSettings
 
 VALID_S, HEARTBEAT_S, POLL_S, READING_S = 60, 20.0, 5.0, 30.0
 HISTORY_STEP_S = 60
@@ -79,7 +80,7 @@ def _history_windows(days: list[str], now: datetime, first_today: str, tz: ZoneI
     return windows
 
 
-def _backfill(agent: Agent, windows: list[tuple[int, int]]) -> int:
+def _backfill(agent: EdgeAgent, windows: list[tuple[int, int]]) -> int:
     """Feed the agent's monitors the simulated history, as if it had been running: records go to its queue."""
     count = 0
     for start, end in windows:
@@ -147,10 +148,10 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
     passwords = provision_campus(engine, campus, today_periods, history, today)
 
     mqtt = MqttSettings(host="127.0.0.1", port=opts.broker_port or _free_port())
-    agents: list[Agent] = []
+    agents: list[EdgeAgent] = []
     for sc in campus:
         for i in range(len(sc.rooms)):
-            agents.append(Agent(_agent_settings(sc, i, opts.data_dir, today, today_periods[sc.code]), mqtt))
+            agents.append(EdgeAgent(_agent_settings(sc, i, opts.data_dir, today, today_periods[sc.code]), mqtt))
     first_today = min(p[0][0] for p in today_periods.values())
     windows = _history_windows(history, now, first_today, tz)
     with Progress(console=console, transient=False) as progress:
@@ -165,7 +166,7 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
     anonymous = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
     broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{mqtt.port}"}}, "plugins": anonymous})
     await broker.start()
-    collector = Collector(mqtt, app.state.ledger, client_id="demo-collector")
+    collector = Collector(mqtt, app.state.writer, client_id="demo-collector")
     collector.start()
     if not await asyncio.to_thread(collector.connected.wait, 30):
         raise OSError(f"the demo's collector could not subscribe on 127.0.0.1:{mqtt.port}")

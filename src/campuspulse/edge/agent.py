@@ -8,11 +8,13 @@ import time
 from collections.abc import Callable
 
 from campuspulse.backoff import delays, sleep_unless
-from campuspulse.drivers import Driver, build_driver
+from campuspulse.drivers import Driver
+from campuspulse.drivers.registry import build_driver
 from campuspulse.edge.monitor import DeviceMonitor, EmitPolicy
 from campuspulse.edge.publisher import Publisher
 from campuspulse.edge.queue import RecordQueue
-from campuspulse.settings import AgentSettings, DeviceSettings, MqttSettings
+from campuspulse.edge.settings import AgentSettings, DeviceSettings
+from campuspulse.settings import MqttSettings
 
 log = logging.getLogger(__name__)
 FLUSH_S = 0.1  # how long observations wait in memory for the queue's next commit
@@ -20,7 +22,7 @@ FLUSH_S = 0.1  # how long observations wait in memory for the queue's next commi
 HELD_LIMIT = 200_000
 
 
-class Agent:
+class EdgeAgent:
     """Runs an agent's devices and its publisher until stopped."""
 
     def __init__(

@@ -7,12 +7,12 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector as _PromCollector
 
-from campuspulse.edge.agent import Agent
+from campuspulse.edge.agent import EdgeAgent
 from campuspulse.telemetry import parse_ts
 
 
 class _Exporter(_PromCollector):
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: EdgeAgent) -> None:
         self.agent = agent
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
@@ -46,13 +46,13 @@ class _Exporter(_PromCollector):
         yield errors
 
 
-def registry_for(agent: Agent) -> CollectorRegistry:
+def registry_for(agent: EdgeAgent) -> CollectorRegistry:
     """A registry exposing this agent's metrics."""
     registry = CollectorRegistry()
     registry.register(_Exporter(agent))
     return registry
 
 
-def serve_metrics(agent: Agent, port: int, host: str = "127.0.0.1") -> None:
+def serve_metrics(agent: EdgeAgent, port: int, host: str = "127.0.0.1") -> None:
     """Serve `/metrics` for this agent on `host:port` (a background thread)."""
     start_http_server(port, addr=host, registry=registry_for(agent))

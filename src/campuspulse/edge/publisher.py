@@ -148,7 +148,7 @@ class Publisher:
 
     async def _drain(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            due = time.monotonic() - self._status_at >= self.status_every_s  # queue depth for the ledger
+            due = time.monotonic() - self._status_at >= self.status_every_s  # queue depth for the store
             if self.queue.dropped_changed or self.status_changed or due:  # before the records that follow
                 self.queue.dropped_changed = self.status_changed = False
                 await client.publish(self._topic[TopicKind.STATUS], self._status(True), qos=1, retain=True)

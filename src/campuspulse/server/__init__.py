@@ -1,1 +1,1 @@
-"""The central server: inventory, calendars, the ledger and the figures computed from it."""
+"""The central server: inventory, calendars, standards, experiments and the figures computed from the store."""

@@ -35,12 +35,12 @@ from campuspulse.server.api import (
 )
 from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory.excel import SheetRejected
-from campuspulse.server.ledger.db import make_engine, upgrade
-from campuspulse.server.ledger.ingest import Ledger
 from campuspulse.server.metrics.readings import ReadingsStore
 from campuspulse.server.scheduler import start_scheduler
 from campuspulse.server.web import pages
 from campuspulse.server.web.session import LoginRequired, to_login
+from campuspulse.store.db import make_engine, upgrade
+from campuspulse.store.ingest import TelemetryWriter
 from campuspulse.telemetry import ContractError
 
 API_PREFIX = "/api/v1"
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 
 def _background(
-    ledger: Ledger, every_s: float, rollup_every_s: float | None, tz: str
+    writer: TelemetryWriter, every_s: float, rollup_every_s: float | None, tz: str
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """While the server runs: settle stale seq gaps (records sent over HTTP wait behind gaps too) and,
     if asked, run the scheduler that keeps the daily rollups current."""
@@ -65,13 +65,13 @@ def _background(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         settle_heap()
-        scheduler = start_scheduler(ledger.engine, rollup_every_s, tz) if rollup_every_s else None
+        scheduler = start_scheduler(writer.engine, rollup_every_s, tz) if rollup_every_s else None
 
         async def loop() -> None:
             while True:
                 await asyncio.sleep(every_s)
                 try:
-                    await asyncio.to_thread(ledger.settle_stale_gaps)
+                    await asyncio.to_thread(writer.settle_stale_gaps)
                 except Exception:
                     log.exception("settling seq gaps failed")
 
@@ -100,20 +100,21 @@ def _sheet_rejected(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def _jwt_key(engine: Engine, configured: str | None) -> str:
-    """The configured key, or the one every replica shares through the ledger (made by the first)."""
+    """The configured key, or the one every replica shares through the store (made by the first)."""
     for _ in range(2):
         try:
             with Session(engine) as s, s.begin():
                 return signing_key(s, configured)
         except IntegrityError:  # another replica made it at the same moment
             continue
-    raise RuntimeError("could not read the JWT signing key from the ledger")
+    raise RuntimeError("could not read the JWT signing key from the store")
 
 
 def create_app(
-    ledger_url: str | Engine,
+    store_url: str | Engine,
     admin_token: str | None = None,
     reorder_window_s: float = 300,
+    max_future_skew_s: float = 300,
     settle_every_s: float = 30,
     jwt_secret: str | None = None,
     access_token_ttl: timedelta = timedelta(hours=8),
@@ -125,21 +126,21 @@ def create_app(
     live_every_s: float = 2,
     readings_url: str | None = None,
 ) -> FastAPI:
-    """The server on a ledger URL or an open engine; the schema is migrated on start.
+    """The server on a store URL or an open engine; the schema is migrated on start.
 
     `rollup_every_s` runs the rollup scheduler in this process (give it to one replica only).
     """
-    engine = make_engine(ledger_url) if isinstance(ledger_url, str) else ledger_url
+    engine = make_engine(store_url) if isinstance(store_url, str) else store_url
     upgrade(engine)
-    ledger = Ledger(engine, reorder_window_s)
+    writer = TelemetryWriter(engine, reorder_window_s, max_future_skew_s)
     app = FastAPI(
-        lifespan=_background(ledger, settle_every_s, rollup_every_s, ui_timezone),
+        lifespan=_background(writer, settle_every_s, rollup_every_s, ui_timezone),
         title="campuspulse",
         version=__version__,
         description="Equipment usage, compliance and experiment offering, measured from the equipment.",
     )
     app.state.engine = engine
-    app.state.ledger = ledger
+    app.state.writer = writer
     app.state.admin_token = admin_token or os.environ.get("CAMPUSPULSE_ADMIN_TOKEN")
     app.state.jwt_key = _jwt_key(engine, jwt_secret)
     app.state.access_token_ttl = access_token_ttl

@@ -2,8 +2,8 @@
 
 
 class NotFound(LookupError):
-    """The request names something the ledger does not hold."""
+    """The request names something the store does not hold."""
 
 
 class Conflict(ValueError):
-    """A write that contradicts the ledger (e.g. a device bound to an agent of another school)."""
+    """A write that contradicts the store (e.g. a device bound to an agent of another school)."""

@@ -1,8 +1,8 @@
-"""Background jobs of the server (APScheduler 3, jobs kept in the ledger): recompute stale daily rollups, and
+"""Background jobs of the server (APScheduler 3, jobs kept in the store): recompute stale daily rollups, and
 issue last month's commission reports on the 1st of each month.
 
 Run the scheduler in one server process only (`server.scheduler: false` on the other replicas); the job
-store in the ledger keeps one schedule for the deployment, and the jobs are safe to run twice anyway.
+store in the store keeps one schedule for the deployment, and the jobs are safe to run twice anyway.
 """
 
 import logging

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.access.principals import Principal, Role, ScopeKind, check_role_scope
-from campuspulse.server.ledger.access_schema import ApiToken, LoginFailure, ServerSecret, User
+from campuspulse.store.access_schema import ApiToken, LoginFailure, ServerSecret, User
 
 _hasher = PasswordHasher()
 _ALGORITHM = "HS256"
@@ -56,7 +56,7 @@ def authenticate_password(s: Session, username: str, password: str) -> User:
 
 
 def signing_key(s: Session, configured: str | None) -> str:
-    """The JWT signing key: the configured one, or one generated once and shared through the ledger."""
+    """The JWT signing key: the configured one, or one generated once and shared through the store."""
     if configured:
         return configured
     row = s.get(ServerSecret, "jwt_signing_key")

@@ -12,8 +12,8 @@ from enum import StrEnum
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from campuspulse.server.ledger.inventory_schema import Region
-from campuspulse.server.ledger.schema import School
+from campuspulse.store.inventory_schema import Region
+from campuspulse.store.schema import School
 
 
 class Role(StrEnum):

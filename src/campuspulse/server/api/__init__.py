@@ -1,1 +1,1 @@
-"""HTTP API routers (thin: they call the inventory, ledger and metrics services)."""
+"""HTTP API routers (thin: they call the inventory, store and metrics services)."""

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from campuspulse.server.access.principals import Role, readable_schools, require_admin
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.deps import Db
-from campuspulse.server.ledger.access_schema import AuditEntry
-from campuspulse.server.ledger.audit import verify_chain
+from campuspulse.store.access_schema import AuditEntry
+from campuspulse.store.audit import verify_chain
 
 router = APIRouter(tags=["audit"])
 

@@ -1,4 +1,4 @@
-"""Per-request dependencies: a database session in a transaction, the ledger."""
+"""Per-request dependencies: a database session in a transaction, the store."""
 
 from collections.abc import Iterator
 from typing import Annotated
@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
-from campuspulse.server.ledger.ingest import Ledger
+from campuspulse.store.ingest import TelemetryWriter
 
 
 def db_session(request: Request) -> Iterator[Session]:
@@ -15,12 +15,12 @@ def db_session(request: Request) -> Iterator[Session]:
         yield s
 
 
-def ledger(request: Request) -> Ledger:
-    """The ledger's write side."""
-    return request.app.state.ledger
+def writer(request: Request) -> TelemetryWriter:
+    """The store's write side."""
+    return request.app.state.writer
 
 
 # Committed before the response is sent, so a client told "done" finds it done on every replica.
 Db = Annotated[Session, Depends(db_session, scope="function")]
-LedgerDep = Annotated[Ledger, Depends(ledger)]
+WriterDep = Annotated[TelemetryWriter, Depends(writer)]
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a row's id")]

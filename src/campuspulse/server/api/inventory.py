@@ -20,7 +20,7 @@ from campuspulse.server.api.provisioning import answer
 from campuspulse.server.api.schemas import EquipmentItemIn, IdPath, RegionIn, RoomIn
 from campuspulse.server.inventory import equipment_ledger, service
 from campuspulse.server.inventory.money import fen_to_yuan, yuan_to_fen
-from campuspulse.server.ledger.inventory_schema import EquipmentItem
+from campuspulse.store.inventory_schema import EquipmentItem
 
 router = APIRouter(tags=["inventory"])
 NO_CONTENT = status.HTTP_204_NO_CONTENT
@@ -98,7 +98,7 @@ def get_device(school: IdPath, device: IdPath, db: Db, caller: Caller) -> dict[s
 
 @router.delete("/schools/{school}/devices/{device}", status_code=NO_CONTENT)
 def delete_device(school: IdPath, device: IdPath, db: Db, caller: Caller) -> None:
-    """Remove a device from the inventory; what it recorded stays in the ledger."""
+    """Remove a device from the inventory; what it recorded stays in the store."""
     require_write(db, caller, school)
     service.delete_device(db, school, device)
 

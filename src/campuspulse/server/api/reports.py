@@ -19,12 +19,12 @@ from campuspulse.server.api.deps import Db, RowId
 from campuspulse.server.api.figures import require_scope_read
 from campuspulse.server.api.inventory import XLSX
 from campuspulse.server.inventory.excel import csv_bytes, write_tables
-from campuspulse.server.ledger.report_schema import IssuedReport
 from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.offering_service import offering_rate
 from campuspulse.server.metrics.service import GroupBy, Scope, utilization
 from campuspulse.server.reports import issuing
 from campuspulse.server.reports.commission import FORMULAS, RULES, build, workbook
+from campuspulse.store.report_schema import IssuedReport
 from campuspulse.telemetry import ContractError
 
 router = APIRouter(tags=["reports"])
@@ -145,7 +145,7 @@ def _period(first: date, end: date) -> None:
 
 @router.post("/reports/issued", status_code=status.HTTP_201_CREATED)
 def issue_report(body: IssueIn, db: Db, caller: Caller) -> dict[str, object]:
-    """Issue a commission report: kept in the ledger with its SHA-256, entered in the audit log (not auditors)."""
+    """Issue a commission report: kept in the store with its SHA-256, entered in the audit log (not auditors)."""
     _commission_scope(body.scope)
     if caller.role is Role.AUDITOR:
         raise Forbidden(f"{caller.name} is an auditor and reads only; a manager or an admin issues reports")

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 
 from campuspulse.server.access.principals import require_write
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.api.deps import Db, LedgerDep
+from campuspulse.server.api.deps import Db, WriterDep
 from campuspulse.telemetry import ContractError, parse_records_payload
 
 router = APIRouter(tags=["telemetry"])
@@ -14,16 +14,16 @@ SOURCE = "http:/api/v1/ingest/records"
 
 
 @router.post("/ingest/records")
-async def ingest_records(request: Request, ledger: LedgerDep, caller: Caller, db: Db) -> dict[str, object]:
+async def ingest_records(request: Request, writer: WriterDep, caller: Caller, db: Db) -> dict[str, object]:
     """Store a batch; bad records become dead letters and the rest is stored."""
     raw = await request.body()
     try:
         batch = parse_records_payload(raw)
     except ContractError as exc:
-        ledger.dead_letter(SOURCE, str(exc), raw.decode("utf-8", "replace"))
+        writer.dead_letter(SOURCE, str(exc), raw.decode("utf-8", "replace"))
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"payload rejected: {exc}") from None
     await asyncio.to_thread(require_write, db, caller, batch.school)
-    result = ledger.ingest(batch, SOURCE)
+    result = writer.ingest(batch, SOURCE)
     if result.dead_letters and not result.stored and not result.duplicates:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, {"dead_letters": result.dead_letters, "reasons": result.reasons}

@@ -13,7 +13,7 @@ from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.deps import Db
 from campuspulse.server.api.schemas import Id
 from campuspulse.server.errors import NotFound
-from campuspulse.server.ledger.access_schema import ApiToken, User
+from campuspulse.store.access_schema import ApiToken, User
 
 router = APIRouter(tags=["auth"])
 

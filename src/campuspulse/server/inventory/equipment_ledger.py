@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from campuspulse.server.inventory import service
 from campuspulse.server.inventory.excel import Column, RowProblem, SheetRejected, as_date, read_workbook, write_workbook
 from campuspulse.server.inventory.money import fen_to_yuan, yuan_to_fen
-from campuspulse.server.ledger.inventory_schema import EquipmentItem, Room
+from campuspulse.store.inventory_schema import EquipmentItem, Room
 from campuspulse.telemetry.topics import ID_PATTERN
 
 SHEET = "台账"

@@ -20,7 +20,7 @@ from campuspulse.config_files import ConfigError, ConfigProblem
 from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory.excel import Column, RowProblem, SheetRejected, as_date, read_workbook, write_workbook
 from campuspulse.server.inventory.service import require_school
-from campuspulse.server.ledger.inventory_schema import ExperimentItem, ExperimentRecord, SchoolEdition
+from campuspulse.store.inventory_schema import ExperimentItem, ExperimentRecord, SchoolEdition
 
 CLASS_PATTERN = r"^(?P<grade>[1-9]|1[0-2])-(?P<number>[1-9]\d?)$"
 _CLASS = re.compile(CLASS_PATTERN)

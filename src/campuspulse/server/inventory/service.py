@@ -1,6 +1,6 @@
 """Reads and idempotent writes of the inventory: regions, schools, agents, devices, rooms, equipment, calendar days.
 
-Every write goes through the ORM session so that the audit log sees it (`server/ledger/audit.py`).
+Every write goes through the ORM session so that the audit log sees it (`store/audit.py`).
 Callers check scope first (`server/access/principals.py`); these functions check consistency.
 """
 
@@ -11,8 +11,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.errors import Conflict, NotFound
-from campuspulse.server.ledger.inventory_schema import EquipmentItem, Region, Room
-from campuspulse.server.ledger.schema import Agent, Base, CalendarDay, Device, School
+from campuspulse.store.inventory_schema import EquipmentItem, Region, Room
+from campuspulse.store.schema import Agent, Base, CalendarDay, Device, School
 
 
 def _upsert(s: Session, model: type[Any], key: Any, fields: dict[str, Any]) -> bool:
@@ -186,7 +186,7 @@ def get_device(s: Session, school: str, device: str) -> Device:
 
 
 def delete_device(s: Session, school: str, device: str) -> None:
-    """Remove a device from the inventory (its recorded segments stay in the ledger)."""
+    """Remove a device from the inventory (its recorded segments stay in the store)."""
     s.delete(get_device(s, school, device))
 
 

@@ -15,7 +15,7 @@ from campuspulse.config_files import ConfigError, ConfigProblem, load_yaml_model
 from campuspulse.server.errors import NotFound
 from campuspulse.server.inventory.money import fen_to_yuan, yuan_to_fen
 from campuspulse.server.inventory.quantity_rules import QuantityRule, parse_notation
-from campuspulse.server.ledger.inventory_schema import Standard, StandardItem
+from campuspulse.store.inventory_schema import Standard, StandardItem
 
 CSV_COLUMNS = ("code", "name", "unit", "category", "rule", "reference_price", "consumable")
 

@@ -1,4 +1,4 @@
-"""Calendars, day schedules and school timetables in the ledger; a timetable compiles into calendar days."""
+"""Calendars, day schedules and school timetables in the store; a timetable compiles into calendar days."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -11,8 +11,8 @@ from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory.calendar_files import Event
 from campuspulse.server.inventory.calendars import CalendarIn, ScheduleIn, compile_days, merge_events, span
 from campuspulse.server.inventory.service import require_school
-from campuspulse.server.ledger.inventory_schema import CalendarDef, DaySchedule, SchoolTimetable
-from campuspulse.server.ledger.schema import CalendarDay
+from campuspulse.store.inventory_schema import CalendarDef, DaySchedule, SchoolTimetable
+from campuspulse.store.schema import CalendarDay
 
 
 def _put(s: Session, model: type[Any], code: str, fields: dict[str, Any]) -> bool:

@@ -1,1 +1,1 @@
-"""The figures: utilization (and, later, compliance and experiment offering) from the ledger."""
+"""The figures: utilization (and, later, compliance and experiment offering) from the store."""

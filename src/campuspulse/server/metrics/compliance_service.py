@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 from campuspulse.server.inventory.money import fen_to_yuan
 from campuspulse.server.inventory.quantity_rules import QuantityRule, SchoolFacts, required
 from campuspulse.server.inventory.standards import get_standard
-from campuspulse.server.ledger.inventory_schema import EquipmentItem, Room, Standard, StandardItem
-from campuspulse.server.ledger.schema import School
 from campuspulse.server.metrics.compliance import ItemNeed, SchoolCompliance, per_student_value_fen
 from campuspulse.server.metrics.service import Scope, schools_in_scope
+from campuspulse.store.inventory_schema import EquipmentItem, Room, Standard, StandardItem
+from campuspulse.store.schema import School
 
 GOOD = "完好"
 SCRAPPED = "报废"

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campuspulse.server.ledger.schema import CalendarDay, StateSegment
 from campuspulse.server.metrics.available_time import local_date
 from campuspulse.server.metrics.daily import teaching_days
 from campuspulse.server.metrics.rollups import school_segments
 from campuspulse.server.metrics.service import GroupBy, Scope, devices_in_scope, utilization
 from campuspulse.server.metrics.utilization import IN_USE
+from campuspulse.store.schema import CalendarDay, StateSegment
 from campuspulse.telemetry import format_ts
 
 HOUR_MS = 3_600_000

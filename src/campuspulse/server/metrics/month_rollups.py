@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row, Subquery, delete, insert, select, true, union_all
 from sqlalchemy.orm import Session
 
-from campuspulse.server.ledger.rollup_schema import SchoolDayRollup, SchoolMonthRollup
+from campuspulse.store.rollup_schema import SchoolDayRollup, SchoolMonthRollup
 
 ADDITIVE = ("available_ms", "in_use_ms", "known_ms", "sessions", "used_periods", "available_periods", "continued")
 

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory.experiments import CLASS_PATTERN
-from campuspulse.server.ledger.inventory_schema import ExperimentItem, ExperimentRecord, SchoolEdition
-from campuspulse.server.ledger.schema import School
 from campuspulse.server.metrics.offering import ClassRef, Required, offering_counts
 from campuspulse.server.metrics.service import Scope, schools_in_scope
+from campuspulse.store.inventory_schema import ExperimentItem, ExperimentRecord, SchoolEdition
+from campuspulse.store.schema import School
 
 STAGE_GRADES: dict[str, range] = {
     "primary": range(1, 7),

@@ -15,18 +15,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
-from campuspulse.server.ledger.rollup_schema import (
+from campuspulse.server.metrics.available_time import local_date
+from campuspulse.server.metrics.daily import DeviceSegments, TeachingDay, device_day, teaching_days
+from campuspulse.server.metrics.month_rollups import refresh_months
+from campuspulse.server.metrics.utilization import Interval
+from campuspulse.store.rollup_schema import (
     DeviceDayRollup,
     RolledDay,
     RollupCoverage,
     SchoolDayRollup,
     StaleDay,
 )
-from campuspulse.server.ledger.schema import CalendarDay, Device, School, StateSegment
-from campuspulse.server.metrics.available_time import local_date
-from campuspulse.server.metrics.daily import DeviceSegments, TeachingDay, device_day, teaching_days
-from campuspulse.server.metrics.month_rollups import refresh_months
-from campuspulse.server.metrics.utilization import Interval
+from campuspulse.store.schema import CalendarDay, Device, School, StateSegment
 
 
 def _calendar(s: Session, school: str) -> dict[str, list[list[str]]]:

@@ -18,11 +18,11 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from campuspulse.server.ledger.rollup_schema import RollupCoverage, SchoolDayRollup, StaleDay
-from campuspulse.server.ledger.schema import Device
 from campuspulse.server.metrics.available_time import local_date, local_ms
 from campuspulse.server.metrics.month_rollups import ADDITIVE, of_schools, or_bits, range_rows
 from campuspulse.server.metrics.utilization import UtilizationFigures
+from campuspulse.store.rollup_schema import RollupCoverage, SchoolDayRollup, StaleDay
+from campuspulse.store.schema import Device
 
 
 @dataclass(slots=True)

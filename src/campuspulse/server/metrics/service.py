@@ -1,4 +1,4 @@
-"""Utilization queries against the ledger: scope → devices, calendar → available time, pooled rows."""
+"""Utilization queries against the store: scope → devices, calendar → available time, pooled rows."""
 
 import time
 from collections import defaultdict
@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 
 from campuspulse.server.access.principals import region_districts
 from campuspulse.server.errors import NotFound
-from campuspulse.server.ledger.rollup_schema import DeviceDayRollup
-from campuspulse.server.ledger.schema import CalendarDay, Device, School
 from campuspulse.server.metrics.available_time import bound_ms, local_date
 from campuspulse.server.metrics.daily import ROLLUP_THRESHOLD, DeviceSegments, device_day, teaching_days
 from campuspulse.server.metrics.rollups import school_segments, trusted_days
 from campuspulse.server.metrics.school_rollups import Pooled, pool_school_days, rolled_schools, whole_days
 from campuspulse.server.metrics.utilization import UtilizationFigures
+from campuspulse.store.rollup_schema import DeviceDayRollup
+from campuspulse.store.schema import CalendarDay, Device, School
 
 
 class Scope(StrEnum):

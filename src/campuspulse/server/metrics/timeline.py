@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from campuspulse.server.errors import NotFound
-from campuspulse.server.ledger.schema import Device, School
 from campuspulse.server.metrics.available_time import bound_ms
 from campuspulse.server.metrics.rollups import school_segments
+from campuspulse.store.schema import Device, School
 from campuspulse.telemetry import ContractError, format_ts
 
 MAX_SPAN_MS = 32 * 86400_000

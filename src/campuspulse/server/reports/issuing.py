@@ -1,4 +1,4 @@
-"""Issuing reports: the file kept in the ledger with its SHA-256 (the issuance also enters the audit chain),
+"""Issuing reports: the file kept in the store with its SHA-256 (the issuance also enters the audit chain),
 listed per scope, and issued every month for the city and each district by the scheduler."""
 
 import hashlib
@@ -9,10 +9,10 @@ from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.errors import Conflict, NotFound
-from campuspulse.server.ledger.report_schema import IssuedReport
-from campuspulse.server.ledger.schema import School
 from campuspulse.server.metrics.service import Scope
 from campuspulse.server.reports.commission import build, district_codes, workbook
+from campuspulse.store.report_schema import IssuedReport
+from campuspulse.store.schema import School
 
 KIND = "commission"
 

@@ -21,9 +21,6 @@ from campuspulse.server.api.deps import Db
 from campuspulse.server.api.figures import require_scope_read
 from campuspulse.server.api.inventory import XLSX
 from campuspulse.server.errors import NotFound
-from campuspulse.server.ledger import health
-from campuspulse.server.ledger.inventory_schema import Region
-from campuspulse.server.ledger.schema import Agent, AgentProgress, Device, School
 from campuspulse.server.metrics.available_time import local_date
 from campuspulse.server.metrics.readings import ReadingsStore, ReadingsUnavailable
 from campuspulse.server.metrics.rules import COMPLIANCE_RULES, OFFERING_RULES, UTILIZATION_RULES
@@ -42,6 +39,9 @@ from campuspulse.server.web.session import (
     set_csrf,
     start_session,
 )
+from campuspulse.store import health
+from campuspulse.store.inventory_schema import Region
+from campuspulse.store.schema import Agent, AgentProgress, Device, School
 from campuspulse.telemetry import ContractError
 
 HERE = Path(__file__).parent

@@ -11,8 +11,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from campuspulse.server.ledger.rollup_schema import RolledDay, StaleDay
-from campuspulse.server.ledger.schema import CalendarDay, Device, School
+from campuspulse.store.rollup_schema import RolledDay, StaleDay
+from campuspulse.store.schema import CalendarDay, Device, School
 
 
 def _local_date(ms: int, tz: ZoneInfo) -> date:

@@ -6,7 +6,7 @@ from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.orm import Mapped, mapped_column
 
-from campuspulse.server.ledger.schema import Base, UtcDateTime
+from campuspulse.store.schema import Base, UtcDateTime
 
 
 class _Figures:

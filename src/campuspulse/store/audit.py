@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
-from campuspulse.server.ledger.access_schema import ApiToken, AuditEntry, AuditHead, User
-from campuspulse.server.ledger.inventory_schema import (
+from campuspulse.store.access_schema import ApiToken, AuditEntry, AuditHead, User
+from campuspulse.store.inventory_schema import (
     CalendarDef,
     DaySchedule,
     EquipmentItem,
@@ -28,8 +28,8 @@ from campuspulse.server.ledger.inventory_schema import (
     Standard,
     StandardItem,
 )
-from campuspulse.server.ledger.report_schema import IssuedReport
-from campuspulse.server.ledger.schema import Agent, CalendarDay, Device, School
+from campuspulse.store.report_schema import IssuedReport
+from campuspulse.store.schema import Agent, CalendarDay, Device, School
 
 GENESIS = "0" * 64
 HIDDEN = "<hidden>"

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from campuspulse.server.ledger.schema import Base, UtcDateTime
+from campuspulse.store.schema import Base, UtcDateTime
 
 
 class User(Base):
@@ -43,7 +43,7 @@ class ServerSecret(Base):
 
 
 class AuditEntry(Base):
-    """One change to the ledger; `hash` = sha256 of the previous entry's hash and this entry's content."""
+    """One change to the store; `hash` = sha256 of the previous entry's hash and this entry's content."""
 
     __tablename__ = "audit_log"
     seq: Mapped[int] = mapped_column(

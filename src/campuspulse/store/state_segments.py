@@ -13,7 +13,7 @@ from typing import Protocol
 
 
 class SegmentLike(Protocol):
-    """The fields a segment has, as a plain dataclass or as a ledger row."""
+    """The fields a segment has, as a plain dataclass or as a store row."""
 
     state: str
     start_ms: int

@@ -1,4 +1,4 @@
-"""Engines and migrations of the ledger: SQLite (WAL) by default, PostgreSQL in production."""
+"""Engines and migrations of the store: SQLite (WAL) by default, PostgreSQL in production."""
 
 from pathlib import Path
 
@@ -7,7 +7,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from campuspulse.server.ledger import audit, stale_days  # noqa: F401  (their listeners log changes, mark stale days)
+from campuspulse.store import audit, stale_days  # noqa: F401  (their listeners log changes, mark stale days)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -38,18 +38,18 @@ def make_engine(url: str) -> Engine:
 _MIGRATION_LOCK = 0x63700001
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the ledger's schema to the newest migration."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the store's schema to `revision` (the newest migration by default)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
 
-def open_ledger(url: str) -> Engine:
+def open_store(url: str) -> Engine:
     """An engine for `url` with the schema migrated to the newest version."""
     engine = make_engine(url)
     upgrade(engine)

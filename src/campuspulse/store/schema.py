@@ -1,4 +1,4 @@
-"""SQLAlchemy tables of the ledger. Migrations in `migrations/` create the same shape."""
+"""SQLAlchemy tables of the store. Migrations in `migrations/` create the same shape."""
 
 from datetime import UTC, datetime
 
@@ -22,7 +22,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    """Declarative base of every ledger table."""
+    """Declarative base of every store table."""
 
 
 class School(Base):

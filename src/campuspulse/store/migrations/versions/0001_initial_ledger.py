@@ -1,4 +1,4 @@
-"""initial ledger
+"""initial store
 
 Revision ID: 0001
 Revises:

@@ -12,9 +12,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import String
 
-from campuspulse.server.ledger.schema import StateSegment
-from campuspulse.server.ledger.stale_days import day_window, local_days
-from campuspulse.server.ledger.state_segments import EXTENDED, Segment, StateFact, apply_state
+from campuspulse.store.schema import StateSegment
+from campuspulse.store.stale_days import day_window, local_days
+from campuspulse.store.state_segments import EXTENDED, Segment, StateFact, apply_state
 from campuspulse.telemetry.parsed import ParsedState
 
 _FIELDS = ("state", "start_ms", "end_ms", "last_ts_ms", "first_seq", "last_seq", "records")

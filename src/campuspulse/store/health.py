@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from campuspulse.server.ledger.schema import Agent, AgentProgress, DeadLetter, PendingRecord, SeqGap
+from campuspulse.store.schema import Agent, AgentProgress, DeadLetter, PendingRecord, SeqGap
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -14,7 +14,7 @@ def _iso(at: datetime | None) -> str | None:
 
 
 def agent_health(s: Session, agent: str) -> dict[str, Any] | None:
-    """What the ledger knows of an agent: status, seq progress, the gap records wait behind, settled gaps."""
+    """What the store knows of an agent: status, seq progress, the gap records wait behind, settled gaps."""
     row = s.get(Agent, agent)
     if row is None:
         return None

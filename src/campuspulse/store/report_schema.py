@@ -5,11 +5,11 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from campuspulse.server.ledger.schema import Base, UtcDateTime
+from campuspulse.store.schema import Base, UtcDateTime
 
 
 class IssuedReport(Base):
-    """A report as issued (`content`, XLSX); `sha256` lets anyone check a copy against the ledger."""
+    """A report as issued (`content`, XLSX); `sha256` lets anyone check a copy against the store."""
 
     __tablename__ = "issued_reports"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

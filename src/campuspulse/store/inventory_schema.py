@@ -5,7 +5,7 @@ from datetime import date
 from sqlalchemy import JSON, BigInteger, Date, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from campuspulse.server.ledger.schema import Base
+from campuspulse.store.schema import Base
 
 
 class Region(Base):

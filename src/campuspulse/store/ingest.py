@@ -1,4 +1,4 @@
-"""Storing validated telemetry in the ledger: dedup by (agent, seq), gap tracking, segment folding.
+"""Storing validated telemetry in the store: dedup by (agent, seq), gap tracking, segment folding.
 
 Records are folded into state segments in seq order, per agent, over the settled prefix of its
 seq: every seq up to the agent's watermark has been folded or declared lost/dropped. A record
@@ -19,7 +19,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from campuspulse.server.ledger.schema import (
+from campuspulse.store.schema import (
     Agent,
     AgentProgress,
     ClockSkew,
@@ -28,8 +28,8 @@ from campuspulse.server.ledger.schema import (
     School,
     SeqGap,
 )
-from campuspulse.server.ledger.segment_folder import SegmentFolder
-from campuspulse.server.ledger.stale_days import mark_stale
+from campuspulse.store.segment_folder import SegmentFolder
+from campuspulse.store.stale_days import mark_stale
 from campuspulse.telemetry import ParsedBatch, StatusPayload
 from campuspulse.telemetry.parsed import ParsedReading, ParsedRecord, ParsedState
 from campuspulse.telemetry.timestamps import ms_to_datetime
@@ -51,7 +51,7 @@ class IngestResult:
 
 @dataclass(slots=True)
 class WriteResult:
-    """What happened to each batch and status of one `Ledger.write`."""
+    """What happened to each batch and status of one `TelemetryWriter.write`."""
 
     batches: list[IngestResult]
     status_refusals: list[str | None]
@@ -79,8 +79,8 @@ def _dead_letter(source: str, reason: str, raw: Any, agent: str | None, school: 
     return DeadLetter(source=source, reason=reason, raw=text, agent=agent, school=school)
 
 
-class Ledger:
-    """The ledger's write side, shared by the collector and the server's HTTP ingest."""
+class TelemetryWriter:
+    """The store's write side, shared by the collector and the server's HTTP ingest."""
 
     def __init__(self, engine: Engine, reorder_window_s: float = 300.0, max_future_skew_s: float = 300.0) -> None:
         self.engine = engine

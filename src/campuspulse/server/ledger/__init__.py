@@ -1,1 +1,0 @@
-"""The relational ledger: schema, migrations, and the state-segment store (SQLite or PostgreSQL)."""

@@ -1,0 +1,33 @@
+"""The server's sections (`store`, `server`)."""
+
+from pydantic import Field, SecretStr
+
+from campuspulse.settings import ProcessSettings, Section
+from campuspulse.store.settings import StoreSettings
+
+
+class ServerSettings(Section):
+    """The HTTP server."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    admin_token: SecretStr | None = None
+    jwt_secret: SecretStr | None = Field(None, description="signs access tokens; default: a key kept in the store")
+    access_token_minutes: int = Field(480, ge=1, le=60 * 24 * 30)
+    login_attempts: int = Field(10, ge=1, description="failed logins per user and address before a pause")
+    login_window_s: int = Field(900, ge=1, description="how long failed logins count, and the pause")
+    cors_origins: list[str] = Field(default_factory=list, description="web origins allowed to call the API")
+    scheduler: bool = Field(True, description="run the rollup scheduler here; false on all but one replica")
+    rollup_every_s: float = Field(60, ge=1, description="how often stale daily rollups are recomputed")
+    ui_timezone: str = Field("Asia/Shanghai", description="'today' of dashboard periods and monthly reports")
+    live_every_s: float = Field(2, gt=0, le=60, description="how often dashboard pages look for new records")
+    readings_url: str | None = Field(
+        None, description="a VictoriaMetrics the collector writes to: readings on timelines"
+    )
+
+
+class ServerRoleSettings(ProcessSettings):
+    """What `campuspulse server` reads."""
+
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
