@@ -21,8 +21,8 @@ from campuspulse.edge.queue import RecordQueue
 from campuspulse.edge.settings import AgentSettings
 from campuspulse.server.app import create_app
 from campuspulse.settings import MqttSettings
+from campuspulse.store.schema import Agent as AgentRow
 from campuspulse.store.schema import AgentProgress, DeadLetter, PendingRecord, StateSegment
-from campuspulse.store.schema import EdgeAgent as AgentRow
 from campuspulse.telemetry.codec import dumps
 from tests.support.campus import AUTH, TOKEN, payload, provision, worked_example_records
 from tests.support.mosquitto import Mosquitto

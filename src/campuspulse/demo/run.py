@@ -25,11 +25,12 @@ from campuspulse.demo.ledger_data import provision_campus
 from campuspulse.drivers.simulated import SimulatedDevice
 from campuspulse.edge.agent import EdgeAgent
 from campuspulse.edge.settings import AgentSettings
+from campuspulse.server.access.principals import Scope
 from campuspulse.server.app import create_app
 from campuspulse.server.inventory.standards import list_standards
 from campuspulse.server.metrics.available_time import local_ms
 from campuspulse.server.metrics.compliance_service import compliance
-from campuspulse.server.metrics.service import GroupBy, Scope, utilization
+from campuspulse.server.metrics.service import GroupBy, utilization
 from campuspulse.settings import MqttSettings
 
 VALID_S, HEARTBEAT_S, POLL_S, READING_S = 60, 20.0, 5.0, 30.0

@@ -41,6 +41,16 @@ ALLOWED_SCOPES: dict[Role, tuple[ScopeKind, ...]] = {
 }
 
 
+class Scope(StrEnum):
+    """Levels of the region tree a figure can be asked for."""
+
+    CITY = "city"
+    DISTRICT = "district"
+    SCHOOL = "school"
+    ROOM = "room"
+    DEVICE = "device"
+
+
 class Forbidden(PermissionError):
     """The caller's role or scope does not allow this; the message says what it does allow."""
 
@@ -136,3 +146,14 @@ def require_region_read(s: Session, p: Principal, region: str) -> None:
         return
     if p.scope_kind is ScopeKind.SCHOOL or region not in region_districts(s, p.scope_id):
         raise Forbidden(f"{p.name} ({p.role.value}) may read {p.scope_label}, not region {region!r}")
+
+
+def require_scope_read(db: Session, caller: Principal, scope: Scope, ident: str) -> None:
+    """Raise Forbidden unless the whole of `scope`/`ident` lies within the caller's scope."""
+    if scope is Scope.CITY and not ident:
+        if caller.scope_kind is not ScopeKind.ALL:
+            raise Forbidden(f"{caller.name} may read {caller.scope_label}; scope=city without an id means every school")
+    elif scope in (Scope.CITY, Scope.DISTRICT):
+        require_region_read(db, caller, ident)
+    else:
+        require_read(db, caller, ident.partition("/")[0])

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from campuspulse.server.access.principals import Role, readable_schools, require_admin
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.api.deps import Db
+from campuspulse.server.deps import Db
 from campuspulse.store.access_schema import AuditEntry
 from campuspulse.store.audit import verify_chain
 

@@ -14,7 +14,7 @@ from campuspulse.server.access.credentials import (
     user_of_api_token,
 )
 from campuspulse.server.access.principals import Forbidden, Principal, Role, ScopeKind
-from campuspulse.server.api.deps import Db
+from campuspulse.server.deps import Db
 
 BOOTSTRAP_ADMIN = "bootstrap-admin"
 _scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)

@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict
 
 from campuspulse.server.access.principals import require_admin, require_read, require_write
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.api.deps import Db
 from campuspulse.server.api.provisioning import answer
 from campuspulse.server.api.schemas import IdPath
+from campuspulse.server.deps import Db
 from campuspulse.server.inventory import timetables
 from campuspulse.server.inventory.calendar_files import events_from_csv, events_from_ics
 from campuspulse.server.inventory.calendars import CalendarIn, ScheduleIn

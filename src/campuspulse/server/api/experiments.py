@@ -9,10 +9,9 @@ from pydantic import StringConstraints
 
 from campuspulse.server.access.principals import require_admin, require_read, require_write
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.api.deps import Db, RowId
-from campuspulse.server.api.inventory import XLSX, xlsx
 from campuspulse.server.api.provisioning import answer
 from campuspulse.server.api.schemas import IdPath
+from campuspulse.server.deps import XLSX, Db, RowId, xlsx
 from campuspulse.server.errors import Conflict
 from campuspulse.server.inventory import experiments
 from campuspulse.server.inventory.experiments import ExperimentItemIn, ExperimentRecordIn

@@ -5,33 +5,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from campuspulse.server.access.principals import (
-    Forbidden,
-    Principal,
-    ScopeKind,
-    require_read,
-    require_region_read,
-)
+from campuspulse.server.access.principals import Scope, require_scope_read
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.api.deps import Db
+from campuspulse.server.deps import Db
 from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.offering_service import offering_rate
 from campuspulse.server.metrics.rules import COMPLIANCE_RULES, OFFERING_RULES, UTILIZATION_RULES
-from campuspulse.server.metrics.service import GroupBy, Scope, utilization
+from campuspulse.server.metrics.service import GroupBy, utilization
 from campuspulse.telemetry import format_ts
 
 router = APIRouter(tags=["figures"])
-
-
-def require_scope_read(db: Db, caller: Principal, scope: Scope, ident: str) -> None:
-    """Raise Forbidden unless the whole of `scope`/`ident` lies within the caller's scope."""
-    if scope is Scope.CITY and not ident:
-        if caller.scope_kind is not ScopeKind.ALL:
-            raise Forbidden(f"{caller.name} may read {caller.scope_label}; scope=city without an id means every school")
-    elif scope in (Scope.CITY, Scope.DISTRICT):
-        require_region_read(db, caller, ident)
-    else:
-        require_read(db, caller, ident.partition("/")[0])
 
 
 @router.get("/utilization")

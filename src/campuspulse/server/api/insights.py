@@ -6,14 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
-from campuspulse.server.access.principals import require_read
+from campuspulse.server.access.principals import Scope, require_read, require_scope_read
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.api.deps import Db
-from campuspulse.server.api.figures import require_scope_read
+from campuspulse.server.deps import Db
 from campuspulse.server.errors import NotFound
 from campuspulse.server.metrics import insights, timeline
 from campuspulse.server.metrics.readings import ReadingsStore, ReadingsUnavailable
-from campuspulse.server.metrics.service import Scope
 from campuspulse.telemetry import format_ts
 
 router = APIRouter(tags=["figures"])

@@ -15,9 +15,9 @@ from campuspulse.server.access.principals import (
     require_write,
 )
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.api.deps import Db
 from campuspulse.server.api.provisioning import answer
 from campuspulse.server.api.schemas import EquipmentItemIn, IdPath, RegionIn, RoomIn
+from campuspulse.server.deps import XLSX, Db, xlsx
 from campuspulse.server.inventory import equipment_ledger, service
 from campuspulse.server.inventory.money import fen_to_yuan, yuan_to_fen
 from campuspulse.store.inventory_schema import EquipmentItem
@@ -185,14 +185,6 @@ def list_calendar(
     require_read(db, caller, school)
     days = service.list_calendar_days(db, school, from_.isoformat(), to.isoformat())
     return {"days": [{"date": d.day, "periods": d.periods} for d in days]}
-
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def xlsx(data: bytes, filename: str) -> Response:
-    """An .xlsx download."""
-    return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @router.get("/schools/{school}/equipment.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}})

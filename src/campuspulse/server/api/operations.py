@@ -6,8 +6,8 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from campuspulse.server.access.principals import readable_schools, require_read
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.api.deps import Db
 from campuspulse.server.api.schemas import IdPath
+from campuspulse.server.deps import Db
 from campuspulse.store import health
 
 router = APIRouter(tags=["operations"])

@@ -6,8 +6,8 @@ from fastapi import APIRouter, HTTPException, Response, status
 
 from campuspulse.server.access.principals import Forbidden, Role, require_write
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.api.deps import Db
 from campuspulse.server.api.schemas import AgentIn, CalendarDayIn, DeviceIn, IdPath, SchoolIn
+from campuspulse.server.deps import Db
 from campuspulse.server.inventory import service
 
 router = APIRouter(tags=["provisioning"])

@@ -13,15 +13,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from campuspulse.server.access.principals import Forbidden, Role, readable_schools
+from campuspulse.server.access.principals import Forbidden, Role, Scope, readable_schools, require_scope_read
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.api.deps import Db, RowId
-from campuspulse.server.api.figures import require_scope_read
-from campuspulse.server.api.inventory import XLSX
+from campuspulse.server.deps import XLSX, Db, RowId
 from campuspulse.server.inventory.excel import csv_bytes, write_tables
 from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.offering_service import offering_rate
-from campuspulse.server.metrics.service import GroupBy, Scope, utilization
+from campuspulse.server.metrics.service import GroupBy, utilization
 from campuspulse.server.reports import issuing
 from campuspulse.server.reports.commission import FORMULAS, RULES, build, workbook
 from campuspulse.store.report_schema import IssuedReport

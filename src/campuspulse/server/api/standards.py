@@ -4,8 +4,8 @@ from fastapi import APIRouter, Response
 
 from campuspulse.server.access.principals import require_admin
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.api.deps import Db
 from campuspulse.server.api.provisioning import answer
+from campuspulse.server.deps import Db
 from campuspulse.server.inventory import standards
 from campuspulse.server.inventory.service import row_dict
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 
 from campuspulse.server.access.principals import require_write
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.api.deps import Db, WriterDep
+from campuspulse.server.deps import Db, WriterDep
 from campuspulse.telemetry import ContractError, parse_records_payload
 
 router = APIRouter(tags=["telemetry"])

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from campuspulse.server.access import credentials
 from campuspulse.server.access.principals import Forbidden, Principal, Role, ScopeKind, covers_school, region_districts
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.api.deps import Db
 from campuspulse.server.api.schemas import Id
+from campuspulse.server.deps import Db
 from campuspulse.server.errors import NotFound
 from campuspulse.store.access_schema import ApiToken, User
 

@@ -7,11 +7,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from campuspulse.server.access.principals import Scope
 from campuspulse.server.inventory.money import fen_to_yuan
 from campuspulse.server.inventory.quantity_rules import QuantityRule, SchoolFacts, required
 from campuspulse.server.inventory.standards import get_standard
 from campuspulse.server.metrics.compliance import ItemNeed, SchoolCompliance, per_student_value_fen
-from campuspulse.server.metrics.service import Scope, schools_in_scope
+from campuspulse.server.metrics.service import schools_in_scope
 from campuspulse.store.inventory_schema import EquipmentItem, Room, Standard, StandardItem
 from campuspulse.store.schema import School
 

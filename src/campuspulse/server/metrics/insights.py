@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from campuspulse.server.access.principals import Scope
 from campuspulse.server.metrics.available_time import local_date
 from campuspulse.server.metrics.daily import teaching_days
 from campuspulse.server.metrics.rollups import school_segments
-from campuspulse.server.metrics.service import GroupBy, Scope, devices_in_scope, utilization
+from campuspulse.server.metrics.service import GroupBy, devices_in_scope, utilization
 from campuspulse.server.metrics.utilization import IN_USE
 from campuspulse.store.schema import CalendarDay, StateSegment
 from campuspulse.telemetry import format_ts

@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campuspulse.server.access.principals import Scope
 from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory.experiments import CLASS_PATTERN
 from campuspulse.server.metrics.offering import ClassRef, Required, offering_counts
-from campuspulse.server.metrics.service import Scope, schools_in_scope
+from campuspulse.server.metrics.service import schools_in_scope
 from campuspulse.store.inventory_schema import ExperimentItem, ExperimentRecord, SchoolEdition
 from campuspulse.store.schema import School
 

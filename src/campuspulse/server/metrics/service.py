@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
-from campuspulse.server.access.principals import region_districts
+from campuspulse.server.access.principals import Scope, region_districts
 from campuspulse.server.errors import NotFound
 from campuspulse.server.metrics.available_time import bound_ms, local_date
 from campuspulse.server.metrics.daily import ROLLUP_THRESHOLD, DeviceSegments, device_day, teaching_days
@@ -21,16 +21,6 @@ from campuspulse.server.metrics.school_rollups import Pooled, pool_school_days, 
 from campuspulse.server.metrics.utilization import UtilizationFigures
 from campuspulse.store.rollup_schema import DeviceDayRollup
 from campuspulse.store.schema import CalendarDay, Device, School
-
-
-class Scope(StrEnum):
-    """Levels of the region tree a figure can be asked for."""
-
-    CITY = "city"
-    DISTRICT = "district"
-    SCHOOL = "school"
-    ROOM = "room"
-    DEVICE = "device"
 
 
 class GroupBy(StrEnum):

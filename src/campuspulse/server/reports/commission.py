@@ -9,13 +9,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campuspulse.server.access.principals import Scope
 from campuspulse.server.errors import NotFound
 from campuspulse.server.inventory.excel import write_tables
 from campuspulse.server.inventory.standards import get_standard, list_standards
 from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.offering_service import offering_rate
 from campuspulse.server.metrics.rules import COMPLIANCE_RULES, OFFERING_RULES, UTILIZATION_RULES
-from campuspulse.server.metrics.service import GroupBy, Scope, schools_in_scope, time_bucket, utilization
+from campuspulse.server.metrics.service import GroupBy, schools_in_scope, time_bucket, utilization
 from campuspulse.store.inventory_schema import Region
 from campuspulse.store.schema import School
 

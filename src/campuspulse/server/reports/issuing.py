@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session
 
+from campuspulse.server.access.principals import Scope
 from campuspulse.server.errors import Conflict, NotFound
-from campuspulse.server.metrics.service import Scope
 from campuspulse.server.reports.commission import build, district_codes, workbook
 from campuspulse.store.report_schema import IssuedReport
 from campuspulse.store.schema import School

@@ -16,15 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.access import credentials
-from campuspulse.server.access.principals import Forbidden, Principal, readable_schools
-from campuspulse.server.api.deps import Db
-from campuspulse.server.api.figures import require_scope_read
-from campuspulse.server.api.inventory import XLSX
+from campuspulse.server.access.principals import Forbidden, Principal, Scope, readable_schools, require_scope_read
+from campuspulse.server.deps import XLSX, Db
 from campuspulse.server.errors import NotFound
 from campuspulse.server.metrics.available_time import local_date
 from campuspulse.server.metrics.readings import ReadingsStore, ReadingsUnavailable
 from campuspulse.server.metrics.rules import COMPLIANCE_RULES, OFFERING_RULES, UTILIZATION_RULES
-from campuspulse.server.metrics.service import Scope, utilization
+from campuspulse.server.metrics.service import utilization
 from campuspulse.server.metrics.timeline import device_timeline
 from campuspulse.server.reports import commission
 from campuspulse.server.reports.commission import CommissionReport

@@ -10,15 +10,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campuspulse.server.access.principals import Principal, ScopeKind
-from campuspulse.server.api.figures import require_scope_read
+from campuspulse.server.access.principals import Principal, Scope, ScopeKind, require_scope_read
 from campuspulse.server.errors import NotFound
 from campuspulse.server.inventory.standards import get_standard, list_standards
 from campuspulse.server.metrics import insights
 from campuspulse.server.metrics.available_time import local_ms
 from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.offering_service import offering_rate
-from campuspulse.server.metrics.service import GroupBy, Scope, schools_in_scope, time_bucket, utilization
+from campuspulse.server.metrics.service import GroupBy, schools_in_scope, time_bucket, utilization
 from campuspulse.store import health
 from campuspulse.store.inventory_schema import Region
 from campuspulse.store.schema import Device, School

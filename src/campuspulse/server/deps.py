@@ -1,9 +1,10 @@
-"""Per-request dependencies: a database session in a transaction, the store."""
+"""What the API and the dashboard share per request: a database session in a transaction, the store's writer,
+and file responses."""
 
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, Response
 from sqlalchemy.orm import Session
 
 from campuspulse.store.ingest import TelemetryWriter
@@ -24,3 +25,10 @@ def writer(request: Request) -> TelemetryWriter:
 Db = Annotated[Session, Depends(db_session, scope="function")]
 WriterDep = Annotated[TelemetryWriter, Depends(writer)]
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a row's id")]
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def xlsx(data: bytes, filename: str) -> Response:
+    """An .xlsx download."""
+    return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
