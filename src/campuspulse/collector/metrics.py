@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector as _PromCollector
 
 from campuspulse.collector.service import Collector
@@ -13,7 +13,7 @@ class _Exporter(_PromCollector):
     def __init__(self, collector: Collector) -> None:
         self.c = collector
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         c = self.c.counters
         yield CounterMetricFamily("campuspulse_collector_messages", "MQTT messages handled", value=c.messages)
         yield CounterMetricFamily("campuspulse_collector_batches", "store transactions committed", value=c.batches)
@@ -26,13 +26,6 @@ class _Exporter(_PromCollector):
                                   value=c.write_failures)  # fmt: skip
         yield CounterMetricFamily("campuspulse_collector_seqs_lost", "seqs declared lost after the reorder window",
                                   value=c.seqs_lost)  # fmt: skip
-        lat = self.c.latency
-        cumulative, buckets = 0, []
-        for bound, count in zip([*map(str, lat.BOUNDS), "+Inf"], lat.counts, strict=True):
-            cumulative += count
-            buckets.append((bound, cumulative))
-        yield HistogramMetricFamily("campuspulse_collector_batch_seconds", "store write, spool and ack of a batch",
-                                    buckets=buckets, sum_value=lat.total)  # fmt: skip
         yield GaugeMetricFamily("campuspulse_collector_lag_seconds", "now minus the newest record ts of the last batch",
                                 value=c.last_lag_s)  # fmt: skip
         yield GaugeMetricFamily("campuspulse_collector_connected", "1 when subscribed to the broker",
@@ -50,9 +43,10 @@ class _Exporter(_PromCollector):
 
 
 def registry_for(collector: Collector) -> CollectorRegistry:
-    """A registry exposing this collector's metrics."""
+    """A registry exposing this collector's metrics: its counters, read at scrape time, and its histogram."""
     registry = CollectorRegistry()
     registry.register(_Exporter(collector))
+    registry.register(collector.batch_seconds)
     return registry
 
 

@@ -19,6 +19,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from prometheus_client import Histogram
 
 from campuspulse.backoff import delays
 from campuspulse.collector.settings import CollectorSettings
@@ -60,21 +61,6 @@ class CollectorCounters:
     last_lag_s: float = 0.0
 
 
-class BatchLatency:
-    """A histogram of batch durations (write to the store, spool, ack), in seconds."""
-
-    BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-    def __init__(self) -> None:
-        self.counts = [0] * (len(self.BOUNDS) + 1)
-        self.total = 0.0
-
-    def observe(self, seconds: float) -> None:
-        """Count one batch."""
-        self.counts[next((i for i, b in enumerate(self.BOUNDS) if seconds <= b), len(self.BOUNDS))] += 1
-        self.total += seconds
-
-
 @dataclass(frozen=True, slots=True)
 class _Inbound:
     generation: int
@@ -98,7 +84,12 @@ class Collector:
         self.settings, self.writer, self.sink = mqtt_settings, writer, sink
         self.options = options or CollectorSettings(client_id=client_id)
         self.counters = CollectorCounters()
-        self.latency = BatchLatency()
+        self.batch_seconds = Histogram(
+            "campuspulse_collector_batch_seconds",
+            "store write, spool and ack of a batch",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=None,  # not the global registry: a process may run several collectors (tests, benches)
+        )
         self.connected = threading.Event()  # set once subscribed
         self._stop = threading.Event()
         self._reset = threading.Event()
@@ -285,7 +276,7 @@ class Collector:
         # Counted once the batch is in both places, batches first, so whoever reads them sees whole batches.
         c = self.counters
         c.last_batch_s = time.monotonic() - started
-        self.latency.observe(c.last_batch_s)
+        self.batch_seconds.observe(c.last_batch_s)
         c.messages += len(messages)
         c.batches += 1
         for r in result.batches:

@@ -30,12 +30,6 @@ def agent_rules(agent: str, school: str, prefix: str = DEFAULT_PREFIX) -> str:
     return "\n".join(lines)
 
 
-def collector_rules(username: str, prefix: str = DEFAULT_PREFIX) -> str:
-    """ACL rules of the collectors' user: read every agent's records and status, write their cmd topics."""
-    return "\n".join([f"user {username}", f"topic read {prefix}/v1/+/+/records", f"topic read {prefix}/v1/+/+/status",
-                      f"topic write {prefix}/v1/+/+/cmd"])  # fmt: skip
-
-
 def _write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -57,10 +57,3 @@ def _second(s: int) -> str:
 def ms_to_datetime(ms: int) -> datetime:
     """Milliseconds since the epoch as an aware UTC datetime."""
     return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def datetime_to_ms(dt: datetime) -> int:
-    """An aware datetime as milliseconds since the epoch; naive datetimes are refused."""
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise ContractError(f"datetime {dt!r} is naive, expected an aware datetime")
-    return int(dt.timestamp() * 1000 // 1)

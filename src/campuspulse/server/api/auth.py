@@ -13,7 +13,7 @@ from campuspulse.server.access.credentials import (
     user_of_access_token,
     user_of_api_token,
 )
-from campuspulse.server.access.principals import Forbidden, Principal, Role, ScopeKind
+from campuspulse.server.access.principals import Principal, Role, ScopeKind
 from campuspulse.server.deps import Db
 
 BOOTSTRAP_ADMIN = "bootstrap-admin"
@@ -45,8 +45,3 @@ def current_principal(request: Request, token: Annotated[str | None, Depends(_sc
 
 
 Caller = Annotated[Principal, Depends(current_principal)]
-
-
-def forbidden(exc: Forbidden) -> HTTPException:
-    """A 403 carrying what the caller may do instead."""
-    return HTTPException(status.HTTP_403_FORBIDDEN, str(exc))

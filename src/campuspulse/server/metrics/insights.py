@@ -18,8 +18,6 @@ from campuspulse.server.metrics.utilization import IN_USE
 from campuspulse.store.schema import CalendarDay, StateSegment
 from campuspulse.telemetry import format_ts
 
-HOUR_MS = 3_600_000
-
 
 def idle_equipment(s: Session, scope: Scope, ident: str, teaching_days_n: int, now_ms: int) -> dict[str, Any]:
     """Devices in scope not in use during their school's last `teaching_days_n` teaching days (up to now)."""
