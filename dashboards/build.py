@@ -28,17 +28,33 @@ def _q(query: str, legend: str = "", ref: str = "A") -> InfluxDBTarget:
 def _panel(kind: type, title: str, grid: tuple[int, int, int, int], legend: str, query: str, **extra: str) -> object:
     """A panel of one InfluxQL query; `grid` is (h, w, x, y)."""
     h, w, x, y = grid
-    return kind(title=title, dataSource=DATASOURCE, gridPos=GridPos(h=h, w=w, x=x, y=y), targets=[_q(query, legend)],
-                **extra)  # fmt: skip
+    return kind(
+        title=title, dataSource=DATASOURCE, gridPos=GridPos(h=h, w=w, x=x, y=y), targets=[_q(query, legend)], **extra
+    )
 
 
 def _templates(with_device: bool) -> Templating:
-    items = [Template(name="school", label="school", dataSource=DATASOURCE, includeAll=True, multi=True,
-                      query=f'SHOW TAG VALUES FROM "{STATE_MEASUREMENT}" WITH KEY = "school"')]  # fmt: skip
+    items = [
+        Template(
+            name="school",
+            label="school",
+            dataSource=DATASOURCE,
+            includeAll=True,
+            multi=True,
+            query=f'SHOW TAG VALUES FROM "{STATE_MEASUREMENT}" WITH KEY = "school"',
+        )
+    ]
     if with_device:
-        items.append(Template(name="device", label="device", dataSource=DATASOURCE, includeAll=True, multi=True,
-                              query=f'SHOW TAG VALUES FROM "{STATE_MEASUREMENT}" WITH KEY = "device" '
-                                    f'WHERE {SCHOOL}'))  # fmt: skip
+        items.append(
+            Template(
+                name="device",
+                label="device",
+                dataSource=DATASOURCE,
+                includeAll=True,
+                multi=True,
+                query=f'SHOW TAG VALUES FROM "{STATE_MEASUREMENT}" WITH KEY = "device" WHERE {SCHOOL}',
+            )
+        )
     return Templating(list=items)
 
 

@@ -20,8 +20,11 @@ from campuspulse.settings import ConfigError, ConfigProblem, ProcessSettings, S,
 if TYPE_CHECKING:
     from campuspulse.edge.settings import AgentSettings
 
-app = typer.Typer(help="Equipment usage, compliance and experiment offering, measured from the equipment.",
-                  no_args_is_help=True, add_completion=False)  # fmt: skip
+app = typer.Typer(
+    help="Equipment usage, compliance and experiment offering, measured from the equipment.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 console = Console()
 err = Console(stderr=True)
 app.add_typer(admin_app, name="admin")
@@ -64,8 +67,9 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command("check-config")
@@ -108,8 +112,11 @@ def check_config(file: Annotated[Path, typer.Argument(help="the YAML file to che
     console.print(f"{file}: OK ({', '.join(sections) or 'defaults only'})")
 
 
-agent_app = typer.Typer(help="Run an edge agent (`campuspulse agent -c FILE`), or provision one.",
-                        invoke_without_command=True, no_args_is_help=False)  # fmt: skip
+agent_app = typer.Typer(
+    help="Run an edge agent (`campuspulse agent -c FILE`), or provision one.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
 app.add_typer(agent_app, name="agent")
 
 
@@ -187,8 +194,10 @@ def agent_provision(
             err.print(f"[red]error[/] {name} {value!r}: expected 1 to 64 letters, digits, '_' or '-'")
             raise typer.Exit(2)
     provision(agent_id, school, passwd_file, acl_file, out, host, port, ca_file, queue_path)
-    console.print(f"agent {agent_id} of {school}: password set in {passwd_file}, rules in {acl_file}, config in "
-                  f"{out} (mode 600); reload the broker: systemctl reload mosquitto")  # fmt: skip
+    console.print(
+        f"agent {agent_id} of {school}: password set in {passwd_file}, rules in {acl_file}, config in "
+        f"{out} (mode 600); reload the broker: systemctl reload mosquitto"
+    )
 
 
 @app.command()
@@ -211,8 +220,9 @@ def collector(config: ConfigOpt, verbose: bool = False) -> None:
     ts = settings.timeseries
     sink = None
     if ts is not None:
-        sink = TimeSeriesSink(ts.url, ts.token.get_secret_value(), ts.org, ts.bucket, ts.spool_path,
-                              ts.batch_lines, ts.max_spool_lines)  # fmt: skip
+        sink = TimeSeriesSink(
+            ts.url, ts.token.get_secret_value(), ts.org, ts.bucket, ts.spool_path, ts.batch_lines, ts.max_spool_lines
+        )
     col = Collector(settings.mqtt, writer, opts.client_id, opts, sink)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -240,14 +250,21 @@ def server(config: ConfigOpt, verbose: bool = False) -> None:
     _logging(verbose)
     token = settings.server.admin_token.get_secret_value() if settings.server.admin_token else None
     opts = settings.server
-    web = create_app(settings.store.url, admin_token=token, reorder_window_s=settings.store.reorder_window_s,
-                     max_future_skew_s=settings.store.max_future_skew_s,
-                     jwt_secret=opts.jwt_secret.get_secret_value() if opts.jwt_secret else None,
-                     access_token_ttl=timedelta(minutes=opts.access_token_minutes),
-                     rollup_every_s=opts.rollup_every_s if opts.scheduler else None,
-                     login_attempts=opts.login_attempts, login_window=timedelta(seconds=opts.login_window_s),
-                     cors_origins=opts.cors_origins, ui_timezone=opts.ui_timezone,
-                     live_every_s=opts.live_every_s, readings_url=opts.readings_url)  # fmt: skip
+    web = create_app(
+        settings.store.url,
+        admin_token=token,
+        reorder_window_s=settings.store.reorder_window_s,
+        max_future_skew_s=settings.store.max_future_skew_s,
+        jwt_secret=opts.jwt_secret.get_secret_value() if opts.jwt_secret else None,
+        access_token_ttl=timedelta(minutes=opts.access_token_minutes),
+        rollup_every_s=opts.rollup_every_s if opts.scheduler else None,
+        login_attempts=opts.login_attempts,
+        login_window=timedelta(seconds=opts.login_window_s),
+        cors_origins=opts.cors_origins,
+        ui_timezone=opts.ui_timezone,
+        live_every_s=opts.live_every_s,
+        readings_url=opts.readings_url,
+    )
     uvicorn.run(web, host=settings.server.host, port=settings.server.port)
 
 
@@ -270,8 +287,16 @@ def demo(
         _role("demo")
 
     logging.basicConfig(level=logging.ERROR)
-    opts = DemoOptions(data_dir=data_dir, host=host, port=port, broker_port=0, history_days=history_days,
-                       duration_s=duration, token=token, compressed_day=compressed_day)  # fmt: skip
+    opts = DemoOptions(
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        broker_port=0,
+        history_days=history_days,
+        duration_s=duration,
+        token=token,
+        compressed_day=compressed_day,
+    )
     try:
         asyncio.run(run_demo(opts, console))
     except OSError as exc:

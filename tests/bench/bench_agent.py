@@ -32,20 +32,25 @@ BATCH = 500
 
 def config(work: Path, port: int, devices: int, queue: Path) -> Path:
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    source = ('{driver: simulated, use_share: 0.5, jitter_min: 0, open_hours: ["00:00", "24:00"], '
-              f'day_overrides: {{"{today}": [["00:00", "24:00"]]}}}}')  # fmt: skip
+    source = (
+        '{driver: simulated, use_share: 0.5, jitter_min: 0, open_hours: ["00:00", "24:00"], '
+        f'day_overrides: {{"{today}": [["00:00", "24:00"]]}}}}'
+    )
     lines = "\n".join(
         f"    - {{id: d{i:03d}, poll_s: 1, reading_every_s: 0.9, source: {source}}}" for i in range(devices)
     )
     path = work / f"agent-{queue.stem}.yaml"
-    path.write_text(f"mqtt: {{port: {port}}}\nagent:\n  id: a1\n  school: s1\n  queue_path: {queue}\n"
-                    f"  valid_s: 180\n  batch_size: {BATCH}\n  devices:\n{lines}\n")  # fmt: skip
+    path.write_text(
+        f"mqtt: {{port: {port}}}\nagent:\n  id: a1\n  school: s1\n  queue_path: {queue}\n"
+        f"  valid_s: 180\n  batch_size: {BATCH}\n  devices:\n{lines}\n"
+    )
     return path
 
 
 def start_agent(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "campuspulse", "agent", "-c", str(cfg)],
-                            stdout=log.open("a"), stderr=subprocess.STDOUT)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "campuspulse", "agent", "-c", str(cfg)], stdout=log.open("a"), stderr=subprocess.STDOUT
+    )
 
 
 def steady_load(work: Path, port: int, devices: int, seconds: float) -> tuple[float, float, float, int]:
@@ -71,8 +76,15 @@ def steady_load(work: Path, port: int, devices: int, seconds: float) -> tuple[fl
 
 def backlog_records(n: int, devices: int) -> list[dict]:
     t0 = int(time.time() * 1000) - 3600_000
-    return [{"type": "reading", "ts": format_ts(t0 + (i // devices) * 1000), "device": f"d{i % devices:03d}",
-             "values": {"power_w": float(i % 97)}} for i in range(n)]  # fmt: skip
+    return [
+        {
+            "type": "reading",
+            "ts": format_ts(t0 + (i // devices) * 1000),
+            "device": f"d{i % devices:03d}",
+            "values": {"power_w": float(i % 97)},
+        }
+        for i in range(n)
+    ]
 
 
 def replay(work: Path, port: int, devices: int, n: int) -> float:
@@ -98,9 +110,17 @@ def replay(work: Path, port: int, devices: int, n: int) -> float:
 def bare_publisher(port: int, devices: int, n: int) -> float:
     """Seconds for a bare paho client to publish the same batches at QoS 1 and get every PUBACK."""
     records = backlog_records(n, devices)
-    bodies = [orjson.dumps({"v": 1, "agent": "a1", "school": "s1",
-                            "records": [{**r, "seq": s} for s, r in enumerate(records[i : i + BATCH], i)]})
-              for i in range(0, n, BATCH)]  # fmt: skip
+    bodies = [
+        orjson.dumps(
+            {
+                "v": 1,
+                "agent": "a1",
+                "school": "s1",
+                "records": [{**r, "seq": s} for s, r in enumerate(records[i : i + BATCH], i)],
+            }
+        )
+        for i in range(0, n, BATCH)
+    ]
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bare-publisher")
     c.max_inflight_messages_set(20)
     c.connect("127.0.0.1", port)
@@ -142,10 +162,14 @@ def main() -> None:
     table.add_row("CPU, share of one core", f"{user + system:.1f} % (user {user:.1f}, system {system:.1f})", "≤ 5 %")
     table.add_row("peak RSS", f"{rss:.0f} MB", "≤ 80 MB")
     table.add_row("records produced", f"{produced / args.seconds:,.0f} /s over {args.seconds:.0f} s", "")
-    table.add_row(f"replay of {args.backlog:,} queued records", f"{args.backlog / agent_s:,.0f} records/s",
-                  "≥ 50,000 records/s")  # fmt: skip
-    table.add_row("bare paho publisher, same batches", f"{args.backlog / bare_s:,.0f} records/s",
-                  f"agent at {bare_s / agent_s:.0%} of it")  # fmt: skip
+    table.add_row(
+        f"replay of {args.backlog:,} queued records", f"{args.backlog / agent_s:,.0f} records/s", "≥ 50,000 records/s"
+    )
+    table.add_row(
+        "bare paho publisher, same batches",
+        f"{args.backlog / bare_s:,.0f} records/s",
+        f"agent at {bare_s / agent_s:.0%} of it",
+    )
     console.print(table)
 
 

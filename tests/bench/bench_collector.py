@@ -76,8 +76,16 @@ def make_messages(mix: str, n_messages: int, n_agents: int, seed: int = 7) -> li
                 else:
                     if rnd.random() < (0.05 / 0.95 if mix == "a" else 0.03):
                         state[d] = rnd.choice(["in_use", "idle", "off"])
-                    recs.append({"type": "state", "seq": seq, "ts": ts, "device": f"{agent}-d{d}", "state": state[d],
-                                 "valid_s": 180})  # fmt: skip
+                    recs.append(
+                        {
+                            "type": "state",
+                            "seq": seq,
+                            "ts": ts,
+                            "device": f"{agent}-d{d}",
+                            "state": state[d],
+                            "valid_s": 180,
+                        }
+                    )
                 seq += 1
             body = dumps({"v": 1, "agent": agent, "school": "bench", "records": recs})
             out.append((f"campus/v1/bench/{agent}/records", body, agent, seq - 1))
@@ -205,8 +213,15 @@ def main() -> None:
             publish(broker.port, messages)
             ledger, coll = collector_drain(broker.port, engine, vm, work / f"spool-{mix}.db", messages, col_id)
             records = len(messages) * RECORDS_PER_MESSAGE
-            table.add_row(mix, f"{len(messages) / bare:,.0f}", f"{records / bare:,.0f}", f"{records / ledger:,.0f}",
-                          f"{len(messages) / coll:,.0f}", f"{records / coll:,.0f}", f"{bare / coll:.2f}")  # fmt: skip
+            table.add_row(
+                mix,
+                f"{len(messages) / bare:,.0f}",
+                f"{records / bare:,.0f}",
+                f"{records / ledger:,.0f}",
+                f"{len(messages) / coll:,.0f}",
+                f"{records / coll:,.0f}",
+                f"{bare / coll:.2f}",
+            )
             engine.dispose()
             drop_database(db, args.pg)
     finally:

@@ -30,8 +30,15 @@ from tests.support.campus import AUTH, TOKEN
 from tests.support.scratch_db import scratch_database
 
 DAY = date(2026, 3, 2)  # a spring term that has ended: every day of it is rolled up
-PERIODS = [["08:00", "08:45"], ["08:55", "09:40"], ["10:00", "10:45"], ["10:55", "11:40"],
-           ["14:00", "14:45"], ["14:55", "15:40"], ["15:50", "16:35"]]  # fmt: skip
+PERIODS = [
+    ["08:00", "08:45"],
+    ["08:55", "09:40"],
+    ["10:00", "10:45"],
+    ["10:55", "11:40"],
+    ["14:00", "14:45"],
+    ["14:55", "15:40"],
+    ["15:50", "16:35"],
+]
 SCHOOLS_PER_DISTRICT = 50
 
 
@@ -56,10 +63,15 @@ def populate(engine, schools: int, devices: int, changes: int, seed: int = 11) -
     tz = ZoneInfo("Asia/Shanghai")
     rnd = random.Random(seed)
     codes = [f"sch{i:04d}" for i in range(schools)]
-    _copy(engine, "schools", ["code", "name", "district", "stage", "tz", "classes", "parallel_classes", "students",
-                              "max_class_size"],
-          ((c, c, f"dist{i // SCHOOLS_PER_DISTRICT:02d}", "junior", "Asia/Shanghai", 24, 8, 1000, 45)
-           for i, c in enumerate(codes)))  # fmt: skip
+    _copy(
+        engine,
+        "schools",
+        ["code", "name", "district", "stage", "tz", "classes", "parallel_classes", "students", "max_class_size"],
+        (
+            (c, c, f"dist{i // SCHOOLS_PER_DISTRICT:02d}", "junior", "Asia/Shanghai", 24, 8, 1000, 45)
+            for i, c in enumerate(codes)
+        ),
+    )
     _copy(engine, "agents", ["id", "school"], ((f"{c}-a", c) for c in codes))
     device_rows = ((c, f"d{j:04d}", f"{c}-a", f"room{j // 20:02d}", "lab_pc") for c in codes for j in range(devices))
     _copy(engine, "devices", ["school", "device", "agent", "room", "kind"], device_rows)
@@ -76,8 +88,12 @@ def populate(engine, schools: int, devices: int, changes: int, seed: int = 11) -
                         state = rnd.choice(("in_use", "idle", "idle", "off"))
                         yield (c, f"d{j:04d}", state, a, b, b - 60_000, f"{c}-a", k, k, 1)
 
-    return _copy(engine, "state_segments", ["school", "device", "state", "start_ms", "end_ms", "last_ts_ms", "agent",
-                                            "first_seq", "last_seq", "records"], segments())  # fmt: skip
+    return _copy(
+        engine,
+        "state_segments",
+        ["school", "device", "state", "start_ms", "end_ms", "last_ts_ms", "agent", "first_seq", "last_seq", "records"],
+        segments(),
+    )
 
 
 def term_days(n: int) -> list[date]:
@@ -96,8 +112,12 @@ def populate_term(engine, schools: int, devices: int, days: list[date], seed: in
     codes = [f"sch{i:04d}" for i in range(schools)]
     import json
 
-    _copy(engine, "calendar_days", ["school", "day", "periods"],
-          ((c, d.isoformat(), json.dumps(PERIODS)) for c in codes for d in days if d != DAY))  # fmt: skip
+    _copy(
+        engine,
+        "calendar_days",
+        ["school", "day", "periods"],
+        ((c, d.isoformat(), json.dumps(PERIODS)) for c in codes for d in days if d != DAY),
+    )
     available = 7 * 45 * 60_000
 
     def rows():
@@ -120,22 +140,46 @@ def populate_term(engine, schools: int, devices: int, days: list[date], seed: in
                         None,
                     )
 
-    n = _copy(engine, "device_day_rollups", ["school", "day", "device", "available_ms", "in_use_ms", "known_ms",
-                                             "sessions", "used_periods", "available_periods", "continues_from"],
-              rows())  # fmt: skip
+    n = _copy(
+        engine,
+        "device_day_rollups",
+        [
+            "school",
+            "day",
+            "device",
+            "available_ms",
+            "in_use_ms",
+            "known_ms",
+            "sessions",
+            "used_periods",
+            "available_periods",
+            "continues_from",
+        ],
+        rows(),
+    )
     with engine.begin() as conn:  # the school-day rows the rollup derives from its device rows
-        conn.execute(text(
-            "INSERT INTO school_day_rollups SELECT school, day, sum(available_ms), sum(in_use_ms), sum(known_ms),"
-            " sum(sessions), sum(used_periods), sum(available_periods), count(continues_from), count(*),"
-            " string_agg(CASE WHEN in_use_ms > 0 THEN '1' ELSE '0' END, '' ORDER BY device)::varbit"
-            " FROM device_day_rollups WHERE day <> :d GROUP BY school, day"), {"d": DAY.isoformat()})  # fmt: skip
+        conn.execute(
+            text(
+                "INSERT INTO school_day_rollups SELECT school, day, sum(available_ms), sum(in_use_ms), sum(known_ms),"
+                " sum(sessions), sum(used_periods), sum(available_periods), count(continues_from), count(*),"
+                " string_agg(CASE WHEN in_use_ms > 0 THEN '1' ELSE '0' END, '' ORDER BY device)::varbit"
+                " FROM device_day_rollups WHERE day <> :d GROUP BY school, day"
+            ),
+            {"d": DAY.isoformat()},
+        )
         refresh_all_months(Session(bind=conn))
         conn.execute(text("DELETE FROM rollup_coverage"))
-        conn.execute(text("INSERT INTO rollup_coverage SELECT code, :a, :b FROM schools"),
-                     {"a": days[0].isoformat(), "b": days[-1].isoformat()})  # fmt: skip
+        conn.execute(
+            text("INSERT INTO rollup_coverage SELECT code, :a, :b FROM schools"),
+            {"a": days[0].isoformat(), "b": days[-1].isoformat()},
+        )
     every = [days[0] + timedelta(days=i) for i in range((days[-1] - days[0]).days + 1)]  # weekends are rolled too
-    _copy(engine, "rolled_days", ["school", "day", "computed_at"],
-          ((c, d.isoformat(), "2026-12-01T00:00:00+00:00") for c in codes for d in every if d != DAY))  # fmt: skip
+    _copy(
+        engine,
+        "rolled_days",
+        ["school", "day", "computed_at"],
+        ((c, d.isoformat(), "2026-12-01T00:00:00+00:00") for c in codes for d in every if d != DAY),
+    )
     return n
 
 
@@ -165,11 +209,15 @@ def run(console: Console, args: argparse.Namespace, url: str) -> None:
         with engine.begin() as conn:
             import json
 
-            conn.execute(text("INSERT INTO calendar_days (school, day, periods) SELECT code, :d, :p FROM schools"),
-                         {"d": DAY.isoformat(), "p": json.dumps(PERIODS)})  # fmt: skip
+            conn.execute(
+                text("INSERT INTO calendar_days (school, day, periods) SELECT code, :d, :p FROM schools"),
+                {"d": DAY.isoformat(), "p": json.dumps(PERIODS)},
+            )
             conn.execute(text("ANALYZE"))
-        console.print(f"generated {n_segments:,} segments of {args.schools * args.devices:,} devices "
-                      f"in {time.perf_counter() - t:.0f} s")  # fmt: skip
+        console.print(
+            f"generated {n_segments:,} segments of {args.schools * args.devices:,} devices "
+            f"in {time.perf_counter() - t:.0f} s"
+        )
         codes = [f"sch{i:04d}" for i in range(args.schools)]
         from zoneinfo import ZoneInfo
 
@@ -209,12 +257,20 @@ def run(console: Console, args: argparse.Namespace, url: str) -> None:
         for col in ("measure", "value", "rate", "beside baseline"):
             table.add_column(col, justify="right")
         table.add_row("bare read of the day's segments", f"{bare:.2f} s", f"{read / bare:,.0f} segments/s", "1.00×")
-        table.add_row("daily rollup of the same segments", f"{roll:.2f} s", f"{read / roll:,.0f} segments/s",
-                      f"{roll / bare:.2f}× (target ≤ 2×)")  # fmt: skip
+        table.add_row(
+            "daily rollup of the same segments",
+            f"{roll:.2f} s",
+            f"{read / roll:,.0f} segments/s",
+            f"{roll / bare:.2f}× (target ≤ 2×)",
+        )
         for scope, times in latencies.items():
             p95 = statistics.quantiles(times, n=20)[-1] if len(times) >= 2 else times[0]
-            table.add_row(f"GET /utilization scope={scope}, a term", f"p95 {p95 * 1000:.0f} ms",
-                          f"median {statistics.median(times) * 1000:.0f} ms", "target ≤ 100 ms")  # fmt: skip
+            table.add_row(
+                f"GET /utilization scope={scope}, a term",
+                f"p95 {p95 * 1000:.0f} ms",
+                f"median {statistics.median(times) * 1000:.0f} ms",
+                "target ≤ 100 ms",
+            )
         console.print(table)
     finally:
         engine.dispose()

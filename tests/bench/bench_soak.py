@@ -49,9 +49,16 @@ def provision(engine, agents: int, devices: int) -> None:
         ((f"s{i}", f"s{i}", f"d{i // 50}", "junior", "Asia/Shanghai", 24, 8, 1000, 45) for i in range(schools)),
     )
     _copy(engine, "agents", ["id", "school"], ((f"a{i}", f"s{i // AGENTS_PER_SCHOOL}") for i in range(agents)))
-    _copy(engine, "devices", ["school", "device", "agent", "room", "kind"],
-          ((f"s{i // AGENTS_PER_SCHOOL}", f"a{i}-d{j}", f"a{i}", f"r{i}", "pc") for i in range(agents)
-           for j in range(devices)))  # fmt: skip
+    _copy(
+        engine,
+        "devices",
+        ["school", "device", "agent", "room", "kind"],
+        (
+            (f"s{i // AGENTS_PER_SCHOOL}", f"a{i}-d{j}", f"a{i}", f"r{i}", "pc")
+            for i in range(agents)
+            for j in range(devices)
+        ),
+    )
 
 
 class Load:
@@ -83,8 +90,16 @@ class Load:
                 for d in range(self.devices):
                     if rnd.random() < 0.05:
                         states[a][d] = rnd.choice(("in_use", "idle", "off"))
-                    recs.append({"type": "state", "seq": seqs[a] + d, "ts": format_ts(now), "device": f"a{a}-d{d}",
-                                 "state": states[a][d], "valid_s": int(self.every_s * 3)})  # fmt: skip
+                    recs.append(
+                        {
+                            "type": "state",
+                            "seq": seqs[a] + d,
+                            "ts": format_ts(now),
+                            "device": f"a{a}-d{d}",
+                            "state": states[a][d],
+                            "valid_s": int(self.every_s * 3),
+                        }
+                    )
                 seqs[a] += self.devices
                 body = dumps({"v": 1, "agent": f"a{a}", "school": f"s{a // AGENTS_PER_SCHOOL}", "records": recs})
                 last = c.publish(f"campus/v1/s{a // AGENTS_PER_SCHOOL}/a{a}/records", body, qos=1)
@@ -125,11 +140,14 @@ def soak(console: Console, args: argparse.Namespace, url: str) -> None:
         provision(engine, args.agents, args.devices)
         broker.start()
         cfg = work / "collector.yaml"
-        cfg.write_text(f'mqtt: {{port: {broker.port}, protocol: "5"}}\nstore: {{url: "{url}"}}\n'
-                       "collector: {client_id: soak-collector, metrics_port: null}\n")  # fmt: skip
+        cfg.write_text(
+            f'mqtt: {{port: {broker.port}, protocol: "5"}}\nstore: {{url: "{url}"}}\n'
+            "collector: {client_id: soak-collector, metrics_port: null}\n"
+        )
         log = (work / "collector.log").open("w")
-        collector = subprocess.Popen([sys.executable, "-m", "campuspulse", "collector", "-c", str(cfg)],
-                                     stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        collector = subprocess.Popen(
+            [sys.executable, "-m", "campuspulse", "collector", "-c", str(cfg)], stdout=log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 60
         while "subscribed" not in (work / "collector.log").read_text():
             assert time.monotonic() < deadline and collector.poll() is None, (work / "collector.log").read_text()
@@ -183,13 +201,18 @@ def soak(console: Console, args: argparse.Namespace, url: str) -> None:
         engine.dispose()
     lat = sorted(latencies)
     q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [lat[0] if lat else 0] * 99
-    table = Table(title=f"soak — {args.agents:,} agents × {args.devices} devices, a message per agent every "
-                        f"{args.every_s:g} s, {args.minutes:g} min, PostgreSQL ledger")  # fmt: skip
+    table = Table(
+        title=f"soak — {args.agents:,} agents × {args.devices} devices, a message per agent every "
+        f"{args.every_s:g} s, {args.minutes:g} min, PostgreSQL ledger"
+    )
     for col in ("measure", "value"):
         table.add_column(col, justify="right")
     table.add_row("records published", f"{load.published:,} ({load.published / took:,.0f}/s)")
-    table.add_row("records settled in the ledger", f"{settled:,} within 2 min of the load's end "
-                  f"({settled / load.published:.1%}; seq gaps: {'some' if lost else 'none'})")  # fmt: skip
+    table.add_row(
+        "records settled in the ledger",
+        f"{settled:,} within 2 min of the load's end "
+        f"({settled / load.published:.1%}; seq gaps: {'some' if lost else 'none'})",
+    )
     table.add_row(
         "observation → settled, p50 / p99", f"{q[49] / 1000:.2f} s / {q[98] / 1000:.2f} s ({len(lat)} probes)"
     )

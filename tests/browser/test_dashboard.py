@@ -123,8 +123,13 @@ def test_a_region_auditor_sees_nothing_outside_its_region(page: Page, site: Site
     assert page.locator("#ranking tbody tr").all_inner_texts() and all(
         "hd-" not in key for key in page.locator("#ranking tbody tr").evaluate_all("rs => rs.map(r => r.dataset.key)")
     )
-    for path in (f"/ui/schools/{SCHOOL}", "/ui/region/haidian", "/ui/region", f"/ui/schools/{SCHOOL}/devices/{DEVICE}",
-                 f"/ui/live?school={SCHOOL}"):  # fmt: skip
+    for path in (
+        f"/ui/schools/{SCHOOL}",
+        "/ui/region/haidian",
+        "/ui/region",
+        f"/ui/schools/{SCHOOL}/devices/{DEVICE}",
+        f"/ui/live?school={SCHOOL}",
+    ):
         answer = page.goto(f"{site.url}{path}")
         assert answer is not None and answer.status == 403, path
         assert "海淀区实验中学" not in page.content()
@@ -136,10 +141,24 @@ def test_figures_refresh_without_a_reload_when_records_arrive(page: Page, site: 
     page.evaluate("window.marker = 'same page'")
     agent = f"{SCHOOL}-physics-lab-1"
     now = int(time.time() * 1000)
-    recs = [{"type": "state", "seq": site.next_seq[agent], "ts": format_ts(now - 120_000), "device": DEVICE,
-             "state": "idle", "valid_s": 600},
-            {"type": "state", "seq": site.next_seq[agent] + 1, "ts": format_ts(now - 60_000), "device": DEVICE,
-             "state": "in_use", "valid_s": 600}]  # fmt: skip
+    recs = [
+        {
+            "type": "state",
+            "seq": site.next_seq[agent],
+            "ts": format_ts(now - 120_000),
+            "device": DEVICE,
+            "state": "idle",
+            "valid_s": 600,
+        },
+        {
+            "type": "state",
+            "seq": site.next_seq[agent] + 1,
+            "ts": format_ts(now - 60_000),
+            "device": DEVICE,
+            "state": "in_use",
+            "valid_s": 600,
+        },
+    ]
     site.next_seq[agent] += 2
     body = orjson.dumps({"v": 1, "agent": agent, "school": SCHOOL, "records": recs})
     assert site.api.post("/ingest/records", content=body).status_code == 200

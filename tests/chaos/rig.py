@@ -74,9 +74,16 @@ def scrape(port: int, name: str) -> float:
 class Rig:
     """Broker, ledger with a collector, the witness, and the agent as a process of its own."""
 
-    def __init__(self, tmp: Path, store_url: str | None = None, agent_env: dict[str, str] | None = None,
-                 via_proxy: bool = False, queue_dir: Path | None = None, collector_process: bool = False,
-                 timeseries: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        tmp: Path,
+        store_url: str | None = None,
+        agent_env: dict[str, str] | None = None,
+        via_proxy: bool = False,
+        queue_dir: Path | None = None,
+        collector_process: bool = False,
+        timeseries: bool = False,
+    ) -> None:
         """`agent_env`: more environment for the agent (e.g. libfaketime's); `via_proxy`: the agent reaches the
         broker through a TcpProxy (`self.proxy`) that can partition it; `queue_dir`: where the agent's queue lives
         (a disk of its own); `collector_process`: the collector runs as `campuspulse collector` (to be killed);
@@ -111,14 +118,15 @@ class Rig:
             self.collector_config.write_text(
                 f"mqtt: {{port: {self.broker.port}}}\nstore: {{url: '{self.engine.url.render_as_string(False)}'}}\n"
                 f"collector: {{client_id: chaos-coll, metrics_port: {self.collector_port}}}\n{series}"
-            )  # fmt: skip
+            )
             self.start_collector()
         else:
             sink = None
             if self.victoria is not None:
                 sink = TimeSeriesSink(self.victoria.url, "", "campuspulse", "campuspulse", tmp / "spool.db", 500)
-            self.collector = Collector(MqttSettings(port=self.broker.port), TelemetryWriter(self.engine), "chaos-coll",
-                                       sink=sink)  # fmt: skip
+            self.collector = Collector(
+                MqttSettings(port=self.broker.port), TelemetryWriter(self.engine), "chaos-coll", sink=sink
+            )
             self.collector.start()
             assert self.collector.connected.wait(10)
         self.witness = Arrivals(self.broker.port)
@@ -126,22 +134,30 @@ class Rig:
         self.metrics_port = free_port()
         self.config = tmp / "agent.yaml"
         today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-        source = ('{driver: simulated, use_share: 0.5, jitter_min: 0, open_hours: ["00:00", "24:00"], '
-                  f'day_overrides: {{"{today}": [["00:00", "24:00"]]}}}}')  # fmt: skip
-        devices = "\n".join(f"    - {{id: dev{i:02d}, poll_s: 0.5, reading_every_s: 1, source: {source}}}"
-                            for i in range(DEVICES))  # fmt: skip
+        source = (
+            '{driver: simulated, use_share: 0.5, jitter_min: 0, open_hours: ["00:00", "24:00"], '
+            f'day_overrides: {{"{today}": [["00:00", "24:00"]]}}}}'
+        )
+        devices = "\n".join(
+            f"    - {{id: dev{i:02d}, poll_s: 0.5, reading_every_s: 1, source: {source}}}" for i in range(DEVICES)
+        )
         agent_port = self.proxy.port if self.proxy else self.broker.port
-        self.config.write_text(f"mqtt: {{port: {agent_port}}}\nagent:\n  id: a1\n  school: s1\n"
-                               f"  queue_path: {self.queue_path}\n  valid_s: 3\n  heartbeat_s: 1\n  batch_size: 100\n"
-                               f"  metrics_port: {self.metrics_port}\n"
-                               f"  devices:\n{devices}\n")  # fmt: skip
+        self.config.write_text(
+            f"mqtt: {{port: {agent_port}}}\nagent:\n  id: a1\n  school: s1\n"
+            f"  queue_path: {self.queue_path}\n  valid_s: 3\n  heartbeat_s: 1\n  batch_size: 100\n"
+            f"  metrics_port: {self.metrics_port}\n"
+            f"  devices:\n{devices}\n"
+        )
         self.agent: subprocess.Popen[bytes] | None = None
 
     def start_agent(self) -> None:
         """Start the agent process and wait until it serves its metrics."""
-        self.agent = subprocess.Popen([sys.executable, "-m", "campuspulse", "agent", "-c", str(self.config)],
-                                      stdout=self.log, stderr=subprocess.STDOUT,
-                                      env={**os.environ, **self.agent_env})  # fmt: skip
+        self.agent = subprocess.Popen(
+            [sys.executable, "-m", "campuspulse", "agent", "-c", str(self.config)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.agent_env},
+        )
 
         def serving() -> bool:
             assert self.agent is not None and self.agent.poll() is None, self.log_tail()
@@ -165,8 +181,9 @@ class Rig:
         """Start the collector process and wait until it is subscribed."""
         self.collector_proc = subprocess.Popen(
             [sys.executable, "-m", "campuspulse", "collector", "-c", str(self.collector_config)],
-            stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
         def subscribed() -> bool:
             assert self.collector_proc is not None and self.collector_proc.poll() is None, self.log_tail()
@@ -213,9 +230,15 @@ class Rig:
             last[device] = seq
         with Session(self.engine) as s:
             gaps = s.scalar(select(func.count()).select_from(SeqGap))
-        row = {"produced": produced, "at subscriber": len(seen_once), "delivered twice": len(seen) - len(seen_once),
-               "settled in ledger": self.settled()[0] + 1, "lost": produced - len(seen_once), "gaps": int(gaps or 0),
-               "out of order": out_of_order}  # fmt: skip
+        row = {
+            "produced": produced,
+            "at subscriber": len(seen_once),
+            "delivered twice": len(seen) - len(seen_once),
+            "settled in ledger": self.settled()[0] + 1,
+            "lost": produced - len(seen_once),
+            "gaps": int(gaps or 0),
+            "out of order": out_of_order,
+        }
         if self.victoria is not None:
             wait_until(lambda: len(self.series_seqs()[0]) >= produced, 90, "the time series to hold every record")
             seqs, samples = self.series_seqs()

@@ -85,8 +85,11 @@ def test_an_agent_whose_disk_fills_up_holds_its_records_in_memory_and_loses_noth
             rig.broker.stop()  # the queue must grow: a queue that keeps up lives in the pages it already has
             time.sleep(2)
             disk.fill()
-            wait_until(lambda: rig.agent_metric("campuspulse_agent_queue_write_failures") > 0, 60,
-                       "the agent to meet the full disk")  # fmt: skip
+            wait_until(
+                lambda: rig.agent_metric("campuspulse_agent_queue_write_failures") > 0,
+                60,
+                "the agent to meet the full disk",
+            )
             time.sleep(DISK_FULL_S)
             held = rig.agent_metric("campuspulse_agent_held_records")
             failures = rig.agent_metric("campuspulse_agent_queue_write_failures")
@@ -95,15 +98,24 @@ def test_an_agent_whose_disk_fills_up_holds_its_records_in_memory_and_loses_noth
             rig.agent.send_signal(signal.SIGKILL)  # what it held in memory had no seq yet: nothing waits for it
             rig.agent.wait(10)
             rig.start_agent()  # on the still full disk
-            wait_until(lambda: rig.agent_metric("campuspulse_agent_queue_write_failures") > 0, 60,
-                       "the restarted agent to observe into memory")  # fmt: skip
+            wait_until(
+                lambda: rig.agent_metric("campuspulse_agent_queue_write_failures") > 0,
+                60,
+                "the restarted agent to observe into memory",
+            )
             rig.broker.start()  # it publishes its queue; the full disk refuses to let go of what was acknowledged
-            wait_until(lambda: rig.agent_metric("campuspulse_agent_queue_records") == 0, 60,
-                       "the queue to be published from the full disk")  # fmt: skip
+            wait_until(
+                lambda: rig.agent_metric("campuspulse_agent_queue_records") == 0,
+                60,
+                "the queue to be published from the full disk",
+            )
             wait_until(lambda: unwritable_since(rig) is not None, 30, "the server to hear of the full disk")
             disk.free()
-            wait_until(lambda: rig.agent_metric("campuspulse_agent_held_records") < 500, 60,
-                       "the held records to reach the queue once the disk has room")  # fmt: skip
+            wait_until(
+                lambda: rig.agent_metric("campuspulse_agent_held_records") < 500,
+                60,
+                "the held records to reach the queue once the disk has room",
+            )
             wait_until(lambda: unwritable_since(rig) is None, 30, "the server to hear the disk has room again")
             assert rig.agent_metric("campuspulse_agent_shed_readings") == 0
             wait_until(lambda: rig.agent_metric("campuspulse_agent_queue_records") < 100, 60, "the backlog published")
@@ -111,16 +123,21 @@ def test_an_agent_whose_disk_fills_up_holds_its_records_in_memory_and_loses_noth
             assert not rig.queue_path.with_name(rig.queue_path.name + "-shm").exists()  # cannot make one
             disk.fill()
             rig.start_agent()
-            wait_until(lambda: rig.agent_metric("campuspulse_agent_queue_write_failures") > 0, 60,
-                       "the agent started on a full disk to observe into memory")  # fmt: skip
+            wait_until(
+                lambda: rig.agent_metric("campuspulse_agent_queue_write_failures") > 0,
+                60,
+                "the agent started on a full disk to observe into memory",
+            )
             assert "opened for this process only" in rig.log_tail() and not readable_by_others(rig)
             disk.free()
             wait_until(lambda: readable_by_others(rig), 30, "the queue to be shared with other processes again")
             wait_until(lambda: rig.agent_metric("campuspulse_agent_held_records") < 500, 60, "the held records queued")
             rig.stop_agent()
-            rig.account(f"agent disk full {DISK_FULL_S:.0f} s (broker away), killed and restarted on it; stopped, "
-                        "disk filled, started on it",
-                        **{"held in memory": int(held), "failed commits": int(failures)})  # fmt: skip
+            rig.account(
+                f"agent disk full {DISK_FULL_S:.0f} s (broker away), killed and restarted on it; stopped, "
+                "disk filled, started on it",
+                **{"held in memory": int(held), "failed commits": int(failures)},
+            )
         finally:
             rig.close()
 
@@ -129,10 +146,16 @@ def test_an_agent_whose_queue_cannot_be_created_says_so(tmp_path):
     with SmallDisk(tmp_path / "disk", size_mb=1) as disk:
         disk.fill()
         config = tmp_path / "agent.yaml"
-        config.write_text(f"agent:\n  id: a1\n  school: s1\n  queue_path: {disk.path / 'queue.db'}\n"
-                          "  devices: [{id: d0, source: {driver: simulated}}]\n")  # fmt: skip
-        done = subprocess.run([sys.executable, "-m", "campuspulse", "agent", "-c", str(config)],
-                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        config.write_text(
+            f"agent:\n  id: a1\n  school: s1\n  queue_path: {disk.path / 'queue.db'}\n"
+            "  devices: [{id: d0, source: {driver: simulated}}]\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "campuspulse", "agent", "-c", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert done.returncode == 1
     message = " ".join(done.stderr.split())
     assert f"cannot open the agent's queue at {disk.path / 'queue.db'}" in message and "disk full" in message

@@ -109,7 +109,9 @@ def test_the_time_series_server_down_keeps_the_ledger_going_and_loses_nothing(tm
         assert spooled > 0 and rig.collector.sink.counters.write_errors > 0
         rig.victoria.start()
         rig.stop_agent()
-        rig.account(f"time-series server down {SERIES_DOWN_S:.0f} s",
-                    **{"settled while down": settled_while_down, "spooled": spooled})  # fmt: skip
+        rig.account(
+            f"time-series server down {SERIES_DOWN_S:.0f} s",
+            **{"settled while down": settled_while_down, "spooled": spooled},
+        )
     finally:
         rig.close()

@@ -33,14 +33,22 @@ def test_unplugged_balance_is_reported_as_fault_while_the_other_device_keeps_rep
     sub.subscribe("campus/v1/s1/serial-agent/records", qos=1)
     sub.loop_start()
     settings = AgentSettings(
-        id="serial-agent", school="s1", queue_path=tmp_path / "q.db", valid_s=3, heartbeat_s=0.5,
+        id="serial-agent",
+        school="s1",
+        queue_path=tmp_path / "q.db",
+        valid_s=3,
+        heartbeat_s=0.5,
         devices=[
-            {"id": "balance", "poll_s": 0.1, "reading_every_s": 0.2,
-             "detector": {"value": "weight_g", "in_use_above": 50, "idle_below": 40, "off_below": -1000},
-             "source": {"driver": "serial_line", "port": pty.device, "profile": "mt_sics", "timeout_s": 0.3}},
+            {
+                "id": "balance",
+                "poll_s": 0.1,
+                "reading_every_s": 0.2,
+                "detector": {"value": "weight_g", "in_use_above": 50, "idle_below": 40, "off_below": -1000},
+                "source": {"driver": "serial_line", "port": pty.device, "profile": "mt_sics", "timeout_s": 0.3},
+            },
             {"id": "plug", "poll_s": 0.1, "source": {"driver": "simulated", "open_hours": ["00:00", "24:00"]}},
         ],
-    )  # fmt: skip
+    )
     stop = asyncio.Event()
     loop = asyncio.new_event_loop()
     agent = EdgeAgent(settings, MqttSettings(port=mosquitto.port))

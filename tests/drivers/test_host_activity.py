@@ -47,8 +47,11 @@ def desktop(monkeypatch):
     """A virtual X display (Debian's Xvfb) for the agent's session; xdotool plays the user."""
     xvfb = shutil.which("Xvfb") or "/usr/bin/Xvfb"
     r, w = os.pipe()
-    proc = subprocess.Popen([xvfb, "-displayfd", str(w), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
-                            pass_fds=(w,), stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [xvfb, "-displayfd", str(w), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+        pass_fds=(w,),
+        stderr=subprocess.DEVNULL,
+    )
     os.close(w)
     with os.fdopen(r) as f:
         number = f.readline().strip()

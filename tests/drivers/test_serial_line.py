@@ -104,8 +104,9 @@ def test_scpi_instrument_is_identified_and_measured(pty):
     sim = attach(pty, ScpiMeter(volts=3.3))
 
     async def go():
-        d = SerialLineDriver(SerialLineConfig(port=pty.device, profile="scpi", command="MEAS:VOLT:DC?",
-                                              field="voltage_v", timeout_s=1))  # fmt: skip
+        d = SerialLineDriver(
+            SerialLineConfig(port=pty.device, profile="scpi", command="MEAS:VOLT:DC?", field="voltage_v", timeout_s=1)
+        )
         await d.open()
         obs = await d.read()
         await d.close()
@@ -117,10 +118,13 @@ def test_scpi_instrument_is_identified_and_measured(pty):
     assert obs.values == {"voltage_v": 3.3}
 
 
-@pytest.mark.parametrize("answer,expected", [
-    ("S S      100.00 g", {"weight_g": 100.0, "stable": 1.0}),
-    ("S D     -0.5 kg", {"weight_kg": -0.5, "stable": 0.0}),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "answer,expected",
+    [
+        ("S S      100.00 g", {"weight_g": 100.0, "stable": 1.0}),
+        ("S D     -0.5 kg", {"weight_kg": -0.5, "stable": 0.0}),
+    ],
+)
 def test_mt_sics_answers_parse(answer, expected):
     assert parse_mt_sics(answer) == expected
 

@@ -53,8 +53,11 @@ def test_shelly_plug_reports_and_goes_stale(mosquitto):
     plug = PlugPublisher(mosquitto.port)
 
     async def go():
-        d = SmartPlugDriver(SmartPlugConfig(firmware="shelly", topic="shellyplusplugs-a8032ab1", stale_after_s=0.5,
-                                            broker_port=mosquitto.port))  # fmt: skip
+        d = SmartPlugDriver(
+            SmartPlugConfig(
+                firmware="shelly", topic="shellyplusplugs-a8032ab1", stale_after_s=0.5, broker_port=mosquitto.port
+            )
+        )
         await d.open()
         with pytest.raises(DeviceError, match="no report yet"):
             await d.read()

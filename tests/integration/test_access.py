@@ -84,8 +84,14 @@ def expect(r, allowed: bool, ok: tuple[int, ...] = (200,)) -> None:
 
 
 def test_no_role_reads_or_writes_outside_its_scope(client):
-    state = {"type": "state", "seq": 0, "ts": format_ts(parse_ts("2026-09-07T08:00:00Z")), "device": "pc1",
-             "state": "in_use", "valid_s": 180}  # fmt: skip
+    state = {
+        "type": "state",
+        "seq": 0,
+        "ts": format_ts(parse_ts("2026-09-07T08:00:00Z")),
+        "device": "pc1",
+        "state": "in_use",
+        "valid_s": 180,
+    }
     for user in USERS:
         h = login(client, user)
         for school in DISTRICT_OF:
@@ -223,8 +229,10 @@ def test_repeated_failed_logins_are_paused_then_allowed_again(store_url):
     with TestClient(app) as c:
         body = {"username": "u1", "password": PASSWORD, "role": "auditor", "scope_kind": "all", "scope_id": ""}
         assert c.post("/api/v1/users", json=body, headers=AUTH).status_code == 201
-        codes = [c.post("/api/v1/auth/token", data={"username": "u1", "password": "wrong password"}).status_code
-                 for _ in range(4)]  # fmt: skip
+        codes = [
+            c.post("/api/v1/auth/token", data={"username": "u1", "password": "wrong password"}).status_code
+            for _ in range(4)
+        ]
         assert codes == [401, 401, 401, 429]
         paused = c.post("/api/v1/auth/token", data={"username": "u1", "password": PASSWORD})
         assert paused.status_code == 429 and int(paused.headers["Retry-After"]) >= 1, "even the right password waits"
@@ -237,8 +245,9 @@ def test_responses_carry_security_headers_and_cors_is_closed(client):
     r = client.get("/api/v1/schools", headers=AUTH)
     assert r.headers["X-Content-Type-Options"] == "nosniff" and r.headers["X-Frame-Options"] == "DENY"
     assert r.headers["Cache-Control"] == "no-store"
-    pre = client.options("/api/v1/schools", headers={"Origin": "https://evil.example",
-                                                     "Access-Control-Request-Method": "GET"})  # fmt: skip
+    pre = client.options(
+        "/api/v1/schools", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
+    )
     assert "access-control-allow-origin" not in pre.headers
 
 

@@ -14,11 +14,27 @@ STANDARDS = Path(__file__).parents[2] / "config" / "standards"
 def test_cli_creates_users_and_tokens_and_loads_standards(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     runner = CliRunner()
-    r = runner.invoke(app, ["admin", "create-user", "root", "--role", "admin", "--ledger", url, "--password-env", "PW"],
-                      env={"PW": "a long password"})  # fmt: skip
+    r = runner.invoke(
+        app,
+        ["admin", "create-user", "root", "--role", "admin", "--ledger", url, "--password-env", "PW"],
+        env={"PW": "a long password"},
+    )
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["admin", "create-user", "m1", "--role", "school_manager", "--scope", "school:s1",
-                            "--ledger", url, "--machine"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "admin",
+            "create-user",
+            "m1",
+            "--role",
+            "school_manager",
+            "--scope",
+            "school:s1",
+            "--ledger",
+            url,
+            "--machine",
+        ],
+    )
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["admin", "create-token", "m1", "--name", "lab pc 1", "--ledger", url])
     assert r.exit_code == 0 and r.stdout.startswith("cpt_"), r.output
@@ -41,6 +57,8 @@ def test_cli_creates_users_and_tokens_and_loads_standards(tmp_path: Path):
 
 def test_cli_refuses_a_role_with_the_wrong_scope(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    r = CliRunner().invoke(app, ["admin", "create-user", "x", "--role", "school_manager", "--scope", "region:hd",
-                                 "--ledger", url, "--machine"])  # fmt: skip
+    r = CliRunner().invoke(
+        app,
+        ["admin", "create-user", "x", "--role", "school_manager", "--scope", "region:hd", "--ledger", url, "--machine"],
+    )
     assert r.exit_code == 2 and "takes a scope of kind school" in r.output

@@ -89,8 +89,9 @@ def assert_ledger_equals_in_order_fold(engine, records_by_agent):
             if r["type"] == "state":
                 by_device[r["device"]].append(StateFact(r["seq"], parse_ts(r["ts"]), r["state"], r["valid_s"] * 1000))
         for device, facts in by_device.items():
-            expected[device] = [(g.state, g.start_ms, g.end_ms, g.first_seq, g.last_seq, g.records)
-                                for g in fold_in_order(facts)]  # fmt: skip
+            expected[device] = [
+                (g.state, g.start_ms, g.end_ms, g.first_seq, g.last_seq, g.records) for g in fold_in_order(facts)
+            ]
     with Session(engine) as s:
         got = defaultdict(list)
         for g in s.scalars(select(StateSegment).order_by(StateSegment.device, StateSegment.start_ms)):
@@ -114,8 +115,9 @@ def assert_timeseries_hold_each_record_once(vm, records_by_agent):
 def make_collector(engine, port, vm=None, tmp_path=None, client_id="collector-t", protocol="5", **opts):
     sink = None
     if vm is not None:
-        sink = TimeSeriesSink(vm.url, "token", "campuspulse", "campuspulse", tmp_path / f"{client_id}-spool.db",
-                              batch_lines=2000)  # fmt: skip
+        sink = TimeSeriesSink(
+            vm.url, "token", "campuspulse", "campuspulse", tmp_path / f"{client_id}-spool.db", batch_lines=2000
+        )
     options = CollectorSettings(client_id=client_id, **opts)
     col = Collector(MqttSettings(port=port, protocol=protocol), TelemetryWriter(engine), client_id, options, sink)
     col.start()
@@ -168,8 +170,12 @@ def test_two_collectors_on_a_shared_subscription_split_the_load_and_store_each_r
 ):
     data = streams(steps=120)
     group = f"g{time.monotonic_ns()}"
-    cols = [make_collector(ledger_engine, mosquitto.port, client_id=f"{group}-{i}", shared_group=group,
-                           batch_max_messages=5) for i in range(2)]  # fmt: skip
+    cols = [
+        make_collector(
+            ledger_engine, mosquitto.port, client_id=f"{group}-{i}", shared_group=group, batch_max_messages=5
+        )
+        for i in range(2)
+    ]
     try:
         publish_all(mosquitto.port, data, size=20)
         wait_until(lambda: settled(ledger_engine, data), 60, "every record in the ledger")
@@ -193,14 +199,20 @@ def test_collector_killed_mid_batch_loses_nothing_and_stores_nothing_twice(mosqu
             provision(c, agent=agent, devices=tuple(devices))
     cfg = tmp_path / "collector.yaml"
     cid = f"killed-{time.monotonic_ns()}"
-    cfg.write_text(f"mqtt: {{port: {mosquitto.port}, protocol: '5'}}\nstore: {{url: '{url}'}}\n"
-                   f"collector: {{client_id: {cid}, batch_max_messages: 20}}\n")  # fmt: skip
+    cfg.write_text(
+        f"mqtt: {{port: {mosquitto.port}, protocol: '5'}}\nstore: {{url: '{url}'}}\n"
+        f"collector: {{client_id: {cid}, batch_max_messages: 20}}\n"
+    )
 
     log = (tmp_path / "collector.log").open("a")
 
     def run():
-        return subprocess.Popen([sys.executable, "-m", "campuspulse", "collector", "-c", str(cfg)],
-                                stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, "-m", "campuspulse", "collector", "-c", str(cfg)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ),
+        )
 
     data = streams(steps=300)
     proc = run()

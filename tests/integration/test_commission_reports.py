@@ -58,8 +58,12 @@ def test_the_workbook_holds_the_figures_of_the_api(client):
     assert r.status_code == 200, r.text
     wb = load_workbook(io.BytesIO(r.content))
     about = {row[0]: row[1] for row in wb["说明"].iter_rows(values_only=True)}
-    assert (about["from"], about["to (exclusive)"], about["scope"], about["id"]) == (q["from"], q["to"], "district",
-                                                                                      "haidian")  # fmt: skip
+    assert (about["from"], about["to (exclusive)"], about["scope"], about["id"]) == (
+        q["from"],
+        q["to"],
+        "district",
+        "haidian",
+    )
     assert "SAMPLE-JUNIOR-PHYSICS 2026.1" in about["standards"] and "(sample)" in about["standards"]
     total = get(client, "/utilization", scope="district", id="haidian", **span())
     assert float(about["coverage"]) == total["coverage"]
@@ -73,14 +77,19 @@ def test_the_workbook_holds_the_figures_of_the_api(client):
         api = get(client, "/compliance", scope="district", id="haidian", standard=standard)
         got = [row for row in sheet(wb, "配备达标") if row["standard"] == standard]
         assert [(g["school"], g["r_item"], g["compliant"]) for g in got] == [
-            (a["school"], a["r_item"], a["compliant"]) for a in api["schools"]]  # fmt: skip
+            (a["school"], a["r_item"], a["compliant"]) for a in api["schools"]
+        ]
         rate = next(row for row in sheet(wb, "达标率") if row["standard"] == standard)
         assert (rate["compliant"], rate["schools"], rate["compliance_rate"]) == (
-            api["summary"]["compliant"], api["summary"]["schools"], api["summary"]["compliance_rate"])  # fmt: skip
+            api["summary"]["compliant"],
+            api["summary"]["schools"],
+            api["summary"]["compliance_rate"],
+        )
     term = about["term"]
     offered = get(client, "/experiments/offering-rate", scope="district", id="haidian", term=term)["by_school"]
     assert [(o["type"], o["school"], o["done"], o["required"]) for o in sheet(wb, "实验开出率")] == [
-        (o["type"], o["school"], o["done"], o["required"]) for o in offered]  # fmt: skip
+        (o["type"], o["school"], o["done"], o["required"]) for o in offered
+    ]
     assert {row["indicator"] for row in sheet(wb, "公式")} == {"utilization", "compliance", "offering-rate"}
 
 
@@ -118,8 +127,11 @@ def test_the_monthly_job_issues_last_month_for_the_city_and_each_district_once(c
     assert issue_monthly(engine, date(2026, 12, 3)) == 3  # the city, haidian, chaoyang
     assert issue_monthly(engine, date(2026, 12, 20)) == 0
     reports = get(client, "/reports/issued")["reports"]
-    assert sorted((r["scope"], r["scope_id"]) for r in reports) == [("city", ""), ("district", "chaoyang"),
-                                                                    ("district", "haidian")]  # fmt: skip
+    assert sorted((r["scope"], r["scope_id"]) for r in reports) == [
+        ("city", ""),
+        ("district", "chaoyang"),
+        ("district", "haidian"),
+    ]
     assert {(r["from"], r["to"], r["issued_by"]) for r in reports} == {("2026-11-01", "2026-12-01", "scheduler")}
     for r in reports:
         f = client.get(f"{API}/reports/issued/{r['id']}", headers=AUTH)

@@ -20,27 +20,59 @@ from tests.support.campus import AUTH, TOKEN
 
 API = "/api/v1"
 STANDARD = {
-    "name": "测试标准", "province": "北京", "stage": "junior", "subject": "physics", "valid_from": "2026-09-01",
+    "name": "测试标准",
+    "province": "北京",
+    "stage": "junior",
+    "subject": "physics",
+    "valid_from": "2026-09-01",
     "threshold": 1.0,
     "items": [
         {"code": "A", "name": "学生电源", "unit": "台", "category": "基本", "rule": "1/组", "reference_price": "260"},
-        {"code": "B", "name": "演示电表", "unit": "套", "category": "基本", "rule": "1/室(physics_lab)",
-         "reference_price": "680"},
+        {
+            "code": "B",
+            "name": "演示电表",
+            "unit": "套",
+            "category": "基本",
+            "rule": "1/室(physics_lab)",
+            "reference_price": "680",
+        },
         {"code": "C", "name": "示波器", "unit": "台", "category": "选配", "rule": "1/校", "reference_price": "3500"},
-        {"code": "D", "name": "小灯泡", "unit": "只", "category": "基本", "rule": "4/组", "reference_price": "1",
-         "consumable": True},
-        {"code": "E", "name": "实验桌", "unit": "张", "category": "基本", "reference_price": "900",
-         "rule": {"per": "school", "bands": [{"up_to_classes": 12, "n": 1}, {"up_to_classes": 24, "n": 2}, {"n": 3}],
-                  "double_from_parallel": 6}},
+        {
+            "code": "D",
+            "name": "小灯泡",
+            "unit": "只",
+            "category": "基本",
+            "rule": "4/组",
+            "reference_price": "1",
+            "consumable": True,
+        },
+        {
+            "code": "E",
+            "name": "实验桌",
+            "unit": "张",
+            "category": "基本",
+            "reference_price": "900",
+            "rule": {
+                "per": "school",
+                "bands": [{"up_to_classes": 12, "n": 1}, {"up_to_classes": 24, "n": 2}, {"n": 3}],
+                "double_from_parallel": 6,
+            },
+        },
         {"code": "F", "name": "挂图", "unit": "套", "category": "基本", "rule": "13/50人", "reference_price": "1"},
     ],
-}  # fmt: skip
+}
 FACTS = {"district": "hd", "classes": 18, "parallel_classes": 6, "students": 850, "max_class_size": 45}
 
 
 def item(code: str, quantity: int, value: str, status: str = "完好") -> dict:
-    return {"catalog_code": code, "name": code, "quantity": quantity, "unit": "台", "unit_value": value,
-            "status": status}  # fmt: skip
+    return {
+        "catalog_code": code,
+        "name": code,
+        "quantity": quantity,
+        "unit": "台",
+        "unit_value": value,
+        "status": status,
+    }
 
 
 @pytest.fixture
@@ -59,8 +91,13 @@ def client(store_url):
         for school in ("s1", "s2"):
             for room in ("lab1", "lab2"):
                 put(f"/schools/{school}/rooms/{room}", {"name": room, "type": "physics_lab"})
-        for line, body in {"a1": item("A", 20, "260"), "a2": item("A", 5, "260", "待修"), "b": item("B", 2, "680"),
-                           "e1": item("E", 4, "900"), "e2": item("E", 1, "900", "报废")}.items():  # fmt: skip
+        for line, body in {
+            "a1": item("A", 20, "260"),
+            "a2": item("A", 5, "260", "待修"),
+            "b": item("B", 2, "680"),
+            "e1": item("E", 4, "900"),
+            "e2": item("E", 1, "900", "报废"),
+        }.items():
             put(f"/schools/s1/equipment/{line}", body)
         for code, n in {"A": 23, "B": 2, "E": 4, "F": 221}.items():
             put(f"/schools/s2/equipment/{code}", item(code, n, "1"))
@@ -80,10 +117,19 @@ def test_school_rates_and_gaps_match_the_hand_computation(client):
     assert (row["r_item"], row["r_qty"], row["r_val"]) == (0.5, 0.104, round(10160 / 11161, 6))
     assert (row["items"], row["items_met"], row["compliant"]) == (4, 2, False)
     assert [(g["code"], g["required"], g["have"], g["missing"], g["missing_value"]) for g in got["gaps"]] == [
-        ("A", 23, 20, 3, "780.00"), ("F", 221, 0, 221, "221.00")]  # fmt: skip
+        ("A", 23, 20, 3, "780.00"),
+        ("F", 221, 0, 221, "221.00"),
+    ]
     assert row["equipment_value"] == "11460.00" and row["per_student_value"] == "13.48"
-    assert got["standard"] == {"code": "T", "version": "1", "name": "测试标准", "stage": "junior",
-                               "subject": "physics", "threshold": 1.0, "sample": False}  # fmt: skip
+    assert got["standard"] == {
+        "code": "T",
+        "version": "1",
+        "name": "测试标准",
+        "stage": "junior",
+        "subject": "physics",
+        "threshold": 1.0,
+        "sample": False,
+    }
 
 
 def test_district_share_counts_only_schools_of_the_standards_stage(client):
@@ -109,8 +155,9 @@ def test_an_unknown_standard_or_scope_is_a_clear_404(client):
 
 def test_the_compliance_workbook_holds_the_api_figures(client):
     api = get(client, scope="school", id="s1")
-    r = client.get(f"{API}/reports/compliance.xlsx", params={"standard": "T", "scope": "school", "id": "s1"},
-                   headers=AUTH)  # fmt: skip
+    r = client.get(
+        f"{API}/reports/compliance.xlsx", params={"standard": "T", "scope": "school", "id": "s1"}, headers=AUTH
+    )
     wb = load_workbook(io.BytesIO(r.content))
     header = [c.value for c in wb["schools"][1]]
     row = dict(zip(header, (c.value for c in wb["schools"][2]), strict=True))

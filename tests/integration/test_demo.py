@@ -19,10 +19,27 @@ def test_demo_serves_a_utilization_figure_that_changes(tmp_path):
     port = free_port()
     log = (tmp_path / "demo.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "campuspulse", "demo", "--port", str(port), "--history-days", "2",
-         "--duration", "240", "--compressed-day", "--data-dir", str(tmp_path / "demo"), "--token", TOKEN],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "120"},
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "campuspulse",
+            "demo",
+            "--port",
+            str(port),
+            "--history-days",
+            "2",
+            "--duration",
+            "240",
+            "--compressed-day",
+            "--data-dir",
+            str(tmp_path / "demo"),
+            "--token",
+            TOKEN,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "COLUMNS": "120"},
+    )
     base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {TOKEN}"}
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()

@@ -43,8 +43,9 @@ def records(client, school: str) -> list[tuple]:
 
 
 def upload(client, school: str, data: bytes):
-    return client.post(f"{API}/schools/{school}/experiment-records/import", files={"file": ("r.xlsx", data)},
-                       headers=AUTH)  # fmt: skip
+    return client.post(
+        f"{API}/schools/{school}/experiment-records/import", files={"file": ("r.xlsx", data)}, headers=AUTH
+    )
 
 
 def test_the_catalog_filters_by_grade_term_and_edition(client):
@@ -85,7 +86,11 @@ def test_a_broken_records_sheet_adds_nothing_and_lists_each_problem(client):
     r = upload(client, "s2", out.getvalue())
     assert r.status_code == 422
     assert {(p["row"], p["column"]) for p in r.json()["problems"]} == {
-        (3, "experiment"), (4, "class"), (5, "date"), (5, "teacher")}  # fmt: skip
+        (3, "experiment"),
+        (4, "class"),
+        (5, "date"),
+        (5, "teacher"),
+    }
     assert records(client, "s2") == []
 
 

@@ -49,8 +49,9 @@ def test_idle_equipment_is_what_was_not_used(client):
     idle = get(client, "/insights/idle", scope="school", id="s1", days=3)
     names = {d["device"] for d in idle["devices"]}
     assert "pc4" in names and all(d["since"] == "2026-09-10" for d in idle["devices"])
-    rows = get(client, "/utilization", scope="school", id="s1", **{"from": "2026-09-10", "to": "2026-09-15"},
-               group_by="device")["rows"]  # fmt: skip
+    rows = get(
+        client, "/utilization", scope="school", id="s1", **{"from": "2026-09-10", "to": "2026-09-15"}, group_by="device"
+    )["rows"]
     assert names == {r["key"].split("/")[1] for r in rows if r["in_use_s"] == 0}
 
 
@@ -78,7 +79,8 @@ def test_utilization_report_files_hold_the_api_figures(client):
     header = [c.value for c in sheet[1]]
     got = [dict(zip(header, (c.value for c in row), strict=True)) for row in sheet.iter_rows(min_row=2)]
     assert [(g["key"], g["in_use_s"], g["utilization"]) for g in got] == [
-        (x["key"], x["in_use_s"], x["utilization"]) for x in rows]  # fmt: skip
+        (x["key"], x["in_use_s"], x["utilization"]) for x in rows
+    ]
     about = {row[0].value: row[1].value for row in wb["说明"].iter_rows()}
     assert about["scope"] == "school" and "in_use_s / available_s" in about["formula"]
     r = client.get(f"{API}/reports/utilization.csv", params={**WEEK, "group_by": "device"}, headers=AUTH)
@@ -86,8 +88,9 @@ def test_utilization_report_files_hold_the_api_figures(client):
     assert [(p["key"], float(p["known_s"])) for p in parsed] == [(x["key"], x["known_s"]) for x in rows]
 
 
-@pytest.mark.parametrize(("first", "last"), [("0001-01-01", "2026-01-01"), ("2026-01-01", "9999-12-31"),
-                                             ("2026-02-30", "2026-03-01")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("first", "last"), [("0001-01-01", "2026-01-01"), ("2026-01-01", "9999-12-31"), ("2026-02-30", "2026-03-01")]
+)
 @pytest.mark.parametrize("path", ["/utilization", "/insights/rooms", "/reports/utilization.csv"])
 def test_dates_out_of_range_are_refused_with_the_reason(client, path, first, last):
     r = client.get(f"{API}{path}", params={**WEEK, "from": first, "to": last}, headers=AUTH)
@@ -96,6 +99,7 @@ def test_dates_out_of_range_are_refused_with_the_reason(client, path, first, las
 
 @pytest.mark.parametrize("term", ["0000-1", "9999-2"])
 def test_terms_out_of_range_are_refused(client, term):
-    r = client.get(f"{API}/experiments/offering-rate", params={"scope": "school", "id": "s1", "term": term},
-                   headers=AUTH)  # fmt: skip
+    r = client.get(
+        f"{API}/experiments/offering-rate", params={"scope": "school", "id": "s1", "term": term}, headers=AUTH
+    )
     assert r.status_code == 404 and "2026-1" in r.json()["detail"]

@@ -14,15 +14,56 @@ from tests.support.campus import AUTH, TOKEN
 STANDARDS = Path(__file__).parents[2] / "config" / "standards"
 API = "/api/v1"
 LEDGER = [
-    ("e1", {"catalog_code": "JP-0102", "name": "托盘天平", "room": "lab1", "quantity": 25, "unit": "台",
-            "unit_value": "180.00", "status": "完好", "purchase_date": "2024-03-01"}),
-    ("e2", {"catalog_code": "JP-0102", "name": "托盘天平", "room": "lab1", "quantity": 2, "unit": "台",
-            "unit_value": "180.00", "status": "待修"}),
-    ("e3", {"catalog_code": "JP-0202", "name": "交互式智能黑板", "room": "lab2", "quantity": 1, "unit": "台",
-            "unit_value": "18999.99", "status": "完好", "purchase_date": "2025-08-15"}),
-    ("e4", {"catalog_code": "JP-0401", "name": "数字存储示波器", "quantity": 1, "unit": "台", "unit_value": "0.10",
-            "status": "报废"}),
-]  # fmt: skip
+    (
+        "e1",
+        {
+            "catalog_code": "JP-0102",
+            "name": "托盘天平",
+            "room": "lab1",
+            "quantity": 25,
+            "unit": "台",
+            "unit_value": "180.00",
+            "status": "完好",
+            "purchase_date": "2024-03-01",
+        },
+    ),
+    (
+        "e2",
+        {
+            "catalog_code": "JP-0102",
+            "name": "托盘天平",
+            "room": "lab1",
+            "quantity": 2,
+            "unit": "台",
+            "unit_value": "180.00",
+            "status": "待修",
+        },
+    ),
+    (
+        "e3",
+        {
+            "catalog_code": "JP-0202",
+            "name": "交互式智能黑板",
+            "room": "lab2",
+            "quantity": 1,
+            "unit": "台",
+            "unit_value": "18999.99",
+            "status": "完好",
+            "purchase_date": "2025-08-15",
+        },
+    ),
+    (
+        "e4",
+        {
+            "catalog_code": "JP-0401",
+            "name": "数字存储示波器",
+            "quantity": 1,
+            "unit": "台",
+            "unit_value": "0.10",
+            "status": "报废",
+        },
+    ),
+]
 
 
 def put(client, path, body):
@@ -139,8 +180,15 @@ def test_a_broken_sheet_gets_a_per_row_report_and_writes_nothing(client):
     r = upload(client, "s2", broken_workbook())
     assert r.status_code == 422, r.text
     problems = {(p["row"], p["column"]) for p in r.json()["problems"]}
-    assert problems == {(3, "quantity"), (4, "room"), (5, "status"), (6, "item"), (7, "item"), (7, "unit_value"),
-                        (7, "purchase_date")}  # fmt: skip
+    assert problems == {
+        (3, "quantity"),
+        (4, "room"),
+        (5, "status"),
+        (6, "item"),
+        (7, "item"),
+        (7, "unit_value"),
+        (7, "purchase_date"),
+    }
     messages = {(p["row"], p["column"]): p["message"] for p in r.json()["problems"]}
     assert "'two'" in messages[(3, "quantity")] and "already on row 2" in messages[(6, "item")]
     assert ledger(client, "s2") == before_ledger == []
@@ -172,8 +220,13 @@ def test_sample_standards_load_and_read_back(client, name):
 
 
 def test_only_admins_change_standards(client):
-    body = {"username": "dm", "password": "long enough pw", "role": "district_manager", "scope_kind": "region",
-            "scope_id": "hd"}  # fmt: skip
+    body = {
+        "username": "dm",
+        "password": "long enough pw",
+        "role": "district_manager",
+        "scope_kind": "region",
+        "scope_id": "hd",
+    }
     assert client.post(f"{API}/users", json=body, headers=AUTH).status_code == 201
     token = client.post(f"{API}/auth/token", data={"username": "dm", "password": "long enough pw"}).json()
     code, version, std = load_standard_file(STANDARDS / "sample-junior-physics.yaml")

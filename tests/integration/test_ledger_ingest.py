@@ -102,8 +102,9 @@ def test_records_earlier_than_a_devices_segments_within_a_batch_give_the_time_or
         else:
             clock[d] += 60_000
             ts = clock[d]
-        records.append({"type": "state", "seq": seq, "ts": format_ts(ts), "device": d, "state": state[d],
-                        "valid_s": 180})  # fmt: skip
+        records.append(
+            {"type": "state", "seq": seq, "ts": format_ts(ts), "device": d, "state": state[d], "valid_s": 180}
+        )
     for part in chunks(records, batch):
         assert post(client, part)["stored"] == len(part)
     expected = [

@@ -45,23 +45,46 @@ class Broker:
         shutil.copy(CONFIG / "campuspulse.acl", self.acl)
         set_password(self.passwd, COLLECTOR, COLLECTOR_PASSWORD)
         conf = (CONFIG / "campuspulse-production.conf").read_text()
-        for shipped, here in (("listener 8883", f"listener {self.port} 127.0.0.1"),
-                              ("/etc/mosquitto/certs/ca.crt", str(self.certs.ca)),
-                              ("/etc/mosquitto/certs/server.crt", str(self.certs.cert)),
-                              ("/etc/mosquitto/certs/server.key", str(self.certs.key)),
-                              ("/etc/mosquitto/campuspulse.passwd", str(self.passwd)),
-                              ("/etc/mosquitto/campuspulse.acl", str(self.acl)),
-                              ("/var/lib/mosquitto/", f"{tmp}/")):  # fmt: skip
+        for shipped, here in (
+            ("listener 8883", f"listener {self.port} 127.0.0.1"),
+            ("/etc/mosquitto/certs/ca.crt", str(self.certs.ca)),
+            ("/etc/mosquitto/certs/server.crt", str(self.certs.cert)),
+            ("/etc/mosquitto/certs/server.key", str(self.certs.key)),
+            ("/etc/mosquitto/campuspulse.passwd", str(self.passwd)),
+            ("/etc/mosquitto/campuspulse.acl", str(self.acl)),
+            ("/var/lib/mosquitto/", f"{tmp}/"),
+        ):
             assert shipped in conf, shipped
             conf = conf.replace(shipped, here)
         self.mosquitto = Mosquitto(tmp, self.port, conf=conf)
 
     def provision(self, agent: str, school: str) -> Path:
         out = self.tmp / f"{agent}.yaml"
-        r = CliRunner().invoke(cli, ["agent", "provision", "--id", agent, "--school", school, "--host", "127.0.0.1",
-                                     "--port", str(self.port), "--ca-file", str(self.certs.ca), "--passwd-file",
-                                     str(self.passwd), "--acl-file", str(self.acl), "--out", str(out),
-                                     "--queue-path", str(self.tmp / f"{agent}-queue.db")])  # fmt: skip
+        r = CliRunner().invoke(
+            cli,
+            [
+                "agent",
+                "provision",
+                "--id",
+                agent,
+                "--school",
+                school,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--ca-file",
+                str(self.certs.ca),
+                "--passwd-file",
+                str(self.passwd),
+                "--acl-file",
+                str(self.acl),
+                "--out",
+                str(out),
+                "--queue-path",
+                str(self.tmp / f"{agent}-queue.db"),
+            ],
+        )
         assert r.exit_code == 0, r.output
         assert out.stat().st_mode & 0o077 == 0, "the agent's config holds its password: owner only"
         return out
@@ -142,8 +165,11 @@ def test_a_provisioned_agent_reaches_the_ledger_over_tls(broker, tmp_path):
         s.flush()
         inventory.put_device(s, "s1", "pc1", {"agent": "a1", "room": "lab", "kind": "pc"})
     tls = {"host": "127.0.0.1", "port": broker.port, "tls": True, "ca_file": broker.certs.ca}
-    collector = Collector(MqttSettings(**tls, username=COLLECTOR, password=COLLECTOR_PASSWORD), TelemetryWriter(engine),
-                          client_id="secure-collector")  # fmt: skip
+    collector = Collector(
+        MqttSettings(**tls, username=COLLECTOR, password=COLLECTOR_PASSWORD),
+        TelemetryWriter(engine),
+        client_id="secure-collector",
+    )
     collector.start()
     assert collector.connected.wait(10), "the collector subscribes over TLS with its own user"
     assert settings.agent is not None

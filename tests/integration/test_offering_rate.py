@@ -18,11 +18,16 @@ from tests.support.campus import AUTH, TOKEN
 CATALOG = Path(__file__).parents[2] / "config" / "experiments" / "sample-catalog.csv"
 API = "/api/v1"
 DONE = [
-    ("8-1", "P8-1-01", "2026-09-10"), ("8-1", "P8-1-01", "2026-09-24"),  # twice: counts once
-    ("8-1", "P8-1-02", "2026-09-17"), ("8-1", "P8-1-05", "2026-10-15"), ("8-1", "P8-1-10", "2026-11-02"),  # 选做
-    ("8-2", "P8-1-01", "2026-09-11"), ("9-1", "P9-1-01", "2026-09-08"), ("9-1", "P9-1-02", "2026-10-20"),
+    ("8-1", "P8-1-01", "2026-09-10"),
+    ("8-1", "P8-1-01", "2026-09-24"),  # twice: counts once
+    ("8-1", "P8-1-02", "2026-09-17"),
+    ("8-1", "P8-1-05", "2026-10-15"),
+    ("8-1", "P8-1-10", "2026-11-02"),  # 选做
+    ("8-2", "P8-1-01", "2026-09-11"),
+    ("9-1", "P9-1-01", "2026-09-08"),
+    ("9-1", "P9-1-02", "2026-10-20"),
     ("8-1", "P8-2-01", "2027-03-01"),  # spring term: not in this term
-]  # fmt: skip
+]
 
 
 @pytest.fixture
@@ -51,8 +56,10 @@ def rate(client, **query) -> dict:
 
 def test_school_offering_rate_by_type_grade_and_class(client):
     got = rate(client, scope="school", id="s1")
-    assert got["by_type"] == [{"type": "分组", "required": 24, "done": 4, "rate": round(4 / 24, 6)},
-                              {"type": "演示", "required": 4, "done": 2, "rate": 0.5}]  # fmt: skip
+    assert got["by_type"] == [
+        {"type": "分组", "required": 24, "done": 4, "rate": round(4 / 24, 6)},
+        {"type": "演示", "required": 4, "done": 2, "rate": 0.5},
+    ]
     grades = {(r["type"], r["grade"]): (r["required"], r["done"]) for r in got["by_grade"]}
     assert grades == {("分组", 8): (16, 3), ("分组", 9): (8, 1), ("演示", 8): (2, 1), ("演示", 9): (2, 1)}
     classes = {(r["type"], r["class"]): (r["required"], r["done"]) for r in got["by_class"]}
@@ -81,17 +88,27 @@ def test_district_rolls_up_classes_of_every_school(client):
 
 
 def test_a_school_must_name_its_edition_when_the_catalog_has_several(client):
-    other = {"code": "BS8-1-01", "name": "测量长度", "subject": "physics", "grade": 8, "term": 1, "edition": "北师大版",
-             "type": "分组", "required": "必做"}  # fmt: skip
+    other = {
+        "code": "BS8-1-01",
+        "name": "测量长度",
+        "subject": "physics",
+        "grade": 8,
+        "term": 1,
+        "edition": "北师大版",
+        "type": "分组",
+        "required": "必做",
+    }
     assert client.put(f"{API}/experiments/catalog/BS8-1-01", json=other, headers=AUTH).status_code == 201
-    r = client.get(f"{API}/experiments/offering-rate", params={"term": "2026-1", "scope": "school", "id": "s1"},
-                   headers=AUTH)  # fmt: skip
+    r = client.get(
+        f"{API}/experiments/offering-rate", params={"term": "2026-1", "scope": "school", "id": "s1"}, headers=AUTH
+    )
     assert r.status_code == 409 and "PUT /api/v1/schools/s1/editions" in r.json()["detail"]
     assert client.put(f"{API}/schools/s1/editions", json={"physics": "人教版"}, headers=AUTH).status_code == 200
     assert rate(client, scope="school", id="s1")["by_type"][0]["required"] == 24
 
 
 def test_a_bad_term_says_what_is_expected(client):
-    r = client.get(f"{API}/experiments/offering-rate", params={"term": "autumn", "scope": "school", "id": "s1"},
-                   headers=AUTH)  # fmt: skip
+    r = client.get(
+        f"{API}/experiments/offering-rate", params={"term": "autumn", "scope": "school", "id": "s1"}, headers=AUTH
+    )
     assert r.status_code == 404 and "2026-1" in r.json()["detail"]

@@ -21,13 +21,47 @@ pytestmark = pytest.mark.mqtt
 # What a role must never load: the agent runs on lab PCs and gateways (no web, SQL, Excel or server code), the
 # collector and the server never touch devices (no driver, no edge code, no serial, Modbus or agent MQTT library).
 NOT_IMPORTED = {
-    "agent": ("fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "psycopg", "openpyxl", "jinja2", "amqtt",
-              "influxdb_client", "apscheduler", "campuspulse.server", "campuspulse.store", "campuspulse.collector"),
-    "collector": ("campuspulse.drivers", "campuspulse.edge", "campuspulse.server", "pymodbus", "serial",
-                  "serial_asyncio_fast", "aiomqtt", "psutil", "fastapi", "openpyxl", "amqtt"),
-    "server": ("campuspulse.drivers", "campuspulse.edge", "campuspulse.collector", "pymodbus", "serial",
-               "serial_asyncio_fast", "aiomqtt", "psutil", "amqtt"),
-}  # fmt: skip
+    "agent": (
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "sqlalchemy",
+        "alembic",
+        "psycopg",
+        "openpyxl",
+        "jinja2",
+        "amqtt",
+        "influxdb_client",
+        "apscheduler",
+        "campuspulse.server",
+        "campuspulse.store",
+        "campuspulse.collector",
+    ),
+    "collector": (
+        "campuspulse.drivers",
+        "campuspulse.edge",
+        "campuspulse.server",
+        "pymodbus",
+        "serial",
+        "serial_asyncio_fast",
+        "aiomqtt",
+        "psutil",
+        "fastapi",
+        "openpyxl",
+        "amqtt",
+    ),
+    "server": (
+        "campuspulse.drivers",
+        "campuspulse.edge",
+        "campuspulse.collector",
+        "pymodbus",
+        "serial",
+        "serial_asyncio_fast",
+        "aiomqtt",
+        "psutil",
+        "amqtt",
+    ),
+}
 # ...and what shows that it did run its own path.
 IMPORTED = {
     "agent": ("campuspulse.edge.publisher", "campuspulse.drivers.simulated", "aiomqtt"),
@@ -103,8 +137,12 @@ agent:
         procs["agent"] = start(["agent"], cfg, logs["agent"])
         eventually(lambda: http.get("/api/v1/agents/a1").json()["settled_through_seq"] >= 10)
         q = {"scope": "device", "id": "s1/pc1", "from": today.isoformat(), "to": str(today + timedelta(days=1))}
-        row = eventually(lambda: http.get("/api/v1/utilization", params=q).json()["rows"][0]["in_use_s"] > 1
-                         and http.get("/api/v1/utilization", params=q).json()["rows"][0])  # fmt: skip
+        row = eventually(
+            lambda: (
+                http.get("/api/v1/utilization", params=q).json()["rows"][0]["in_use_s"] > 1
+                and http.get("/api/v1/utilization", params=q).json()["rows"][0]
+            )
+        )
         assert row["sessions"] == 1 and row["devices_used"] == 1
         procs["agent"].send_signal(signal.SIGTERM)
         assert procs["agent"].wait(15) == 0

@@ -32,9 +32,16 @@ def victoria(tmp_path):
 
 
 def readings() -> list[dict]:
-    return [{"type": "reading", "seq": i, "ts": format_ts(int((START + timedelta(minutes=i)).timestamp() * 1000)),
-             "device": "pc1", "values": {"power_w": float(10 + i % 50), "current_a": 0.1 * (i % 5)}}
-            for i in range(120)]  # fmt: skip
+    return [
+        {
+            "type": "reading",
+            "seq": i,
+            "ts": format_ts(int((START + timedelta(minutes=i)).timestamp() * 1000)),
+            "device": "pc1",
+            "values": {"power_w": float(10 + i % 50), "current_a": 0.1 * (i % 5)},
+        }
+        for i in range(120)
+    ]
 
 
 def app_with(tmp_path, readings_url):
@@ -84,7 +91,8 @@ def test_without_a_store_the_readings_say_how_to_get_them(tmp_path):
     app = app_with(tmp_path, None)
     with TestClient(app) as c:
         provision(c)
-        r = c.get(f"{API}/schools/s1/devices/pc1/readings", params={"from": "2026-09-07", "to": "2026-09-08"},
-                  headers=AUTH)  # fmt: skip
+        r = c.get(
+            f"{API}/schools/s1/devices/pc1/readings", params={"from": "2026-09-07", "to": "2026-09-08"}, headers=AUTH
+        )
         assert r.status_code == 404 and "server.readings_url" in r.json()["detail"]
     app.state.engine.dispose()

@@ -30,16 +30,24 @@ def test_two_replicas_share_sign_ins_throttling_revocation_and_one_scheduler(tmp
         ports = {"a": free_port(), "b": free_port()}
         logs = {n: tmp_path / f"{n}.log" for n in ports}
         # started together on an empty database: they race to migrate it and to make the signing key
-        procs = [start(["server", "--verbose"], config(tmp_path, n, url, p, scheduler=n == "a"), logs[n].open("w"))
-                 for n, p in ports.items()]  # fmt: skip
+        procs = [
+            start(["server", "--verbose"], config(tmp_path, n, url, p, scheduler=n == "a"), logs[n].open("w"))
+            for n, p in ports.items()
+        ]
         try:
             a, b = (httpx.Client(base_url=f"http://127.0.0.1:{p}") for p in ports.values())
             for http in (a, b):
                 eventually(lambda http=http: http.get("/healthz").status_code == 200, 60)
             assert all(p.poll() is None for p in procs), [log.read_text()[-2000:] for log in logs.values()]
 
-            assert a.post("/api/v1/users", headers=AUTH, json={"username": "mgr", "password": PASSWORD,
-                          "role": "admin", "scope_kind": "all"}).status_code == 201  # fmt: skip
+            assert (
+                a.post(
+                    "/api/v1/users",
+                    headers=AUTH,
+                    json={"username": "mgr", "password": PASSWORD, "role": "admin", "scope_kind": "all"},
+                ).status_code
+                == 201
+            )
             login = b.post("/api/v1/auth/token", data={"username": "mgr", "password": PASSWORD})
             assert login.status_code == 200, login.text
             bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
@@ -58,10 +66,12 @@ def test_two_replicas_share_sign_ins_throttling_revocation_and_one_scheduler(tmp
 
             # only the replica configured for it runs the scheduler's jobs: a past teaching day gets rolled up
             day = (date.today() - timedelta(days=2)).isoformat()
-            assert b.put("/api/v1/schools/s1", headers=AUTH, json={"name": "S1", "district": "d1",
-                         "stage": "junior"}).is_success  # fmt: skip
-            assert b.put(f"/api/v1/schools/s1/calendar/{day}", headers=AUTH,
-                         json={"periods": [["08:00", "09:00"]]}).is_success  # fmt: skip
+            assert b.put(
+                "/api/v1/schools/s1", headers=AUTH, json={"name": "S1", "district": "d1", "stage": "junior"}
+            ).is_success
+            assert b.put(
+                f"/api/v1/schools/s1/calendar/{day}", headers=AUTH, json={"periods": [["08:00", "09:00"]]}
+            ).is_success
             eventually(lambda: "rollups:" in logs["a"].read_text(), 30)
             time.sleep(3)
             assert "rollups:" not in logs["b"].read_text()

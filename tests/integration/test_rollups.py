@@ -103,8 +103,14 @@ def test_rollups_give_the_figures_of_the_segments(engine):
     rebuild(engine, date(2026, 9, 1), date(2026, 9, 19))
     assert rolled(engine) >= set(DAYS)
     with Session(engine) as s:
-        assert s.scalar(select(DeviceDayRollup.continues_from).where(
-            DeviceDayRollup.device == "pc3", DeviceDayRollup.day == "2026-09-09")) == "2026-09-08"  # fmt: skip
+        assert (
+            s.scalar(
+                select(DeviceDayRollup.continues_from).where(
+                    DeviceDayRollup.device == "pc3", DeviceDayRollup.day == "2026-09-09"
+                )
+            )
+            == "2026-09-08"
+        )
     assert figures(engine) == live
     with Session(engine) as s:  # whole past days are answered from the rollups alone
         s.execute(delete(StateSegment))
@@ -115,8 +121,14 @@ def test_rollups_give_the_figures_of_the_segments(engine):
 
 def test_a_late_record_makes_its_day_stale_until_it_is_recomputed(engine):
     rebuild(engine, date(2026, 9, 1), date(2026, 9, 19))
-    late = {"type": "state", "seq": len(week_of_heartbeats()), "ts": "2026-09-10T09:10:00+08:00", "device": "pc2",
-            "state": "in_use", "valid_s": 3600}  # next in seq, days late in time  # fmt: skip
+    late = {
+        "type": "state",
+        "seq": len(week_of_heartbeats()),
+        "ts": "2026-09-10T09:10:00+08:00",
+        "device": "pc2",
+        "state": "in_use",
+        "valid_s": 3600,
+    }  # next in seq, days late in time
     ingest(engine, [late])
     assert "2026-09-10" not in rolled(engine)
     assert figures(engine) == from_segments_only(engine)
@@ -127,8 +139,14 @@ def test_a_late_record_makes_its_day_stale_until_it_is_recomputed(engine):
 
 def test_records_settled_when_a_gap_is_declared_lost_make_their_days_stale(engine):
     rebuild(engine, date(2026, 9, 1), date(2026, 9, 19))
-    behind_gap = {"type": "state", "seq": len(week_of_heartbeats()) + 1, "ts": "2026-09-09T14:05:00+08:00",
-                  "device": "pc1", "state": "in_use", "valid_s": 1800}  # one seq missing before it  # fmt: skip
+    behind_gap = {
+        "type": "state",
+        "seq": len(week_of_heartbeats()) + 1,
+        "ts": "2026-09-09T14:05:00+08:00",
+        "device": "pc1",
+        "state": "in_use",
+        "valid_s": 1800,
+    }  # one seq missing before it
     ingest(engine, [behind_gap])
     assert "2026-09-09" in rolled(engine), "a record waiting behind a gap changes nothing yet"
     assert TelemetryWriter(engine, reorder_window_s=0).settle_stale_gaps() == 1
@@ -140,13 +158,35 @@ def test_records_settled_when_a_gap_is_declared_lost_make_their_days_stale(engin
 def test_a_heartbeat_moving_a_segments_end_makes_its_day_stale(engine):
     rebuild(engine, date(2026, 9, 1), date(2026, 9, 19))
     seq = len(week_of_heartbeats())
-    ingest(engine, [{"type": "state", "seq": seq, "ts": "2026-09-15T23:00:00+08:00", "device": "pc3",
-                     "state": "in_use", "valid_s": 7200}])  # fmt: skip
+    ingest(
+        engine,
+        [
+            {
+                "type": "state",
+                "seq": seq,
+                "ts": "2026-09-15T23:00:00+08:00",
+                "device": "pc3",
+                "state": "in_use",
+                "valid_s": 7200,
+            }
+        ],
+    )
     refresh_stale(engine, now_ms=NOW)
     assert {"2026-09-15", "2026-09-16"} <= rolled(engine)
     # the same state again, valid for a minute only: the segment now ends at 23:31, not at 01:00 the next day
-    ingest(engine, [{"type": "state", "seq": seq + 1, "ts": "2026-09-15T23:30:00+08:00", "device": "pc3",
-                     "state": "in_use", "valid_s": 60}])  # fmt: skip
+    ingest(
+        engine,
+        [
+            {
+                "type": "state",
+                "seq": seq + 1,
+                "ts": "2026-09-15T23:30:00+08:00",
+                "device": "pc3",
+                "state": "in_use",
+                "valid_s": 60,
+            }
+        ],
+    )
     assert {"2026-09-15", "2026-09-16"} & rolled(engine) == set()
     refresh_stale(engine, now_ms=NOW)
     assert figures(engine) == from_segments_only(engine)
@@ -180,8 +220,9 @@ def test_new_days_are_rolled_up_as_they_end_and_join_the_coverage(engine):
 
 
 def test_rebuild_command_shows_progress_and_counts(engine, store_url):
-    r = CliRunner().invoke(cli, ["metrics", "rebuild", "--from", "2026-09-07", "--to", "2026-09-14",
-                                 "--ledger", store_url])  # fmt: skip
+    r = CliRunner().invoke(
+        cli, ["metrics", "rebuild", "--from", "2026-09-07", "--to", "2026-09-14", "--ledger", store_url]
+    )
     assert r.exit_code == 0, r.output
     assert "1 schools, 18 device-days rolled up" in r.output  # 6 teaching days × 3 devices
 
@@ -210,8 +251,14 @@ def test_ranges_across_months_read_month_rows_and_day_rows_to_the_same_figures(s
         assert months == {("2026-09", "2026-09-28", "2026-09-30"), ("2026-10", "2026-10-08", "2026-10-10")}
         assert figures(engine, ACROSS_MONTHS, now) == live
         with Session(engine) as s:  # pc3's session runs over the holiday: October's first day continues it
-            assert s.scalar(select(DeviceDayRollup.continues_from).where(
-                DeviceDayRollup.device == "pc3", DeviceDayRollup.day == "2026-10-08")) == "2026-09-30"  # fmt: skip
+            assert (
+                s.scalar(
+                    select(DeviceDayRollup.continues_from).where(
+                        DeviceDayRollup.device == "pc3", DeviceDayRollup.day == "2026-10-08"
+                    )
+                )
+                == "2026-09-30"
+            )
         with Session(engine) as s:  # a whole month is read from its month row alone
             s.execute(delete(SchoolDayRollup).where(SchoolDayRollup.day < "2026-10-01"))
             assert utilization(s, *ACROSS_MONTHS[2], now_ms=now) == live[2]

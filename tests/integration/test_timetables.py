@@ -67,8 +67,14 @@ def test_an_imported_holiday_removes_teaching_days_and_the_figures_follow(client
     timetable(client)
     client.put(f"{API}/agents/a1", json={"school": "s1"}, headers=AUTH)
     client.put(f"{API}/schools/s1/devices/pc1", json={"agent": "a1", "room": "lab1", "kind": "lab_pc"}, headers=AUTH)
-    state = {"type": "state", "seq": 0, "ts": "2026-11-16T08:00:00+08:00", "device": "pc1", "state": "in_use",
-             "valid_s": 180}  # fmt: skip
+    state = {
+        "type": "state",
+        "seq": 0,
+        "ts": "2026-11-16T08:00:00+08:00",
+        "device": "pc1",
+        "state": "in_use",
+        "valid_s": 180,
+    }
     client.post(f"{API}/ingest/records", json=payload([state]), headers=AUTH)
     query = {"scope": "school", "id": "s1", "from": "2026-11-16", "to": "2026-11-17"}
     before = client.get(f"{API}/utilization", params=query, headers=AUTH).json()["rows"][0]

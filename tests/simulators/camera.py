@@ -69,23 +69,29 @@ class CameraSimulator:
                     method = lines[0].split(" ")[0]
                     cseq = next(ln.split(":", 1)[1].strip() for ln in lines if ln.lower().startswith("cseq"))
                     if method == "OPTIONS":
-                        self.wfile.write(f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nPublic: OPTIONS, DESCRIBE, SETUP, "
-                                         "PLAY, TEARDOWN\r\n\r\n".encode())  # fmt: skip
+                        self.wfile.write(
+                            f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nPublic: OPTIONS, DESCRIBE, SETUP, "
+                            "PLAY, TEARDOWN\r\n\r\n".encode()
+                        )
                     elif cam.mode == "locked" and not digest_ok(cam, _header(lines, "authorization"), method):
                         challenge = f'WWW-Authenticate: Digest realm="{cam.realm}", nonce="{cam.nonce}", stale="FALSE"'
                         self.wfile.write(f"RTSP/1.0 401 Unauthorized\r\nCSeq: {cseq}\r\n{challenge}\r\n\r\n".encode())
                     elif cam.mode == "no_stream":
                         self.wfile.write(f"RTSP/1.0 404 Not Found\r\nCSeq: {cseq}\r\n\r\n".encode())
                     else:
-                        self.wfile.write(f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nContent-Type: application/sdp\r\n"
-                                         f"Content-Length: {len(SDP)}\r\n\r\n{SDP}".encode())  # fmt: skip
+                        self.wfile.write(
+                            f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nContent-Type: application/sdp\r\n"
+                            f"Content-Length: {len(SDP)}\r\n\r\n{SDP}".encode()
+                        )
 
         class Snapshot(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 if cam.mode == "locked" and not digest_ok(cam, self.headers.get("Authorization"), "GET"):
                     self.send_response(401)
-                    self.send_header("WWW-Authenticate", f'Digest realm="{cam.realm}", qop="auth", '
-                                     f'nonce="{cam.nonce}", opaque="5ccc069c403ebaf9"')  # fmt: skip
+                    self.send_header(
+                        "WWW-Authenticate",
+                        f'Digest realm="{cam.realm}", qop="auth", nonce="{cam.nonce}", opaque="5ccc069c403ebaf9"',
+                    )
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return

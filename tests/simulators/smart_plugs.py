@@ -18,9 +18,18 @@ class PlugPublisher:
         self.client.loop_start()
 
     def _energy(self) -> dict:
-        return {"TotalStartTime": "2026-09-01T08:00:00", "Total": 1.234, "Yesterday": 0.2, "Today": 0.1,
-                "Power": self.power, "ApparentPower": 95, "ReactivePower": 40, "Factor": 0.9,
-                "Voltage": 230, "Current": 0.39}  # fmt: skip
+        return {
+            "TotalStartTime": "2026-09-01T08:00:00",
+            "Total": 1.234,
+            "Yesterday": 0.2,
+            "Today": 0.1,
+            "Power": self.power,
+            "ApparentPower": 95,
+            "ReactivePower": 40,
+            "Factor": 0.9,
+            "Voltage": 230,
+            "Current": 0.39,
+        }
 
     def _on_command(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
         if msg.payload == b"8":
@@ -35,9 +44,16 @@ class PlugPublisher:
         self.client.publish(f"stat/{self.topic}/POWER", b"ON" if on else b"OFF").wait_for_publish(5)
 
     def shelly_status(self, device: str, apower: float, output: bool = True) -> None:
-        body = {"id": 0, "source": "timer", "output": output, "apower": apower, "voltage": 230.1, "current": 0.39,
-                "aenergy": {"total": 1234.5, "by_minute": [0, 0, 0], "minute_ts": 1788739200},
-                "temperature": {"tC": 45.0, "tF": 113.0}}  # fmt: skip
+        body = {
+            "id": 0,
+            "source": "timer",
+            "output": output,
+            "apower": apower,
+            "voltage": 230.1,
+            "current": 0.39,
+            "aenergy": {"total": 1234.5, "by_minute": [0, 0, 0], "minute_ts": 1788739200},
+            "temperature": {"tC": 45.0, "tF": 113.0},
+        }
         self.client.publish(f"{device}/status/switch:0", orjson.dumps(body)).wait_for_publish(5)
 
     def garbage(self) -> None:

@@ -94,8 +94,9 @@ def synthetic_stream(
 
 def week_of_heartbeats(seed: int = 3) -> list[dict]:
     """Three devices, a heartbeat a minute from Sunday evening to the next Monday; pc3 stays in use overnight."""
-    return heartbeats("2026-09-06T20:00:00+08:00", 8, 60, ("2026-09-08T15:00:00+08:00", "2026-09-09T09:30:00+08:00"),
-                      seed)  # fmt: skip
+    return heartbeats(
+        "2026-09-06T20:00:00+08:00", 8, 60, ("2026-09-08T15:00:00+08:00", "2026-09-09T09:30:00+08:00"), seed
+    )
 
 
 def heartbeats(start: str, days: int, step_s: int, pc3_in_use: tuple[str, str], seed: int = 3) -> list[dict]:
@@ -113,6 +114,14 @@ def heartbeats(start: str, days: int, step_s: int, pc3_in_use: tuple[str, str], 
                 state[d] = "in_use"
             if rnd.random() < 0.01:
                 continue  # a missed heartbeat
-            out.append({"type": "state", "seq": len(out), "ts": format_ts(t), "device": d, "state": state[d],
-                        "valid_s": 3 * step_s})  # fmt: skip
+            out.append(
+                {
+                    "type": "state",
+                    "seq": len(out),
+                    "ts": format_ts(t),
+                    "device": d,
+                    "state": state[d],
+                    "valid_s": 3 * step_s,
+                }
+            )
     return out

@@ -50,8 +50,16 @@ def seed(engine: Engine, back: int = 10) -> dict[str, int]:
                         if step % 4 == 0:
                             state = "in_use" if rnd.random() < dev.use_share else "idle"
                         at = int((start + timedelta(seconds=step * STEP_S)).timestamp() * 1000)
-                        recs.append({"type": "state", "seq": 0, "ts": format_ts(at), "device": dev.id, "state": state,
-                                     "valid_s": 2 * STEP_S})  # fmt: skip
+                        recs.append(
+                            {
+                                "type": "state",
+                                "seq": 0,
+                                "ts": format_ts(at),
+                                "device": dev.id,
+                                "state": state,
+                                "valid_s": 2 * STEP_S,
+                            }
+                        )
             for i, r in enumerate(recs):
                 r["seq"] = i
             body = orjson.dumps({"v": 1, "agent": room.agent, "school": sc.code, "records": recs})
@@ -61,5 +69,8 @@ def seed(engine: Engine, back: int = 10) -> dict[str, int]:
 
 
 def _role_of(name: str) -> tuple[Role, ScopeKind, str]:
-    return (Role.DISTRICT_MANAGER, ScopeKind.REGION, "haidian") if name == "hd-manager" else (
-        Role.AUDITOR, ScopeKind.ALL, "")  # fmt: skip
+    return (
+        (Role.DISTRICT_MANAGER, ScopeKind.REGION, "haidian")
+        if name == "hd-manager"
+        else (Role.AUDITOR, ScopeKind.ALL, "")
+    )

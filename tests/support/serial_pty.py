@@ -17,8 +17,9 @@ class PtyPair:
         exe = shutil.which("socat") or "/usr/bin/socat"
         self.proc = subprocess.Popen(
             [exe, f"pty,raw,echo=0,link={self.device}", f"pty,raw,echo=0,link={self.far}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 5
         while not (Path(self.device).exists() and Path(self.far).exists()):
             if time.monotonic() > deadline:

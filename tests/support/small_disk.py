@@ -15,8 +15,11 @@ class SmallDisk:
 
     def __enter__(self) -> "SmallDisk":
         self.path.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.size_mb}m", "tmpfs", str(self.path)],
-                              capture_output=True, text=True)  # fmt: skip
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={self.size_mb}m", "tmpfs", str(self.path)],
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, f"mounting a tmpfs at {self.path} needs root: {done.stderr.strip()}"
         return self
 

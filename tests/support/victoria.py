@@ -26,10 +26,17 @@ class Victoria:
     def start(self) -> None:
         exe = shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
         self.proc = subprocess.Popen(
-            [exe, f"-httpListenAddr=127.0.0.1:{self.port}", f"-storageDataPath={self.workdir}",
-             "-retentionPeriod=100y", "-dedup.minScrapeInterval=1ms", "-loggerLevel=ERROR"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                exe,
+                f"-httpListenAddr=127.0.0.1:{self.port}",
+                f"-storageDataPath={self.workdir}",
+                "-retentionPeriod=100y",
+                "-dedup.minScrapeInterval=1ms",
+                "-loggerLevel=ERROR",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:

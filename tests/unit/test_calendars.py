@@ -54,12 +54,21 @@ def test_bad_weekday_keys_say_what_is_expected(key):
 
 def test_overlapping_terms_and_a_holiday_that_is_a_makeup_day_are_refused():
     with pytest.raises(ValidationError, match="overlap"):
-        CalendarIn(name="c", terms=[{"code": "a", "first_day": "2026-09-01", "last_day": "2026-12-31"},
-                                    {"code": "b", "first_day": "2026-12-01", "last_day": "2027-01-31"}])  # fmt: skip
+        CalendarIn(
+            name="c",
+            terms=[
+                {"code": "a", "first_day": "2026-09-01", "last_day": "2026-12-31"},
+                {"code": "b", "first_day": "2026-12-01", "last_day": "2027-01-31"},
+            ],
+        )
     with pytest.raises(ValidationError, match="both a holiday and a make-up day"):
         term = {"code": "a", "first_day": "2026-09-01", "last_day": "2026-12-31"}
-        CalendarIn(name="c", terms=[term], holidays=[{"first": "2026-10-10"}],
-                   makeup_days=[{"day": "2026-10-10", "as_weekday": 1}])  # fmt: skip
+        CalendarIn(
+            name="c",
+            terms=[term],
+            holidays=[{"first": "2026-10-10"}],
+            makeup_days=[{"day": "2026-10-10", "as_weekday": 1}],
+        )
 
 
 ICS = b"""BEGIN:VCALENDAR

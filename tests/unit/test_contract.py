@@ -29,17 +29,25 @@ OFFSETS = st.sampled_from(["Z", "+08:00", "-05:30", "+00:00", "+14:00"])
 
 @st.composite
 def state_records(draw, seq=None):
-    return {"type": "state", "seq": draw(st.integers(0, 2**62)) if seq is None else seq,
-            "ts": format_ts(draw(MS)), "device": draw(IDS),
-            "state": draw(st.sampled_from(["in_use", "idle", "off", "fault"])),
-            "valid_s": draw(st.integers(1, 86400))}  # fmt: skip
+    return {
+        "type": "state",
+        "seq": draw(st.integers(0, 2**62)) if seq is None else seq,
+        "ts": format_ts(draw(MS)),
+        "device": draw(IDS),
+        "state": draw(st.sampled_from(["in_use", "idle", "off", "fault"])),
+        "valid_s": draw(st.integers(1, 86400)),
+    }
 
 
 @st.composite
 def reading_records(draw, seq=None):
-    return {"type": "reading", "seq": draw(st.integers(0, 2**62)) if seq is None else seq,
-            "ts": format_ts(draw(MS)), "device": draw(IDS),
-            "values": draw(st.dictionaries(NAMES, FINITE, min_size=1, max_size=64))}  # fmt: skip
+    return {
+        "type": "reading",
+        "seq": draw(st.integers(0, 2**62)) if seq is None else seq,
+        "ts": format_ts(draw(MS)),
+        "device": draw(IDS),
+        "values": draw(st.dictionaries(NAMES, FINITE, min_size=1, max_size=64)),
+    }
 
 
 RECORDS = st.one_of(state_records(), reading_records())
@@ -102,15 +110,18 @@ def test_each_malformed_record_is_rejected_with_its_field_named(name):
     assert expected in batch.rejected[0].reason
 
 
-@pytest.mark.parametrize("values,expected", [
-    ({"power_w": float("nan")}, "not finite"),
-    ({"power_w": float("inf")}, "not finite"),
-    ({"Power": 1.0}, "value name"),
-    ({"power_w": "86"}, "not a number"),
-    ({"power_w": True}, "not a number"),
-    ({}, "at least 1"),
-    ({f"v{i}": 1.0 for i in range(65)}, "at most 64"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "values,expected",
+    [
+        ({"power_w": float("nan")}, "not finite"),
+        ({"power_w": float("inf")}, "not finite"),
+        ({"Power": 1.0}, "value name"),
+        ({"power_w": "86"}, "not a number"),
+        ({"power_w": True}, "not a number"),
+        ({}, "at least 1"),
+        ({f"v{i}": 1.0 for i in range(65)}, "at most 64"),
+    ],
+)
 def test_malformed_reading_values_are_rejected(values, expected):
     rec = {"type": "reading", "seq": 1, "ts": "2026-09-07T08:00:00Z", "device": "d1", "values": values}
     raw = json.dumps(envelope([rec])).encode()  # NaN and Infinity as bare tokens, as some devices send them
@@ -128,14 +139,17 @@ def test_a_bad_record_never_spoils_the_rest_of_its_batch(records, data):
     assert [r.index for r in batch.rejected] == [pos]
 
 
-@pytest.mark.parametrize("payload,expected", [
-    (envelope([{}], v=2), "v"),
-    (envelope([]), "at least 1"),
-    (envelope([{"type": "state"}] * 10_001), "at most 10000"),
-    ({**envelope([{}]), "agent": "a 1"}, "agent"),
-    ({"v": 1, "school": "s1", "records": [{}]}, "agent"),
-    ([1, 2], "expected an object"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "payload,expected",
+    [
+        (envelope([{}], v=2), "v"),
+        (envelope([]), "at least 1"),
+        (envelope([{"type": "state"}] * 10_001), "at most 10000"),
+        ({**envelope([{}]), "agent": "a 1"}, "agent"),
+        ({"v": 1, "school": "s1", "records": [{}]}, "agent"),
+        ([1, 2], "expected an object"),
+    ],
+)
 def test_unusable_envelopes_are_refused_whole(payload, expected):
     with pytest.raises(ContractError, match=expected):
         parse_records_payload(orjson.dumps(payload))
@@ -159,16 +173,32 @@ def test_topics_round_trip(school, agent, kind):
     assert (t.school, t.agent, t.kind) == (school, agent, kind)
 
 
-@pytest.mark.parametrize("topic", ["campus/v2/s1/a1/records", "campus/v1/s1/records", "campus/v1/s 1/a1/records",
-                                   "campus/v1/s1/a1/telemetry", "other/v1/s1/a1/records"])  # fmt: skip
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "campus/v2/s1/a1/records",
+        "campus/v1/s1/records",
+        "campus/v1/s 1/a1/records",
+        "campus/v1/s1/a1/telemetry",
+        "other/v1/s1/a1/records",
+    ],
+)
 def test_malformed_topics_are_refused(topic):
     with pytest.raises(ContractError):
         parse_topic(topic)
 
 
 def test_status_payload_with_dropped_ranges():
-    raw = {"v": 1, "agent": "a1", "school": "s1", "online": False, "ts": "2026-09-07T08:00:00.000+08:00",
-           "version": "0.3.0", "devices": ["d1", "d2"], "dropped": [[10, 20]]}  # fmt: skip
+    raw = {
+        "v": 1,
+        "agent": "a1",
+        "school": "s1",
+        "online": False,
+        "ts": "2026-09-07T08:00:00.000+08:00",
+        "version": "0.3.0",
+        "devices": ["d1", "d2"],
+        "dropped": [[10, 20]],
+    }
     status = parse_status_payload(orjson.dumps(raw))
     assert status.dropped == [(10, 20)] and status.online is False
     with pytest.raises(ContractError, match="reversed"):
@@ -177,10 +207,22 @@ def test_status_payload_with_dropped_ranges():
 
 def test_line_protocol_matches_the_contract_mapping():
     ts = "2026-09-07T08:00:00.000+08:00"
-    batch = parse_records_payload(orjson.dumps(envelope([
-        {"type": "state", "seq": 41, "ts": ts, "device": "d1", "state": "in_use", "valid_s": 180},
-        {"type": "reading", "seq": 42, "ts": ts, "device": "d1", "values": {"power_w": 86.5, "current_a": 0.39}},
-    ])))  # fmt: skip
+    batch = parse_records_payload(
+        orjson.dumps(
+            envelope(
+                [
+                    {"type": "state", "seq": 41, "ts": ts, "device": "d1", "state": "in_use", "valid_s": 180},
+                    {
+                        "type": "reading",
+                        "seq": 42,
+                        "ts": ts,
+                        "device": "d1",
+                        "values": {"power_w": 86.5, "current_a": 0.39},
+                    },
+                ]
+            )
+        )
+    )
     ms = parse_ts(ts)
     assert state_line("s1", "a1", batch.records[0]) == (
         f'equipment_state,school=s1,agent=a1,device=d1 state="in_use",in_use=1i,valid_s=180i,seq=41i {ms}'
@@ -191,17 +233,27 @@ def test_line_protocol_matches_the_contract_mapping():
     status = parse_status_payload(orjson.dumps({"v": 1, "agent": "a1", "school": "s1", "online": True, "ts": ts}))
     assert status_line(status) == f"agent_status,school=s1,agent=a1 online=true {ms}"
     queue = {"records": 12, "unwritable_since": ts, "held": 340}
-    status = parse_status_payload(orjson.dumps({"v": 1, "agent": "a1", "school": "s1", "online": True, "ts": ts,
-                                                "queue": queue}))  # fmt: skip
+    status = parse_status_payload(
+        orjson.dumps({"v": 1, "agent": "a1", "school": "s1", "online": True, "ts": ts, "queue": queue})
+    )
     assert status_line(status) == f"agent_status,school=s1,agent=a1 online=true,queue_records=12i,queue_held=340i {ms}"
 
 
 @settings(max_examples=300)
-@given(st.dictionaries(st.sampled_from(["type", "seq", "ts", "device", "state", "valid_s", "values"]),
-                       st.one_of(st.none(), st.booleans(), st.integers(-5, 2**64), st.floats(), st.text(max_size=30),
-                                 st.sampled_from(["state", "reading", "in_use", "2026-09-07T08:00:00Z", "d1\n",
-                                                  "2026-09-07T08:00:00Z\n"]),
-                                 st.dictionaries(st.text(max_size=5), st.floats(), max_size=3))))  # fmt: skip
+@given(
+    st.dictionaries(
+        st.sampled_from(["type", "seq", "ts", "device", "state", "valid_s", "values"]),
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(-5, 2**64),
+            st.floats(),
+            st.text(max_size=30),
+            st.sampled_from(["state", "reading", "in_use", "2026-09-07T08:00:00Z", "d1\n", "2026-09-07T08:00:00Z\n"]),
+            st.dictionaries(st.text(max_size=5), st.floats(), max_size=3),
+        ),
+    )
+)
 def test_the_fast_path_accepts_exactly_what_the_models_accept(rec):
     from pydantic import ValidationError
 

@@ -54,4 +54,9 @@ def test_summing_days_equals_the_whole_range(case):
         fig.sessions -= 1 if continues is not None and continues >= tds[0].day else 0
         total.add(fig)
     assert (total.available_ms, total.in_use_ms, total.known_ms, total.sessions, total.used_periods) == (
-        whole.available_ms, whole.in_use_ms, whole.known_ms, whole.sessions, whole.used_periods)  # fmt: skip
+        whole.available_ms,
+        whole.in_use_ms,
+        whole.known_ms,
+        whole.sessions,
+        whole.used_periods,
+    )

@@ -23,8 +23,11 @@ from campuspulse.settings import load_settings
 ROOT = Path(__file__).parents[2]
 DEPLOY = ROOT / "deploy"
 UNITS = sorted((ROOT / "config/systemd").glob("*.service"))
-SECRETS = {"POSTGRES_PASSWORD": "pg-secret", "CAMPUSPULSE_MQTT__PASSWORD": "mqtt-secret",
-           "CAMPUSPULSE_SERVER__JWT_SECRET": "jwt-secret-of-at-least-32-characters"}  # fmt: skip
+SECRETS = {
+    "POSTGRES_PASSWORD": "pg-secret",
+    "CAMPUSPULSE_MQTT__PASSWORD": "mqtt-secret",
+    "CAMPUSPULSE_SERVER__JWT_SECRET": "jwt-secret-of-at-least-32-characters",
+}
 runner = CliRunner()
 
 

@@ -32,8 +32,13 @@ def test_monitor_sends_changes_at_once_and_repeats_state_as_heartbeat():
     for sec, w in [(0, 10), (30, 10), (60, 10), (70, 80), (100, 80), (130, 80), (240, 80)]:
         out += m.observe(Observation(sec * 1000, {"power_w": w}))
     st = [(r["ts"][11:19], r["state"]) for r in out if r["type"] == "state"]
-    assert st == [("00:00:00", "idle"), ("00:01:00", "idle"), ("00:01:10", "in_use"), ("00:02:10", "in_use"),
-                  ("00:04:00", "in_use")]  # fmt: skip
+    assert st == [
+        ("00:00:00", "idle"),
+        ("00:01:00", "idle"),
+        ("00:01:10", "in_use"),
+        ("00:02:10", "in_use"),
+        ("00:04:00", "in_use"),
+    ]
     assert [r["ts"][11:19] for r in out if r["type"] == "reading"] == ["00:00:00", "00:02:10"]
 
 

@@ -25,8 +25,22 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
     max_leaves=20,
 )
-KEYS = st.sampled_from(["ENERGY", "StatusSNS", "Power", "Voltage", "Current", "Total", "apower", "voltage",
-                        "current", "aenergy", "total", "output"])  # fmt: skip
+KEYS = st.sampled_from(
+    [
+        "ENERGY",
+        "StatusSNS",
+        "Power",
+        "Voltage",
+        "Current",
+        "Total",
+        "apower",
+        "voltage",
+        "current",
+        "aenergy",
+        "total",
+        "output",
+    ]
+)
 PLUG_JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=5),
@@ -80,9 +94,17 @@ _FIELD = re.compile(r"([a-z][a-z0-9_]*)=([^,]+)")
 
 
 @FUZZ
-@given(st.from_regex(r"\A[A-Za-z0-9_-]{1,64}\Z"), st.integers(0, 2**62), st.integers(0, 4_102_444_800_000),
-       st.dictionaries(st.from_regex(r"\A[a-z][a-z0-9_]{0,20}\Z"), st.floats(allow_nan=False, allow_infinity=False),
-                       min_size=1, max_size=5))  # fmt: skip
+@given(
+    st.from_regex(r"\A[A-Za-z0-9_-]{1,64}\Z"),
+    st.integers(0, 2**62),
+    st.integers(0, 4_102_444_800_000),
+    st.dictionaries(
+        st.from_regex(r"\A[a-z][a-z0-9_]{0,20}\Z"),
+        st.floats(allow_nan=False, allow_infinity=False),
+        min_size=1,
+        max_size=5,
+    ),
+)
 def test_line_protocol_lines_read_back_to_the_same_point(device, seq, ts, values):
     values.pop("seq", None)
     if not values:

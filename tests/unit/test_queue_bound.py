@@ -59,8 +59,13 @@ def test_the_agent_metrics_count_discarded_readings(tmp_path: Path):
     from campuspulse.edge.settings import AgentSettings
     from campuspulse.settings import MqttSettings
 
-    settings = AgentSettings(id="a1", school="s1", queue_path=tmp_path / "q.db", queue_max_mb=0.3,
-                             devices=[{"id": "d0", "source": {"driver": "simulated"}}])  # fmt: skip
+    settings = AgentSettings(
+        id="a1",
+        school="s1",
+        queue_path=tmp_path / "q.db",
+        queue_max_mb=0.3,
+        devices=[{"id": "d0", "source": {"driver": "simulated"}}],
+    )
     agent = EdgeAgent(settings, MqttSettings())
     fill(agent.queue, workload(30))
     text = generate_latest(registry_for(agent)).decode()
@@ -84,8 +89,9 @@ def test_the_ledger_counts_announced_ranges_as_dropped_not_lost(tmp_path: Path):
         service.put_school(s, "s1", {"name": "s1", "district": "d", "stage": "junior", "tz": "Asia/Shanghai"})
         service.put_agent(s, "a1", "s1")
     ledger = TelemetryWriter(engine, reorder_window_s=3600)
-    status = StatusPayload.model_validate({"v": 1, "agent": "a1", "school": "s1", "online": True,
-                                           "ts": format_ts(T0), "dropped": queue.dropped_ranges()})  # fmt: skip
+    status = StatusPayload.model_validate(
+        {"v": 1, "agent": "a1", "school": "s1", "online": True, "ts": format_ts(T0), "dropped": queue.dropped_ranges()}
+    )
     assert ledger.apply_status(status, "test") is None
     kept = queue.peek(10**6)
     for i in range(0, len(kept), 1000):
@@ -129,8 +135,9 @@ def test_a_queue_that_cannot_be_written_holds_records_in_memory_until_it_can(tmp
     from campuspulse.edge.metrics import registry_for
     from campuspulse.edge.settings import AgentSettings
 
-    settings = AgentSettings(id="a1", school="s1", queue_path=tmp_path / "q.db",
-                             devices=[{"id": "d0", "source": {"driver": "simulated"}}])  # fmt: skip
+    settings = AgentSettings(
+        id="a1", school="s1", queue_path=tmp_path / "q.db", devices=[{"id": "d0", "source": {"driver": "simulated"}}]
+    )
     agent = EdgeAgent(settings, MqttSettings())
     records = workload(6, devices=5)
     agent.enqueue(records[:100])
@@ -159,8 +166,9 @@ def test_memory_held_while_the_queue_is_full_is_bounded_by_shedding_readings(tmp
     from campuspulse.edge.settings import AgentSettings
 
     monkeypatch.setattr(agent_module, "HELD_LIMIT", 500)
-    settings = AgentSettings(id="a1", school="s1", queue_path=tmp_path / "q.db",
-                             devices=[{"id": "d0", "source": {"driver": "simulated"}}])  # fmt: skip
+    settings = AgentSettings(
+        id="a1", school="s1", queue_path=tmp_path / "q.db", devices=[{"id": "d0", "source": {"driver": "simulated"}}]
+    )
     agent = agent_module.EdgeAgent(settings, MqttSettings())
     pages = agent.queue.db.execute("PRAGMA page_count").fetchone()[0]
     agent.queue.db.execute(f"PRAGMA max_page_count = {pages}")
@@ -206,8 +214,12 @@ def test_an_agent_whose_publisher_or_flusher_fails_ends_with_that_error(tmp_path
     from campuspulse.edge.agent import EdgeAgent
     from campuspulse.edge.settings import AgentSettings
 
-    settings = AgentSettings(id="a1", school="s1", queue_path=tmp_path / "q.db",
-                             devices=[{"id": "d0", "poll_s": 0.1, "source": {"driver": "simulated"}}])  # fmt: skip
+    settings = AgentSettings(
+        id="a1",
+        school="s1",
+        queue_path=tmp_path / "q.db",
+        devices=[{"id": "d0", "poll_s": 0.1, "source": {"driver": "simulated"}}],
+    )
     agent = EdgeAgent(settings, MqttSettings(port=free_port()))
 
     async def broken(*_: object) -> None:
@@ -236,8 +248,9 @@ def test_an_agent_whose_queue_disk_refuses_says_so_to_the_server(tmp_path: Path)
     from campuspulse.server.web.i18n import Text
     from campuspulse.server.web.pages import templates
 
-    settings = AgentSettings(id="a1", school="s1", queue_path=tmp_path / "q.db",
-                             devices=[{"id": "d0", "source": {"driver": "simulated"}}])  # fmt: skip
+    settings = AgentSettings(
+        id="a1", school="s1", queue_path=tmp_path / "q.db", devices=[{"id": "d0", "source": {"driver": "simulated"}}]
+    )
     agent = EdgeAgent(settings, MqttSettings(), clock=lambda: T0 / 1000)
     engine = open_store(f"sqlite:///{tmp_path / 'ledger.db'}")
     with Session(engine) as s, s.begin():

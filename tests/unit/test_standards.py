@@ -27,8 +27,11 @@ def test_notation_gives_the_required_quantity(notation, expected):
 
 
 def test_bands_pick_n_by_classes_and_large_schools_get_a_double_set():
-    rule = QuantityRule(per="school", bands=[{"up_to_classes": 12, "n": 1}, {"up_to_classes": 24, "n": 2}, {"n": 3}],
-                        double_from_parallel=6)  # fmt: skip
+    rule = QuantityRule(
+        per="school",
+        bands=[{"up_to_classes": 12, "n": 1}, {"up_to_classes": 24, "n": 2}, {"n": 3}],
+        double_from_parallel=6,
+    )
     small = SchoolFacts(classes=12, parallel_classes=2, students=500, max_class_size=40, rooms={})
     assert required(rule, small) == 1
     assert required(rule, SCHOOL) == 4  # band 13–24 → 2, six parallel classes → ×2

@@ -234,8 +234,7 @@ class Collector:
                 self.handle([(i.topic, i.payload) for i in items])
             except Exception:
                 self.counters.write_failures += 1
-                log.exception("collector: could not store a batch of %d messages; they will be redelivered",
-                              len(items))  # fmt: skip
+                log.exception("collector: could not store a batch of %d messages; they will be redelivered", len(items))
                 self._reset.set()
                 continue
             for i in items:

@@ -8,9 +8,13 @@ from campuspulse.drivers.simulated import JUNIOR_DAY, Period
 
 TZ = "Asia/Shanghai"
 PRIMARY_DAY: list[Period] = [
-    ("08:00", "08:40"), ("08:50", "09:30"), ("09:50", "10:30"), ("10:40", "11:20"),
-    ("14:00", "14:40"), ("14:50", "15:30"),
-]  # fmt: skip
+    ("08:00", "08:40"),
+    ("08:50", "09:30"),
+    ("09:50", "10:30"),
+    ("10:40", "11:20"),
+    ("14:00", "14:40"),
+    ("14:50", "15:30"),
+]
 
 # room type → (device kinds, share of periods the room's equipment is used)
 ROOMS: dict[str, tuple[list[str], float]] = {
@@ -71,13 +75,37 @@ def build_campus() -> list[SimSchool]:
     junior = ["physics-lab", "chemistry-lab", "biology-lab", "classroom", "classroom", "maker-space"]
     primary = ["science-lab", "science-lab", "classroom", "classroom", "classroom", "maker-space"]
     return [
-        SimSchool("hd-junior-01", "海淀区实验中学（示例）", "haidian", "junior", 24, 1150, JUNIOR_DAY,
-                  _rooms("hd-junior-01", junior)),
-        SimSchool("hd-primary-02", "海淀区第二小学（示例）", "haidian", "primary", 18, 760, PRIMARY_DAY,
-                  _rooms("hd-primary-02", primary)),
-        SimSchool("cy-junior-03", "朝阳区第三中学（示例）", "chaoyang", "junior", 12, 560, JUNIOR_DAY,
-                  _rooms("cy-junior-03", [*junior[:4], "maker-space"])),
-    ]  # fmt: skip
+        SimSchool(
+            "hd-junior-01",
+            "海淀区实验中学（示例）",
+            "haidian",
+            "junior",
+            24,
+            1150,
+            JUNIOR_DAY,
+            _rooms("hd-junior-01", junior),
+        ),
+        SimSchool(
+            "hd-primary-02",
+            "海淀区第二小学（示例）",
+            "haidian",
+            "primary",
+            18,
+            760,
+            PRIMARY_DAY,
+            _rooms("hd-primary-02", primary),
+        ),
+        SimSchool(
+            "cy-junior-03",
+            "朝阳区第三中学（示例）",
+            "chaoyang",
+            "junior",
+            12,
+            560,
+            JUNIOR_DAY,
+            _rooms("cy-junior-03", [*junior[:4], "maker-space"]),
+        ),
+    ]
 
 
 def live_periods(now: datetime, regular: list[Period], compressed: bool = False) -> list[Period]:

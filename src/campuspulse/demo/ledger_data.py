@@ -56,10 +56,21 @@ def _equipment(s: Session, sc: SimSchool, position: int, standard: str, version:
         lines = [("完好", good), ("待修", rnd.randint(0, 2))]
         for k, (status, quantity) in enumerate(lines):
             if quantity:
-                inventory.put_equipment_item(s, sc.code, f"{item.code}-{k}", {
-                    "catalog_code": item.code, "name": item.name, "room": None, "quantity": quantity,
-                    "unit": item.unit, "unit_value_fen": item.reference_price_fen or yuan_to_fen(n),
-                    "status": status, "purchase_date": date(2019 + n % 6, 9, 1)})  # fmt: skip
+                inventory.put_equipment_item(
+                    s,
+                    sc.code,
+                    f"{item.code}-{k}",
+                    {
+                        "catalog_code": item.code,
+                        "name": item.name,
+                        "room": None,
+                        "quantity": quantity,
+                        "unit": item.unit,
+                        "unit_value_fen": item.reference_price_fen or yuan_to_fen(n),
+                        "status": status,
+                        "purchase_date": date(2019 + n % 6, 9, 1),
+                    },
+                )
 
 
 def _experiments(s: Session, campus: list[SimSchool], today: date, rnd: random.Random) -> None:
@@ -91,15 +102,18 @@ def seed_ledger(s: Session, campus: list[SimSchool], today: date) -> dict[str, s
     _regions(s)
     for sc in campus:
         for room in sc.rooms:
-            inventory.put_room(s, sc.code, room.id, {"name": room.id, "type": room.type.replace("-", "_"),
-                                                     "capacity": 50})  # fmt: skip
+            inventory.put_room(
+                s, sc.code, room.id, {"name": room.id, "type": room.type.replace("-", "_"), "capacity": 50}
+            )
     standards = _standards(s)
     for position, sc in enumerate(campus):
         if sc.stage in standards:
             _equipment(s, sc, position, *standards[sc.stage], rnd)
     _experiments(s, campus, today, rnd)
-    users = {"hd-manager": (Role.DISTRICT_MANAGER, ScopeKind.REGION, "haidian"),
-             "auditor": (Role.AUDITOR, ScopeKind.ALL, "")}  # fmt: skip
+    users = {
+        "hd-manager": (Role.DISTRICT_MANAGER, ScopeKind.REGION, "haidian"),
+        "auditor": (Role.AUDITOR, ScopeKind.ALL, ""),
+    }
     passwords = {}
     for name, (role, kind, scope) in users.items():
         passwords[name] = secrets.token_urlsafe(12)
@@ -107,16 +121,32 @@ def seed_ledger(s: Session, campus: list[SimSchool], today: date) -> dict[str, s
     return passwords
 
 
-def provision_campus(engine: Engine, campus: list[SimSchool], today_periods: dict[str, list[tuple[str, str]]],
-                     history: list[str], today: str) -> dict[str, str]:  # fmt: skip
+def provision_campus(
+    engine: Engine,
+    campus: list[SimSchool],
+    today_periods: dict[str, list[tuple[str, str]]],
+    history: list[str],
+    today: str,
+) -> dict[str, str]:
     """Schools, calendars (past teaching days and today), agents, devices and the rest of the demo store; returns
     the demo users' passwords by name."""
     with Session(engine) as s, s.begin():
         s.info["actor"] = "demo"
         for sc in campus:
-            inventory.put_school(s, sc.code, {"name": sc.name, "district": sc.district, "stage": sc.stage, "tz": TZ,
-                                              "classes": sc.classes, "parallel_classes": sc.classes // 3,
-                                              "students": sc.students, "max_class_size": 50})  # fmt: skip
+            inventory.put_school(
+                s,
+                sc.code,
+                {
+                    "name": sc.name,
+                    "district": sc.district,
+                    "stage": sc.stage,
+                    "tz": TZ,
+                    "classes": sc.classes,
+                    "parallel_classes": sc.classes // 3,
+                    "students": sc.students,
+                    "max_class_size": 50,
+                },
+            )
             s.flush()
             for day in history:
                 inventory.put_calendar_day(s, sc.code, day, [list(p) for p in sc.periods])

@@ -59,18 +59,35 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _agent_settings(sc: SimSchool, room_index: int, data_dir: Path, today: str,
-                    today_periods: list[tuple[str, str]]) -> AgentSettings:  # fmt: skip
+def _agent_settings(
+    sc: SimSchool, room_index: int, data_dir: Path, today: str, today_periods: list[tuple[str, str]]
+) -> AgentSettings:
     room = sc.rooms[room_index]
     return AgentSettings(
-        id=room.agent, school=sc.code, queue_path=data_dir / "agents" / f"{room.agent}.db", valid_s=VALID_S,
-        heartbeat_s=HEARTBEAT_S, batch_size=1000,
-        devices=[{"id": d.id, "poll_s": POLL_S, "reading_every_s": READING_S,
-                  "source": {"driver": "simulated", "tz": TZ, "periods": [list(p) for p in sc.periods],
-                             "use_share": d.use_share, "seed": f"{sc.code}/{d.id}", "open_hours": ["07:00", "18:00"],
-                             "day_overrides": {today: [list(p) for p in today_periods]}}}
-                 for d in room.devices],
-    )  # fmt: skip
+        id=room.agent,
+        school=sc.code,
+        queue_path=data_dir / "agents" / f"{room.agent}.db",
+        valid_s=VALID_S,
+        heartbeat_s=HEARTBEAT_S,
+        batch_size=1000,
+        devices=[
+            {
+                "id": d.id,
+                "poll_s": POLL_S,
+                "reading_every_s": READING_S,
+                "source": {
+                    "driver": "simulated",
+                    "tz": TZ,
+                    "periods": [list(p) for p in sc.periods],
+                    "use_share": d.use_share,
+                    "seed": f"{sc.code}/{d.id}",
+                    "open_hours": ["07:00", "18:00"],
+                    "day_overrides": {today: [list(p) for p in today_periods]},
+                },
+            }
+            for d in room.devices
+        ],
+    )
 
 
 def _history_windows(days: list[str], now: datetime, first_today: str, tz: ZoneInfo) -> list[tuple[int, int]]:
@@ -127,7 +144,7 @@ def _school_table(engine: object, campus: list[SimSchool], today: str, counters:
         f"records stored {counters.records_stored:,} · duplicates {counters.duplicates:,} · "  # type: ignore[attr-defined]
         f"dead letters {counters.dead_letters} · waiting in agent queues {queued:,}"
     )  # type: ignore[attr-defined]
-    return table  # fmt: skip
+    return table
 
 
 async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
@@ -161,8 +178,10 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
         for agent in agents:
             produced += _backfill(agent, windows)
             progress.advance(task)
-    console.print(f"history: {produced:,} records queued by {len(agents)} agents for "
-                  f"{sum(len(r.devices) for sc in campus for r in sc.rooms)} devices")  # fmt: skip
+    console.print(
+        f"history: {produced:,} records queued by {len(agents)} agents for "
+        f"{sum(len(r.devices) for sc in campus for r in sc.rooms)} devices"
+    )
 
     anonymous = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
     broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{mqtt.port}"}}, "plugins": anonymous})
@@ -184,8 +203,10 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
     tomorrow = (now.date() + timedelta(days=1)).isoformat()
     console.print(f"\n[bold green]campuspulse demo is running:[/] dashboard {url}/ui/   (API docs: {url}/docs)")
     console.print(f"admin token: [bold]{token}[/]")
-    console.print(f"try: curl -H 'Authorization: Bearer {token}' "
-                  f"'{url}/api/v1/utilization?scope=city&from={today}&to={tomorrow}&group_by=school'")  # fmt: skip
+    console.print(
+        f"try: curl -H 'Authorization: Bearer {token}' "
+        f"'{url}/api/v1/utilization?scope=city&from={today}&to={tomorrow}&group_by=school'"
+    )
     for name, password in passwords.items():
         console.print(
             f"user [bold]{name}[/] password [bold]{password}[/] (dashboard {url}/ui/, or POST {url}/api/v1/auth/token)"

@@ -55,8 +55,12 @@ def authorization(challenge: str, method: str, uri: str, username: str, password
     fields = {"username": username, "realm": p.get("realm", ""), "nonce": p.get("nonce", ""), "uri": uri}
     if "auth" in [q.strip() for q in p.get("qop", "").split(",")]:
         cnonce = os.urandom(8).hex()
-        fields |= {"qop": "auth", "nc": f"{nc:08x}", "cnonce": cnonce,
-                   "response": _md5(f"{ha1}:{p.get('nonce', '')}:{nc:08x}:{cnonce}:auth:{ha2}")}  # fmt: skip
+        fields |= {
+            "qop": "auth",
+            "nc": f"{nc:08x}",
+            "cnonce": cnonce,
+            "response": _md5(f"{ha1}:{p.get('nonce', '')}:{nc:08x}:{cnonce}:auth:{ha2}"),
+        }
     else:
         fields["response"] = _md5(f"{ha1}:{p.get('nonce', '')}:{ha2}")
     if "opaque" in p:
@@ -87,8 +91,11 @@ class CameraDriver:
         started = time.monotonic()
         alive = await (self._rtsp() if self.config.check == "rtsp" else self._http())
         latency = (time.monotonic() - started) * 1000
-        return Observation(int(time.time() * 1000), {"alive": 1.0 if alive else 0.0, "latency_ms": round(latency, 1)},
-                           state="in_use" if alive else "idle")  # fmt: skip
+        return Observation(
+            int(time.time() * 1000),
+            {"alive": 1.0 if alive else 0.0, "latency_ms": round(latency, 1)},
+            state="in_use" if alive else "idle",
+        )
 
     async def _http(self) -> bool:
         auth = httpx.DigestAuth(*self.credentials) if self.credentials else None
@@ -148,10 +155,17 @@ class CameraDriver:
         parts = lines[0].split(" ", 2)
         if len(parts) < 2 or not parts[0].startswith("RTSP/") or not parts[1].isdigit():
             raise DeviceError(f"camera {self.url}: not an RTSP answer: {lines[0]!r}")
-        length = next((int(v) for k, _, v in (ln.partition(":") for ln in lines[1:])
-                       if k.strip().lower() == "content-length" and v.strip().isdigit()), 0)  # fmt: skip
+        length = next(
+            (
+                int(v)
+                for k, _, v in (ln.partition(":") for ln in lines[1:])
+                if k.strip().lower() == "content-length" and v.strip().isdigit()
+            ),
+            0,
+        )
         body = await asyncio.wait_for(reader.readexactly(length), self.config.timeout_s) if length else b""
-        challenges = [v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])
-                      if k.strip().lower() == "www-authenticate"]  # fmt: skip
+        challenges = [
+            v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:]) if k.strip().lower() == "www-authenticate"
+        ]
         digest = next((c for c in challenges if c.lower().startswith("digest")), challenges[0] if challenges else "")
         return int(parts[1]), body.decode("latin-1"), digest

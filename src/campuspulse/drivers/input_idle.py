@@ -16,8 +16,14 @@ from campuspulse.drivers.base import DeviceError
 
 
 class _XScreenSaverInfo(ctypes.Structure):
-    _fields_ = [("window", ctypes.c_ulong), ("state", ctypes.c_int), ("kind", ctypes.c_int),
-                ("til_or_since", ctypes.c_ulong), ("idle", ctypes.c_ulong), ("eventMask", ctypes.c_ulong)]  # fmt: skip
+    _fields_ = [
+        ("window", ctypes.c_ulong),
+        ("state", ctypes.c_int),
+        ("kind", ctypes.c_int),
+        ("til_or_since", ctypes.c_ulong),
+        ("idle", ctypes.c_ulong),
+        ("eventMask", ctypes.c_ulong),
+    ]
 
 
 class InputIdle:
@@ -37,8 +43,10 @@ class InputIdle:
     def _x11() -> Callable[[], float]:
         display_name = os.environ.get("DISPLAY")
         if not display_name:
-            raise DeviceError("input idle time needs the desktop's X display: set DISPLAY (and XAUTHORITY) for the "
-                              "agent, or leave out idle_after_s")  # fmt: skip
+            raise DeviceError(
+                "input idle time needs the desktop's X display: set DISPLAY (and XAUTHORITY) for the "
+                "agent, or leave out idle_after_s"
+            )
         paths = [ctypes.util.find_library(n) for n in ("X11", "Xss")]
         if not all(paths):
             raise DeviceError("input idle time needs libX11 and libXss (Debian: apt install libxss1)")

@@ -73,9 +73,15 @@ class ModbusDriver:
             )
         else:
             assert c.serial_port is not None
-            client = AsyncModbusSerialClient(c.serial_port, baudrate=c.baudrate, parity=c.parity,
-                                             stopbits=c.stopbits, timeout=c.timeout_s, retries=0,
-                                             reconnect_delay=0)  # fmt: skip
+            client = AsyncModbusSerialClient(
+                c.serial_port,
+                baudrate=c.baudrate,
+                parity=c.parity,
+                stopbits=c.stopbits,
+                timeout=c.timeout_s,
+                retries=0,
+                reconnect_delay=0,
+            )
         if not await client.connect():
             client.close()
             raise OSError(f"modbus {c.transport}: cannot connect to {c.host or c.serial_port}")

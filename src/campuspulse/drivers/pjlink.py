@@ -18,8 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from campuspulse.drivers.base import DeviceError, Observation
 
 _STATE = {"0": "off", "1": "in_use", "2": "idle", "3": "idle"}
-_ERRORS = {"ERR1": "undefined command", "ERR2": "out of parameter", "ERR3": "unavailable time",
-           "ERR4": "projector failure"}  # fmt: skip
+_ERRORS = {
+    "ERR1": "undefined command",
+    "ERR2": "out of parameter",
+    "ERR3": "unavailable time",
+    "ERR4": "projector failure",
+}
 
 
 class PjlinkConfig(BaseModel):
@@ -64,8 +68,9 @@ class PjlinkDriver:
         if len(errors) != 6 or not set(errors) <= {"0", "1", "2"}:
             raise DeviceError(f"{c.host}: unknown error status {errors!r}")
         state = "fault" if "2" in errors else _STATE[power]
-        return Observation(int(time.time() * 1000), {"power": float(power), "errors": float(errors.count("2"))},
-                           state=state)  # fmt: skip
+        return Observation(
+            int(time.time() * 1000), {"power": float(power), "errors": float(errors.count("2"))}, state=state
+        )
 
     async def _line(self, reader: asyncio.StreamReader) -> str:
         try:

@@ -148,9 +148,14 @@ def parse_mt_sics(answer: str) -> dict[str, float]:
         unit = m.group("unit").lower()
         return {f"weight_{unit}": float(m.group("value")), "stable": 1.0 if m.group("status") == "S" else 0.0}
     words = answer.split()
-    meaning = {("S", "I"): "busy", ("S", "+"): "overload", ("S", "-"): "underload", ("ES",): "syntax error",
-               ("ET",): "transmission error", ("EL",): "logical error"}.get(tuple(words[:2]) if words[:1] == ["S"]
-                                                                              else tuple(words[:1]))  # fmt: skip
+    meaning = {
+        ("S", "I"): "busy",
+        ("S", "+"): "overload",
+        ("S", "-"): "underload",
+        ("ES",): "syntax error",
+        ("ET",): "transmission error",
+        ("EL",): "logical error",
+    }.get(tuple(words[:2]) if words[:1] == ["S"] else tuple(words[:1]))
     if meaning:
         raise DeviceError(f"balance reports {meaning} ({answer!r})")
     raise DeviceError(f"not an MT-SICS answer: {answer!r}")

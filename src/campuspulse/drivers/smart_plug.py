@@ -63,8 +63,10 @@ def tasmota_values(payload: object) -> dict[str, float]:
     """Values of a Tasmota SENSOR or STATUS8 payload."""
     report = _object(payload, "Tasmota payload")
     status = report.get("StatusSNS")  # STATUS 8 nests ENERGY here
-    energy = _object(report.get("ENERGY") or (status.get("ENERGY") if isinstance(status, dict) else None),
-                     "ENERGY of the Tasmota payload")  # fmt: skip
+    energy = _object(
+        report.get("ENERGY") or (status.get("ENERGY") if isinstance(status, dict) else None),
+        "ENERGY of the Tasmota payload",
+    )
     pairs = (("Power", "power_w"), ("Voltage", "voltage_v"), ("Current", "current_a"), ("Total", "energy_kwh"))
     return {name: v for key, name in pairs if (v := _number(energy.get(key))) is not None}
 

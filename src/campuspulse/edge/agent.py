@@ -38,9 +38,15 @@ class EdgeAgent:
         self.device_errors: dict[str, int] = {}
         self.devices: list[tuple[DeviceSettings, Driver, DeviceMonitor]] = []
         self._build_devices(settings)
-        self.publisher = Publisher(mqtt, settings.id, settings.school, self.queue,
-                                   [d.id for d in settings.devices], settings.batch_size,
-                                   settings.status_every_s)  # fmt: skip
+        self.publisher = Publisher(
+            mqtt,
+            settings.id,
+            settings.school,
+            self.queue,
+            [d.id for d in settings.devices],
+            settings.batch_size,
+            settings.status_every_s,
+        )
         self.publisher.on_reload = self.request_reload
         self.reloads = 0
         self._reload_requested = asyncio.Event()
@@ -108,12 +114,20 @@ class EdgeAgent:
             if self.queue_write_errors == 1:
                 self.publisher.status_changed = True  # the server hears of it with the next status
             if self.queue_write_errors == 1 or self.queue_write_errors % 100 == 0:
-                log.error("agent %s: cannot write the queue at %s (%s); holding %d records in memory, retrying",
-                          self.settings.id, self.settings.queue_path, exc, len(self._observed))  # fmt: skip
+                log.error(
+                    "agent %s: cannot write the queue at %s (%s); holding %d records in memory, retrying",
+                    self.settings.id,
+                    self.settings.queue_path,
+                    exc,
+                    len(self._observed),
+                )
             return
         if self.queue_write_errors:
-            log.warning("agent %s: the queue is writable again after %d failed commits", self.settings.id,
-                        self.queue_write_errors)  # fmt: skip
+            log.warning(
+                "agent %s: the queue is writable again after %d failed commits",
+                self.settings.id,
+                self.queue_write_errors,
+            )
             self.queue_write_errors = 0
             self.publisher.unwritable = None
             self.publisher.status_changed = True
@@ -161,8 +175,12 @@ class EdgeAgent:
         try:
             while not stop.is_set():
                 pollers = [asyncio.create_task(self._poll(d, drv, mon)) for d, drv, mon in self.devices]
-                waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._reload_requested.wait()),
-                         publisher, flusher}  # fmt: skip
+                waits = {
+                    asyncio.ensure_future(stop.wait()),
+                    asyncio.ensure_future(self._reload_requested.wait()),
+                    publisher,
+                    flusher,
+                }
                 await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
                 for task in [*(waits - {publisher, flusher}), *pollers]:
                     task.cancel()

@@ -21,25 +21,36 @@ class _Exporter(_PromCollector):
         oldest = a.queue.oldest_ts()
         age = max(0.0, time.time() - parse_ts(oldest) / 1000) if oldest else 0.0
         yield GaugeMetricFamily("campuspulse_agent_queue_oldest_seconds", "age of the oldest queued record", value=age)
-        yield CounterMetricFamily("campuspulse_agent_published_records", "records acknowledged by the broker",
-                                  value=p.published_records)  # fmt: skip
-        yield CounterMetricFamily("campuspulse_agent_published_batches", "messages acknowledged by the broker",
-                                  value=p.published_batches)  # fmt: skip
-        yield GaugeMetricFamily("campuspulse_agent_queue_bytes", "bytes the queue holds on disk",
-                                value=a.queue.used_bytes())  # fmt: skip
-        yield CounterMetricFamily("campuspulse_agent_dropped_readings",
-                                  "readings discarded at the queue's disk bound (announced as dropped)",
-                                  value=a.queue.dropped_records)  # fmt: skip
-        yield GaugeMetricFamily("campuspulse_agent_queue_write_failures",
-                                "consecutive failed queue commits (a full or failing disk); 0 when writable",
-                                value=a.queue_write_errors)  # fmt: skip
-        yield GaugeMetricFamily("campuspulse_agent_held_records", "observations waiting in memory for the queue",
-                                value=a.held_records)  # fmt: skip
-        yield CounterMetricFamily("campuspulse_agent_shed_readings",
-                                  "readings never queued because the queue's disk stayed unwritable",
-                                  value=a.readings_shed)  # fmt: skip
-        yield GaugeMetricFamily("campuspulse_agent_connected", "1 while connected to the broker",
-                                value=1.0 if p.connected.is_set() else 0.0)  # fmt: skip
+        yield CounterMetricFamily(
+            "campuspulse_agent_published_records", "records acknowledged by the broker", value=p.published_records
+        )
+        yield CounterMetricFamily(
+            "campuspulse_agent_published_batches", "messages acknowledged by the broker", value=p.published_batches
+        )
+        yield GaugeMetricFamily(
+            "campuspulse_agent_queue_bytes", "bytes the queue holds on disk", value=a.queue.used_bytes()
+        )
+        yield CounterMetricFamily(
+            "campuspulse_agent_dropped_readings",
+            "readings discarded at the queue's disk bound (announced as dropped)",
+            value=a.queue.dropped_records,
+        )
+        yield GaugeMetricFamily(
+            "campuspulse_agent_queue_write_failures",
+            "consecutive failed queue commits (a full or failing disk); 0 when writable",
+            value=a.queue_write_errors,
+        )
+        yield GaugeMetricFamily(
+            "campuspulse_agent_held_records", "observations waiting in memory for the queue", value=a.held_records
+        )
+        yield CounterMetricFamily(
+            "campuspulse_agent_shed_readings",
+            "readings never queued because the queue's disk stayed unwritable",
+            value=a.readings_shed,
+        )
+        yield GaugeMetricFamily(
+            "campuspulse_agent_connected", "1 while connected to the broker", value=1.0 if p.connected.is_set() else 0.0
+        )
         errors = CounterMetricFamily("campuspulse_agent_driver_errors", "failed device reads", labels=["device"])
         for dev, _driver, _monitor in a.devices:
             errors.add_metric([dev.id], a.device_errors.get(dev.id, 0))

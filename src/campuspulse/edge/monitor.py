@@ -31,8 +31,13 @@ class DeviceMonitor:
         if last is not None and last[0] == state and ts_ms - last[1] < self.policy.heartbeat_s * 1000:
             return None
         self._last_state = (state, ts_ms)
-        return {"type": "state", "ts": format_ts(ts_ms), "device": self.device, "state": state,
-                "valid_s": self.policy.valid_s}  # fmt: skip
+        return {
+            "type": "state",
+            "ts": format_ts(ts_ms),
+            "device": self.device,
+            "state": state,
+            "valid_s": self.policy.valid_s,
+        }
 
     def observe(self, obs: Observation) -> list[dict[str, Any]]:
         """Records (without seq) due after this observation."""
@@ -43,8 +48,7 @@ class DeviceMonitor:
         last = self._last_reading_ms
         if obs.values and (last is None or obs.ts_ms - last >= self.policy.reading_every_s * 1000):
             self._last_reading_ms = obs.ts_ms
-            out.append({"type": "reading", "ts": format_ts(obs.ts_ms), "device": self.device,
-                        "values": obs.values})  # fmt: skip
+            out.append({"type": "reading", "ts": format_ts(obs.ts_ms), "device": self.device, "values": obs.values})
         return out
 
     def fault(self, ts_ms: int) -> list[dict[str, Any]]:

@@ -25,8 +25,11 @@ def password_entry(username: str, password: str, salt: bytes | None = None) -> s
 def agent_rules(agent: str, school: str, prefix: str = DEFAULT_PREFIX) -> str:
     """ACL rules: the agent publishes its records and status and reads its cmd topic, nothing else."""
     write = [topic_for(school, agent, k, prefix) for k in (TopicKind.RECORDS, TopicKind.STATUS)]
-    lines = [f"user {agent}", *(f"topic write {t}" for t in write),
-             f"topic read {topic_for(school, agent, TopicKind.CMD, prefix)}"]  # fmt: skip
+    lines = [
+        f"user {agent}",
+        *(f"topic write {t}" for t in write),
+        f"topic read {topic_for(school, agent, TopicKind.CMD, prefix)}",
+    ]
     return "\n".join(lines)
 
 
@@ -54,24 +57,41 @@ def set_rules(acl_file: Path, username: str, rules: str) -> None:
     _write_private(acl_file, text.rstrip("\n") + ("\n\n" if text.strip() else "") + begin + rules + "\n" + end)
 
 
-def agent_config(agent: str, school: str, host: str, port: int, ca_file: Path | None, password: str,
-                 queue_path: Path) -> str:  # fmt: skip
+def agent_config(
+    agent: str, school: str, host: str, port: int, ca_file: Path | None, password: str, queue_path: Path
+) -> str:
     """An agent config to start from: TLS to the broker with the agent's credentials; devices left to fill in."""
     mqtt = {"host": host, "port": port, "tls": True, "username": agent, "password": password}
     if ca_file is not None:
         mqtt["ca_file"] = str(ca_file)
-    body = {"mqtt": mqtt, "agent": {"id": agent, "school": school, "queue_path": str(queue_path),
-                                    "devices": [{"id": "replace-me", "source": {"driver": "simulated"}}]}}  # fmt: skip
-    head = (f"# Agent {agent} of school {school}, made by `campuspulse agent provision`. Keep this file private\n"
-            "# (it holds the broker password); list the devices below (see config/examples/).\n")  # fmt: skip
+    body = {
+        "mqtt": mqtt,
+        "agent": {
+            "id": agent,
+            "school": school,
+            "queue_path": str(queue_path),
+            "devices": [{"id": "replace-me", "source": {"driver": "simulated"}}],
+        },
+    }
+    head = (
+        f"# Agent {agent} of school {school}, made by `campuspulse agent provision`. Keep this file private\n"
+        "# (it holds the broker password); list the devices below (see config/examples/).\n"
+    )
     return head + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
 
 
 def provision(
-    agent: str, school: str, passwd_file: Path, acl_file: Path, config_out: Path, host: str, port: int = 8883,
-    ca_file: Path | None = None, queue_path: Path = Path("/var/lib/campuspulse/queue.db"),
+    agent: str,
+    school: str,
+    passwd_file: Path,
+    acl_file: Path,
+    config_out: Path,
+    host: str,
+    port: int = 8883,
+    ca_file: Path | None = None,
+    queue_path: Path = Path("/var/lib/campuspulse/queue.db"),
     prefix: str = DEFAULT_PREFIX,
-) -> str:  # fmt: skip
+) -> str:
     """Make (or renew) an agent's broker credentials and its config file; returns the new password."""
     password = secrets.token_urlsafe(24)
     set_password(passwd_file, agent, password)

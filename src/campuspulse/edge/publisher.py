@@ -71,9 +71,15 @@ class Publisher:
 
     def _status(self, online: bool, queue: bool = True) -> bytes:
         """The status payload; with the queue's depth unless it is the Last Will (written at connect time)."""
-        status: dict[str, object] = {"v": 1, "agent": self.agent, "school": self.school, "online": online,
-                                     "ts": format_ts(int(time.time() * 1000)), "version": __version__,
-                                     "devices": self.devices}  # fmt: skip
+        status: dict[str, object] = {
+            "v": 1,
+            "agent": self.agent,
+            "school": self.school,
+            "online": online,
+            "ts": format_ts(int(time.time() * 1000)),
+            "version": __version__,
+            "devices": self.devices,
+        }
         if dropped := self.queue.dropped_ranges():
             status["dropped"] = dropped
         if queue:
@@ -96,16 +102,23 @@ class Publisher:
                     backoff = delays()
                     log.info("agent %s connected to %s:%s", self.agent, self.mqtt.host, self.mqtt.port)
                     await self._drain_while_listening(client, stop)
-                    await client.publish(self._topic[TopicKind.STATUS], self._status(False), qos=1, retain=True,
-                                         timeout=5)  # fmt: skip
+                    await client.publish(
+                        self._topic[TopicKind.STATUS], self._status(False), qos=1, retain=True, timeout=5
+                    )
                     return
             except aiomqtt.MqttError as exc:
                 self.connected.clear()
                 wait = next(backoff)
                 if isinstance(exc, MqttConnectError) and int(getattr(exc.rc, "value", exc.rc)) in REFUSED:  # a CONNACK
-                    log.error("agent %s: the broker at %s:%s refused its credentials (%s): check mqtt.username and "
-                              "mqtt.password, or provision the agent again; retrying in %.1f s", self.agent,
-                              self.mqtt.host, self.mqtt.port, exc, wait)  # fmt: skip
+                    log.error(
+                        "agent %s: the broker at %s:%s refused its credentials (%s): check mqtt.username and "
+                        "mqtt.password, or provision the agent again; retrying in %.1f s",
+                        self.agent,
+                        self.mqtt.host,
+                        self.mqtt.port,
+                        exc,
+                        wait,
+                    )
                 else:
                     log.warning("agent %s: broker unreachable (%s); retrying in %.1f s", self.agent, exc, wait)
                 await sleep_unless(stop, wait)

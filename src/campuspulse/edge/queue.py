@@ -43,8 +43,10 @@ class RecordQueue:
             try:
                 self.db = self._open(path, exclusive=True)
             except sqlite3.OperationalError as exc:
-                raise QueueUnavailable(f"cannot open the agent's queue at {path}: {exc} (is its disk full or "
-                                       "read-only, or another agent using the same queue_path?)") from exc  # fmt: skip
+                raise QueueUnavailable(
+                    f"cannot open the agent's queue at {path}: {exc} (is its disk full or "
+                    "read-only, or another agent using the same queue_path?)"
+                ) from exc
             self.exclusive = True
             log.warning("agent queue at %s opened for this process only (%s: a full disk?)", path, shared_failure)
         self.path = path
@@ -95,9 +97,11 @@ class RecordQueue:
             seqs = list(range(first, first + len(records)))
             cur.executemany(
                 "INSERT INTO records VALUES (?, ?, ?)",
-                [(s, orjson.dumps({**r, "seq": s}), int(r.get("type") == "reading"))
-                 for s, r in zip(seqs, records, strict=True)],
-            )  # fmt: skip
+                [
+                    (s, orjson.dumps({**r, "seq": s}), int(r.get("type") == "reading"))
+                    for s, r in zip(seqs, records, strict=True)
+                ],
+            )
             cur.execute("UPDATE meta SET value=? WHERE key='next_seq'", (first + len(records),))
             cur.execute("COMMIT")
         except BaseException:
@@ -126,14 +130,16 @@ class RecordQueue:
 
     def thin(self) -> int:
         """Discard alternate runs of readings among the oldest half of the queued readings; the number discarded."""
-        (count,) = self.db.execute("SELECT count(*) FROM records WHERE reading = 1 AND seq > ?",
-                                   (self.acked_through,)).fetchone()  # fmt: skip
+        (count,) = self.db.execute(
+            "SELECT count(*) FROM records WHERE reading = 1 AND seq > ?", (self.acked_through,)
+        ).fetchone()
         if not count:
             return 0
         runs: list[tuple[int, int]] = []  # (first seq, last seq) of consecutive readings
         taken, limit, open_run = 0, max(count // 2, 1), False
-        for seq, reading in self.db.execute("SELECT seq, reading FROM records WHERE seq > ? ORDER BY seq",
-                                            (self.acked_through,)):  # fmt: skip
+        for seq, reading in self.db.execute(
+            "SELECT seq, reading FROM records WHERE seq > ? ORDER BY seq", (self.acked_through,)
+        ):
             if taken >= limit:
                 break
             if not reading:
@@ -160,8 +166,9 @@ class RecordQueue:
         discarded = sum(hi - lo + 1 for lo, hi in victims)
         self.dropped_records += discarded
         self.dropped_changed = True
-        log.warning("agent queue full: discarded %d readings in %d seq ranges (announced as dropped)",
-                    discarded, len(victims))  # fmt: skip
+        log.warning(
+            "agent queue full: discarded %d readings in %d seq ranges (announced as dropped)", discarded, len(victims)
+        )
         return discarded
 
     def dropped_ranges(self) -> list[list[int]]:
@@ -176,14 +183,16 @@ class RecordQueue:
 
     def peek(self, limit: int) -> list[dict[str, Any]]:
         """The oldest `limit` records, still queued."""
-        rows = self.db.execute("SELECT body FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
-                               (self.acked_through, limit)).fetchall()  # fmt: skip
+        rows = self.db.execute(
+            "SELECT body FROM records WHERE seq > ? ORDER BY seq LIMIT ?", (self.acked_through, limit)
+        ).fetchall()
         return [orjson.loads(b) for (b,) in rows]
 
     def peek_raw(self, limit: int) -> tuple[int, list[bytes]] | None:
         """(last seq, the JSON of each record) of the oldest `limit` records, or None when the queue is empty."""
-        rows = self.db.execute("SELECT seq, body FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
-                               (self.acked_through, limit)).fetchall()  # fmt: skip
+        rows = self.db.execute(
+            "SELECT seq, body FROM records WHERE seq > ? ORDER BY seq LIMIT ?", (self.acked_through, limit)
+        ).fetchall()
         return (rows[-1][0], [b for _, b in rows]) if rows else None
 
     def remove_through(self, seq: int) -> None:
@@ -198,15 +207,20 @@ class RecordQueue:
         except sqlite3.OperationalError as exc:
             self.remove_failures += 1
             if self.remove_failures == 1 or self.remove_failures % 100 == 0:
-                log.error("agent queue: cannot remove acknowledged records through seq %d (%s); retrying with "
-                          "the next acknowledgement", self.acked_through, exc)  # fmt: skip
+                log.error(
+                    "agent queue: cannot remove acknowledged records through seq %d (%s); retrying with "
+                    "the next acknowledgement",
+                    self.acked_through,
+                    exc,
+                )
             return
         self.remove_failures = 0
 
     def oldest_ts(self) -> str | None:
         """The `ts` of the oldest queued record (how far behind publishing is)."""
-        row = self.db.execute("SELECT body FROM records WHERE seq > ? ORDER BY seq LIMIT 1",
-                              (self.acked_through,)).fetchone()  # fmt: skip
+        row = self.db.execute(
+            "SELECT body FROM records WHERE seq > ? ORDER BY seq LIMIT 1", (self.acked_through,)
+        ).fetchone()
         return orjson.loads(row[0])["ts"] if row else None
 
     def __len__(self) -> int:

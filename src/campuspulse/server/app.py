@@ -51,8 +51,10 @@ SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=31536000",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-               "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")  # fmt: skip
+PAGE_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 log = logging.getLogger(__name__)
 
 
@@ -148,8 +150,12 @@ def create_app(
     app.state.ui_tz, app.state.live_every_s = ui_timezone, live_every_s
     app.state.readings = ReadingsStore(readings_url) if readings_url else None
     if cors_origins:  # closed unless origins are named
-        app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["*"],
-                           allow_headers=["Authorization", "Content-Type"])  # fmt: skip
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -179,9 +185,12 @@ def create_app(
         audit,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
-    for exc_type, code in ((Forbidden, status.HTTP_403_FORBIDDEN), (NotFound, status.HTTP_404_NOT_FOUND),
-                           (Conflict, status.HTTP_409_CONFLICT),
-                           (ContractError, status.HTTP_422_UNPROCESSABLE_CONTENT)):  # fmt: skip
+    for exc_type, code in (
+        (Forbidden, status.HTTP_403_FORBIDDEN),
+        (NotFound, status.HTTP_404_NOT_FOUND),
+        (Conflict, status.HTTP_409_CONFLICT),
+        (ContractError, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    ):
         app.add_exception_handler(exc_type, _answer_with(code))
     app.add_exception_handler(SheetRejected, _sheet_rejected)
     app.include_router(pages.router)

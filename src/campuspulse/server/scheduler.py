@@ -55,9 +55,20 @@ def start_scheduler(engine: Engine, every_s: float, tz: str = "Asia/Shanghai") -
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
         timezone="UTC",
     )
-    scheduler.add_job(refresh_rollups, "interval", seconds=every_s, id="refresh_rollups", replace_existing=True,
-                      kwargs={"engine_key": key})  # fmt: skip
-    scheduler.add_job(issue_monthly_reports, CronTrigger(day=1, hour=2, timezone=tz), id="issue_monthly_reports",
-                      replace_existing=True, kwargs={"engine_key": key, "tz": tz})  # fmt: skip
+    scheduler.add_job(
+        refresh_rollups,
+        "interval",
+        seconds=every_s,
+        id="refresh_rollups",
+        replace_existing=True,
+        kwargs={"engine_key": key},
+    )
+    scheduler.add_job(
+        issue_monthly_reports,
+        CronTrigger(day=1, hour=2, timezone=tz),
+        id="issue_monthly_reports",
+        replace_existing=True,
+        kwargs={"engine_key": key, "tz": tz},
+    )
     scheduler.start()
     return scheduler

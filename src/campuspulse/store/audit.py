@@ -150,8 +150,17 @@ def _record_changes(session: Session, _ctx: object) -> None:
     for action, obj, old, new in changes:
         seq += 1
         entity = AUDITED[type(obj)].entity
-        e = {"seq": seq, "at": at, "actor": actor, "action": action, "entity": entity, "key": _key(obj),
-             "school": _school(obj), "old": _dump(old), "new": _dump(new)}  # fmt: skip
+        e = {
+            "seq": seq,
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "entity": entity,
+            "key": _key(obj),
+            "school": _school(obj),
+            "old": _dump(old),
+            "new": _dump(new),
+        }
         e["prev_hash"], e["hash"] = prev, entry_hash(prev, e)
         prev = e["hash"]
         rows.append(e)

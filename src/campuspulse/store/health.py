@@ -58,7 +58,14 @@ def dead_letters(
     if within is not None:
         q = q.where(DeadLetter.school.in_(within))
     return [
-        {"id": d.id, "received_at": d.received_at.isoformat() if d.received_at else None, "source": d.source,
-         "agent": d.agent, "school": d.school, "reason": d.reason, "raw": d.raw}
+        {
+            "id": d.id,
+            "received_at": d.received_at.isoformat() if d.received_at else None,
+            "source": d.source,
+            "agent": d.agent,
+            "school": d.school,
+            "reason": d.reason,
+            "raw": d.raw,
+        }
         for d in s.scalars(q)
-    ]  # fmt: skip
+    ]

@@ -66,8 +66,16 @@ def _from_pending(p: PendingRecord) -> ParsedRecord:
 
 def _pending(agent: str, school: str, r: ParsedRecord) -> PendingRecord:
     if isinstance(r, ParsedState):
-        return PendingRecord(agent=agent, seq=r.seq, school=school, type="state", device=r.device, ts_ms=r.ts,
-                             state=r.state, valid_s=r.valid_s)  # fmt: skip
+        return PendingRecord(
+            agent=agent,
+            seq=r.seq,
+            school=school,
+            type="state",
+            device=r.device,
+            ts_ms=r.ts,
+            state=r.state,
+            valid_s=r.valid_s,
+        )
     return PendingRecord(agent=agent, seq=r.seq, school=school, type="reading", device=r.device, ts_ms=r.ts)
 
 
@@ -127,9 +135,13 @@ class TelemetryWriter:
             # On SQLite the first write statement takes the database's write lock for the transaction.
             self._load_agents(s, {b.agent for b, _ in batches} | {st.agent for st, _ in statuses})
             self._lock_progress(
-                s, [a for a, school in sorted({(b.agent, b.school) for b, _ in batches})
-                    if self._agent_refusal(s, a, school) is None]
-            )  # fmt: skip
+                s,
+                [
+                    a
+                    for a, school in sorted({(b.agent, b.school) for b, _ in batches})
+                    if self._agent_refusal(s, a, school) is None
+                ],
+            )
             folder = SegmentFolder(s)
             for batch, _ in batches:
                 folder.want(batch.school, (r.device for r in batch.records if isinstance(r, ParsedState)))
@@ -159,8 +171,11 @@ class TelemetryWriter:
             result.reasons.append(rej.reason)
         result.dead_letters = len(batch.rejected)
         # A rejected record's seq did arrive: it is accounted for, not a loss to wait for.
-        rejected = {r.raw["seq"] for r in batch.rejected if isinstance(r.raw, dict)
-                    and type(r.raw.get("seq")) is int and r.raw["seq"] >= 0}  # fmt: skip
+        rejected = {
+            r.raw["seq"]
+            for r in batch.rejected
+            if isinstance(r.raw, dict) and type(r.raw.get("seq")) is int and r.raw["seq"] >= 0
+        }
         if batch.records or rejected:
             self._store(s, batch.agent, batch.school, batch.records, result, rejected, folder, now_ms)
 
@@ -247,8 +262,9 @@ class TelemetryWriter:
         limit = now_ms + self.max_future_skew_ms
         future = [f for f in (*incoming.values(), *late) if f.ts > limit]
         if future:  # stored all the same, with the receive time noted for whoever audits the agent's clock
-            s.add_all(ClockSkew(agent=agent, seq=f.seq, device=f.device, ts_ms=f.ts, received_ms=now_ms)
-                      for f in future)  # fmt: skip
+            s.add_all(
+                ClockSkew(agent=agent, seq=f.seq, device=f.device, ts_ms=f.ts, received_ms=now_ms) for f in future
+            )
             result.future = len(future)
         rejected = {q for q in rejected - set(incoming) if q > prog.watermark}
         if rejected:

@@ -39,8 +39,9 @@ def mark_stale(conn: Connection, pairs: Iterable[tuple[str, str]]) -> None:
     if not rows:
         return
     ins = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(StaleDay)
-    conn.execute(ins.on_conflict_do_update(index_elements=["school", "day"], set_={"marked": ins.excluded.marked}),
-                 rows)  # fmt: skip
+    conn.execute(
+        ins.on_conflict_do_update(index_elements=["school", "day"], set_={"marked": ins.excluded.marked}), rows
+    )
 
 
 def _next_teaching_day(conn: Connection, school: str, day: str) -> str | None:

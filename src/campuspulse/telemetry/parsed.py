@@ -18,8 +18,14 @@ class ParsedState:
 
     def to_wire(self) -> dict[str, Any]:
         """The record as the contract's JSON object."""
-        return {"type": "state", "seq": self.seq, "ts": format_ts(self.ts), "device": self.device,
-                "state": self.state, "valid_s": self.valid_s}  # fmt: skip
+        return {
+            "type": "state",
+            "seq": self.seq,
+            "ts": format_ts(self.ts),
+            "device": self.device,
+            "state": self.state,
+            "valid_s": self.valid_s,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +39,13 @@ class ParsedReading:
 
     def to_wire(self) -> dict[str, Any]:
         """The record as the contract's JSON object."""
-        return {"type": "reading", "seq": self.seq, "ts": format_ts(self.ts), "device": self.device,
-                "values": self.values}  # fmt: skip
+        return {
+            "type": "reading",
+            "seq": self.seq,
+            "ts": format_ts(self.ts),
+            "device": self.device,
+            "values": self.values,
+        }
 
 
 ParsedRecord = ParsedState | ParsedReading

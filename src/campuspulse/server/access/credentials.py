@@ -36,8 +36,14 @@ def create_user(
     check_role_scope(role, kind, scope_id)
     if s.get(User, username) is not None:
         raise ValueError(f"user {username!r} exists already")
-    user = User(username=username, role=role.value, scope_kind=kind.value, scope_id=scope_id,
-                password_hash=_hasher.hash(password) if password else None, created_at=datetime.now(UTC))  # fmt: skip
+    user = User(
+        username=username,
+        role=role.value,
+        scope_kind=kind.value,
+        scope_id=scope_id,
+        password_hash=_hasher.hash(password) if password else None,
+        created_at=datetime.now(UTC),
+    )
     s.add(user)
     s.flush()
     return user
@@ -101,8 +107,14 @@ def create_api_token(s: Session, username: str, name: str, ttl: timedelta | None
     _active(s, username)
     ident, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
     now = datetime.now(UTC)
-    row = ApiToken(id=ident, username=username, name=name, secret_hash=_digest(secret), created_at=now,
-                   expires_at=now + ttl if ttl else None)  # fmt: skip
+    row = ApiToken(
+        id=ident,
+        username=username,
+        name=name,
+        secret_hash=_digest(secret),
+        created_at=now,
+        expires_at=now + ttl if ttl else None,
+    )
     s.add(row)
     s.flush()
     return row, f"{API_TOKEN_PREFIX}{ident}.{secret}"

@@ -74,8 +74,9 @@ def delete_record(school: IdPath, record_id: RowId, db: Db, caller: Caller) -> N
     experiments.delete_record(db, school, record_id)
 
 
-@router.get("/schools/{school}/experiment-records.xlsx", response_class=Response,
-            responses={200: {"content": {XLSX: {}}}})  # fmt: skip
+@router.get(
+    "/schools/{school}/experiment-records.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}}
+)
 def export_records(school: IdPath, db: Db, caller: Caller) -> Response:
     """A school's experiment records as an Excel file (the layout the import reads)."""
     require_read(db, caller, school)

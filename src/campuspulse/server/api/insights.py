@@ -87,8 +87,10 @@ def device_readings(
     require_read(db, caller, school)
     store: ReadingsStore | None = request.app.state.readings
     if store is None:
-        raise NotFound("readings are kept in the time-series store: set server.readings_url to the VictoriaMetrics "
-                       "the collector writes to")  # fmt: skip
+        raise NotFound(
+            "readings are kept in the time-series store: set server.readings_url to the VictoriaMetrics "
+            "the collector writes to"
+        )
     f_ms, t_ms = timeline.window(db, school, device, from_, to, int(time.time() * 1000))
     try:
         fields = store.device_readings(school, device, f_ms, t_ms)

@@ -35,8 +35,13 @@ class Fmt(StrEnum):
     XLSX = "xlsx"
 
 
-def _file(kind: str, fmt: Fmt, main: list[dict[str, Any]], sheets: dict[str, list[dict[str, Any]]],
-          about: list[tuple[str, Any]]) -> Response:  # fmt: skip
+def _file(
+    kind: str,
+    fmt: Fmt,
+    main: list[dict[str, Any]],
+    sheets: dict[str, list[dict[str, Any]]],
+    about: list[tuple[str, Any]],
+) -> Response:
     name = f"campuspulse-{kind}.{fmt.value}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if fmt is Fmt.CSV:
@@ -64,8 +69,14 @@ def utilization_report(
     """Utilization rows as CSV or XLSX."""
     require_scope_read(db, caller, scope, id)
     rows = utilization(db, scope, id, from_, to, group_by, period_threshold)
-    about = [("scope", scope.value), ("id", id), ("from", from_), ("to", to), ("group_by", group_by or ""),
-             ("period_threshold", period_threshold)]  # fmt: skip
+    about = [
+        ("scope", scope.value),
+        ("id", id),
+        ("from", from_),
+        ("to", to),
+        ("group_by", group_by or ""),
+        ("period_threshold", period_threshold),
+    ]
     return _file("utilization", fmt, rows, {"utilization": rows}, about)
 
 
@@ -82,8 +93,13 @@ def compliance_report(
         **({"gaps": got["gaps"]} if "gaps" in got else {}),
         "summary": [got["summary"]],
     }
-    about = [("scope", scope.value), ("id", id), ("standard", f"{std['code']} {std['version']} {std['name']}"),
-             ("threshold", std["threshold"]), ("sample standard", std["sample"])]  # fmt: skip
+    about = [
+        ("scope", scope.value),
+        ("id", id),
+        ("standard", f"{std['code']} {std['version']} {std['name']}"),
+        ("threshold", std["threshold"]),
+        ("sample standard", std["sample"]),
+    ]
     return _file("compliance", fmt, got["schools"], sheets, about)
 
 
@@ -96,8 +112,15 @@ def offering_report(
     got = offering_rate(db, scope, id, term, include_optional)
     tables = {k: got[k] for k in ("by_type", "by_subject", "by_grade", "by_school", "by_class") if k in got}
     window = got["term"]
-    about = [("scope", scope.value), ("id", id), ("term", term), ("from", window["from"]), ("to", window["to"]),
-             ("include_optional", include_optional), ("classes", got["classes"])]  # fmt: skip
+    about = [
+        ("scope", scope.value),
+        ("id", id),
+        ("term", term),
+        ("from", window["from"]),
+        ("to", window["to"]),
+        ("include_optional", include_optional),
+        ("classes", got["classes"]),
+    ]
     return _file("offering-rate", fmt, got.get("by_class", got["by_school"]), tables, about)
 
 
@@ -112,9 +135,19 @@ class IssueIn(BaseModel):
 
 
 def _issued_out(r: IssuedReport) -> dict[str, object]:
-    return {"id": r.id, "kind": r.kind, "scope": r.scope, "scope_id": r.ident, "from": r.period_from,
-            "to": r.period_to, "issued_at": r.issued_at.isoformat(), "issued_by": r.issued_by, "sha256": r.sha256,
-            "size": r.size, "href": f"/api/v1/reports/issued/{r.id}"}  # fmt: skip
+    return {
+        "id": r.id,
+        "kind": r.kind,
+        "scope": r.scope,
+        "scope_id": r.ident,
+        "from": r.period_from,
+        "to": r.period_to,
+        "issued_at": r.issued_at.isoformat(),
+        "issued_by": r.issued_by,
+        "sha256": r.sha256,
+        "size": r.size,
+        "href": f"/api/v1/reports/issued/{r.id}",
+    }
 
 
 def _commission_scope(scope: Scope) -> None:
@@ -124,9 +157,13 @@ def _commission_scope(scope: Scope) -> None:
 
 @router.get("/reports/commission.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}})
 def commission_report(
-    db: Db, caller: Caller, scope: Scope, from_: Annotated[date, Query(alias="from")],
-    to: Annotated[date, Query(description="exclusive")], id: str = "",
-) -> Response:  # fmt: skip
+    db: Db,
+    caller: Caller,
+    scope: Scope,
+    from_: Annotated[date, Query(alias="from")],
+    to: Annotated[date, Query(description="exclusive")],
+    id: str = "",
+) -> Response:
     """Every indicator of a school, district or city over [from, to) in one workbook (not kept: see issued)."""
     _commission_scope(scope)
     require_scope_read(db, caller, scope, id)
@@ -149,8 +186,7 @@ def issue_report(body: IssueIn, db: Db, caller: Caller) -> dict[str, object]:
         raise Forbidden(f"{caller.name} is an auditor and reads only; a manager or an admin issues reports")
     require_scope_read(db, caller, body.scope, body.id)
     _period(body.from_, body.to)
-    return _issued_out(issuing.issue(db, body.scope, body.id, body.from_.isoformat(), body.to.isoformat(),
-                                     caller.name))  # fmt: skip
+    return _issued_out(issuing.issue(db, body.scope, body.id, body.from_.isoformat(), body.to.isoformat(), caller.name))
 
 
 @router.get("/reports/issued")
@@ -169,5 +205,8 @@ def issued_report(report_id: RowId, db: Db, caller: Caller) -> Response:
         require_scope_read(db, caller, Scope(row.scope), row.ident)
     row = issuing.fetch(db, report_id)
     name = f"campuspulse-commission-{row.scope}-{row.ident or 'city'}-{row.period_from}.xlsx"
-    return Response(row.content, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"',
-                                                           "X-Content-SHA256": row.sha256})  # fmt: skip
+    return Response(
+        row.content,
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Content-SHA256": row.sha256},
+    )

@@ -39,13 +39,25 @@ class ApiTokenIn(BaseModel):
 
 
 def _user_out(u: User) -> dict[str, object]:
-    return {"username": u.username, "role": u.role, "scope_kind": u.scope_kind, "scope_id": u.scope_id,
-            "disabled": u.disabled, "has_password": u.password_hash is not None}  # fmt: skip
+    return {
+        "username": u.username,
+        "role": u.role,
+        "scope_kind": u.scope_kind,
+        "scope_id": u.scope_id,
+        "disabled": u.disabled,
+        "has_password": u.password_hash is not None,
+    }
 
 
 def _token_out(t: ApiToken) -> dict[str, object]:
-    return {"id": t.id, "username": t.username, "name": t.name, "created_at": t.created_at,
-            "expires_at": t.expires_at, "revoked_at": t.revoked_at}  # fmt: skip
+    return {
+        "id": t.id,
+        "username": t.username,
+        "name": t.name,
+        "created_at": t.created_at,
+        "expires_at": t.expires_at,
+        "revoked_at": t.revoked_at,
+    }
 
 
 @router.post("/auth/token")

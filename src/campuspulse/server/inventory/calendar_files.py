@@ -53,9 +53,15 @@ def _ics_kind(event: Any) -> str:
 
 
 def _day_off_or_on(
-    events: list[Event], problems: list[RowProblem], where: tuple[int, str], kind: str, first: date, last: date,
-    name: str, weekday: str,
-) -> None:  # fmt: skip
+    events: list[Event],
+    problems: list[RowProblem],
+    where: tuple[int, str],
+    kind: str,
+    first: date,
+    last: date,
+    name: str,
+    weekday: str,
+) -> None:
     """A holiday from `first` to `last`, or one make-up day per date taught on `weekday`'s schedule."""
     if kind == "holiday":
         events.append(("holiday", {"first": first.isoformat(), "last": last.isoformat(), "name": name}))
@@ -64,8 +70,9 @@ def _day_off_or_on(
         problems.append(RowProblem(*where, f"1..7 expected (got {weekday!r})"))
         return
     for i in range((last - first).days + 1):
-        events.append(("makeup", {"day": (first + timedelta(days=i)).isoformat(), "as_weekday": int(weekday),
-                                  "name": name}))  # fmt: skip
+        events.append(
+            ("makeup", {"day": (first + timedelta(days=i)).isoformat(), "as_weekday": int(weekday), "name": name})
+        )
 
 
 def events_from_ics(data: bytes) -> list[Event]:
@@ -90,8 +97,9 @@ def events_from_ics(data: bytes) -> list[Event]:
             _day_off_or_on(events, problems, (n, "X-CAMPUSPULSE-AS-WEEKDAY"), kind, first, last, summary, weekday)
         elif kind == "term":
             code = re.sub(r"[^A-Za-z0-9_.-]", "-", str(ev.get("X-CAMPUSPULSE-TERM") or first.isoformat()))[:32]
-            events.append(("term", {"code": code, "name": summary, "first_day": first.isoformat(),
-                                    "last_day": last.isoformat()}))  # fmt: skip
+            events.append(
+                ("term", {"code": code, "name": summary, "first_day": first.isoformat(), "last_day": last.isoformat()})
+            )
         else:
             problems.append(RowProblem(n, "X-CAMPUSPULSE-KIND", f"holiday, makeup or term expected (got {kind!r})"))
     if problems:

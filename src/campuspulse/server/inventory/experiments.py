@@ -103,8 +103,16 @@ def put_catalog_item(s: Session, item: ExperimentItemIn) -> bool:
 
 def catalog_out(row: ExperimentItem) -> dict[str, object]:
     """A catalog experiment as the API shows it."""
-    return {"code": row.code, "name": row.name, "subject": row.subject, "grade": row.grade, "term": row.term,
-            "edition": row.edition, "type": row.type, "required": "必做" if row.required else "选做"}  # fmt: skip
+    return {
+        "code": row.code,
+        "name": row.name,
+        "subject": row.subject,
+        "grade": row.grade,
+        "term": row.term,
+        "edition": row.edition,
+        "type": row.type,
+        "required": "必做" if row.required else "选做",
+    }
 
 
 def list_catalog(
@@ -116,8 +124,12 @@ def list_catalog(
 ) -> Sequence[ExperimentItem]:
     """Catalog experiments, filtered."""
     q = select(ExperimentItem).order_by(ExperimentItem.subject, ExperimentItem.grade, ExperimentItem.code)
-    for column, value in ((ExperimentItem.subject, subject), (ExperimentItem.grade, grade),
-                          (ExperimentItem.term, term), (ExperimentItem.edition, edition)):  # fmt: skip
+    for column, value in (
+        (ExperimentItem.subject, subject),
+        (ExperimentItem.grade, grade),
+        (ExperimentItem.term, term),
+        (ExperimentItem.edition, edition),
+    ):
         if value is not None:
             q = q.where(column == value)
     return s.scalars(q).all()
@@ -138,8 +150,15 @@ def add_record(s: Session, school: str, body: ExperimentRecordIn) -> ExperimentR
     require_school(s, school)
     if (problem := _check(s, body)) is not None:
         raise problem
-    row = ExperimentRecord(school=school, class_=body.class_, grade=body.grade, experiment=body.experiment,
-                           day=body.date, teacher=body.teacher, evidence=body.evidence)  # fmt: skip
+    row = ExperimentRecord(
+        school=school,
+        class_=body.class_,
+        grade=body.grade,
+        experiment=body.experiment,
+        day=body.date,
+        teacher=body.teacher,
+        evidence=body.evidence,
+    )
     s.add(row)
     s.flush()
     return row
@@ -147,8 +166,16 @@ def add_record(s: Session, school: str, body: ExperimentRecordIn) -> ExperimentR
 
 def record_out(row: ExperimentRecord) -> dict[str, Any]:
     """A record as the API shows it."""
-    return {"id": row.id, "school": row.school, "class": row.class_, "grade": row.grade, "experiment": row.experiment,
-            "date": row.day, "teacher": row.teacher, "evidence": row.evidence}  # fmt: skip
+    return {
+        "id": row.id,
+        "school": row.school,
+        "class": row.class_,
+        "grade": row.grade,
+        "experiment": row.experiment,
+        "date": row.day,
+        "teacher": row.teacher,
+        "evidence": row.evidence,
+    }
 
 
 def list_records(

@@ -75,10 +75,14 @@ def delete_region(s: Session, code: str) -> None:
     row = s.get(Region, code)
     if row is None:
         raise NotFound(f"region {code!r} does not exist")
-    _refuse_if_used(s, f"region {code!r}", {
-        "districts": select(Region.code).where(Region.parent == code),
-        "schools": select(School.code).where(School.district == code),
-    })  # fmt: skip
+    _refuse_if_used(
+        s,
+        f"region {code!r}",
+        {
+            "districts": select(Region.code).where(Region.parent == code),
+            "schools": select(School.code).where(School.district == code),
+        },
+    )
     s.delete(row)
 
 
@@ -101,12 +105,16 @@ def list_schools(s: Session, within: Select[tuple[str]] | None) -> Sequence[Scho
 def delete_school(s: Session, code: str) -> None:
     """Remove a school that has nothing left in it."""
     row = require_school(s, code)
-    _refuse_if_used(s, f"school {code!r}", {
-        "agents": select(Agent.id).where(Agent.school == code),
-        "devices": select(Device.device).where(Device.school == code),
-        "rooms": select(Room.room).where(Room.school == code),
-        "equipment items": select(EquipmentItem.item).where(EquipmentItem.school == code),
-    })  # fmt: skip
+    _refuse_if_used(
+        s,
+        f"school {code!r}",
+        {
+            "agents": select(Agent.id).where(Agent.school == code),
+            "devices": select(Device.device).where(Device.school == code),
+            "rooms": select(Room.room).where(Room.school == code),
+            "equipment items": select(EquipmentItem.item).where(EquipmentItem.school == code),
+        },
+    )
     for day in s.scalars(select(CalendarDay).where(CalendarDay.school == code)):
         s.delete(day)
     s.delete(row)
@@ -117,8 +125,11 @@ def put_agent(s: Session, agent: str, school: str) -> bool:
     require_school(s, school)
     current = s.get(Agent, agent)
     if current is not None and current.school != school:
-        _refuse_if_used(s, f"agent {agent!r} of school {current.school!r}",
-                        {"devices": select(Device.device).where(Device.agent == agent)})  # fmt: skip
+        _refuse_if_used(
+            s,
+            f"agent {agent!r} of school {current.school!r}",
+            {"devices": select(Device.device).where(Device.agent == agent)},
+        )
     return _upsert(s, Agent, agent, {"id": agent, "school": school})
 
 
@@ -209,10 +220,16 @@ def get_room(s: Session, school: str, room: str) -> Room:
 def delete_room(s: Session, school: str, room: str) -> None:
     """Remove a room no equipment item or device is in."""
     row = get_room(s, school, room)
-    _refuse_if_used(s, f"room {room!r}", {
-        "equipment items": select(EquipmentItem.item).where(EquipmentItem.school == school, EquipmentItem.room == room),
-        "devices": select(Device.device).where(Device.school == school, Device.room == room),
-    })  # fmt: skip
+    _refuse_if_used(
+        s,
+        f"room {room!r}",
+        {
+            "equipment items": select(EquipmentItem.item).where(
+                EquipmentItem.school == school, EquipmentItem.room == room
+            ),
+            "devices": select(Device.device).where(Device.school == school, Device.room == room),
+        },
+    )
     s.delete(row)
 
 

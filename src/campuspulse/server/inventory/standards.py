@@ -135,12 +135,19 @@ def put_standard(s: Session, code: str, version: str, body: StandardIn) -> bool:
     else:
         for k, v in meta.items():
             setattr(row, k, v)
-    current = {i.code: i for i in s.scalars(select(StandardItem).where(
-        StandardItem.standard == code, StandardItem.version == version))}  # fmt: skip
+    current = {
+        i.code: i
+        for i in s.scalars(select(StandardItem).where(StandardItem.standard == code, StandardItem.version == version))
+    }
     for item in body.items:
-        fields = {"name": item.name, "unit": item.unit, "required": item.category == "基本",
-                  "rule": item.rule.model_dump(exclude_defaults=True), "consumable": item.consumable,
-                  "reference_price_fen": yuan_to_fen(item.reference_price)}  # fmt: skip
+        fields = {
+            "name": item.name,
+            "unit": item.unit,
+            "required": item.category == "基本",
+            "rule": item.rule.model_dump(exclude_defaults=True),
+            "consumable": item.consumable,
+            "reference_price_fen": yuan_to_fen(item.reference_price),
+        }
         existing = current.pop(item.code, None)
         if existing is None:
             s.add(StandardItem(standard=code, version=version, code=item.code, **fields))
@@ -172,6 +179,12 @@ def get_standard(s: Session, code: str, version: str | None = None) -> tuple[Sta
 
 def item_out(item: StandardItem) -> dict[str, object]:
     """A standard item as the API shows it."""
-    return {"code": item.code, "name": item.name, "unit": item.unit, "category": "基本" if item.required else "选配",
-            "rule": item.rule, "reference_price": fen_to_yuan(item.reference_price_fen),
-            "consumable": item.consumable}  # fmt: skip
+    return {
+        "code": item.code,
+        "name": item.name,
+        "unit": item.unit,
+        "category": "基本" if item.required else "选配",
+        "rule": item.rule,
+        "reference_price": fen_to_yuan(item.reference_price_fen),
+        "consumable": item.consumable,
+    }

@@ -115,8 +115,12 @@ def recompile(s: Session, school: str) -> int:
     calendar = get_calendar(s, tt.calendar)
     days = {d.isoformat(): p for d, p in compile_days(calendar, get_schedule(s, tt.schedule)).items()}
     first, last = (d.isoformat() for d in span(calendar))
-    existing = {c.day: c for c in s.scalars(select(CalendarDay).where(
-        CalendarDay.school == school, CalendarDay.day >= first, CalendarDay.day <= last))}  # fmt: skip
+    existing = {
+        c.day: c
+        for c in s.scalars(
+            select(CalendarDay).where(CalendarDay.school == school, CalendarDay.day >= first, CalendarDay.day <= last)
+        )
+    }
     for day, periods in days.items():
         row = existing.pop(day, None)
         if row is None:

@@ -32,14 +32,28 @@ def _rate(x: Any) -> float:
 
 
 def _standard_out(std: Standard) -> dict[str, object]:
-    return {"code": std.code, "version": std.version, "name": std.name, "stage": std.stage,
-            "subject": std.subject, "threshold": std.threshold, "sample": std.sample}  # fmt: skip
+    return {
+        "code": std.code,
+        "version": std.version,
+        "name": std.name,
+        "stage": std.stage,
+        "subject": std.subject,
+        "threshold": std.threshold,
+        "sample": std.sample,
+    }
 
 
 def _gap_out(i: ItemNeed) -> dict[str, object]:
-    return {"code": i.code, "name": i.name, "unit": i.unit, "required": i.required, "have": i.have,
-            "missing": i.missing, "reference_price": fen_to_yuan(i.price_fen),
-            "missing_value": fen_to_yuan(i.missing * i.price_fen)}  # fmt: skip
+    return {
+        "code": i.code,
+        "name": i.name,
+        "unit": i.unit,
+        "required": i.required,
+        "have": i.have,
+        "missing": i.missing,
+        "reference_price": fen_to_yuan(i.price_fen),
+        "missing_value": fen_to_yuan(i.missing * i.price_fen),
+    }
 
 
 def school_result(
@@ -51,8 +65,9 @@ def school_result(
     for item in items:
         if item.required and not item.consumable:
             need = required(QuantityRule.model_validate(item.rule), facts)
-            result.items.append(ItemNeed(item.code, item.name, item.unit, need, have.get(item.code, 0),
-                                         item.reference_price_fen))  # fmt: skip
+            result.items.append(
+                ItemNeed(item.code, item.name, item.unit, need, have.get(item.code, 0), item.reference_price_fen)
+            )
     return result
 
 
@@ -61,16 +76,26 @@ def compliance(s: Session, scope: Scope, ident: str, standard: str, version: str
     std, items = get_standard(s, standard, version)
     schools = schools_in_scope(s, scope, ident)
     codes = [s.code for s in schools]
-    rooms = _grouped(s, select(Room.school, Room.type, func.count()).where(Room.school.in_(codes))
-                     .group_by(Room.school, Room.type))  # fmt: skip
-    have = _grouped(s, select(EquipmentItem.school, EquipmentItem.catalog_code, func.sum(EquipmentItem.quantity))
-                    .where(EquipmentItem.school.in_(codes), EquipmentItem.status == GOOD,
-                           EquipmentItem.catalog_code.in_([i.code for i in items]))
-                    .group_by(EquipmentItem.school, EquipmentItem.catalog_code))  # fmt: skip
-    value = dict(s.execute(
-        select(EquipmentItem.school, func.sum(EquipmentItem.quantity * EquipmentItem.unit_value_fen))
-        .where(EquipmentItem.school.in_(codes), EquipmentItem.status != SCRAPPED).group_by(EquipmentItem.school)
-    ).all())  # fmt: skip
+    rooms = _grouped(
+        s, select(Room.school, Room.type, func.count()).where(Room.school.in_(codes)).group_by(Room.school, Room.type)
+    )
+    have = _grouped(
+        s,
+        select(EquipmentItem.school, EquipmentItem.catalog_code, func.sum(EquipmentItem.quantity))
+        .where(
+            EquipmentItem.school.in_(codes),
+            EquipmentItem.status == GOOD,
+            EquipmentItem.catalog_code.in_([i.code for i in items]),
+        )
+        .group_by(EquipmentItem.school, EquipmentItem.catalog_code),
+    )
+    value = dict(
+        s.execute(
+            select(EquipmentItem.school, func.sum(EquipmentItem.quantity * EquipmentItem.unit_value_fen))
+            .where(EquipmentItem.school.in_(codes), EquipmentItem.status != SCRAPPED)
+            .group_by(EquipmentItem.school)
+        ).all()
+    )
     rows, gaps = [], []
     counted = compliant = 0
     for school in schools:
@@ -80,19 +105,37 @@ def compliance(s: Session, scope: Scope, ident: str, standard: str, version: str
         counted, compliant = counted + applies, compliant + (applies and ok)
         total_value = int(value.get(school.code) or 0)
         per_student = per_student_value_fen(total_value, school.students)
-        rows.append({
-            "school": school.code, "name": school.name, "district": school.district, "stage": school.stage,
-            "applies": applies, "r_item": _rate(result.r_item), "r_qty": _rate(result.r_qty),
-            "r_val": _rate(result.r_val), "compliant": ok, "items": len(result.items),
-            "items_met": sum(i.met for i in result.items), "equipment_value": fen_to_yuan(total_value),
-            "per_student_value": None if per_student is None else fen_to_yuan(per_student),
-        })  # fmt: skip
+        rows.append(
+            {
+                "school": school.code,
+                "name": school.name,
+                "district": school.district,
+                "stage": school.stage,
+                "applies": applies,
+                "r_item": _rate(result.r_item),
+                "r_qty": _rate(result.r_qty),
+                "r_val": _rate(result.r_val),
+                "compliant": ok,
+                "items": len(result.items),
+                "items_met": sum(i.met for i in result.items),
+                "equipment_value": fen_to_yuan(total_value),
+                "per_student_value": None if per_student is None else fen_to_yuan(per_student),
+            }
+        )
         if scope is Scope.SCHOOL:
             gaps = [_gap_out(i) for i in result.gaps()]
-    summary = {"schools": counted, "compliant": compliant,
-               "compliance_rate": _rate(compliant / counted) if counted else None}  # fmt: skip
-    out: dict[str, Any] = {"scope": scope.value, "id": ident, "standard": _standard_out(std), "schools": rows,
-                           "summary": summary}  # fmt: skip
+    summary = {
+        "schools": counted,
+        "compliant": compliant,
+        "compliance_rate": _rate(compliant / counted) if counted else None,
+    }
+    out: dict[str, Any] = {
+        "scope": scope.value,
+        "id": ident,
+        "standard": _standard_out(std),
+        "schools": rows,
+        "summary": summary,
+    }
     if scope is Scope.SCHOOL:
         out["gaps"] = gaps
     return out

@@ -34,9 +34,12 @@ class TeachingDay:
 
 
 def teaching_days(
-    calendar: Mapping[str, Sequence[Sequence[str]]], tz: ZoneInfo, first: date, last: date,
+    calendar: Mapping[str, Sequence[Sequence[str]]],
+    tz: ZoneInfo,
+    first: date,
+    last: date,
     clip: tuple[int, int] | None = None,
-) -> list[TeachingDay]:  # fmt: skip
+) -> list[TeachingDay]:
     """The teaching days from `first` to `last` with their periods (clipped to `clip`, dropped if none remain)."""
     ordered = sorted(d for d, periods in calendar.items() if periods)
     out = []
@@ -51,8 +54,11 @@ def teaching_days(
         i = bisect.bisect_left(ordered, day)
         prev = ordered[i - 1] if i > 0 else None
         boundary = local_ms(date.fromisoformat(prev), calendar[prev][-1][1], tz) if prev else None
-        out.append(TeachingDay(day, periods, prev, boundary, local_ms(d, "00:00", tz),
-                               local_ms(d + timedelta(days=1), "00:00", tz)))  # fmt: skip
+        out.append(
+            TeachingDay(
+                day, periods, prev, boundary, local_ms(d, "00:00", tz), local_ms(d + timedelta(days=1), "00:00", tz)
+            )
+        )
     return out
 
 

@@ -28,21 +28,39 @@ def idle_equipment(s: Session, scope: Scope, ident: str, teaching_days_n: int, n
     for code, devs in by_school.items():
         tz = ZoneInfo(devs[0].school.tz)
         today = local_date(now_ms, tz).isoformat()
-        days = list(s.scalars(select(CalendarDay.day).where(CalendarDay.school == code, CalendarDay.day <= today)
-                              .order_by(CalendarDay.day.desc()).limit(teaching_days_n)))  # fmt: skip
+        days = list(
+            s.scalars(
+                select(CalendarDay.day)
+                .where(CalendarDay.school == code, CalendarDay.day <= today)
+                .order_by(CalendarDay.day.desc())
+                .limit(teaching_days_n)
+            )
+        )
         if not days:
             continue
         tomorrow = (local_date(now_ms, tz) + timedelta(days=1)).isoformat()
         rows = utilization(s, Scope.SCHOOL, code, days[-1], tomorrow, GroupBy.DEVICE, now_ms=now_ms)
         unused = {str(r["key"]).partition("/")[2] for r in rows if not r["in_use_s"]}
-        last_used = dict(s.execute(select(StateSegment.device, func.max(StateSegment.end_ms)).where(
-            StateSegment.school == code, StateSegment.state == IN_USE, StateSegment.device.in_(unused))
-            .group_by(StateSegment.device)).all())  # fmt: skip
+        last_used = dict(
+            s.execute(
+                select(StateSegment.device, func.max(StateSegment.end_ms))
+                .where(StateSegment.school == code, StateSegment.state == IN_USE, StateSegment.device.in_(unused))
+                .group_by(StateSegment.device)
+            ).all()
+        )
         for d in devs:
             if d.device in unused:
                 last = last_used.get(d.device)
-                idle.append({"school": code, "device": d.device, "room": d.room, "since": days[-1],
-                             "teaching_days": len(days), "last_used": format_ts(last) if last else None})  # fmt: skip
+                idle.append(
+                    {
+                        "school": code,
+                        "device": d.device,
+                        "room": d.room,
+                        "since": days[-1],
+                        "teaching_days": len(days),
+                        "last_used": format_ts(last) if last else None,
+                    }
+                )
     return {"scope": scope.value, "id": ident, "teaching_days": teaching_days_n, "devices": idle}
 
 
@@ -50,8 +68,14 @@ def ranked_rooms(s: Session, scope: Scope, ident: str, from_: str, to: str, limi
     """Rooms by utilization over [from, to): the `limit` most used and the `limit` least used."""
     rows = [r for r in utilization(s, scope, ident, from_, to, GroupBy.ROOM, now_ms=now_ms) if r["available_s"]]
     rows.sort(key=lambda r: (-(r["utilization"] or 0), str(r["key"])))
-    return {"scope": scope.value, "id": ident, "from": from_, "to": to, "top": rows[:limit],
-            "bottom": list(reversed(rows[-limit:]))}  # fmt: skip
+    return {
+        "scope": scope.value,
+        "id": ident,
+        "from": from_,
+        "to": to,
+        "top": rows[:limit],
+        "bottom": list(reversed(rows[-limit:])),
+    }
 
 
 def _hour_slices(a: int, b: int, tz: ZoneInfo) -> list[tuple[int, int, int]]:
@@ -83,8 +107,13 @@ def heatmap(s: Session, scope: Scope, ident: str, from_: date, to: date, now_ms:
         tds = teaching_days(calendar, tz, from_, to - timedelta(days=1), clip=(0, now_ms))
         if not tds:
             continue
-        segs = school_segments(s, code, min(td.start_ms for td in tds), max(td.end_ms for td in tds),
-                               [d.device for d in devs] if scope in (Scope.ROOM, Scope.DEVICE) else None)  # fmt: skip
+        segs = school_segments(
+            s,
+            code,
+            min(td.start_ms for td in tds),
+            max(td.end_ms for td in tds),
+            [d.device for d in devs] if scope in (Scope.ROOM, Scope.DEVICE) else None,
+        )
         for td in tds:
             for p0, p1 in td.periods:
                 for wd, hour, ms in _hour_slices(p0, p1, tz):
@@ -100,7 +129,14 @@ def heatmap(s: Session, scope: Scope, ident: str, from_: date, to: date, now_ms:
                         if a < b:
                             for wd, hour, ms in _hour_slices(a, b, tz):
                                 in_use[(wd, hour)] += ms
-    cells = [{"weekday": wd, "hour": h, "available_s": available[(wd, h)] / 1000, "in_use_s": in_use[(wd, h)] / 1000,
-              "utilization": round(in_use[(wd, h)] / available[(wd, h)], 6)}
-             for wd, h in sorted(available)]  # fmt: skip
+    cells = [
+        {
+            "weekday": wd,
+            "hour": h,
+            "available_s": available[(wd, h)] / 1000,
+            "in_use_s": in_use[(wd, h)] / 1000,
+            "utilization": round(in_use[(wd, h)] / available[(wd, h)], 6),
+        }
+        for wd, h in sorted(available)
+    ]
     return {"scope": scope.value, "id": ident, "from": from_.isoformat(), "to": to.isoformat(), "cells": cells}

@@ -26,9 +26,15 @@ def month_row(school: str, month: str, days: Sequence[Any]) -> dict[str, Any]:
     """The month row of a school's day rows of that month (objects or rows with the school-day columns)."""
     ordered = sorted(days, key=lambda r: r.day)
     out: dict[str, Any] = {name: sum(int(getattr(r, name)) for r in ordered) for name in ADDITIVE}
-    out |= {"school": school, "month": month, "first_day": ordered[0].day, "last_day": ordered[-1].day,
-            "first_continued": int(ordered[0].continued), "devices": max(int(r.devices) for r in ordered),
-            "used_bits": or_bits([str(r.used_bits) for r in ordered])}  # fmt: skip
+    out |= {
+        "school": school,
+        "month": month,
+        "first_day": ordered[0].day,
+        "last_day": ordered[-1].day,
+        "first_continued": int(ordered[0].continued),
+        "devices": max(int(r.devices) for r in ordered),
+        "used_bits": or_bits([str(r.used_bits) for r in ordered]),
+    }
     return out
 
 
@@ -39,8 +45,9 @@ def refresh_months(s: Session, school: str, months: Sequence[str]) -> None:
     for month in sorted(set(months)):
         q = select(d.day, d.devices, d.used_bits, *_figures(d))
         by_month[month] = list(s.execute(q.where(d.school == school, d.day >= f"{month}-01", d.day <= f"{month}-31")))
-    s.execute(delete(SchoolMonthRollup).where(SchoolMonthRollup.school == school,
-                                              SchoolMonthRollup.month.in_(list(by_month))))  # fmt: skip
+    s.execute(
+        delete(SchoolMonthRollup).where(SchoolMonthRollup.school == school, SchoolMonthRollup.month.in_(list(by_month)))
+    )
     rows = [month_row(school, month, days) for month, days in by_month.items() if days]
     if rows:
         s.execute(insert(SchoolMonthRollup), rows)
@@ -73,14 +80,20 @@ def range_rows(s: Session, codes: list[str] | None, first: date, last: date) -> 
     m, d = SchoolMonthRollup, SchoolDayRollup
     mine_m = of_schools(m.school, codes)
     whole = (m.first_day >= a) & (m.last_day <= b)
-    parts = [select(m.school, m.first_day.label("day"), *_figures(m), m.first_continued, m.devices, m.used_bits)
-             .where(mine_m, m.month >= a[:7], m.month <= b[:7], whole)]  # fmt: skip
+    parts = [
+        select(m.school, m.first_day.label("day"), *_figures(m), m.first_continued, m.devices, m.used_bits).where(
+            mine_m, m.month >= a[:7], m.month <= b[:7], whole
+        )
+    ]
     for month in sorted(
         {a[:7], b[:7]}
     ):  # months inside the range are always whole; every month with day rows has a row
         partial = list(s.scalars(select(m.school).where(mine_m, m.month == month, ~whole)))
         if partial:
             lo, hi = max(a, f"{month}-01"), min(b, f"{month}-31")
-            parts.append(select(d.school, d.day, *_figures(d), d.continued.label("first_continued"), d.devices,
-                                d.used_bits).where(d.school.in_(partial), d.day >= lo, d.day <= hi))  # fmt: skip
+            parts.append(
+                select(
+                    d.school, d.day, *_figures(d), d.continued.label("first_continued"), d.devices, d.used_bits
+                ).where(d.school.in_(partial), d.day >= lo, d.day <= hi)
+            )
     return union_all(*parts).subquery()

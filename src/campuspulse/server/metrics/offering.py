@@ -52,16 +52,21 @@ def offering_counts(
 
     `required` maps a school to its required experiments (all grades); `done` holds (school, class, code).
     """
-    out: dict[str, dict[tuple[object, ...], Count]] = {k: defaultdict(Count) for k in
-                                                       ("type", "subject", "grade", "school", "class")}  # fmt: skip
+    out: dict[str, dict[tuple[object, ...], Count]] = {
+        k: defaultdict(Count) for k in ("type", "subject", "grade", "school", "class")
+    }
     for c in classes:
         for exp in required.get(c.school, []):
             if exp.grade != c.grade:
                 continue
             hit = (c.school, c.name, exp.code) in done
-            for kind, key in (("type", (exp.type,)), ("subject", (exp.type, exp.subject)),
-                              ("grade", (exp.type, c.grade)), ("school", (exp.type, c.school)),
-                              ("class", (exp.type, c.school, c.name))):  # fmt: skip
+            for kind, key in (
+                ("type", (exp.type,)),
+                ("subject", (exp.type, exp.subject)),
+                ("grade", (exp.type, c.grade)),
+                ("school", (exp.type, c.school)),
+                ("class", (exp.type, c.school, c.name)),
+            ):
                 count = out[kind][key]
                 count.required += 1
                 count.done += hit

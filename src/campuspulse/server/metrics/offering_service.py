@@ -63,8 +63,10 @@ def _required(
             edition = chosen[school.code].get(subject)
             if edition is None:
                 if len(editions) > 1:
-                    raise Conflict(f"school {school.code!r} has no textbook edition for {subject} and the catalog has "
-                                   f"{sorted(editions)}; PUT /api/v1/schools/{school.code}/editions")  # fmt: skip
+                    raise Conflict(
+                        f"school {school.code!r} has no textbook edition for {subject} and the catalog has "
+                        f"{sorted(editions)}; PUT /api/v1/schools/{school.code}/editions"
+                    )
                 edition = next(iter(editions))
             reqs += [Required(i.code, i.subject, i.grade, i.type) for i in editions.get(edition, [])]
         out[school.code] = reqs
@@ -98,14 +100,16 @@ def offering_rate(s: Session, scope: Scope, ident: str, term: str, include_optio
     classes = [c for sc in schools for c in _classes(sc, recorded[sc.code])]
     counts = offering_counts(classes, _required(s, schools, catalog_term, include_optional), done)
     out: dict[str, Any] = {
-        "scope": scope.value, "id": ident,
+        "scope": scope.value,
+        "id": ident,
         "term": {"term": term, "catalog_term": catalog_term, "from": first, "to": last},
-        "include_optional": include_optional, "classes": len(classes),
+        "include_optional": include_optional,
+        "classes": len(classes),
         "by_type": [c.row(type=k[0]) for k, c in sorted(counts["type"].items())],
         "by_subject": [c.row(type=k[0], subject=k[1]) for k, c in sorted(counts["subject"].items())],
         "by_grade": [c.row(type=k[0], grade=k[1]) for k, c in sorted(counts["grade"].items())],
         "by_school": [c.row(type=k[0], school=k[1]) for k, c in sorted(counts["school"].items())],
-    }  # fmt: skip
+    }
     if scope is Scope.SCHOOL:
         order = {c.name: i for i, c in enumerate(classes)}
         rows = sorted(counts["class"].items(), key=lambda kv: (kv[0][0], order[str(kv[0][2])]))

@@ -32,8 +32,9 @@ class ReadingsStore:
     ) -> dict[str, list[tuple[int, float]]]:
         """field → [(ts_ms, value)] of one device over [from, to), averaged down to at most `max_points` each."""
         prefix = f"{READING_MEASUREMENT}_"
-        match = (f'{{__name__=~"{prefix}.+",__name__!="{prefix}seq",school="{_label(school)}",'
-                 f'device="{_label(device)}"}}')  # fmt: skip
+        match = (
+            f'{{__name__=~"{prefix}.+",__name__!="{prefix}seq",school="{_label(school)}",device="{_label(device)}"}}'
+        )
         params = {"match[]": match, "start": f"{from_ms / 1000:.3f}", "end": f"{(to_ms - 1) / 1000:.3f}"}
         try:
             r = httpx.get(f"{self.url}/api/v1/export", params=params, timeout=self.timeout_s)
@@ -44,8 +45,9 @@ class ReadingsStore:
         for line in r.content.splitlines():
             row = orjson.loads(line)
             field = str(row["metric"]["__name__"]).removeprefix(prefix)
-            series[field] += [(t, v) for t, v in zip(row["timestamps"], row["values"], strict=True)
-                              if from_ms <= t < to_ms]  # fmt: skip
+            series[field] += [
+                (t, v) for t, v in zip(row["timestamps"], row["values"], strict=True) if from_ms <= t < to_ms
+            ]
         return {f: _thin(sorted(points), from_ms, to_ms, max_points) for f, points in sorted(series.items())}
 
 

@@ -38,9 +38,11 @@ def school_segments(
 ) -> dict[str, DeviceSegments]:
     """A school's segments (of `devices`, default all) that end at or after `lo` and start before `hi`."""
     per_device: dict[str, list[Interval]] = defaultdict(list)
-    q = (select(StateSegment.device, StateSegment.start_ms, StateSegment.end_ms, StateSegment.state)
-         .where(StateSegment.school == school, StateSegment.end_ms >= lo, StateSegment.start_ms < hi)
-         .order_by(StateSegment.device, StateSegment.start_ms))  # fmt: skip
+    q = (
+        select(StateSegment.device, StateSegment.start_ms, StateSegment.end_ms, StateSegment.state)
+        .where(StateSegment.school == school, StateSegment.end_ms >= lo, StateSegment.start_ms < hi)
+        .order_by(StateSegment.device, StateSegment.start_ms)
+    )
     if devices is not None:
         q = q.where(StateSegment.device.in_(devices))
     for device, start, end, state in s.execute(q):
@@ -54,18 +56,32 @@ def day_rows(school: str, devices: list[str], segs: dict[str, DeviceSegments], t
     rows = []
     for device in devices:
         fig, continues = device_day(segs.get(device, empty), td)
-        rows.append({"school": school, "day": td.day, "device": device, "available_ms": fig.available_ms,
-                     "in_use_ms": fig.in_use_ms, "known_ms": fig.known_ms, "sessions": fig.sessions,
-                     "used_periods": fig.used_periods, "available_periods": fig.available_periods,
-                     "continues_from": continues})  # fmt: skip
+        rows.append(
+            {
+                "school": school,
+                "day": td.day,
+                "device": device,
+                "available_ms": fig.available_ms,
+                "in_use_ms": fig.in_use_ms,
+                "known_ms": fig.known_ms,
+                "sessions": fig.sessions,
+                "used_periods": fig.used_periods,
+                "available_periods": fig.available_periods,
+                "continues_from": continues,
+            }
+        )
     return rows
 
 
 def school_day(school: str, day: str, rows: list[dict]) -> dict:
     """The school-day row of one day's device rows (which come in the order of device ids)."""
-    out: dict = {"school": school, "day": day, "devices": len(rows),
-                 "continued": sum(r["continues_from"] is not None for r in rows),
-                 "used_bits": "".join("1" if r["in_use_ms"] > 0 else "0" for r in rows)}  # fmt: skip
+    out: dict = {
+        "school": school,
+        "day": day,
+        "devices": len(rows),
+        "continued": sum(r["continues_from"] is not None for r in rows),
+        "used_bits": "".join("1" if r["in_use_ms"] > 0 else "0" for r in rows),
+    }
     for name in ("available_ms", "in_use_ms", "known_ms", "sessions", "used_periods", "available_periods"):
         out[name] = sum(r[name] for r in rows)
     return out
@@ -107,8 +123,11 @@ def refresh_stale(engine: Engine, now_ms: int | None = None, limit: int = 500) -
     """Recompute stale days that have ended (up to `limit` school-days); the number recomputed."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     with Session(engine) as s:
-        stale = s.execute(select(StaleDay.school, StaleDay.day, StaleDay.marked)
-                          .order_by(StaleDay.school, StaleDay.day).limit(limit * 4)).all()  # fmt: skip
+        stale = s.execute(
+            select(StaleDay.school, StaleDay.day, StaleDay.marked)
+            .order_by(StaleDay.school, StaleDay.day)
+            .limit(limit * 4)
+        ).all()
     by_school: dict[str, list[tuple[str, int]]] = defaultdict(list)
     tzs: dict[str, ZoneInfo] = {}
     done = 0
@@ -133,9 +152,12 @@ def refresh_stale(engine: Engine, now_ms: int | None = None, limit: int = 500) -
 
 
 def rebuild(
-    engine: Engine, first: date, last: date, schools: list[str] | None = None,
+    engine: Engine,
+    first: date,
+    last: date,
+    schools: list[str] | None = None,
     progress: Callable[[str, int], None] | None = None,
-) -> int:  # fmt: skip
+) -> int:
     """Recompute every school's rollups from `first` to `last`; calls `progress(school, rows)` per school."""
     with Session(engine) as s:
         codes = schools or list(s.scalars(select(School.code).order_by(School.code)))
@@ -191,8 +213,18 @@ def advance(engine: Engine, now_ms: int | None = None, max_days: int = 31) -> in
 
 def trusted_days(s: Session, schools: list[str], first: str, last: str) -> set[tuple[str, str]]:
     """(school, day) pairs from `first` to `last` whose rollups are complete and current."""
-    rolled = set(s.execute(select(RolledDay.school, RolledDay.day).where(
-        RolledDay.school.in_(schools), RolledDay.day >= first, RolledDay.day <= last)).all())  # fmt: skip
-    stale = set(s.execute(select(StaleDay.school, StaleDay.day).where(
-        StaleDay.school.in_(schools), StaleDay.day >= first, StaleDay.day <= last)).all())  # fmt: skip
+    rolled = set(
+        s.execute(
+            select(RolledDay.school, RolledDay.day).where(
+                RolledDay.school.in_(schools), RolledDay.day >= first, RolledDay.day <= last
+            )
+        ).all()
+    )
+    stale = set(
+        s.execute(
+            select(StaleDay.school, StaleDay.day).where(
+                StaleDay.school.in_(schools), StaleDay.day >= first, StaleDay.day <= last
+            )
+        ).all()
+    )
     return {(a, b) for a, b in rolled} - {(a, b) for a, b in stale}

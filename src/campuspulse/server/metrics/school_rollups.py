@@ -55,9 +55,14 @@ def rolled_schools(s: Session, schools: list[str], first: date, last: date, ever
 
 
 def pool_school_days(
-    s: Session, schools: dict[str, Any], first: date, last: date, key_of: Any,
-    bucket: Callable[[str], str] | None, everyone: bool = False,
-) -> Pooled:  # fmt: skip
+    s: Session,
+    schools: dict[str, Any],
+    first: date,
+    last: date,
+    key_of: Any,
+    bucket: Callable[[str], str] | None,
+    everyone: bool = False,
+) -> Pooled:
     """Pooled figures of these schools from their school-day rollups from `first` to `last` (keyed by `key_of`
     of the school, or by the time `bucket` of the day); `everyone`: the schools are all there are."""
     if bucket is not None:
@@ -67,9 +72,15 @@ def pool_school_days(
     out = Pooled(defaultdict(UtilizationFigures), defaultdict(int), defaultdict(int))
     if s.get_bind().dialect.name == "postgresql":  # devices used and the first row's continued in the same pass
         sums = [func.sum(getattr(p, name)) for name in ADDITIVE]
-        rows = s.execute(select(p.school, *sums, func.max(p.devices), func.bit_count(func.bit_or(p.used_bits)),
-                                func.array_agg(aggregate_order_by(p.first_continued, p.day))[1])
-                         .group_by(p.school)).all()  # fmt: skip
+        rows = s.execute(
+            select(
+                p.school,
+                *sums,
+                func.max(p.devices),
+                func.bit_count(func.bit_or(p.used_bits)),
+                func.array_agg(aggregate_order_by(p.first_continued, p.day))[1],
+            ).group_by(p.school)
+        ).all()
     else:
         rows = _aggregate(s.execute(select(p)).all())
     seen: set[str] = set()
@@ -89,13 +100,21 @@ def pool_school_days(
         out.used[key] += int(used)
         seen.add(code)
     for key, (avail, in_use, known, used_p, avail_p, sessions) in sums.items():
-        out.figures[key].add(UtilizationFigures(available_ms=avail, in_use_ms=in_use, known_ms=known,
-                                                used_periods=used_p, available_periods=avail_p,
-                                                sessions=sessions))  # fmt: skip
+        out.figures[key].add(
+            UtilizationFigures(
+                available_ms=avail,
+                in_use_ms=in_use,
+                known_ms=known,
+                used_periods=used_p,
+                available_periods=avail_p,
+                sessions=sessions,
+            )
+        )
     missing = [c for c in codes if c not in seen]  # no teaching day in the range: the devices still count
     if missing:
-        for code, n in s.execute(select(Device.school, func.count()).where(Device.school.in_(missing))
-                                 .group_by(Device.school)):  # fmt: skip
+        for code, n in s.execute(
+            select(Device.school, func.count()).where(Device.school.in_(missing)).group_by(Device.school)
+        ):
             key = key_of(schools[code])
             out.figures[key]
             out.devices[key] += int(n)
@@ -121,19 +140,39 @@ def _pool_by_time(s: Session, codes: list[str], first: date, last: date, bucket:
     when that day has the same key, and devices used are OR-ed over the key's days per school."""
     r = SchoolDayRollup
     out = Pooled(defaultdict(UtilizationFigures), defaultdict(int), defaultdict(int))
-    q = (select(r.school, r.day, r.available_ms, r.in_use_ms, r.known_ms, r.sessions, r.used_periods,
-                r.available_periods, r.continued, r.devices, r.used_bits)
-         .where(r.school.in_(codes), r.day >= first.isoformat(), r.day <= last.isoformat())
-         .order_by(r.school, r.day))  # fmt: skip
+    q = (
+        select(
+            r.school,
+            r.day,
+            r.available_ms,
+            r.in_use_ms,
+            r.known_ms,
+            r.sessions,
+            r.used_periods,
+            r.available_periods,
+            r.continued,
+            r.devices,
+            r.used_bits,
+        )
+        .where(r.school.in_(codes), r.day >= first.isoformat(), r.day <= last.isoformat())
+        .order_by(r.school, r.day)
+    )
     prev: tuple[str, str] | None = None
     bits: dict[tuple[str, str], list[str]] = defaultdict(list)
     devices: dict[tuple[str, str], int] = {}
     for code, day, avail, in_use, known, sessions, used_p, avail_p, continued, n, used_bits in s.execute(q):
         key = bucket(day)
         same = prev is not None and prev[0] == code and bucket(prev[1]) == key
-        out.figures[key].add(UtilizationFigures(
-            available_ms=int(avail), in_use_ms=int(in_use), known_ms=int(known), used_periods=int(used_p),
-            available_periods=int(avail_p), sessions=int(sessions) - (int(continued) if same else 0)))  # fmt: skip
+        out.figures[key].add(
+            UtilizationFigures(
+                available_ms=int(avail),
+                in_use_ms=int(in_use),
+                known_ms=int(known),
+                used_periods=int(used_p),
+                available_periods=int(avail_p),
+                sessions=int(sessions) - (int(continued) if same else 0),
+            )
+        )
         bits[(code, key)].append(str(used_bits))
         devices[(code, key)] = max(devices.get((code, key), 0), int(n))
         prev = (code, day)

@@ -116,21 +116,46 @@ def _rollup_figures(
     r = DeviceDayRollup
     if bucket is None:
         continued = func.sum(case((r.continues_from >= first_counted, 1), else_=0))
-        cols = [r.device, func.sum(r.available_ms), func.sum(r.in_use_ms), func.sum(r.known_ms), func.sum(r.sessions),
-                func.sum(r.used_periods), func.sum(r.available_periods), continued]  # fmt: skip
+        cols = [
+            r.device,
+            func.sum(r.available_ms),
+            func.sum(r.in_use_ms),
+            func.sum(r.known_ms),
+            func.sum(r.sessions),
+            func.sum(r.used_periods),
+            func.sum(r.available_periods),
+            continued,
+        ]
         q = select(*cols).where(r.school == school, r.device.in_(devices), r.day.in_(days)).group_by(r.device)
         rows = [(row[0], None, *row[1:], None) for row in s.execute(q)]
     else:
-        cols = [r.device, r.day, r.available_ms, r.in_use_ms, r.known_ms, r.sessions, r.used_periods,
-                r.available_periods, literal(0), r.continues_from]  # fmt: skip
+        cols = [
+            r.device,
+            r.day,
+            r.available_ms,
+            r.in_use_ms,
+            r.known_ms,
+            r.sessions,
+            r.used_periods,
+            r.available_periods,
+            literal(0),
+            r.continues_from,
+        ]
         rows = list(s.execute(select(*cols).where(r.school == school, r.device.in_(devices), r.day.in_(days))))
     out = []
     for device, day, a, u, k, sessions, used, periods, cont, continues_from in rows:
         if bucket is not None:
-            cont = int(continues_from is not None and continues_from >= first_counted
-                       and bucket(continues_from) == bucket(day))  # fmt: skip
-        fig = UtilizationFigures(available_ms=int(a), in_use_ms=int(u), known_ms=int(k), used_periods=int(used),
-                                 available_periods=int(periods), sessions=int(sessions) - int(cont or 0))  # fmt: skip
+            cont = int(
+                continues_from is not None and continues_from >= first_counted and bucket(continues_from) == bucket(day)
+            )
+        fig = UtilizationFigures(
+            available_ms=int(a),
+            in_use_ms=int(u),
+            known_ms=int(k),
+            used_periods=int(used),
+            available_periods=int(periods),
+            sessions=int(sessions) - int(cont or 0),
+        )
         out.append((device, bucket(day) if bucket is not None else None, fig))
     return out
 
@@ -173,8 +198,15 @@ def _from_school_days(
         ready = rolled_schools(s, codes, first, last, everyone)
         if not ready:
             continue
-        part = pool_school_days(s, {c: schools[c] for c in ready}, first, last, key_of, time_bucket(group_by),
-                                everyone and len(ready) == len(schools))  # fmt: skip
+        part = pool_school_days(
+            s,
+            {c: schools[c] for c in ready},
+            first,
+            last,
+            key_of,
+            time_bucket(group_by),
+            everyone and len(ready) == len(schools),
+        )
         for key, fig in part.figures.items():
             pooled.figures[key].add(fig)
             pooled.devices[key] += part.devices[key]
@@ -232,9 +264,16 @@ def utilization(
         if t_ms <= f_ms:
             continue
         first, last = local_date(f_ms, tz), local_date(t_ms - 1, tz)
-        calendar = {c.day: c.periods for c in s.scalars(select(CalendarDay).where(
-            CalendarDay.school == code, CalendarDay.day >= (first - timedelta(days=1)).isoformat(),
-            CalendarDay.day <= last.isoformat()))}  # fmt: skip
+        calendar = {
+            c.day: c.periods
+            for c in s.scalars(
+                select(CalendarDay).where(
+                    CalendarDay.school == code,
+                    CalendarDay.day >= (first - timedelta(days=1)).isoformat(),
+                    CalendarDay.day <= last.isoformat(),
+                )
+            )
+        }
         tds = teaching_days(calendar, tz, first, last, clip=(f_ms, t_ms))
         if not tds:
             continue

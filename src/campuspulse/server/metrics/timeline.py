@@ -47,8 +47,15 @@ def device_timeline(s: Session, school: str, device: str, from_: str, to: str, n
     seconds: dict[str, float] = {}
     for p in pieces:
         seconds[p["state"]] = seconds.get(p["state"], 0) + (p["end_ms"] - p["start_ms"]) / 1000
-    return {"school": school, "device": device, "tz": tz_name, "from": format_ts(f_ms), "to": format_ts(t_ms),
-            "pieces": pieces, "seconds": seconds}  # fmt: skip
+    return {
+        "school": school,
+        "device": device,
+        "tz": tz_name,
+        "from": format_ts(f_ms),
+        "to": format_ts(t_ms),
+        "pieces": pieces,
+        "seconds": seconds,
+    }
 
 
 def _piece(state: str, a: int, b: int) -> dict[str, Any]:

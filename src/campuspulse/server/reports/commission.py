@@ -76,10 +76,18 @@ def build(s: Session, scope: Scope, ident: str, first: str, end: str) -> Commiss
         if std.stage in stages:
             standards.append(compliance(s, scope, ident, code))
     return CommissionReport(
-        scope, ident, scope_name(s, scope, ident), first, end, term,
-        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), total[0] if total else {},
-        utilization(s, scope, ident, first, end, by), standards, offering_rate(s, scope, ident, term),
-    )  # fmt: skip
+        scope,
+        ident,
+        scope_name(s, scope, ident),
+        first,
+        end,
+        term,
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        total[0] if total else {},
+        utilization(s, scope, ident, first, end, by),
+        standards,
+        offering_rate(s, scope, ident, term),
+    )
 
 
 def _day_before(day: str) -> str:
@@ -88,16 +96,38 @@ def _day_before(day: str) -> str:
 
 def workbook(r: CommissionReport) -> bytes:
     """The report as XLSX: 说明, then a sheet per indicator, then the formulas."""
-    names = [f"{c['standard']['code']} {c['standard']['version']} {c['standard']['name']}"
-             + (" (sample)" if c["standard"]["sample"] else "") for c in r.standards]  # fmt: skip
-    about = [("report", "commission"), ("scope", r.scope.value), ("id", r.ident), ("name", r.name),
-             ("from", r.first), ("to (exclusive)", r.end), ("term", r.term),
-             ("coverage", r.total.get("coverage")), ("standards", "; ".join(names) or "none"),
-             *((f"rules: {k}", v) for k, v in RULES.items()), ("generated", r.generated)]  # fmt: skip
-    schools = [{"standard": c["standard"]["code"], "version": c["standard"]["version"], **row}
-               for c in r.standards for row in c["schools"]]  # fmt: skip
-    rates = [{"standard": c["standard"]["code"], "version": c["standard"]["version"], "stage": c["standard"]["stage"],
-              **c["summary"]} for c in r.standards]  # fmt: skip
+    names = [
+        f"{c['standard']['code']} {c['standard']['version']} {c['standard']['name']}"
+        + (" (sample)" if c["standard"]["sample"] else "")
+        for c in r.standards
+    ]
+    about = [
+        ("report", "commission"),
+        ("scope", r.scope.value),
+        ("id", r.ident),
+        ("name", r.name),
+        ("from", r.first),
+        ("to (exclusive)", r.end),
+        ("term", r.term),
+        ("coverage", r.total.get("coverage")),
+        ("standards", "; ".join(names) or "none"),
+        *((f"rules: {k}", v) for k, v in RULES.items()),
+        ("generated", r.generated),
+    ]
+    schools = [
+        {"standard": c["standard"]["code"], "version": c["standard"]["version"], **row}
+        for c in r.standards
+        for row in c["schools"]
+    ]
+    rates = [
+        {
+            "standard": c["standard"]["code"],
+            "version": c["standard"]["version"],
+            "stage": c["standard"]["stage"],
+            **c["summary"],
+        }
+        for c in r.standards
+    ]
     gaps = [{"standard": c["standard"]["code"], **g} for c in r.standards for g in c.get("gaps", [])]
     sheets: dict[str, list[dict[str, Any]]] = {
         "使用率": [{**r.total, "key": "total"}, *r.utilization_rows] if r.total else r.utilization_rows,

@@ -20,16 +20,30 @@ KIND = "commission"
 def issue(s: Session, scope: Scope, ident: str, first: str, end: str, by: str) -> IssuedReport:
     """Make the commission report of `scope`/`ident` over [first, end) and keep it as issued."""
     content = workbook(build(s, scope, ident, first, end))
-    row = IssuedReport(kind=KIND, scope=scope.value, ident=ident, period_from=first, period_to=end,
-                       issued_at=datetime.now(UTC), issued_by=by, sha256=hashlib.sha256(content).hexdigest(),
-                       size=len(content), content=content)  # fmt: skip
+    row = IssuedReport(
+        kind=KIND,
+        scope=scope.value,
+        ident=ident,
+        period_from=first,
+        period_to=end,
+        issued_at=datetime.now(UTC),
+        issued_by=by,
+        sha256=hashlib.sha256(content).hexdigest(),
+        size=len(content),
+        content=content,
+    )
     s.add(row)
     s.flush()
     return row
 
 
-def listing(s: Session, within: Select[tuple[str]] | None, scope: Scope | None = None, ident: str | None = None,
-            limit: int = 200) -> Sequence[IssuedReport]:  # fmt: skip
+def listing(
+    s: Session,
+    within: Select[tuple[str]] | None,
+    scope: Scope | None = None,
+    ident: str | None = None,
+    limit: int = 200,
+) -> Sequence[IssuedReport]:
     """Issued reports, newest first, without their content; `within`: only those of these schools' scopes."""
     q = select(IssuedReport).order_by(IssuedReport.issued_at.desc(), IssuedReport.id.desc()).limit(limit)
     if scope is not None:
@@ -75,9 +89,13 @@ def issue_monthly(engine: Engine, today: date) -> int:
     for scope, ident in targets:
         with Session(engine) as s, s.begin():
             s.info["actor"] = "scheduler"
-            exists = select(IssuedReport.id).where(IssuedReport.kind == KIND, IssuedReport.scope == scope.value,
-                                                   IssuedReport.ident == ident, IssuedReport.period_from == first,
-                                                   IssuedReport.period_to == end)  # fmt: skip
+            exists = select(IssuedReport.id).where(
+                IssuedReport.kind == KIND,
+                IssuedReport.scope == scope.value,
+                IssuedReport.ident == ident,
+                IssuedReport.period_from == first,
+                IssuedReport.period_to == end,
+            )
             if s.scalar(exists) is None:
                 issue(s, scope, ident, first, end, "scheduler")
                 done += 1

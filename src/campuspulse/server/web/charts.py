@@ -57,9 +57,13 @@ def heatmap(rows: Sequence[str], columns: Sequence[str], cells: dict[tuple[str, 
 
 
 def timeline(
-    pieces: Sequence[dict[str, object]], start_ms: int, end_ms: int, tz: ZoneInfo, state_names: dict[str, str],
+    pieces: Sequence[dict[str, object]],
+    start_ms: int,
+    end_ms: int,
+    tz: ZoneInfo,
+    state_names: dict[str, str],
     overlay: Sequence[tuple[int, float]] = (),
-) -> Markup:  # fmt: skip
+) -> Markup:
     """A strip of state pieces (`state`, `start_ms`, `end_ms`) over [start, end) with local time ticks, and a
     reading's line drawn over it (scaled to its largest value)."""
     width, strip_h = 960, 34
@@ -89,8 +93,10 @@ def timeline(
     while (ms := int(tick.timestamp() * 1000)) < end_ms:
         if ms >= start_ms:
             label = tick.strftime("%m-%d") if day else tick.strftime("%H:%M")
-            out.append(f'<line x1="{x(ms)}" x2="{x(ms)}" y1="0" y2="{strip_h + 4}" class="tick"/>'
-                       f'<text x="{x(ms) + 2}" y="{strip_h + 16}" class="axis">{label}</text>')  # fmt: skip
+            out.append(
+                f'<line x1="{x(ms)}" x2="{x(ms)}" y1="0" y2="{strip_h + 4}" class="tick"/>'
+                f'<text x="{x(ms) + 2}" y="{strip_h + 16}" class="axis">{label}</text>'
+            )
         tick = (tick + step).replace(tzinfo=None).replace(tzinfo=tz)  # wall-clock steps across DST changes
     out.append("</svg>")
     return Markup("".join(out))

@@ -45,11 +45,17 @@ from campuspulse.telemetry import ContractError
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals |= {"percent": charts.percent, "bar": charts.bar, "heatmap": charts.heatmap,
-                          "colours": charts.STATE_COLOURS,
-                          "rules": {"utilization": UTILIZATION_RULES.split(":")[0],
-                                    "compliance": COMPLIANCE_RULES.split(":")[0],
-                                    "offering": OFFERING_RULES.split(":")[0]}}  # fmt: skip
+templates.env.globals |= {
+    "percent": charts.percent,
+    "bar": charts.bar,
+    "heatmap": charts.heatmap,
+    "colours": charts.STATE_COLOURS,
+    "rules": {
+        "utilization": UTILIZATION_RULES.split(":")[0],
+        "compliance": COMPLIANCE_RULES.split(":")[0],
+        "offering": OFFERING_RULES.split(":")[0],
+    },
+}
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
@@ -57,8 +63,9 @@ def _render(request: Request, name: str, status_code: int = 200, **context: Any)
     t = Text(lang_of(request))
     query = {k: v for k, v in request.query_params.items() if k != "lang"}
     query["lang"] = "en" if t.lang == "zh" else "zh"
-    response = templates.TemplateResponse(request, name, {"t": t, "other_lang_query": urlencode(query), **context},
-                                          status_code=status_code)  # fmt: skip
+    response = templates.TemplateResponse(
+        request, name, {"t": t, "other_lang_query": urlencode(query), **context}, status_code=status_code
+    )
     if request.query_params.get("lang") == t.lang:
         response.set_cookie("lang", t.lang, max_age=365 * 86400, samesite="lax", path="/")
     return response
@@ -91,8 +98,9 @@ def login_form(request: Request, next: str | None = None, expired: int = 0) -> R
 
 def _login_page(request: Request, code: int, next_path: str | None, error: str | None, username: str = "") -> Response:
     csrf = csrf_token()
-    response = _render(request, "login.html", code, next=safe_next(next_path), csrf=csrf, error=error,
-                       username=username)  # fmt: skip
+    response = _render(
+        request, "login.html", code, next=safe_next(next_path), csrf=csrf, error=error, username=username
+    )
     set_csrf(request, response, csrf)
     return response
 
@@ -124,8 +132,12 @@ def login(
         return _login_page(request, code, next, error, username)
     ttl: timedelta = request.app.state.access_token_ttl
     response = RedirectResponse(safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
-    start_session(request, response, credentials.issue_access_token(user, request.app.state.jwt_key, ttl),
-                  int(ttl.total_seconds()))  # fmt: skip
+    start_session(
+        request,
+        response,
+        credentials.issue_access_token(user, request.app.state.jwt_key, ttl),
+        int(ttl.total_seconds()),
+    )
     return response
 
 
@@ -167,9 +179,14 @@ def school_page(request: Request, db: Db, school: str, to: str | None = None) ->
         period = views.period_of(request.query_params.get("from"), to or tomorrow, _today(request))
         v = views.school_view(db, user, school, period, int(time.time() * 1000))
         district = db.get(Region, v["school"].district)
-        return {"v": v, "period": period, "district_name": district.name if district else v["school"].district,
-                "live": f"/ui/live?{urlencode({'school': school})}",
-                **_weekday_grid(v["heat"], Text(lang_of(request))), **_class_grid(v["offering"])}  # fmt: skip
+        return {
+            "v": v,
+            "period": period,
+            "district_name": district.name if district else v["school"].district,
+            "live": f"/ui/live?{urlencode({'school': school})}",
+            **_weekday_grid(v["heat"], Text(lang_of(request))),
+            **_class_grid(v["offering"]),
+        }
 
     return _page(request, "school.html", user, build)
 
@@ -178,8 +195,10 @@ def _weekday_grid(heat: dict[tuple[str, int], float | None], t: Text) -> dict[st
     """Heatmap cells keyed by weekday name; the weekend only where something was taught."""
     labels = t("weekdays").split(",")
     shown = [wd for wd in range(1, 8) if wd <= 5 or any(k[1] == wd for k in heat)]
-    return {"weekdays": [labels[wd - 1] for wd in shown],
-            "heat": {(room, labels[wd - 1]): rate for (room, wd), rate in heat.items()}}  # fmt: skip
+    return {
+        "weekdays": [labels[wd - 1] for wd in shown],
+        "heat": {(room, labels[wd - 1]): rate for (room, wd), rate in heat.items()},
+    }
 
 
 def _class_grid(offering: dict[str, Any]) -> dict[str, Any]:
@@ -187,8 +206,10 @@ def _class_grid(offering: dict[str, Any]) -> dict[str, Any]:
     by_class: dict[str, dict[str, Any]] = {}
     for r in offering.get("by_class", []):
         by_class.setdefault(str(r["class"]), {})[str(r["type"])] = r
-    return {"by_class": list(by_class.items()),
-            "class_types": sorted({ty for cells in by_class.values() for ty in cells})}  # fmt: skip
+    return {
+        "by_class": list(by_class.items()),
+        "class_types": sorted({ty for cells in by_class.values() for ty in cells}),
+    }
 
 
 def _hours(seconds: float) -> str:
@@ -196,8 +217,9 @@ def _hours(seconds: float) -> str:
 
 
 @router.get("/schools/{school}/devices/{device}")
-def device_page(request: Request, db: Db, school: str, device: str, day: str | None = None,
-                span: str = "day") -> Response:  # fmt: skip
+def device_page(
+    request: Request, db: Db, school: str, device: str, day: str | None = None, span: str = "day"
+) -> Response:
     """A device's state timeline for a day or a week, its figures and its agent's health."""
     user = page_principal(request, db)
 
@@ -223,11 +245,19 @@ def device_page(request: Request, db: Db, school: str, device: str, day: str | N
         hi = views.local_midnight(end, tz)
         names = {s: Text(lang_of(request)).state(s) for s in charts.STATE_COLOURS}
         field, overlay, note = _readings(request, school, device, lo, hi)
-        return {"school": sc, "device": dev, "day": first.isoformat(), "span": "week" if width == 7 else "day",
-                "line": line, "strip": charts.timeline(line["pieces"], lo, hi, tz, names, overlay), "hours": _hours,
-                "reading": {"field": field, "max": max((v for _, v in overlay), default=None), "note": note},
-                "figures": rows[0] if rows else {}, "agents": [health.agent_health(db, dev.agent)],
-                "live": f"/ui/live?{urlencode({'school': school})}"}  # fmt: skip
+        return {
+            "school": sc,
+            "device": dev,
+            "day": first.isoformat(),
+            "span": "week" if width == 7 else "day",
+            "line": line,
+            "strip": charts.timeline(line["pieces"], lo, hi, tz, names, overlay),
+            "hours": _hours,
+            "reading": {"field": field, "max": max((v for _, v in overlay), default=None), "note": note},
+            "figures": rows[0] if rows else {},
+            "agents": [health.agent_health(db, dev.agent)],
+            "live": f"/ui/live?{urlencode({'school': school})}",
+        }
 
     return _page(request, "device.html", user, build)
 
@@ -259,8 +289,9 @@ def report_file(request: Request, db: Db, scope: Scope, id: str = "") -> Respons
     user = page_principal(request, db)
     r = _report(request, db, user, scope, id)
     name = f"campuspulse-commission-{scope.value}-{id or 'city'}-{r.first}.xlsx"
-    return Response(commission.workbook(r), media_type=XLSX,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+    return Response(
+        commission.workbook(r), media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 def _readings(request: Request, school: str, device: str, lo: int, hi: int) -> tuple[str, list, str]:
@@ -284,7 +315,8 @@ def _marker(engine: Any, user: Principal, school: str | None) -> tuple[int, int]
     """What changes when records arrive for the schools a page shows: settled seq and last-seen of their agents."""
     with Session(engine) as s:
         q = select(func.coalesce(func.sum(AgentProgress.max_seq), 0), func.count(Agent.last_seen)).join(
-            Agent, Agent.id == AgentProgress.agent)  # fmt: skip
+            Agent, Agent.id == AgentProgress.agent
+        )
         within = readable_schools(s, user)
         if within is not None:
             q = q.where(Agent.school.in_(within))

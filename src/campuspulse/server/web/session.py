@@ -63,8 +63,9 @@ def set_csrf(request: Request, response: Response, token: str) -> None:
 
 def start_session(request: Request, response: Response, token: str, max_age_s: int) -> None:
     """Keep the access token in the session cookie."""
-    response.set_cookie(SESSION_COOKIE, token, max_age=max_age_s, httponly=True, samesite="strict",
-                        secure=secure(request), path="/")  # fmt: skip
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=max_age_s, httponly=True, samesite="strict", secure=secure(request), path="/"
+    )
     response.delete_cookie(CSRF_COOKIE, path="/ui")
 
 

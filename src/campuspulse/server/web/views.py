@@ -139,8 +139,15 @@ def region_view(s: Session, p: Principal, region: str | None, period: Period) ->
         summary.standards_met += r.standards_met
         summary.standards_applying += r.standards_applying
         summary.required, summary.done = summary.required + r.required, summary.done + r.done
-    return {"scope": scope.value, "id": ident, "name": name, "by_district": by_district, "rows": ranked,
-            "summary": summary, "standards": standards}  # fmt: skip
+    return {
+        "scope": scope.value,
+        "id": ident,
+        "name": name,
+        "by_district": by_district,
+        "rows": ranked,
+        "summary": summary,
+        "standards": standards,
+    }
 
 
 WEEKDAYS = 7
@@ -181,10 +188,19 @@ def school_view(s: Session, p: Principal, school: str, period: Period, now_ms: i
         else {"devices": [], "teaching_days": 10}
     )
     agents = {d.agent for d in devices}
-    return {"school": sc, "period": period, "total": total[0] if total else {}, "devices": devices,
-            "per_device": per_device, "rooms": rooms, "heat": room_weekdays(s, school, rooms, period),
-            "idle": idle, "checks": checks, "offering": offering_rate(s, Scope.SCHOOL, school, period.term),
-            "agents": [health.agent_health(s, a) for a in sorted(agents)]}  # fmt: skip
+    return {
+        "school": sc,
+        "period": period,
+        "total": total[0] if total else {},
+        "devices": devices,
+        "per_device": per_device,
+        "rooms": rooms,
+        "heat": room_weekdays(s, school, rooms, period),
+        "idle": idle,
+        "checks": checks,
+        "offering": offering_rate(s, Scope.SCHOOL, school, period.term),
+        "agents": [health.agent_health(s, a) for a in sorted(agents)],
+    }
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> int:
