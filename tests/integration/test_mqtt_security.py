@@ -21,6 +21,7 @@ from campuspulse.cli import app as cli
 from campuspulse.collector.service import Collector
 from campuspulse.edge.agent import EdgeAgent
 from campuspulse.edge.provision import set_password
+from campuspulse.edge.settings import AgentRoleSettings
 from campuspulse.server.inventory import service as inventory
 from campuspulse.settings import MqttSettings, load_settings
 from campuspulse.store.db import make_engine, upgrade
@@ -146,7 +147,7 @@ def broker(tmp_path):
 
 
 def password_of(config: Path) -> str:
-    mqtt_settings = load_settings(config).mqtt
+    mqtt_settings = load_settings(config, AgentRoleSettings).mqtt
     assert mqtt_settings.password is not None
     return mqtt_settings.password.get_secret_value()
 
@@ -154,7 +155,7 @@ def password_of(config: Path) -> str:
 def test_a_provisioned_agent_reaches_the_ledger_over_tls(broker, tmp_path):
     config = broker.provision("a1", "s1")
     broker.reload()
-    settings = load_settings(config)
+    settings = load_settings(config, AgentRoleSettings)
     assert settings.mqtt.tls and settings.mqtt.username == "a1"
     engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
     upgrade(engine)
@@ -242,7 +243,7 @@ def test_no_connection_without_tls_a_password_or_with_a_renewed_one(broker):
 
 def test_an_agent_names_refused_credentials_and_only_those(broker, caplog):
     """A wrong password is logged as refused credentials; a broker that goes away is only unreachable."""
-    settings = load_settings(broker.provision("a1", "s1"))
+    settings = load_settings(broker.provision("a1", "s1"), AgentRoleSettings)
     broker.reload()
     assert settings.agent is not None
     devices = [{"id": "pc1", "poll_s": 0.1, "source": {"driver": "simulated"}}]

@@ -19,6 +19,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 from prometheus_client import Histogram
 
 from campuspulse.backoff import delays
@@ -141,17 +142,18 @@ class Collector:
             self.sink.close()
 
     def _connect(self) -> None:
-        kw: dict[str, object] = {}
+        props, clean_start = None, mqtt.MQTT_CLEAN_START_FIRST_ONLY  # paho's defaults, the only ones of 3.1.1
         if self.settings.protocol == "5":
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = 7 * 24 * 3600
             props.ReceiveMaximum = RECEIVE_MAXIMUM
-            kw = {"clean_start": False, "properties": props}
+            clean_start = False
+        host, port, keepalive = self.settings.host, self.settings.port, self.settings.keepalive_s
         try:
-            self.client.connect(self.settings.host, self.settings.port, self.settings.keepalive_s, **kw)
+            self.client.connect(host, port, keepalive, clean_start=clean_start, properties=props)
         except OSError as exc:  # paho's loop retries; say why meanwhile
-            log.warning("collector: broker %s:%s unreachable (%s)", self.settings.host, self.settings.port, exc)
-            self.client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive_s, **kw)
+            log.warning("collector: broker %s:%s unreachable (%s)", host, port, exc)
+            self.client.connect_async(host, port, keepalive, clean_start=clean_start, properties=props)
 
     def _supervise(self) -> None:
         backoff = delays(1.0, 30.0)
@@ -196,7 +198,9 @@ class Collector:
         prefix = self.settings.topic_prefix
         client.subscribe([(share + subscription(k, prefix), 1) for k in (TopicKind.RECORDS, TopicKind.STATUS)])
 
-    def _on_subscribe(self, _c: mqtt.Client, _u: object, _mid: int, reasons: list[object], _p: object) -> None:
+    def _on_subscribe(
+        self, _c: mqtt.Client, _u: object, _mid: int, reasons: list[ReasonCode], _p: Properties | None
+    ) -> None:
         if any(getattr(r, "is_failure", False) for r in reasons):
             log.error("collector: subscription refused: %s", reasons)
             return
@@ -209,7 +213,9 @@ class Collector:
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         if not self._reset.is_set():
-            self._inbox.put(_Inbound(self._generation, msg.mid, msg.qos, msg.topic, msg.payload))
+            self._inbox.put(
+                _Inbound(self._generation, msg.mid, msg.qos, msg.topic, bytes(msg.payload))
+            )  # no copy of bytes
 
     # the writer ----------------------------------------------------------------------------
     def _take_batch(self) -> list[_Inbound]:

@@ -89,7 +89,7 @@ class TimeSeriesSink:
             rows = self._db.execute("SELECT id, n, body FROM spool ORDER BY id LIMIT 200").fetchall()
         if not rows:
             return None
-        last, n, bodies = rows[0][0], 0, []
+        last, n, bodies = rows[0][0], 0, list[bytes]()
         for rid, count, body in rows:
             if bodies and n + count > self.batch_lines:
                 break
@@ -107,7 +107,7 @@ class TimeSeriesSink:
                 continue
             last, n, body = batch
             try:
-                self._write.write(bucket=self.bucket, org=self.org, record=body, write_precision=WritePrecision.MS)
+                self._write.write(bucket=self.bucket, org=self.org, record=body, write_precision=WritePrecision.MS)  # type: ignore[arg-type]  # the client types its own constant as str
             except Exception as exc:  # the client raises urllib3, socket and ApiException errors alike
                 self.counters.write_errors += 1
                 wait = next(backoff)

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import uvicorn
@@ -17,14 +18,15 @@ from rich.console import Console
 from rich.live import Live
 from rich.progress import Progress
 from rich.table import Table
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from campuspulse.collector.service import Collector
+from campuspulse.collector.service import Collector, CollectorCounters
 from campuspulse.demo.campus import TZ, SimSchool, build_campus, live_periods, local_now, teaching_days
 from campuspulse.demo.ledger_data import provision_campus
 from campuspulse.drivers.simulated import SimulatedDevice
 from campuspulse.edge.agent import EdgeAgent
-from campuspulse.edge.settings import AgentSettings
+from campuspulse.edge.settings import AgentSettings, DeviceSettings
 from campuspulse.server.access.principals import Scope
 from campuspulse.server.app import create_app
 from campuspulse.server.inventory.standards import list_standards
@@ -71,20 +73,22 @@ def _agent_settings(
         heartbeat_s=HEARTBEAT_S,
         batch_size=1000,
         devices=[
-            {
-                "id": d.id,
-                "poll_s": POLL_S,
-                "reading_every_s": READING_S,
-                "source": {
-                    "driver": "simulated",
-                    "tz": TZ,
-                    "periods": [list(p) for p in sc.periods],
-                    "use_share": d.use_share,
-                    "seed": f"{sc.code}/{d.id}",
-                    "open_hours": ["07:00", "18:00"],
-                    "day_overrides": {today: [list(p) for p in today_periods]},
-                },
-            }
+            DeviceSettings.model_validate(
+                {
+                    "id": d.id,
+                    "poll_s": POLL_S,
+                    "reading_every_s": READING_S,
+                    "source": {
+                        "driver": "simulated",
+                        "tz": TZ,
+                        "periods": [list(p) for p in sc.periods],
+                        "use_share": d.use_share,
+                        "seed": f"{sc.code}/{d.id}",
+                        "open_hours": ["07:00", "18:00"],
+                        "day_overrides": {today: [list(p) for p in today_periods]},
+                    },
+                }
+            )
             for d in room.devices
         ],
     )
@@ -116,13 +120,15 @@ def _pct(v: object) -> str:
     return "—" if v is None else f"{v:.1%}"
 
 
-def _school_table(engine: object, campus: list[SimSchool], today: str, counters: object, queued: int) -> Table:
+def _school_table(
+    engine: Engine, campus: list[SimSchool], today: str, counters: CollectorCounters, queued: int
+) -> Table:
     tomorrow = (datetime.fromisoformat(today) + timedelta(days=1)).date().isoformat()
     table = Table(title=f"campuspulse demo — today ({today}, {TZ}), refreshed {datetime.now():%H:%M:%S}")
     table.add_column("school", no_wrap=True)
     for col in ("devices used", "avail. h", "in use h", "util.", "coverage", "sessions", "R_item", "达标"):
         table.add_column(col, justify="right")
-    with Session(engine) as s:  # type: ignore[arg-type]
+    with Session(engine) as s:
         rows = utilization(s, Scope.CITY, "", today, tomorrow, GroupBy.SCHOOL)
         equipped = {}
         for std in list_standards(s):
@@ -133,17 +139,17 @@ def _school_table(engine: object, campus: list[SimSchool], today: str, counters:
         table.add_row(
             str(r["key"]),
             f"{r['devices_used']}/{r['devices']}",
-            f"{r['available_s'] / 3600:.1f}",
-            f"{r['in_use_s'] / 3600:.1f}",
+            f"{cast(float, r['available_s']) / 3600:.1f}",
+            f"{cast(float, r['in_use_s']) / 3600:.1f}",
             _pct(r["utilization"]),
             _pct(r["coverage"]),
             str(r["sessions"]),
             *equipped.get(str(r["key"]), ("—", "—")),
         )
     table.caption = (
-        f"records stored {counters.records_stored:,} · duplicates {counters.duplicates:,} · "  # type: ignore[attr-defined]
+        f"records stored {counters.records_stored:,} · duplicates {counters.duplicates:,} · "
         f"dead letters {counters.dead_letters} · waiting in agent queues {queued:,}"
-    )  # type: ignore[attr-defined]
+    )
     return table
 
 

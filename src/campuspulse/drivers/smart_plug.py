@@ -134,7 +134,7 @@ class SmartPlugDriver:
                         await mq.publish(f"cmnd/{c.topic}/STATUS", b"8")
                     self._connected.set()
                     async for message in mq.messages:
-                        self._take(str(message.topic), bytes(message.payload))  # type: ignore[arg-type]
+                        self._take(str(message.topic), bytes(message.payload))
             except aiomqtt.MqttError:
                 self._connected.clear()
                 await asyncio.sleep(2)

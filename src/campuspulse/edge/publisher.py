@@ -25,21 +25,28 @@ FINAL_DRAIN_S = 5.0
 REFUSED = {4, 5, 134, 135}  # bad username or password, not authorized (MQTT 3.1.1 and 5)
 
 
-def mqtt_client_args(mqtt: MqttSettings, client_id: str) -> dict[str, object]:
-    """Keyword arguments for `aiomqtt.Client` from the mqtt settings."""
-    args: dict[str, object] = {
-        "hostname": mqtt.host,
-        "port": mqtt.port,
-        "identifier": client_id,
-        "keepalive": mqtt.keepalive_s,
-        "protocol": aiomqtt.ProtocolVersion.V5 if mqtt.protocol == "5" else aiomqtt.ProtocolVersion.V311,
-    }
-    if mqtt.username:
-        args["username"] = mqtt.username
-        args["password"] = mqtt.password.get_secret_value() if mqtt.password else None
-    if mqtt.tls:
-        args["tls_context"] = ssl.create_default_context(cafile=str(mqtt.ca_file) if mqtt.ca_file else None)
-    return args
+def mqtt_client(mqtt: MqttSettings, client_id: str, will: aiomqtt.Will | None = None) -> aiomqtt.Client:
+    """An `aiomqtt.Client` for the mqtt settings."""
+    credentials = mqtt.username is not None and mqtt.username != ""
+    return aiomqtt.Client(
+        hostname=mqtt.host,
+        port=mqtt.port,
+        identifier=client_id,
+        keepalive=mqtt.keepalive_s,
+        protocol=aiomqtt.ProtocolVersion.V5 if mqtt.protocol == "5" else aiomqtt.ProtocolVersion.V311,
+        username=mqtt.username if credentials else None,
+        password=mqtt.password.get_secret_value() if credentials and mqtt.password else None,
+        tls_context=ssl.create_default_context(cafile=str(mqtt.ca_file) if mqtt.ca_file else None)
+        if mqtt.tls
+        else None,
+        will=will,
+    )
+
+
+def _code(rc: object) -> int | None:
+    """The number of a CONNACK's return code (an int in MQTT 3.1.1, a ReasonCode in 5)."""
+    value = getattr(rc, "value", rc)
+    return value if isinstance(value, int) else None
 
 
 class Publisher:
@@ -83,9 +90,10 @@ class Publisher:
         if dropped := self.queue.dropped_ranges():
             status["dropped"] = dropped
         if queue:
-            status["queue"] = {"records": len(self.queue), "oldest_ts": self.queue.oldest_ts()}
+            depth: dict[str, object] = {"records": len(self.queue), "oldest_ts": self.queue.oldest_ts()}
             if self.unwritable is not None:
-                status["queue"] |= {"unwritable_since": format_ts(self.unwritable[0]), "held": self.unwritable[1]}
+                depth |= {"unwritable_since": format_ts(self.unwritable[0]), "held": self.unwritable[1]}
+            status["queue"] = depth
         self._status_at = time.monotonic()
         return dumps(status)
 
@@ -95,7 +103,7 @@ class Publisher:
         while not stop.is_set():
             will = aiomqtt.Will(self._topic[TopicKind.STATUS], self._status(False, queue=False), qos=1, retain=True)
             try:
-                async with aiomqtt.Client(**mqtt_client_args(self.mqtt, self.agent), will=will) as client:
+                async with mqtt_client(self.mqtt, self.agent, will) as client:
                     await client.publish(self._topic[TopicKind.STATUS], self._status(True), qos=1, retain=True)
                     await client.subscribe(self._topic[TopicKind.CMD], qos=1)
                     self.connected.set()
@@ -109,7 +117,7 @@ class Publisher:
             except aiomqtt.MqttError as exc:
                 self.connected.clear()
                 wait = next(backoff)
-                if isinstance(exc, MqttConnectError) and int(getattr(exc.rc, "value", exc.rc)) in REFUSED:  # a CONNACK
+                if isinstance(exc, MqttConnectError) and _code(exc.rc) in REFUSED:  # a CONNACK
                     log.error(
                         "agent %s: the broker at %s:%s refused its credentials (%s): check mqtt.username and "
                         "mqtt.password, or provision the agent again; retrying in %.1f s",

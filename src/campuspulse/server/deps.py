@@ -2,7 +2,7 @@
 and file responses."""
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request, Response
 from sqlalchemy.orm import Session
@@ -27,6 +27,7 @@ WriterDep = Annotated[TelemetryWriter, Depends(writer)]
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a row's id")]
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {XLSX: {}}}}  # for OpenAPI
 
 
 def xlsx(data: bytes, filename: str) -> Response:

@@ -47,7 +47,7 @@ def dead_letters(
     limit: int = 100,
     agent: str | None = None,
     school: str | None = None,
-    within: Select[tuple[str]] | None = None,
+    within: Select[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The newest dead letters, optionally of one agent or school, or of the schools `within` selects."""
     q = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)

@@ -216,7 +216,8 @@ class TelemetryWriter:
 
     def _progress(self, s: Session, agent: str) -> AgentProgress:
         self._lock_progress(s, [agent])
-        return s.info["progress"][agent]
+        progress: AgentProgress = s.info["progress"][agent]
+        return progress
 
     def _store(
         self,

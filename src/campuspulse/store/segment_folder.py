@@ -4,26 +4,23 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, func, insert, select, true, tuple_, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, true, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import String
 
 from campuspulse.store.schema import StateSegment
 from campuspulse.store.stale_days import day_window, local_days
-from campuspulse.store.state_segments import EXTENDED, Segment, StateFact, apply_state
+from campuspulse.store.state_segments import EXTENDED, Segment, SegmentLike, StateFact, apply_state
 from campuspulse.telemetry.parsed import ParsedState
 
 _FIELDS = ("state", "start_ms", "end_ms", "last_ts_ms", "first_seq", "last_seq", "records")
 _COLUMNS = [getattr(StateSegment, f) for f in _FIELDS]
-_UPDATE = (
-    update(StateSegment.__table__)
-    .where(StateSegment.__table__.c.id == bindparam("_id"))
-    .values({f: bindparam(f) for f in _FIELDS})
-)
+_TABLE = cast(Table, StateSegment.__table__)
+_UPDATE = update(_TABLE).where(_TABLE.c.id == bindparam("_id")).values({f: bindparam(f) for f in _FIELDS})
 # PostgreSQL: new rows and changes go in by binary COPY (changes through a temporary table, then one UPDATE).
 _COPY_TYPES = ["varchar", "int8", "int8", "int8", "int8", "int8", "int4"]
 _CHANGES = "segment_changes"
@@ -40,11 +37,11 @@ _APPLY_CHANGES = (
 Key = tuple[str, str]  # (school, device)
 
 
-def _values(seg: Segment) -> tuple[Any, ...]:
+def _values(seg: SegmentLike) -> tuple[Any, ...]:
     return (seg.state, seg.start_ms, seg.end_ms, seg.last_ts_ms, seg.first_seq, seg.last_seq, seg.records)
 
 
-def _named(seg: Segment) -> dict[str, Any]:
+def _named(seg: SegmentLike) -> dict[str, Any]:
     return dict(zip(_FIELDS, _values(seg), strict=True))
 
 
@@ -52,7 +49,7 @@ def _named(seg: Segment) -> dict[str, Any]:
 class _Copy:
     """A working copy of a segment: its row id once it has one, and its values as last written."""
 
-    seg: Segment
+    seg: SegmentLike
     key: Key
     agent: str
     row_id: int | None = None
@@ -71,7 +68,7 @@ class SegmentFolder:
 
     def __init__(self, s: Session) -> None:
         self.s = s
-        self._last: dict[Key, Segment | None] = {}
+        self._last: dict[Key, SegmentLike | None] = {}
         self._copies: dict[Key, list[_Copy]] = defaultdict(list)
         self._gone: list[_Copy] = []  # removed, and written before
         self._wanted: set[Key] = set()
@@ -126,7 +123,7 @@ class SegmentFolder:
                 .limit(1)
                 .lateral("newest")
             )
-            rows = self.s.connection().execute(select(*newest.c).select_from(wanted).join(newest, true()))
+            rows = self.s.connection().execute(select(*newest.c).select_from(wanted).join(newest, true())).all()
         else:
             newer = aliased(StateSegment)
             top = (
@@ -173,9 +170,9 @@ class SegmentFolder:
             before = (last.start_ms, last.end_ms) if last is not None else None
             change = apply_state(last, None, fact)
             touched = self._touched[school]
-            if change is EXTENDED and before is not None:
+            if change is EXTENDED and last is not None and before is not None:
                 # Only [ts, end) changed: the end moved, later or (a shorter valid_s) earlier.
-                touched.append((f.ts, max(before[1], last.end_ms)))  # type: ignore[union-attr]
+                touched.append((f.ts, max(before[1], last.end_ms)))
                 return
             touched.append((f.ts, f.ts + fact.valid_ms))
             if before is not None:
@@ -187,9 +184,9 @@ class SegmentFolder:
                 copies.remove(gone)
                 if gone.written is not None:
                     self._gone.append(gone)
-            copies.extend(_Copy(seg, key, agent) for seg in change.created)  # type: ignore[arg-type]
+            copies.extend(_Copy(seg, key, agent) for seg in change.created)
             alive = [g for g in (last, *change.created) if g is not None and g not in change.removed]
-            self._last[key] = max(alive, key=lambda g: g.start_ms) if alive else None  # type: ignore[arg-type]
+            self._last[key] = max(alive, key=lambda g: g.start_ms) if alive else None
             return
         self._touched[school].append((f.ts, f.ts + fact.valid_ms))
         self._fold_on_rows(key, agent, f, fact)
@@ -210,7 +207,7 @@ class SegmentFolder:
         self._touch(school, *change.removed, *change.created)
         for seg in change.removed:
             self.s.delete(seg)
-        self.s.add_all(change.created)  # type: ignore[arg-type]
+        self.s.add_all(change.created)
         self.s.flush()
 
     # writing ----------------------------------------------------------------------------------

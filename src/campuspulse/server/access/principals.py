@@ -89,7 +89,7 @@ def region_districts(s: Session, region: str) -> set[str]:
     return found
 
 
-def readable_schools(s: Session, p: Principal) -> Select[tuple[str]] | None:
+def readable_schools(s: Session, p: Principal) -> Select[str] | None:
     """A query of the school codes `p` may read, or None when it may read every school."""
     if p.scope_kind is ScopeKind.ALL:
         return None

@@ -11,7 +11,7 @@ from campuspulse.server.access.principals import require_admin, require_read, re
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.provisioning import answer
 from campuspulse.server.api.schemas import IdPath
-from campuspulse.server.deps import XLSX, Db, RowId, xlsx
+from campuspulse.server.deps import XLSX_RESPONSE, Db, RowId, xlsx
 from campuspulse.server.errors import Conflict
 from campuspulse.server.inventory import experiments
 from campuspulse.server.inventory.experiments import ExperimentItemIn, ExperimentRecordIn
@@ -74,16 +74,14 @@ def delete_record(school: IdPath, record_id: RowId, db: Db, caller: Caller) -> N
     experiments.delete_record(db, school, record_id)
 
 
-@router.get(
-    "/schools/{school}/experiment-records.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}}
-)
+@router.get("/schools/{school}/experiment-records.xlsx", response_class=Response, responses=XLSX_RESPONSE)
 def export_records(school: IdPath, db: Db, caller: Caller) -> Response:
     """A school's experiment records as an Excel file (the layout the import reads)."""
     require_read(db, caller, school)
     return xlsx(experiments.export_records(db, school), f"{school}-experiment-records.xlsx")
 
 
-@router.get("/templates/experiment-records.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}})
+@router.get("/templates/experiment-records.xlsx", response_class=Response, responses=XLSX_RESPONSE)
 def records_template(_: Caller) -> Response:
     """An empty experiment-records sheet with a sheet explaining each column."""
     return xlsx(experiments.records_template(), "experiment-records-template.xlsx")

@@ -1,7 +1,7 @@
 """Figures: `GET /utilization`, `GET /compliance` and `GET /experiments/offering-rate`."""
 
 import time
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Query
 
@@ -32,8 +32,8 @@ def get_utilization(
     as_of = int(time.time() * 1000)
     require_scope_read(db, caller, scope, id)
     rows = utilization(db, scope, id, from_, to, group_by, period_threshold, as_of)
-    available = sum(float(r["available_s"]) for r in rows)  # type: ignore[arg-type]
-    known = sum(float(r["known_s"]) for r in rows)  # type: ignore[arg-type]
+    available = sum(cast(float, r["available_s"]) for r in rows)
+    known = sum(cast(float, r["known_s"]) for r in rows)
     return {
         "scope": scope.value,
         "id": id,

@@ -17,7 +17,7 @@ from campuspulse.server.access.principals import (
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.provisioning import answer
 from campuspulse.server.api.schemas import EquipmentItemIn, IdPath, RegionIn, RoomIn
-from campuspulse.server.deps import XLSX, Db, xlsx
+from campuspulse.server.deps import XLSX_RESPONSE, Db, xlsx
 from campuspulse.server.inventory import equipment_ledger, service
 from campuspulse.server.inventory.money import fen_to_yuan, yuan_to_fen
 from campuspulse.store.inventory_schema import EquipmentItem
@@ -187,14 +187,14 @@ def list_calendar(
     return {"days": [{"date": d.day, "periods": d.periods} for d in days]}
 
 
-@router.get("/schools/{school}/equipment.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}})
+@router.get("/schools/{school}/equipment.xlsx", response_class=Response, responses=XLSX_RESPONSE)
 def export_equipment(school: IdPath, db: Db, caller: Caller) -> Response:
     """The equipment ledger as an Excel file (the same layout the import reads)."""
     require_read(db, caller, school)
     return xlsx(equipment_ledger.export_ledger(db, school), f"{school}-equipment.xlsx")
 
 
-@router.get("/templates/equipment.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}})
+@router.get("/templates/equipment.xlsx", response_class=Response, responses=XLSX_RESPONSE)
 def equipment_template(_: Caller) -> Response:
     """An empty equipment ledger with a sheet explaining each column."""
     return xlsx(equipment_ledger.template(), "equipment-template.xlsx")

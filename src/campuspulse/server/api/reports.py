@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from campuspulse.server.access.principals import Forbidden, Role, Scope, readable_schools, require_scope_read
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.deps import XLSX, Db, RowId
+from campuspulse.server.deps import XLSX, XLSX_RESPONSE, Db, RowId
 from campuspulse.server.inventory.excel import csv_bytes, write_tables
 from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.offering_service import offering_rate
@@ -51,7 +51,7 @@ def _file(
     return Response(write_tables(sheets, [(k, str(v)) for k, v in about]), media_type=XLSX, headers=headers)
 
 
-FILES = {200: {"content": {"text/csv": {}, XLSX: {}}}}
+FILES: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}, XLSX: {}}}}
 
 
 @router.get("/reports/utilization.{fmt}", response_class=Response, responses=FILES)
@@ -110,7 +110,9 @@ def offering_report(
     """Experiment offering rates as CSV (by class for a school, by school otherwise) or XLSX (every table)."""
     require_scope_read(db, caller, scope, id)
     got = offering_rate(db, scope, id, term, include_optional)
-    tables = {k: got[k] for k in ("by_type", "by_subject", "by_grade", "by_school", "by_class") if k in got}
+    tables: dict[str, list[dict[str, Any]]] = {
+        k: got[k] for k in ("by_type", "by_subject", "by_grade", "by_school", "by_class") if k in got
+    }
     window = got["term"]
     about = [
         ("scope", scope.value),
@@ -155,7 +157,7 @@ def _commission_scope(scope: Scope) -> None:
         raise ContractError(f"reports are made for a school, district or city, not a {scope.value}")
 
 
-@router.get("/reports/commission.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}})
+@router.get("/reports/commission.xlsx", response_class=Response, responses=XLSX_RESPONSE)
 def commission_report(
     db: Db,
     caller: Caller,
@@ -196,7 +198,7 @@ def issued_reports(db: Db, caller: Caller, scope: Scope | None = None, id: str |
     return {"reports": [_issued_out(r) for r in rows]}
 
 
-@router.get("/reports/issued/{report_id}", response_class=Response, responses={200: {"content": {XLSX: {}}}})
+@router.get("/reports/issued/{report_id}", response_class=Response, responses=XLSX_RESPONSE)
 def issued_report(report_id: RowId, db: Db, caller: Caller) -> Response:
     """An issued report's file as issued; `X-Content-SHA256` repeats the hash kept at issue (409 if it was
     altered since)."""

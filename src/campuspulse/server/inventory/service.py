@@ -94,7 +94,7 @@ def put_school(s: Session, code: str, fields: dict[str, Any]) -> bool:
     return _upsert(s, School, code, {"code": code, **fields})
 
 
-def list_schools(s: Session, within: Select[tuple[str]] | None) -> Sequence[School]:
+def list_schools(s: Session, within: Select[str] | None) -> Sequence[School]:
     """Schools, limited to the codes `within` selects (None: all)."""
     q = select(School).order_by(School.code)
     if within is not None:
@@ -147,7 +147,7 @@ def agent_school(s: Session, agent: str) -> str | None:
     return None if row is None else row.school
 
 
-def list_agents(s: Session, within: Select[tuple[str]] | None) -> Sequence[Agent]:
+def list_agents(s: Session, within: Select[str] | None) -> Sequence[Agent]:
     """Agents of the schools `within` selects (None: all)."""
     q = select(Agent).order_by(Agent.school, Agent.id)
     if within is not None:

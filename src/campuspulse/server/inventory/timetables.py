@@ -80,7 +80,7 @@ def get_schedule(s: Session, code: str) -> ScheduleIn:
     row = s.get(DaySchedule, code)
     if row is None:
         raise NotFound(f"no schedule {code!r}; PUT /api/v1/schedules/{code} or import one")
-    return ScheduleIn(name=row.name, stage=row.stage, weekdays=row.weekdays)
+    return ScheduleIn.model_validate({"name": row.name, "stage": row.stage, "weekdays": row.weekdays})
 
 
 def list_schedules(s: Session) -> Sequence[DaySchedule]:

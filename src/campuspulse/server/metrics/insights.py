@@ -3,7 +3,7 @@ hour-of-week pattern of use (in-use share of available time per weekday and loca
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -67,7 +67,7 @@ def idle_equipment(s: Session, scope: Scope, ident: str, teaching_days_n: int, n
 def ranked_rooms(s: Session, scope: Scope, ident: str, from_: str, to: str, limit: int, now_ms: int) -> dict[str, Any]:
     """Rooms by utilization over [from, to): the `limit` most used and the `limit` least used."""
     rows = [r for r in utilization(s, scope, ident, from_, to, GroupBy.ROOM, now_ms=now_ms) if r["available_s"]]
-    rows.sort(key=lambda r: (-(r["utilization"] or 0), str(r["key"])))
+    rows.sort(key=lambda r: (-(cast(float | None, r["utilization"]) or 0), str(r["key"])))
     return {
         "scope": scope.value,
         "id": ident,

@@ -10,6 +10,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, and_, delete, insert, or_, select
@@ -50,7 +51,7 @@ def school_segments(
     return {d: DeviceSegments.of(v) for d, v in per_device.items()}
 
 
-def day_rows(school: str, devices: list[str], segs: dict[str, DeviceSegments], td: TeachingDay) -> list[dict]:
+def day_rows(school: str, devices: list[str], segs: dict[str, DeviceSegments], td: TeachingDay) -> list[dict[str, Any]]:
     """Rollup rows of every device for one teaching day."""
     empty = DeviceSegments.of([])
     rows = []
@@ -73,9 +74,9 @@ def day_rows(school: str, devices: list[str], segs: dict[str, DeviceSegments], t
     return rows
 
 
-def school_day(school: str, day: str, rows: list[dict]) -> dict:
+def school_day(school: str, day: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The school-day row of one day's device rows (which come in the order of device ids)."""
-    out: dict = {
+    out: dict[str, Any] = {
         "school": school,
         "day": day,
         "devices": len(rows),
@@ -99,8 +100,8 @@ def roll_up(s: Session, school: str, days: list[str]) -> int:
     tds = teaching_days(_calendar(s, school), tz, date.fromisoformat(ordered[0]), date.fromisoformat(ordered[-1]))
     tds = [td for td in tds if td.day in set(ordered)]
     devices = list(s.scalars(select(Device.device).where(Device.school == school).order_by(Device.device)))
-    rows: list[dict] = []
-    totals: list[dict] = []
+    rows: list[dict[str, Any]] = []
+    totals: list[dict[str, Any]] = []
     if tds and devices:
         segs = school_segments(s, school, min(td.lower_ms for td in tds), max(td.end_ms for td in tds))
         for td in tds:

@@ -71,21 +71,21 @@ def pool_school_days(
     p = range_rows(s, None if everyone else codes, first, last).c
     out = Pooled(defaultdict(UtilizationFigures), defaultdict(int), defaultdict(int))
     if s.get_bind().dialect.name == "postgresql":  # devices used and the first row's continued in the same pass
-        sums = [func.sum(getattr(p, name)) for name in ADDITIVE]
-        rows = s.execute(
+        totals = [func.sum(getattr(p, name)) for name in ADDITIVE]
+        rows: Sequence[Any] = s.execute(
             select(
                 p.school,
-                *sums,
+                *totals,
                 func.max(p.devices),
                 func.bit_count(func.bit_or(p.used_bits)),
                 func.array_agg(aggregate_order_by(p.first_continued, p.day))[1],
             ).group_by(p.school)
         ).all()
     else:
-        rows = _aggregate(s.execute(select(p)).all())
+        rows = _aggregate(s.execute(select(*p)).all())
     seen: set[str] = set()
     sums: dict[str, list[int]] = {}  # per key: available, in use, known, used periods, available periods, sessions
-    for code, avail, in_use, known, sessions, used_p, avail_p, continued, devices, used, first in rows:
+    for code, avail, in_use, known, sessions, used_p, avail_p, continued, devices, used, first_continued in rows:
         if code not in schools:
             continue
         key = key_of(schools[code])
@@ -95,7 +95,7 @@ def pool_school_days(
         acc[2] += int(known)
         acc[3] += int(used_p)
         acc[4] += int(avail_p)
-        acc[5] += int(sessions) - int(continued) + int(first or 0)
+        acc[5] += int(sessions) - int(continued) + int(first_continued or 0)
         out.devices[key] += int(devices)
         out.used[key] += int(used)
         seen.add(code)

@@ -33,7 +33,7 @@ class UtilizationFigures:
 
     def add(self, other: "UtilizationFigures") -> None:
         """Pool another device's or group's figures into these."""
-        for name in self.__slots__:  # type: ignore[attr-defined]
+        for name in self.__slots__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_row(self, key: str) -> dict[str, object]:

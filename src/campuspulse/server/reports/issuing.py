@@ -39,7 +39,7 @@ def issue(s: Session, scope: Scope, ident: str, first: str, end: str, by: str) -
 
 def listing(
     s: Session,
-    within: Select[tuple[str]] | None,
+    within: Select[str] | None,
     scope: Scope | None = None,
     ident: str | None = None,
     limit: int = 200,
@@ -54,7 +54,7 @@ def listing(
     return rows if within is None else [r for r in rows if _visible(s, r, within)]
 
 
-def _visible(s: Session, r: IssuedReport, within: Select[tuple[str]]) -> bool:
+def _visible(s: Session, r: IssuedReport, within: Select[str]) -> bool:
     readable = set(s.scalars(within))
     if r.scope == Scope.SCHOOL.value:
         return r.ident in readable

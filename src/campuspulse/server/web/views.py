@@ -135,10 +135,10 @@ def region_view(s: Session, p: Principal, region: str | None, period: Period) ->
     ranked = sorted(rows.values(), key=lambda r: (-(r.figures.get("utilization") or -1), r.key))
     summary = RankRow(ident or "city", name, "")
     summary.figures = total[0] if total else {}
-    for r in ranked:
-        summary.standards_met += r.standards_met
-        summary.standards_applying += r.standards_applying
-        summary.required, summary.done = summary.required + r.required, summary.done + r.done
+    for rank in ranked:
+        summary.standards_met += rank.standards_met
+        summary.standards_applying += rank.standards_applying
+        summary.required, summary.done = summary.required + rank.required, summary.done + rank.done
     return {
         "scope": scope.value,
         "id": ident,

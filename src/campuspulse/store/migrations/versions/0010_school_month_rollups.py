@@ -4,6 +4,8 @@ Revision ID: 0010
 Revises: 0009
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -45,7 +47,7 @@ def _fill_from_days() -> None:
     conn = op.get_bind()
     columns = ", ".join(_ADDITIVE)
     days = conn.execute(sa.text(f"SELECT school, day, devices, used_bits, {columns} FROM school_day_rollups"))
-    months: dict[tuple[str, str], list[sa.Row]] = {}
+    months: dict[tuple[str, str], list[sa.Row[Any]]] = {}
     for row in days:
         months.setdefault((row.school, row.day[:7]), []).append(row)
     out = []
@@ -55,7 +57,7 @@ def _fill_from_days() -> None:
         bits = 0
         for r in rows:
             bits |= int(str(r.used_bits).ljust(width, "0") or "0", 2)
-        month_row = {name: sum(int(getattr(r, name)) for r in rows) for name in _ADDITIVE}
+        month_row: dict[str, object] = {name: sum(int(getattr(r, name)) for r in rows) for name in _ADDITIVE}
         month_row |= {
             "school": school,
             "month": month,
