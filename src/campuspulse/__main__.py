@@ -1,5 +1,5 @@
 """`python -m campuspulse` runs the CLI."""
 
-from campuspulse.cli import app
+from campuspulse.cli import main
 
-app()
+main()

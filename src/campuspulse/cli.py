@@ -4,6 +4,7 @@ import asyncio
 import logging
 import re
 import signal
+import sys
 import threading
 from collections.abc import Coroutine
 from datetime import timedelta
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from campuspulse.cli_admin import admin_app, import_app, metrics_app
 from campuspulse.heap import settle_heap
@@ -49,10 +51,30 @@ def _load(path: Path, model: type[S]) -> S:
     return settings
 
 
-def _role(extra: str) -> NoReturn:
-    """Say which extra to install when a role's libraries are missing."""
-    err.print(f"[red]error[/] this install lacks the {extra}'s libraries: pip install 'campuspulse[{extra}]'")
-    raise typer.Exit(2)
+# the extra whose libraries each command needs
+EXTRA_OF = {
+    "agent": "agent",
+    "collector": "collector",
+    "server": "server",
+    "demo": "demo",
+    "admin": "server",
+    "import": "server",
+    "metrics": "server",
+}
+
+
+def main() -> None:
+    """The `campuspulse` command; a library that a command needs but this install lacks names the extra to add."""
+    try:
+        app()
+    except ModuleNotFoundError as exc:
+        command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
+        if exc.name is None or exc.name.startswith("campuspulse") or command not in EXTRA_OF:
+            raise
+        extra = EXTRA_OF[command]
+        needs = f"`campuspulse {command}` needs {exc.name.split('.')[0]}, which this install lacks"
+        err.print(f"[red]error[/] {escape(needs)}: pip install " + escape(f"'campuspulse[{extra}]'"), highlight=False)
+        raise SystemExit(2) from None
 
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:
@@ -84,13 +106,10 @@ def check_config(file: Annotated[Path, typer.Argument(help="the YAML file to che
     except ConfigError as exc:
         _fail(exc)
     models: list[type[ProcessSettings]] = []
-    try:
+    if "agent" in data:  # the agent's settings load its drivers, which only an agent's install has
         from campuspulse.edge.settings import AgentRoleSettings
 
         models.append(AgentRoleSettings)
-    except ImportError:
-        if "agent" in data:
-            _role("agent")
     from campuspulse.collector.settings import CollectorRoleSettings
     from campuspulse.server.settings import ServerRoleSettings
 
@@ -132,13 +151,10 @@ def agent(
     if config is None:
         err.print("[red]error[/] give the agent's config: campuspulse agent -c FILE (or: campuspulse agent provision)")
         raise typer.Exit(2)
-    try:
-        from campuspulse.edge.agent import EdgeAgent
-        from campuspulse.edge.metrics import serve_metrics
-        from campuspulse.edge.queue import QueueUnavailable
-        from campuspulse.edge.settings import AgentRoleSettings
-    except ImportError:
-        _role("agent")
+    from campuspulse.edge.agent import EdgeAgent
+    from campuspulse.edge.metrics import serve_metrics
+    from campuspulse.edge.queue import QueueUnavailable
+    from campuspulse.edge.settings import AgentRoleSettings
 
     settings = _load(config, AgentRoleSettings)
     agent_settings = settings.agent
@@ -203,15 +219,12 @@ def agent_provision(
 @app.command()
 def collector(config: ConfigOpt, verbose: bool = False) -> None:
     """Run the collector: MQTT → validation → dedup → store (and the time-series store, if configured)."""
-    try:
-        from campuspulse.collector.metrics import serve_metrics
-        from campuspulse.collector.service import YOUNG_GC_THRESHOLD, Collector
-        from campuspulse.collector.settings import CollectorRoleSettings
-        from campuspulse.collector.timeseries import TimeSeriesSink
-        from campuspulse.store.db import open_store
-        from campuspulse.store.ingest import TelemetryWriter
-    except ImportError:
-        _role("collector")
+    from campuspulse.collector.metrics import serve_metrics
+    from campuspulse.collector.service import YOUNG_GC_THRESHOLD, Collector
+    from campuspulse.collector.settings import CollectorRoleSettings
+    from campuspulse.collector.timeseries import TimeSeriesSink
+    from campuspulse.store.db import open_store
+    from campuspulse.store.ingest import TelemetryWriter
 
     settings = _load(config, CollectorRoleSettings)
     _logging(verbose)
@@ -238,13 +251,10 @@ def collector(config: ConfigOpt, verbose: bool = False) -> None:
 @app.command()
 def server(config: ConfigOpt, verbose: bool = False) -> None:
     """Run the HTTP server (API under /api/v1, OpenAPI at /docs)."""
-    try:
-        import uvicorn
+    import uvicorn
 
-        from campuspulse.server.app import create_app
-        from campuspulse.server.settings import ServerRoleSettings
-    except ImportError:
-        _role("server")
+    from campuspulse.server.app import create_app
+    from campuspulse.server.settings import ServerRoleSettings
 
     settings = _load(config, ServerRoleSettings)
     _logging(verbose)
@@ -281,10 +291,7 @@ def demo(
     ] = False,
 ) -> None:
     """Run a simulated campus end to end on this machine: broker, agents, collector, server."""
-    try:
-        from campuspulse.demo.run import DemoOptions, run_demo
-    except ImportError:
-        _role("demo")
+    from campuspulse.demo.run import DemoOptions, run_demo
 
     logging.basicConfig(level=logging.ERROR)
     opts = DemoOptions(

@@ -1,6 +1,7 @@
 """The rooms of the code keep to their arrows (architecture.md): every import of every module, lazy ones too."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,12 @@ def test_no_module_imports_against_the_arrows(path):
 def test_the_rules_cover_every_package():
     packages = {module_name(p) for p in MODULES if p.name == "__init__.py"} - {"campuspulse"}
     assert [p for p in packages if rule_for(p) is None and p != "campuspulse.demo"] == []
+
+
+def test_the_readme_layout_table_names_every_package_and_only_folders_that_exist():
+    readme = (SRC.parent / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Code layout") :].split("\n\n")[1]
+    named = {p.rstrip("/") for row in table.splitlines()[2:] for p in re.findall(r"`([^`]+/)`", row.split("|")[1])}
+    assert [p for p in named if not (SRC.parent / p).is_dir()] == []
+    packages = {f"src/{p.parent.relative_to(SRC)}" for p in SRC.glob("campuspulse/*/__init__.py")}
+    assert sorted(packages - named) == []
