@@ -1,4 +1,4 @@
-"""Shared fixtures: ledgers on SQLite and on the real PostgreSQL, a private Mosquitto per session."""
+"""Shared fixtures: stores on SQLite and on the real PostgreSQL, a private Mosquitto per session."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +23,9 @@ def pg_template() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated ledger: a SQLite file, or a new database on the real PostgreSQL."""
+    """A fresh, migrated store: a SQLite file, or a new database on the real PostgreSQL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.db'}"
+        url = f"sqlite:///{tmp_path / 'store.db'}"
         engine = make_engine(url)
         upgrade(engine)
         engine.dispose()

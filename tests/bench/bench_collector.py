@@ -3,7 +3,7 @@
 Both consumers drain the same pre-published backlog of 100-record messages from a persistent
 session on a private Mosquitto: the bare subscriber only receives, the collector validates,
 deduplicates, folds state segments into PostgreSQL, and spools and ships line protocol to
-VictoriaMetrics. "ledger rec/s" is the rate at which the backlog was in the ledger; "collector
+VictoriaMetrics. "store rec/s" is the rate at which the backlog was in the store; "collector
 rec/s" waits for the time-series store too (end to end, both sinks on). Two mixes: (a) 90%
 heartbeats, 5% state changes, 5% readings; (b) ~85% readings.
 
@@ -153,7 +153,7 @@ def bare_drain(port: int, messages: list, client_id: str) -> float:
 def collector_drain(
     port: int, engine: object, vm: Victoria, spool: Path, messages: list, client_id: str
 ) -> tuple[float, float]:
-    """Seconds the collector takes to store the backlog in the ledger, and to have shipped it to the time series."""
+    """Seconds the collector takes to store the backlog in the store, and to have shipped it to the time series."""
     last = {agent: seq for _, _, agent, seq in messages}
     sink = TimeSeriesSink(vm.url, "token", "campuspulse", "campuspulse", spool, batch_lines=20_000)
     opts = CollectorSettings(client_id=client_id, batch_max_messages=200, batch_max_delay_ms=20)
@@ -161,19 +161,19 @@ def collector_drain(
     settle_heap(YOUNG_GC_THRESHOLD)  # as `campuspulse collector` does
     started = time.perf_counter()
     col.start()
-    ledger_done = None
+    store_done = None
     while True:
-        if ledger_done is None:
+        if store_done is None:
             with Session(engine) as s:  # type: ignore[arg-type]
                 marks = dict(s.execute(select(AgentProgress.agent, AgentProgress.watermark)).all())
             if all(marks.get(a, -1) >= q for a, q in last.items()):
-                ledger_done = time.perf_counter() - started
-        if ledger_done is not None and sink.drained():
+                store_done = time.perf_counter() - started
+        if store_done is not None and sink.drained():
             break
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
     col.stop()
-    return ledger_done, elapsed
+    return store_done, elapsed
 
 
 def main() -> None:
@@ -192,7 +192,7 @@ def main() -> None:
     vm = Victoria(work / "vm")
     vm.start()
     table = Table(title=f"collector vs bare paho subscriber ({n} messages x {RECORDS_PER_MESSAGE} records)")
-    for col in ("mix", "bare msg/s", "bare rec/s", "ledger rec/s", "collector msg/s", "collector rec/s", "ratio"):
+    for col in ("mix", "bare msg/s", "bare rec/s", "store rec/s", "collector msg/s", "collector rec/s", "ratio"):
         table.add_column(col, justify="right")
     try:
         for mix in ("a", "b"):
@@ -211,13 +211,13 @@ def main() -> None:
             bare = bare_drain(broker.port, messages, bare_id)
             subscriber_session(broker.port, col_id)
             publish(broker.port, messages)
-            ledger, coll = collector_drain(broker.port, engine, vm, work / f"spool-{mix}.db", messages, col_id)
+            in_store, coll = collector_drain(broker.port, engine, vm, work / f"spool-{mix}.db", messages, col_id)
             records = len(messages) * RECORDS_PER_MESSAGE
             table.add_row(
                 mix,
                 f"{len(messages) / bare:,.0f}",
                 f"{records / bare:,.0f}",
-                f"{records / ledger:,.0f}",
+                f"{records / in_store:,.0f}",
                 f"{len(messages) / coll:,.0f}",
                 f"{records / coll:,.0f}",
                 f"{bare / coll:.2f}",

@@ -1,6 +1,6 @@
 """Load and soak: many simulated agents publishing live through a real Mosquitto to a collector process that
-writes a PostgreSQL ledger, for a bounded time. Reports throughput, end-to-end latency (a device's observation
-→ settled in the ledger, i.e. queryable through the API) p50/p99, and the collector's memory over time.
+writes a PostgreSQL store, for a bounded time. Reports throughput, end-to-end latency (a device's observation
+→ settled in the store, i.e. queryable through the API) p50/p99, and the collector's memory over time.
 
     python -m tests.bench.bench_soak [--agents 2000] [--devices 50] [--every-s 10] [--minutes 5] [--smoke]
 
@@ -203,13 +203,13 @@ def soak(console: Console, args: argparse.Namespace, url: str) -> None:
     q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [lat[0] if lat else 0] * 99
     table = Table(
         title=f"soak — {args.agents:,} agents × {args.devices} devices, a message per agent every "
-        f"{args.every_s:g} s, {args.minutes:g} min, PostgreSQL ledger"
+        f"{args.every_s:g} s, {args.minutes:g} min, PostgreSQL store"
     )
     for col in ("measure", "value"):
         table.add_column(col, justify="right")
     table.add_row("records published", f"{load.published:,} ({load.published / took:,.0f}/s)")
     table.add_row(
-        "records settled in the ledger",
+        "records settled in the store",
         f"{settled:,} within 2 min of the load's end "
         f"({settled / load.published:.1%}; seq gaps: {'some' if lost else 'none'})",
     )

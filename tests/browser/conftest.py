@@ -34,8 +34,8 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    ledger = tmp_path_factory.mktemp("dashboard") / "ledger.db"
-    app = create_app(f"sqlite:///{ledger}", admin_token=TOKEN, live_every_s=0.5)
+    store = tmp_path_factory.mktemp("dashboard") / "store.db"
+    app = create_app(f"sqlite:///{store}", admin_token=TOKEN, live_every_s=0.5)
     next_seq = seed(app.state.engine)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -1,4 +1,4 @@
-"""The chaos rig: a private broker, a ledger with a collector (in this process or one of its own), optionally a
+"""The chaos rig: a private broker, a store with a collector (in this process or one of its own), optionally a
 VictoriaMetrics time-series store, a bare witness subscriber, and one agent with 50 simulated devices as a process
 of its own; `account()` ends a scenario with an exact accounting table."""
 
@@ -72,7 +72,7 @@ def scrape(port: int, name: str) -> float:
 
 
 class Rig:
-    """Broker, ledger with a collector, the witness, and the agent as a process of its own."""
+    """Broker, store with a collector, the witness, and the agent as a process of its own."""
 
     def __init__(
         self,
@@ -94,7 +94,7 @@ class Rig:
         self.broker.start()
         self.proxy = TcpProxy(self.broker.port) if via_proxy else None
         self.log = (tmp / "processes.log").open("a")
-        self.engine = make_engine(store_url or f"sqlite:///{tmp / 'ledger.db'}")
+        self.engine = make_engine(store_url or f"sqlite:///{tmp / 'store.db'}")
         upgrade(self.engine)
         with Session(self.engine) as s, s.begin():
             s.info["actor"] = "test"
@@ -213,10 +213,10 @@ class Rig:
 
     def account(self, scenario: str, **extra: int) -> dict[str, int]:
         """Wait until everything produced is settled, then count (with `extra` columns); asserts the exact
-        accounting: every seq reached the subscriber, the ledger settled each once, none out of order."""
+        accounting: every seq reached the subscriber, the store settled each once, none out of order."""
         produced = self.produced()
         wait_until(lambda: self.queued() == 0, 60, "the agent's queue to drain")
-        wait_until(lambda: self.settled() == (produced - 1, 0), 60, f"the ledger to settle {produced} records")
+        wait_until(lambda: self.settled() == (produced - 1, 0), 60, f"the store to settle {produced} records")
         with self.witness.lock:
             seen = list(self.witness.seen)
         out_of_order = 0
@@ -234,7 +234,7 @@ class Rig:
             "produced": produced,
             "at subscriber": len(seen_once),
             "delivered twice": len(seen) - len(seen_once),
-            "settled in ledger": self.settled()[0] + 1,
+            "settled in the store": self.settled()[0] + 1,
             "lost": produced - len(seen_once),
             "gaps": int(gaps or 0),
             "out of order": out_of_order,
@@ -250,7 +250,7 @@ class Rig:
         table.add_row(*(f"{v:,}" for v in row.values()))
         Console(force_terminal=False, width=140).print(table)
         assert seen_once == set(range(produced)), "every seq produced reached the subscriber"
-        assert row["settled in ledger"] == produced and row["gaps"] == 0 and out_of_order == 0
+        assert row["settled in the store"] == produced and row["gaps"] == 0 and out_of_order == 0
         if self.victoria is not None:
             assert row["in time series"] == produced and row["twice in time series"] == 0
         return row
@@ -267,7 +267,7 @@ class Rig:
         return seqs, samples
 
     def settled(self) -> tuple[int, int]:
-        """(the agent's highest seq settled in the ledger, records waiting behind a gap)."""
+        """(the agent's highest seq settled in the store, records waiting behind a gap)."""
         with Session(self.engine) as s:
             p = s.get(AgentProgress, "a1")
             pending = s.scalar(select(func.count()).select_from(PendingRecord))

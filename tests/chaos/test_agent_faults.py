@@ -1,7 +1,7 @@
 """Chaos for the edge: a broker down for a minute, an agent killed with SIGKILL mid-flight and an agent whose disk
 fills up, with 50 simulated devices on one agent process. Each ends with an exact accounting, printed as a table:
 every seq produced reaches a bare subscriber (duplicates counted, first arrivals in order per device) and the
-ledger settles each exactly once."""
+store settles each exactly once."""
 
 import os
 import signal
@@ -81,7 +81,7 @@ def test_an_agent_whose_disk_fills_up_holds_its_records_in_memory_and_loses_noth
         rig = Rig(tmp_path, queue_dir=disk.path)
         try:
             rig.start_agent()
-            wait_until(lambda: rig.settled()[0] > 200, 30, "records in the ledger")
+            wait_until(lambda: rig.settled()[0] > 200, 30, "records in the store")
             rig.broker.stop()  # the queue must grow: a queue that keeps up lives in the pages it already has
             time.sleep(2)
             disk.fill()

@@ -1,5 +1,5 @@
 """Chaos between the agent and the stores: one agent partitioned from the network, an agent whose clock runs
-ten minutes ahead, the ledger's PostgreSQL crashing under the collector, the collector process SIGKILLed, and the
+ten minutes ahead, the store's PostgreSQL crashing under the collector, the collector process SIGKILLed, and the
 time-series server stopped. Each ends with the rig's exact accounting table (both stores where both are on)."""
 
 import glob
@@ -57,21 +57,21 @@ def test_an_agent_clock_ten_minutes_ahead_is_flagged_and_loses_nothing(tmp_path)
         rig.close()
 
 
-def test_the_ledger_database_crashing_loses_nothing(tmp_path):
+def test_the_store_database_crashing_loses_nothing(tmp_path):
     pg = PrivatePostgres()
     pg.start()
     rig = Rig(tmp_path, store_url=pg.url)
     try:
         rig.start_agent()
-        wait_until(lambda: rig.settled()[0] > 200, 30, "records in the ledger")
+        wait_until(lambda: rig.settled()[0] > 200, 30, "records in the store")
         pg.crash()
         time.sleep(10)
         failures = rig.collector.counters.write_failures
         assert failures > 0, "the collector noticed and held its acks"
         pg.start()
-        wait_until(lambda: rig.queued() < 100, 60, "the backlog to drain once the ledger is back")
+        wait_until(lambda: rig.queued() < 100, 60, "the backlog to drain once the store is back")
         rig.stop_agent()
-        rig.account("ledger PostgreSQL crashed for 10 s", **{"batches refused": failures})
+        rig.account("store's PostgreSQL crashed for 10 s", **{"batches refused": failures})
     finally:
         rig.close()
         pg.stop()
@@ -94,17 +94,17 @@ def test_the_collector_killed_twice_loses_nothing_in_either_store(tmp_path):
         rig.close()
 
 
-def test_the_time_series_server_down_keeps_the_ledger_going_and_loses_nothing(tmp_path):
+def test_the_time_series_server_down_keeps_the_store_going_and_loses_nothing(tmp_path):
     rig = Rig(tmp_path, timeseries=True)
     try:
         assert rig.victoria is not None and rig.collector is not None and rig.collector.sink is not None
         rig.start_agent()
-        wait_until(lambda: rig.settled()[0] > 200, 30, "records in the ledger")
+        wait_until(lambda: rig.settled()[0] > 200, 30, "records in the store")
         rig.victoria.stop()
         down = rig.settled()[0]
         time.sleep(SERIES_DOWN_S)
         settled_while_down = rig.settled()[0] - down
-        assert settled_while_down > SERIES_DOWN_S * 50, "the ledger kept settling while the time series was down"
+        assert settled_while_down > SERIES_DOWN_S * 50, "the store kept settling while the time series was down"
         spooled = rig.collector.sink.counters.spool_lines
         assert spooled > 0 and rig.collector.sink.counters.write_errors > 0
         rig.victoria.start()

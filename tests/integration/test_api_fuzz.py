@@ -2,7 +2,7 @@
 
 Bounded for CI (12 examples per operation); `CAMPUSPULSE_FUZZ_EXAMPLES=200` runs a longer search.
 
-The app is built once for the module on a SQLite ledger, because the schema must exist when pytest collects.
+The app is built once for the module on a SQLite store, because the schema must exist when pytest collects.
 """
 
 import os
@@ -18,7 +18,7 @@ from campuspulse.server.app import create_app
 from tests.support.campus import AUTH, TOKEN, provision
 
 _dir = tempfile.TemporaryDirectory(prefix="campuspulse-fuzz-")
-app = create_app(f"sqlite:///{Path(_dir.name) / 'ledger.db'}", admin_token=TOKEN)
+app = create_app(f"sqlite:///{Path(_dir.name) / 'store.db'}", admin_token=TOKEN)
 with TestClient(app) as _c:
     provision(_c)  # a school, an agent, a device and a day, so that some generated ids exist
     _c.put("/api/v1/schools/s1/rooms/lab1", json={"name": "lab", "type": "physics_lab"}, headers=AUTH)

@@ -1,4 +1,4 @@
-"""`campuspulse admin` and `campuspulse import` against a real ledger file; the server then honours what they made."""
+"""`campuspulse admin` and `campuspulse import` against a real store file; the server then honours what they made."""
 
 from pathlib import Path
 
@@ -12,11 +12,22 @@ STANDARDS = Path(__file__).parents[2] / "config" / "standards"
 
 
 def test_cli_creates_users_and_tokens_and_loads_standards(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    url = f"sqlite:///{tmp_path / 'store.db'}"
     runner = CliRunner()
+    # --ledger: the old name of --store, still accepted
     r = runner.invoke(
         app,
-        ["admin", "create-user", "root", "--role", "admin", "--ledger", url, "--password-env", "PW"],
+        [
+            "admin",
+            "create-user",
+            "root",
+            "--role",
+            "admin",
+            "--ledger",
+            url,
+            "--password-env",
+            "PW",
+        ],  # the old name of --store
         env={"PW": "a long password"},
     )
     assert r.exit_code == 0, r.output
@@ -30,16 +41,16 @@ def test_cli_creates_users_and_tokens_and_loads_standards(tmp_path: Path):
             "school_manager",
             "--scope",
             "school:s1",
-            "--ledger",
+            "--store",
             url,
             "--machine",
         ],
     )
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["admin", "create-token", "m1", "--name", "lab pc 1", "--ledger", url])
+    r = runner.invoke(app, ["admin", "create-token", "m1", "--name", "lab pc 1", "--store", url])
     assert r.exit_code == 0 and r.stdout.startswith("cpt_"), r.output
     token = r.stdout.strip()
-    r = runner.invoke(app, ["import", "standards", *map(str, sorted(STANDARDS.glob("*.yaml"))), "--ledger", url])
+    r = runner.invoke(app, ["import", "standards", *map(str, sorted(STANDARDS.glob("*.yaml"))), "--store", url])
     assert r.exit_code == 0 and "created SAMPLE-JUNIOR-PHYSICS 2026.1 (15 items)" in r.output, r.output
 
     web = create_app(url)
@@ -56,9 +67,9 @@ def test_cli_creates_users_and_tokens_and_loads_standards(tmp_path: Path):
 
 
 def test_cli_refuses_a_role_with_the_wrong_scope(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    url = f"sqlite:///{tmp_path / 'store.db'}"
     r = CliRunner().invoke(
         app,
-        ["admin", "create-user", "x", "--role", "school_manager", "--scope", "region:hd", "--ledger", url, "--machine"],
+        ["admin", "create-user", "x", "--role", "school_manager", "--scope", "region:hd", "--store", url, "--machine"],
     )
     assert r.exit_code == 2 and "takes a scope of kind school" in r.output

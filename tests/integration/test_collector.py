@@ -36,7 +36,7 @@ AGENTS = {"a1": [f"d{i}" for i in range(5)], "a2": [f"e{i}" for i in range(5)]}
 
 
 @pytest.fixture
-def ledger_engine(store_url):
+def store_engine(store_url):
     app = create_app(store_url, admin_token=TOKEN)
     with TestClient(app) as c:
         for agent, devices in AGENTS.items():
@@ -81,7 +81,7 @@ def settled(engine, records_by_agent):
         return s.scalar(select(func.count()).select_from(PendingRecord)) == 0
 
 
-def assert_ledger_equals_in_order_fold(engine, records_by_agent):
+def assert_store_equals_in_order_fold(engine, records_by_agent):
     expected = {}
     for records in records_by_agent.values():
         by_device = defaultdict(list)
@@ -125,13 +125,13 @@ def make_collector(engine, port, vm=None, tmp_path=None, client_id="collector-t"
     return col
 
 
-def test_every_published_record_is_accounted_for_in_both_stores(ledger_engine, mosquitto, victoria, tmp_path):
+def test_every_published_record_is_accounted_for_in_both_stores(store_engine, mosquitto, victoria, tmp_path):
     data = streams()
-    col = make_collector(ledger_engine, mosquitto.port, victoria, tmp_path, client_id=f"c-{time.monotonic_ns()}")
+    col = make_collector(store_engine, mosquitto.port, victoria, tmp_path, client_id=f"c-{time.monotonic_ns()}")
     try:
         publish_all(mosquitto.port, data)
         publish_all(mosquitto.port, data)  # redelivered in full: changes nothing
-        wait_until(lambda: settled(ledger_engine, data), what="every record in the ledger")
+        wait_until(lambda: settled(store_engine, data), what="every record in the store")
         wait_until(lambda: col.counters.duplicates == sum(len(r) for r in data.values()), what="the redelivery")
         wait_until(lambda: col.sink.drained(), what="the time-series spool to drain")
         assert col.counters.batches < col.counters.messages, "messages are written in batches"
@@ -143,48 +143,46 @@ def test_every_published_record_is_accounted_for_in_both_stores(ledger_engine, m
         assert f"campuspulse_collector_batch_seconds_count {float(col.counters.batches)}" in metrics
     finally:
         col.stop()
-    assert_ledger_equals_in_order_fold(ledger_engine, data)
+    assert_store_equals_in_order_fold(store_engine, data)
     assert_timeseries_hold_each_record_once(victoria, data)
 
 
-def test_time_series_server_down_for_60s_keeps_the_ledger_going(ledger_engine, mosquitto, victoria, tmp_path):
+def test_time_series_server_down_for_60s_keeps_the_store_going(store_engine, mosquitto, victoria, tmp_path):
     data = streams()
-    col = make_collector(ledger_engine, mosquitto.port, victoria, tmp_path, client_id=f"c-{time.monotonic_ns()}")
+    col = make_collector(store_engine, mosquitto.port, victoria, tmp_path, client_id=f"c-{time.monotonic_ns()}")
     try:
         victoria.stop()
         started = time.monotonic()
         publish_all(mosquitto.port, data)
-        wait_until(lambda: settled(ledger_engine, data), what="the ledger, while the time series is down")
+        wait_until(lambda: settled(store_engine, data), what="the store, while the time series is down")
         assert not col.sink.drained() and col.sink.counters.write_errors > 0
         time.sleep(max(0.0, 60 - (time.monotonic() - started)))
         victoria.start()
         wait_until(lambda: col.sink.drained(), 90, "the spool to drain after the restart")
     finally:
         col.stop()
-    assert_ledger_equals_in_order_fold(ledger_engine, data)
+    assert_store_equals_in_order_fold(store_engine, data)
     assert_timeseries_hold_each_record_once(victoria, data)
 
 
 def test_two_collectors_on_a_shared_subscription_split_the_load_and_store_each_record_once(
-    ledger_engine, mosquitto, tmp_path
+    store_engine, mosquitto, tmp_path
 ):
     data = streams(steps=120)
     group = f"g{time.monotonic_ns()}"
     cols = [
-        make_collector(
-            ledger_engine, mosquitto.port, client_id=f"{group}-{i}", shared_group=group, batch_max_messages=5
-        )
+        make_collector(store_engine, mosquitto.port, client_id=f"{group}-{i}", shared_group=group, batch_max_messages=5)
         for i in range(2)
     ]
     try:
         publish_all(mosquitto.port, data, size=20)
-        wait_until(lambda: settled(ledger_engine, data), 60, "every record in the ledger")
+        wait_until(lambda: settled(store_engine, data), 60, "every record in the store")
     finally:
         for c in cols:
             c.stop()
     assert all(c.counters.messages > 0 for c in cols), [c.counters for c in cols]
     assert sum(c.counters.duplicates for c in cols) == 0
-    assert_ledger_equals_in_order_fold(ledger_engine, data)
+    assert_store_equals_in_order_fold(store_engine, data)
 
 
 @pytest.mark.postgres
@@ -231,7 +229,7 @@ def test_collector_killed_mid_batch_loses_nothing_and_stores_nothing_twice(mosqu
         assert not settled(engine, data), "killed before it finished"
         proc = run()
         wait_until(lambda: settled(engine, data), 60, "every record after the restart")
-        assert_ledger_equals_in_order_fold(engine, data)
+        assert_store_equals_in_order_fold(engine, data)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

@@ -34,7 +34,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 @pytest.fixture
 def campus(store_url, mosquitto):
-    """A server (for provisioning and figures) and a collector sharing one ledger, on a private broker."""
+    """A server (for provisioning and figures) and a collector sharing one store, on a private broker."""
     app = create_app(store_url, admin_token=TOKEN)
     now = datetime.now(TZ)
     today = now.date().isoformat()

@@ -1,4 +1,4 @@
-"""The ledger through the HTTP API, on SQLite and on the real PostgreSQL."""
+"""The store through the HTTP API, on SQLite and on the real PostgreSQL."""
 
 import random
 from datetime import UTC, datetime, timedelta
@@ -142,8 +142,8 @@ def test_a_gap_is_waited_for_then_declared_lost_and_a_very_late_record_still_cou
     health = client.get("/api/v1/agents/a1", headers=AUTH).json()
     assert health["waiting_for"] == [30, 30] and health["settled_through_seq"] == 29
     before_settle = figures(client)["known_s"]
-    ledger = client.app.state.writer
-    assert ledger.settle_stale_gaps(datetime.now(UTC) + timedelta(hours=1)) == 1
+    writer = client.app.state.writer
+    assert writer.settle_stale_gaps(datetime.now(UTC) + timedelta(hours=1)) == 1
     health = client.get("/api/v1/agents/a1", headers=AUTH).json()
     assert health["gaps"] == [{"first_seq": 30, "last_seq": 30, "reason": "lost"}], "possible data loss is reported"
     assert health["waiting_for"] is None and health["settled_through_seq"] == len(records) - 1

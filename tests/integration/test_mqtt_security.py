@@ -1,5 +1,5 @@
 """The production broker setup on a real Mosquitto: the shipped TLS config, password file and ACL, with agents
-made by `campuspulse agent provision`. Agents reach the ledger over TLS; an agent cannot publish as another or
+made by `campuspulse agent provision`. Agents reach the store over TLS; an agent cannot publish as another or
 read others' topics; nobody connects without TLS, without a password, or with an old one."""
 
 import asyncio
@@ -152,12 +152,12 @@ def password_of(config: Path) -> str:
     return mqtt_settings.password.get_secret_value()
 
 
-def test_a_provisioned_agent_reaches_the_ledger_over_tls(broker, tmp_path):
+def test_a_provisioned_agent_reaches_the_store_over_tls(broker, tmp_path):
     config = broker.provision("a1", "s1")
     broker.reload()
     settings = load_settings(config, AgentRoleSettings)
     assert settings.mqtt.tls and settings.mqtt.username == "a1"
-    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     upgrade(engine)
     with Session(engine) as s, s.begin():
         s.info["actor"] = "test"
@@ -192,7 +192,7 @@ def test_a_provisioned_agent_reaches_the_ledger_over_tls(broker, tmp_path):
                 p = s.get(AgentProgress, "a1")
                 return p.watermark if p else -1
 
-        wait_until(lambda: settled() >= 5, 30, "records of the TLS agent settled in the ledger")
+        wait_until(lambda: settled() >= 5, 30, "records of the TLS agent settled in the store")
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(15)

@@ -45,7 +45,7 @@ def readings() -> list[dict]:
 
 
 def app_with(tmp_path, readings_url):
-    app = create_app(f"sqlite:///{tmp_path / 'ledger.db'}", admin_token=TOKEN, readings_url=readings_url)
+    app = create_app(f"sqlite:///{tmp_path / 'store.db'}", admin_token=TOKEN, readings_url=readings_url)
     with Session(app.state.engine) as s, s.begin():
         s.info["actor"] = "test"
         create_user(s, "viewer", Role.AUDITOR, ScopeKind.ALL, "", "a long enough password")

@@ -1,4 +1,4 @@
-"""Two API server processes on one PostgreSQL ledger, as replicas behind a load balancer: they start
+"""Two API server processes on one PostgreSQL store, as replicas behind a load balancer: they start
 together, and nothing a client does on one is unknown to the other."""
 
 import time

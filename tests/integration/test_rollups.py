@@ -221,7 +221,7 @@ def test_new_days_are_rolled_up_as_they_end_and_join_the_coverage(engine):
 
 def test_rebuild_command_shows_progress_and_counts(engine, store_url):
     r = CliRunner().invoke(
-        cli, ["metrics", "rebuild", "--from", "2026-09-07", "--to", "2026-09-14", "--ledger", store_url]
+        cli, ["metrics", "rebuild", "--from", "2026-09-07", "--to", "2026-09-14", "--store", store_url]
     )
     assert r.exit_code == 0, r.output
     assert "1 schools, 18 device-days rolled up" in r.output  # 6 teaching days × 3 devices

@@ -1,4 +1,4 @@
-"""The demo's campus in a ledger with ten days of generated history, for dashboard tests in a real browser."""
+"""The demo's campus in a store with ten days of generated history, for dashboard tests in a real browser."""
 
 import random
 from datetime import date, datetime, timedelta
@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from campuspulse.demo.campus import TZ, build_campus, local_now, teaching_days
-from campuspulse.demo.ledger_data import provision_campus
+from campuspulse.demo.campus_data import provision_campus
 from campuspulse.server.access.credentials import create_user
 from campuspulse.server.access.principals import Role, ScopeKind
 from campuspulse.store.ingest import TelemetryWriter
@@ -37,7 +37,7 @@ def seed(engine: Engine, back: int = 10) -> dict[str, int]:
             create_user(s, name, role, kind, scope, PASSWORD)
         for name in ("hd-manager", "auditor"):
             create_user(s, f"{name}-2", *_role_of(name), PASSWORD)
-    tz, rnd, ledger = ZoneInfo(TZ), random.Random(5), TelemetryWriter(engine)
+    tz, rnd, writer = ZoneInfo(TZ), random.Random(5), TelemetryWriter(engine)
     next_seq: dict[str, int] = {}
     for sc in campus:
         for room in sc.rooms:
@@ -63,7 +63,7 @@ def seed(engine: Engine, back: int = 10) -> dict[str, int]:
             for i, r in enumerate(recs):
                 r["seq"] = i
             body = orjson.dumps({"v": 1, "agent": room.agent, "school": sc.code, "records": recs})
-            ledger.ingest(parse_records_payload(body), "test")
+            writer.ingest(parse_records_payload(body), "test")
             next_seq[room.agent] = len(recs)
     return next_seq
 

@@ -80,23 +80,23 @@ def test_without_a_bound_nothing_is_discarded(tmp_path: Path):
     assert queue.dropped_ranges() == [] and queue.dropped_records == 0
 
 
-def test_the_ledger_counts_announced_ranges_as_dropped_not_lost(tmp_path: Path):
+def test_the_store_counts_announced_ranges_as_dropped_not_lost(tmp_path: Path):
     queue = RecordQueue(tmp_path / "q.db", max_bytes=300_000)
     fill(queue, workload(20, devices=10))
-    engine = open_store(f"sqlite:///{tmp_path / 'ledger.db'}")
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     with Session(engine) as s, s.begin():
         s.info["actor"] = "test"
         service.put_school(s, "s1", {"name": "s1", "district": "d", "stage": "junior", "tz": "Asia/Shanghai"})
         service.put_agent(s, "a1", "s1")
-    ledger = TelemetryWriter(engine, reorder_window_s=3600)
+    writer = TelemetryWriter(engine, reorder_window_s=3600)
     status = StatusPayload.model_validate(
         {"v": 1, "agent": "a1", "school": "s1", "online": True, "ts": format_ts(T0), "dropped": queue.dropped_ranges()}
     )
-    assert ledger.apply_status(status, "test") is None
+    assert writer.apply_status(status, "test") is None
     kept = queue.peek(10**6)
     for i in range(0, len(kept), 1000):
         body = orjson.dumps({"v": 1, "agent": "a1", "school": "s1", "records": kept[i : i + 1000]})
-        ledger.ingest(parse_records_payload(body), "test")
+        writer.ingest(parse_records_payload(body), "test")
     with Session(engine) as s:
         health = agent_health(s, "a1")
     assert health is not None
@@ -105,7 +105,7 @@ def test_the_ledger_counts_announced_ranges_as_dropped_not_lost(tmp_path: Path):
     engine.dispose()
 
 
-def test_the_status_tells_the_queue_depth_and_the_ledger_keeps_it(tmp_path: Path):
+def test_the_status_tells_the_queue_depth_and_the_store_keeps_it(tmp_path: Path):
     queue = RecordQueue(tmp_path / "q.db")
     fill(queue, workload(3, devices=2))
     publisher = Publisher(MqttSettings(), "a1", "s1", queue, ["d0", "d1"])
@@ -113,7 +113,7 @@ def test_the_status_tells_the_queue_depth_and_the_ledger_keeps_it(tmp_path: Path
     assert status.queue is not None and status.queue.records == len(queue) > 0
     assert status.queue.oldest_ts == parse_ts(queue.oldest_ts() or "")
     assert "queue" not in orjson.loads(publisher._status(False, queue=False)), "the Last Will tells no depth"
-    engine = open_store(f"sqlite:///{tmp_path / 'ledger.db'}")
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     with Session(engine) as s, s.begin():
         s.info["actor"] = "test"
         service.put_school(s, "s1", {"name": "s1", "district": "d", "stage": "junior", "tz": "Asia/Shanghai"})
@@ -241,7 +241,7 @@ def test_an_agent_whose_publisher_or_flusher_fails_ends_with_that_error(tmp_path
 
 
 def test_an_agent_whose_queue_disk_refuses_says_so_to_the_server(tmp_path: Path):
-    """Full disk → the status carries since when and how much is held → the ledger keeps it → agent health and the
+    """Full disk → the status carries since when and how much is held → the store keeps it → agent health and the
     dashboard's agent table show it; writable again → cleared."""
     from campuspulse.edge.agent import EdgeAgent
     from campuspulse.edge.settings import AgentSettings
@@ -252,17 +252,17 @@ def test_an_agent_whose_queue_disk_refuses_says_so_to_the_server(tmp_path: Path)
         id="a1", school="s1", queue_path=tmp_path / "q.db", devices=[{"id": "d0", "source": {"driver": "simulated"}}]
     )
     agent = EdgeAgent(settings, MqttSettings(), clock=lambda: T0 / 1000)
-    engine = open_store(f"sqlite:///{tmp_path / 'ledger.db'}")
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     with Session(engine) as s, s.begin():
         s.info["actor"] = "test"
         service.put_school(s, "s1", {"name": "s1", "district": "d", "stage": "junior", "tz": "Asia/Shanghai"})
         service.put_agent(s, "a1", "s1")
-    ledger = TelemetryWriter(engine)
+    writer = TelemetryWriter(engine)
     agents_table = templates.env.get_template("_agents.html")
 
     def report() -> dict:
         status = StatusPayload.model_validate(orjson.loads(agent.publisher._status(True)))
-        assert ledger.apply_status(status, "test") is None
+        assert writer.apply_status(status, "test") is None
         with Session(engine) as s:
             health = agent_health(s, "a1")
         assert health is not None

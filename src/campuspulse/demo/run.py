@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from campuspulse.collector.service import Collector, CollectorCounters
 from campuspulse.demo.campus import TZ, SimSchool, build_campus, live_periods, local_now, teaching_days
-from campuspulse.demo.ledger_data import provision_campus
+from campuspulse.demo.campus_data import provision_campus
 from campuspulse.drivers.simulated import SimulatedDevice
 from campuspulse.edge.agent import EdgeAgent
 from campuspulse.edge.settings import AgentSettings, DeviceSettings
@@ -167,7 +167,7 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
     today_periods = {sc.code: live_periods(now, sc.periods, opts.compressed_day) for sc in campus}
     history = [d.isoformat() for d in teaching_days(now.date(), opts.history_days)]
 
-    app = create_app(f"sqlite:///{opts.data_dir / 'ledger.db'}", admin_token=token, rollup_every_s=30)
+    app = create_app(f"sqlite:///{opts.data_dir / 'store.db'}", admin_token=token, rollup_every_s=30)
     engine = app.state.engine
     passwords = provision_campus(engine, campus, today_periods, history, today)
 

@@ -1,4 +1,4 @@
-"""The demo's ledger beyond devices: region tree, rooms, standards, equipment ledgers, experiments, users.
+"""The demo's store beyond devices: region tree, rooms, standards, equipment ledgers, experiments, users.
 
 Standards and the experiment catalog come from the checkout's `config/` samples when they are there.
 Each school's equipment ledger meets the sample standard to a different degree, so compliance varies.
@@ -96,7 +96,7 @@ def _experiments(s: Session, campus: list[SimSchool], today: date, rnd: random.R
                         add_record(s, sc.code, body)
 
 
-def seed_ledger(s: Session, campus: list[SimSchool], today: date) -> dict[str, str]:
+def seed_store(s: Session, campus: list[SimSchool], today: date) -> dict[str, str]:
     """Fill the demo store; returns the demo users' passwords by name."""
     rnd = random.Random(7)
     _regions(s)
@@ -156,4 +156,4 @@ def provision_campus(
                 s.flush()
                 for dev in room.devices:
                     inventory.put_device(s, sc.code, dev.id, {"agent": room.agent, "room": room.id, "kind": dev.kind})
-        return seed_ledger(s, campus, date.fromisoformat(today))
+        return seed_store(s, campus, date.fromisoformat(today))
