@@ -159,7 +159,7 @@ def test_seqs_the_agent_announced_as_dropped_are_not_waited_for(client):
     records = worked_example_records()
     post(client, records[:10])
     assert post(client, records[15:])["pending"] == len(records) - 15
-    status = StatusPayload(agent="a1", school="s1", online=True, ts=format_ts(0), dropped=[(10, 14)])
+    status = StatusPayload(agent="a1", school="s1", online=True, ts="2026-09-07T09:10:00.000+08:00", dropped=[(10, 14)])
     assert client.app.state.writer.apply_status(status, "test") is None
     assert figures(client)["in_use_s"] == 1980
 

@@ -19,9 +19,10 @@ from campuspulse.telemetry import (
 )
 from campuspulse.telemetry.codec import dumps
 from campuspulse.telemetry.line_protocol import reading_line, state_line, status_line
+from campuspulse.telemetry.timestamps import MAX_TS_MS, MIN_TS_MS
 
 IDS = st.from_regex(r"\A[A-Za-z0-9_-]{1,64}\Z")
-MS = st.integers(0, 4_102_444_800_000)  # 1970 … 2100
+MS = st.integers(MIN_TS_MS, MAX_TS_MS - 1)  # 2000 … 2099, the times the contract carries
 NAMES = st.from_regex(r"\A[a-z][a-z0-9_]{0,63}\Z")
 FINITE = st.floats(allow_nan=False, allow_infinity=False, width=64)
 OFFSETS = st.sampled_from(["Z", "+08:00", "-05:30", "+00:00", "+14:00"])
@@ -273,3 +274,12 @@ def test_trailing_newlines_and_oversized_seqs_are_rejected(field, value):
     good = {"type": "state", "seq": 1, "ts": "2026-09-07T08:00:00Z", "device": "d1", "state": "idle"}
     batch = parse_records_payload(json.dumps(envelope([{**good, field: value}])))
     assert batch.records == [] and field in batch.rejected[0].reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1970-01-01T00:00:00.000Z", "1999-12-31T23:59:59.999Z", "2100-01-01T00:00:00.000Z", "0001-01-01T00:00:00+08:00"],
+)
+def test_times_outside_2000_to_2099_break_the_contract(text):
+    with pytest.raises(ContractError, match="outside the supported range"):
+        parse_ts(text)

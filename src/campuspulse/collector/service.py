@@ -26,6 +26,7 @@ from campuspulse.backoff import delays
 from campuspulse.collector.settings import CollectorSettings
 from campuspulse.collector.timeseries import TimeSeriesSink
 from campuspulse.settings import MqttSettings
+from campuspulse.store.db import store_unavailable
 from campuspulse.store.ingest import TelemetryWriter
 from campuspulse.telemetry import (
     ContractError,
@@ -237,7 +238,7 @@ class Collector:
             if not items:
                 continue
             try:
-                self.handle([(i.topic, i.payload) for i in items])
+                self._handle_isolating([(i.topic, i.payload) for i in items])
             except Exception:
                 self.counters.write_failures += 1
                 log.exception("collector: could not store a batch of %d messages; they will be redelivered", len(items))
@@ -246,6 +247,29 @@ class Collector:
             for i in items:
                 if i.generation == self._generation:
                     self.client.ack(i.mid, i.qos)
+
+    def _handle_isolating(self, messages: list[tuple[str, bytes]]) -> None:
+        """Store a batch; if that fails for a reason retrying cannot cure, store its messages one by one and keep
+        one that fails again on its own as a dead letter with the error, so that it holds up nothing else.
+        Raises when the store itself is unavailable: the batch is then redelivered."""
+        try:
+            self.handle(messages)
+            return
+        except Exception as error:
+            if store_unavailable(error):
+                raise
+            log.warning("collector: a batch of %d messages failed (%r); storing them one by one", len(messages), error)
+        for topic, payload in messages:
+            try:
+                self.handle([(topic, payload)])
+            except Exception as error:
+                if store_unavailable(error):
+                    raise
+                reason = f"could not be stored: {type(error).__name__}: {error}"
+                log.error("collector: a message on %s %s; kept as a dead letter", topic, reason)
+                self.writer.dead_letter(f"mqtt:{topic}", reason, payload)
+                self.counters.messages += 1
+                self.counters.dead_letters += 1
 
     def handle(self, messages: list[tuple[str, bytes]]) -> None:
         """Validate and store messages in one store transaction, then spool their time series.
@@ -265,7 +289,7 @@ class Collector:
                 elif topic.kind is TopicKind.STATUS:
                     statuses.append((parse_status_payload(payload, topic), source))
             except ContractError as exc:
-                dead.append((source, str(exc), payload.decode("utf-8", "replace")))
+                dead.append((source, str(exc), payload))
         result = self.writer.write(batches, statuses, dead)
         lines: list[str] = []
         newest = 0

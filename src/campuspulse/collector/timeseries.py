@@ -52,7 +52,7 @@ class TimeSeriesSink:
         spool_path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(spool_path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # spooled lines survive power loss: the broker is acked after
         self._db.execute("CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY, n INTEGER NOT NULL, body BLOB)")
         self._lock = threading.Lock()
         self.counters.spool_lines = self._db.execute("SELECT coalesce(sum(n), 0) FROM spool").fetchone()[0]

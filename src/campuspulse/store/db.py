@@ -5,7 +5,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 
 from campuspulse.store import audit, stale_days  # noqa: F401  (their listeners log changes, mark stale days)
@@ -25,7 +25,7 @@ def make_engine(url: str) -> Engine:
         def _pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA synchronous=FULL")  # a commit survives power loss: the broker is acked after it
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
@@ -33,6 +33,16 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     return create_engine(url, pool_pre_ping=True)
+
+
+def store_unavailable(error: BaseException) -> bool:
+    """Whether an error says the store (or the disk under it) could not be reached or used right now, so that the
+    same write may succeed later, rather than that this write can never succeed."""
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(
+        error, exc.OperationalError | exc.InterfaceError | exc.DisconnectionError | exc.TimeoutError | OSError
+    )
 
 
 # Replicas starting together migrate one after the other: the lock is held until the migration commits.

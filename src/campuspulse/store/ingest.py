@@ -7,6 +7,7 @@ dropped, or outlives the reorder window and is declared lost. So late, out-of-or
 repeated delivery give the segments of in-order delivery, and heartbeats add no rows.
 """
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from campuspulse.store.db import store_unavailable
 from campuspulse.store.schema import (
     Agent,
     AgentProgress,
@@ -32,6 +34,7 @@ from campuspulse.store.segment_folder import SegmentFolder
 from campuspulse.store.stale_days import mark_stale
 from campuspulse.telemetry import ParsedBatch, StatusPayload
 from campuspulse.telemetry.parsed import ParsedReading, ParsedRecord, ParsedState
+from campuspulse.telemetry.records import MAX_SEQ
 from campuspulse.telemetry.timestamps import ms_to_datetime
 
 
@@ -79,12 +82,34 @@ def _pending(agent: str, school: str, r: ParsedRecord) -> PendingRecord:
     return PendingRecord(agent=agent, seq=r.seq, school=school, type="reading", device=r.device, ts_ms=r.ts)
 
 
+log = logging.getLogger(__name__)
+MAX_DEAD_LETTER_RAW = 64 * 1024  # characters of a dead letter's payload kept; the rest is counted, not stored
+
+
 def _dead_letter(source: str, reason: str, raw: Any, agent: str | None, school: str | None) -> DeadLetter:
+    if isinstance(raw, bytes | bytearray):
+        raw = bytes(raw[: MAX_DEAD_LETTER_RAW * 4]).decode("utf-8", "replace")
     try:
         text = orjson.dumps(raw).decode() if not isinstance(raw, str) else raw
-    except TypeError:
+    except (TypeError, orjson.JSONEncodeError):
         text = repr(raw)
-    return DeadLetter(source=source, reason=reason, raw=text, agent=agent, school=school)
+    if len(text) > MAX_DEAD_LETTER_RAW:
+        text = f"{text[:MAX_DEAD_LETTER_RAW]}… ({len(text) - MAX_DEAD_LETTER_RAW:,} more characters not kept)"
+    return DeadLetter(
+        source=_no_nul(source[:300]),
+        reason=_no_nul(reason[:2000]),
+        raw=_no_nul(text),
+        agent=_short(agent),
+        school=_short(school),
+    )
+
+
+def _no_nul(text: str) -> str:
+    return text.replace("\x00", "\ufffd")  # PostgreSQL text holds no NUL
+
+
+def _short(ident: str | None) -> str | None:
+    return ident if ident is None or len(ident) <= 64 else None
 
 
 class TelemetryWriter:
@@ -174,7 +199,7 @@ class TelemetryWriter:
         rejected = {
             r.raw["seq"]
             for r in batch.rejected
-            if isinstance(r.raw, dict) and type(r.raw.get("seq")) is int and r.raw["seq"] >= 0
+            if isinstance(r.raw, dict) and type(r.raw.get("seq")) is int and 0 <= r.raw["seq"] <= MAX_SEQ
         }
         if batch.records or rejected:
             self._store(s, batch.agent, batch.school, batch.records, result, rejected, folder, now_ms)
@@ -358,24 +383,33 @@ class TelemetryWriter:
         Returns how many seqs were declared lost (possible data loss, also listed per agent in the API).
         """
         cutoff = (now or datetime.now(UTC)) - self.reorder_window
-        declared = 0
-        with Session(self.engine) as s, s.begin():
+        with Session(self.engine) as s:
             waiting = s.execute(
                 select(PendingRecord.agent, PendingRecord.school).where(PendingRecord.received_at < cutoff).distinct()
             ).all()
-            for agent, school in sorted(waiting):  # the same lock order as `write`
-                prog = self._progress(s, agent)
-                first_pending = s.scalar(
-                    select(PendingRecord.seq).where(PendingRecord.agent == agent).order_by(PendingRecord.seq).limit(1)
-                )
-                if first_pending is None or first_pending <= prog.watermark + 1:
-                    continue
-                gap_first = prog.watermark + 1
-                s.add(SeqGap(agent=agent, first_seq=gap_first, last_seq=first_pending - 1, reason="lost"))
-                s.flush()
-                self._settle_now(s, prog, school)
-                declared += first_pending - 1 - gap_first + 1
+        declared = 0
+        for agent, school in sorted(waiting):  # one transaction per agent: one that fails holds up no other
+            try:
+                with Session(self.engine) as s, s.begin():
+                    declared += self._settle_gap(s, agent, school)
+            except Exception as error:
+                if store_unavailable(error):
+                    raise
+                log.exception("settling the seq gap of agent %s failed; the other agents' go on", agent)
         return declared
+
+    def _settle_gap(self, s: Session, agent: str, school: str) -> int:
+        prog = self._progress(s, agent)
+        first_pending = s.scalar(
+            select(PendingRecord.seq).where(PendingRecord.agent == agent).order_by(PendingRecord.seq).limit(1)
+        )
+        if first_pending is None or first_pending <= prog.watermark + 1:
+            return 0
+        gap_first = prog.watermark + 1
+        s.add(SeqGap(agent=agent, first_seq=gap_first, last_seq=first_pending - 1, reason="lost"))
+        s.flush()
+        self._settle_now(s, prog, school)
+        return first_pending - gap_first
 
     def apply_status(self, status: StatusPayload, source: str) -> str | None:
         """Record an agent's birth or death and the seq ranges it says it dropped; return a refusal."""

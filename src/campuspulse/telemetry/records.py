@@ -35,7 +35,11 @@ Id = Annotated[str, StringConstraints(pattern=rf"^{ID_PATTERN}$")]
 # Milliseconds since the epoch inside the program, RFC 3339 text on the wire.
 Timestamp = Annotated[int, BeforeValidator(_ts_in), PlainSerializer(format_ts, return_type=str)]
 MAX_SEQ = 2**63 - 1  # what a BIGINT holds
+MIN_INT = -(2**63)  # integers beyond 64 bits break the contract wherever they are
 Seq = Annotated[int, Field(strict=True, ge=0, le=MAX_SEQ)]
+Count = Annotated[int, Field(ge=0, le=MAX_SEQ)]
+MAX_DEVICES = 10_000  # devices one status may list
+MAX_DROPPED_RANGES = 10_000
 
 
 class State(StrEnum):
@@ -79,6 +83,8 @@ class ReadingRecord(_Record):
                 raise ValueError(f"value name {name!r} is invalid, expected [a-z][a-z0-9_]{{0,63}}")
             if isinstance(v, bool) or not isinstance(v, int | float):
                 raise ValueError(f"value {name}={v!r} is not a number")
+            if isinstance(v, int) and not MIN_INT <= v <= MAX_SEQ:
+                raise ValueError(f"value {name} is an integer beyond 64 bits, expected a number within ±9.2e18")
             if not math.isfinite(v):
                 raise ValueError(f"value {name}={v!r} is not finite (NaN and infinity are rejected)")
         return values
@@ -103,11 +109,11 @@ class QueueStatus(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    records: int = Field(ge=0)
+    records: Count
     oldest_ts: Timestamp | None = None
     # Since when the queue's disk refuses writes (full or failing), and how many observations wait in memory.
     unwritable_since: Timestamp | None = None
-    held: int = Field(0, ge=0)
+    held: Count = 0
 
 
 class StatusPayload(BaseModel):
@@ -120,9 +126,9 @@ class StatusPayload(BaseModel):
     school: Id
     online: bool
     ts: Timestamp
-    version: str | None = None
-    devices: list[Id] = Field(default_factory=list)
-    dropped: list[tuple[Seq, Seq]] = Field(default_factory=list)
+    version: Annotated[str, StringConstraints(max_length=64)] | None = None
+    devices: list[Id] = Field(default_factory=list, max_length=MAX_DEVICES)
+    dropped: list[tuple[Seq, Seq]] = Field(default_factory=list, max_length=MAX_DROPPED_RANGES)
     queue: QueueStatus | None = None
 
     @field_validator("dropped")

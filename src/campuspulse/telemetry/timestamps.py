@@ -8,6 +8,10 @@ from campuspulse.telemetry.errors import ContractError
 
 _RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})?\Z")
 EXAMPLE = "2026-09-07T08:00:00.000+08:00"
+# The times the contract carries: from 2000 to 2099 (UTC). A device clock reset to 1970, or a stamp in year 0 or
+# 9999, is an error in the record, not a time to store.
+MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+MAX_TS_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
 
 
 def parse_ts(value: str) -> int:
@@ -40,8 +44,10 @@ def _parse(value: str) -> int:
             raise ContractError(f"timestamp {value!r} has an invalid offset {offset!r}")
         shift = (hours * 60 + minutes) * 60 * (1 if offset[0] == "+" else -1)
     frac = m.group(7)
-    ms = int(frac[:3].ljust(3, "0")) if frac else 0
-    return (int(local.timestamp()) - shift) * 1000 + ms
+    ms = (int(local.timestamp()) - shift) * 1000 + (int(frac[:3].ljust(3, "0")) if frac else 0)
+    if not MIN_TS_MS <= ms < MAX_TS_MS:
+        raise ContractError(f"timestamp {value!r} is outside the supported range, expected a time from 2000 to 2099")
+    return ms
 
 
 def format_ts(ms: int) -> str:

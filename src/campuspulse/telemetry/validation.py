@@ -20,6 +20,7 @@ from campuspulse.telemetry.records import (
     MAX_SEQ,
     MAX_VALID_S,
     MAX_VALUES,
+    MIN_INT,
     VALUE_NAME_PATTERN,
     Id,
     ReadingRecord,
@@ -32,6 +33,8 @@ from campuspulse.telemetry.timestamps import parse_ts
 from campuspulse.telemetry.topics import ID_RE, Topic
 
 _record_adapter: TypeAdapter[Record] = TypeAdapter(Record)
+MAX_PAYLOAD_BYTES = 8 * 1024 * 1024  # a full batch of 10,000 records with a few values each is about 2 MB
+MAX_DEPTH = 16
 
 
 class _Envelope(BaseModel):
@@ -74,18 +77,41 @@ def describe(exc: ValidationError, where: str = "") -> str:
         msg = err["msg"].removeprefix("Value error, ")
         shown = err.get("input")
         if err["type"] != "missing" and not isinstance(shown, dict | list) and repr(shown) not in msg:
-            msg = f"{msg} (got {shown!r})"
+            got = repr(shown)
+            msg = f"{msg} (got {got if len(got) <= 80 else got[:60] + f'… ({len(got):,} characters)'})"
         parts.append(f"{path}: {msg}" if path else msg)
     return "; ".join(parts)
 
 
 def _decode(raw: bytes | str | Any) -> Any:
     if isinstance(raw, bytes | str):
+        size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
+        if size > MAX_PAYLOAD_BYTES:
+            raise ContractError(f"payload is {size:,} bytes, more than {MAX_PAYLOAD_BYTES:,}: send smaller batches")
         try:
-            return loads(raw)
-        except ValueError as exc:
-            raise ContractError(f"payload is not valid JSON: {exc}") from None
+            data = loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise ContractError(f"payload is not valid JSON: {str(exc)[:200]}") from None
+        _check_depth(data)
+        return data
     return raw
+
+
+def _check_depth(data: Any) -> None:
+    """Refuse JSON nested deeper than the contract allows (its own payloads nest 4 levels)."""
+    level: list[Any] = [data]
+    for depth in range(1, MAX_DEPTH + 2):
+        inner = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node if isinstance(node, list) else ())
+            if isinstance(child, dict | list)
+        ]
+        if not inner:
+            return
+        if depth == MAX_DEPTH:
+            raise ContractError(f"payload is nested deeper than {MAX_DEPTH} levels")
+        level = inner
 
 
 def _check_topic(topic: Topic | None, agent: str, school: str) -> None:
@@ -167,7 +193,10 @@ def _fast_record(rec: Any) -> ParsedRecord | None:
         if type(values) is not dict or not 0 < len(values) <= MAX_VALUES:
             return None
         for name, v in values.items():
-            if (type(v) is not float and type(v) is not int) or not math.isfinite(v):
+            if type(v) is float:
+                if not math.isfinite(v):
+                    return None
+            elif type(v) is not int or not MIN_INT <= v <= MAX_SEQ:
                 return None
             if name not in _good_names:
                 if type(name) is not str or not _NAME_RE.fullmatch(name):
