@@ -88,6 +88,7 @@ def test_records_earlier_than_a_devices_segments_within_a_batch_give_the_time_or
     segments written earlier in it, and folds into the rows before them; the result is the time-ordered fold."""
     rnd = random.Random(batch)
     devices = ["pc1", "pc2", "pc3"]
+    provision(client, devices=tuple(devices))
     start = parse_ts("2026-09-07T08:00:00+08:00")
     clock, early = dict.fromkeys(devices, start + 6 * 3600_000), dict.fromkeys(devices, start)
     state = dict.fromkeys(devices, "idle")
@@ -213,3 +214,22 @@ def test_the_server_itself_settles_gaps_of_records_sent_over_http(store_url):
         assert health["gaps"] == [{"first_seq": 30, "last_seq": 30, "reason": "lost"}]
         assert health["settled_through_seq"] == len(records) - 1 and health["pending_records"] == 0
     app.state.engine.dispose()
+
+
+def test_records_for_devices_not_bound_to_the_agent_are_refused_with_the_reason(client):
+    provision(client, agent="a2", devices=("pc9",))  # pc9 belongs to a2 of the same school
+    records = worked_example_records()[:3]
+    records[1] = {**records[1], "device": "pc9"}
+    records[2] = {**records[2], "device": "nowhere"}
+    got = post(client, records)
+    assert (got["stored"], got["dead_letters"]) == (1, 2)
+    assert any("'pc9' is not bound to agent 'a1': it is bound to agent 'a2'" in r for r in got["reasons"])
+    assert any("'nowhere' is not bound to agent 'a1': the school has no such device" in r for r in got["reasons"])
+    assert post(client, worked_example_records()[3:4])["pending"] == 0, "the refused seqs are no gap to wait for"
+    assert {d for d, *_ in segments(client)} == {"pc1"}
+    r = client.put(
+        "/api/v1/schools/s1/devices/nowhere", headers=AUTH, json={"agent": "a1", "room": "lab1", "kind": "lab_pc"}
+    )
+    assert r.status_code in (200, 201)
+    late = {**worked_example_records()[4], "device": "nowhere"}
+    assert post(client, [late])["stored"] == 1, "a device bound a moment ago is known at once"

@@ -88,6 +88,8 @@ def test_the_store_counts_announced_ranges_as_dropped_not_lost(tmp_path: Path):
         s.info["actor"] = "test"
         service.put_school(s, "s1", {"name": "s1", "district": "d", "stage": "junior", "tz": "Asia/Shanghai"})
         service.put_agent(s, "a1", "s1")
+        for d in range(10):
+            service.put_device(s, "s1", f"d{d}", {"agent": "a1", "room": "lab", "kind": "pc"})
     writer = TelemetryWriter(engine, reorder_window_s=3600)
     status = StatusPayload.model_validate(
         {"v": 1, "agent": "a1", "school": "s1", "online": True, "ts": format_ts(T0), "dropped": queue.dropped_ranges()}

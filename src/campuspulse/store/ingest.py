@@ -26,6 +26,7 @@ from campuspulse.store.schema import (
     AgentProgress,
     ClockSkew,
     DeadLetter,
+    Device,
     PendingRecord,
     School,
     SeqGap,
@@ -36,6 +37,7 @@ from campuspulse.telemetry import ParsedBatch, StatusPayload
 from campuspulse.telemetry.parsed import ParsedReading, ParsedRecord, ParsedState
 from campuspulse.telemetry.records import MAX_SEQ
 from campuspulse.telemetry.timestamps import ms_to_datetime
+from campuspulse.telemetry.validation import Rejected
 
 
 @dataclass(slots=True)
@@ -121,6 +123,8 @@ class TelemetryWriter:
         self.max_future_skew_ms = int(max_future_skew_s * 1000)
         self._dialect = engine.dialect.name
         self._zones: dict[str, ZoneInfo] = {}
+        self._owner_of: dict[tuple[str, str], str] = {}  # (school, device) → agent ("" for no such device)
+        self._owners_at = time.monotonic()
 
     def _zone(self, s: Session, school: str) -> ZoneInfo:
         if school not in self._zones:
@@ -167,6 +171,7 @@ class TelemetryWriter:
                     if self._agent_refusal(s, a, school) is None
                 ],
             )
+            batches = [(self._bound_only(s, batch), source) for batch, source in batches]
             folder = SegmentFolder(s)
             for batch, _ in batches:
                 folder.want(batch.school, (r.device for r in batch.records if isinstance(r, ParsedState)))
@@ -203,6 +208,40 @@ class TelemetryWriter:
         }
         if batch.records or rejected:
             self._store(s, batch.agent, batch.school, batch.records, result, rejected, folder, now_ms)
+
+    def _bound_only(self, s: Session, batch: ParsedBatch) -> ParsedBatch:
+        """The batch with its records for devices not bound to its agent moved to the rejected, with the reason."""
+        owner = self._owners(s, batch.school, {r.device for r in batch.records}, batch.agent)
+        if all(owner.get(r.device) == batch.agent for r in batch.records):
+            return batch
+        good, bad = [], list(batch.rejected)
+        for r in batch.records:
+            bound = owner.get(r.device)
+            if bound == batch.agent:
+                good.append(r)
+                continue
+            why = f"it is bound to agent {bound!r}" if bound else "the school has no such device"
+            hint = f"PUT /api/v1/schools/{batch.school}/devices/{r.device}"
+            reason = f"device {r.device!r} is not bound to agent {batch.agent!r}: {why} ({hint})"
+            bad.append(Rejected(-1, r.to_wire(), reason))
+        return ParsedBatch(batch.agent, batch.school, good, bad)
+
+    def _owners(self, s: Session, school: str, devices: set[str], agent: str) -> dict[str, str]:
+        """The agent each of these devices is bound to (cached for a minute; a device the cache does not give to
+        `agent` is looked up again, so that a device bound a moment ago is known at once)."""
+        now = time.monotonic()
+        if now - self._owners_at > 60:
+            self._owner_of.clear()
+            self._owners_at = now
+        known = {d: self._owner_of.get((school, d), "") for d in devices}
+        unsure = [d for d, a in known.items() if a != agent]
+        if unsure:
+            found = dict.fromkeys(unsure, "")
+            query = select(Device.device, Device.agent).where(Device.school == school, Device.device.in_(unsure))
+            found |= {device: bound for device, bound in s.execute(query)}
+            known |= found
+            self._owner_of.update(((school, d), a) for d, a in found.items())
+        return known
 
     @staticmethod
     def _load_agents(s: Session, ids: set[str]) -> None:
