@@ -108,16 +108,19 @@ def create_token(
     name: Annotated[str, typer.Option(help="what the token is for")],
     store: StoreOpt = None,
     ttl_days: Annotated[int | None, typer.Option(help="expires after this many days (default: never)")] = None,
+    agent: Annotated[str | None, typer.Option(help="bind the token to this agent: it posts its records only")] = None,
 ) -> None:
     """Create an API token for a machine; it is printed once."""
     from datetime import timedelta
 
     from campuspulse.server.access.credentials import BadCredentials, create_api_token
+    from campuspulse.server.access.principals import Forbidden
 
     try:
         with _session(store) as s:
-            _, secret = create_api_token(s, username, name, timedelta(days=ttl_days) if ttl_days else None)
-    except BadCredentials as exc:
+            ttl = timedelta(days=ttl_days) if ttl_days else None
+            _, secret = create_api_token(s, username, name, ttl, agent)
+    except (BadCredentials, Forbidden) as exc:
         _fail(str(exc))
     console.print(secret, highlight=False)
 

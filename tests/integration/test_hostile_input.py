@@ -265,3 +265,21 @@ def test_a_message_the_store_cannot_take_is_retried_alone_then_kept_as_a_dead_le
         event.remove(store_engine, "before_cursor_execute", fail_on_4242)
     with Session(store_engine) as s:
         assert s.scalar(select(func.count()).select_from(DeadLetter)) == 1
+
+
+def test_a_token_bound_to_an_agent_posts_that_agents_records_only(client):
+    provision(client, agent="a2", devices=("pc9",))
+    user = {"username": "lab-pcs", "role": "school_manager", "scope_kind": "school", "scope_id": "s1"}
+    assert client.post("/api/v1/users", headers=AUTH, json=user).status_code == 201
+    made = client.post(
+        "/api/v1/auth/api-tokens", headers=AUTH, json={"name": "pc", "username": "lab-pcs", "agent": "a1"}
+    )
+    assert made.status_code == 201 and made.json()["agent"] == "a1"
+    a1 = {"Authorization": f"Bearer {made.json()['token']}", "Content-Type": "application/json"}
+    assert client.post("/api/v1/ingest/records", content=batch(b"{}", 0), headers=a1).status_code == 200
+    as_a2 = orjson.dumps({"v": 1, "agent": "a2", "school": "s1", "records": [{**good(1), "device": "pc9"}]})
+    r = client.post("/api/v1/ingest/records", content=as_a2, headers=a1)
+    assert r.status_code == 403 and "speaks for agent 'a1' only" in r.text
+    assert stored_seqs(client.app.state.engine) == {0}
+    other = {"name": "x", "username": "lab-pcs", "agent": "nowhere"}
+    assert client.post("/api/v1/auth/api-tokens", headers=AUTH, json=other).status_code == 404

@@ -22,7 +22,8 @@ class User(Base):
 
 
 class ApiToken(Base):
-    """A long-lived bearer token for a machine, acting as `username`; only its hash is stored."""
+    """A long-lived bearer token for a machine, acting as `username`; only its hash is stored. A token bound to
+    an agent posts that agent's records and no other's."""
 
     __tablename__ = "api_tokens"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -32,6 +33,7 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    agent: Mapped[str | None] = mapped_column(String(64), default=None)  # a token of this agent's only
 
 
 class ServerSecret(Base):

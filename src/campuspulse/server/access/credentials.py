@@ -10,8 +10,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campuspulse.server.access.principals import Principal, Role, ScopeKind, check_role_scope
+from campuspulse.server.access.principals import Principal, Role, ScopeKind, check_role_scope, require_write
 from campuspulse.store.access_schema import ApiToken, LoginFailure, ServerSecret, User
+from campuspulse.store.schema import Agent
 
 _hasher = PasswordHasher()
 _ALGORITHM = "HS256"
@@ -24,9 +25,9 @@ class BadCredentials(ValueError):
     """A login or token that does not authenticate anyone."""
 
 
-def principal_of(user: User) -> Principal:
-    """The principal a user acts as."""
-    return Principal(user.username, Role(user.role), ScopeKind(user.scope_kind), user.scope_id)
+def principal_of(user: User, agent: str | None = None) -> Principal:
+    """The principal a user acts as (through a token bound to `agent`, if given)."""
+    return Principal(user.username, Role(user.role), ScopeKind(user.scope_kind), user.scope_id, agent)
 
 
 def create_user(
@@ -102,9 +103,17 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_api_token(s: Session, username: str, name: str, ttl: timedelta | None = None) -> tuple[ApiToken, str]:
-    """A new API token for `username`; the secret is returned once and only its hash is kept."""
-    _active(s, username)
+def create_api_token(
+    s: Session, username: str, name: str, ttl: timedelta | None = None, agent: str | None = None
+) -> tuple[ApiToken, str]:
+    """A new API token for `username` (bound to `agent`, if given); the secret is returned once and only its hash
+    is kept. A token bound to an agent must belong to a user who may write the agent's school (Forbidden)."""
+    user = _active(s, username)
+    if agent is not None:
+        bound = s.get(Agent, agent)
+        if bound is None:
+            raise BadCredentials(f"no agent {agent!r}; register it with PUT /api/v1/agents/{agent}")
+        require_write(s, principal_of(user), bound.school)
     ident, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     row = ApiToken(
@@ -114,10 +123,20 @@ def create_api_token(s: Session, username: str, name: str, ttl: timedelta | None
         secret_hash=_digest(secret),
         created_at=now,
         expires_at=now + ttl if ttl else None,
+        agent=agent,
     )
     s.add(row)
     s.flush()
     return row, f"{API_TOKEN_PREFIX}{ident}.{secret}"
+
+
+def principal_of_api_token(s: Session, token: str) -> Principal:
+    """Who an API token acts as, and for which agent if it is bound to one; BadCredentials if unknown, revoked
+    or expired."""
+    ident = token.removeprefix(API_TOKEN_PREFIX).partition(".")[0]
+    user = user_of_api_token(s, token)
+    row = s.get(ApiToken, ident)
+    return principal_of(user, row.agent if row is not None else None)
 
 
 def user_of_api_token(s: Session, token: str) -> User:

@@ -63,6 +63,7 @@ class Principal:
     role: Role
     scope_kind: ScopeKind
     scope_id: str = ""
+    agent: str | None = None  # a token bound to this agent speaks for it alone
 
     @property
     def scope_label(self) -> str:

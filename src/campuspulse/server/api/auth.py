@@ -10,8 +10,8 @@ from campuspulse.server.access.credentials import (
     API_TOKEN_PREFIX,
     BadCredentials,
     principal_of,
+    principal_of_api_token,
     user_of_access_token,
-    user_of_api_token,
 )
 from campuspulse.server.access.principals import Principal, Role, ScopeKind
 from campuspulse.server.deps import Db
@@ -34,12 +34,11 @@ def current_principal(request: Request, token: Annotated[str | None, Depends(_sc
     else:
         try:
             if token.startswith(API_TOKEN_PREFIX):
-                user = user_of_api_token(db, token)
+                principal = principal_of_api_token(db, token)
             else:
-                user = user_of_access_token(db, token, request.app.state.jwt_key)
+                principal = principal_of(user_of_access_token(db, token, request.app.state.jwt_key))
         except BadCredentials as exc:
             raise _unauthorized(str(exc)) from None
-        principal = principal_of(user)
     db.info["actor"] = principal.name
     return principal
 

@@ -56,6 +56,8 @@ async def ingest_records(request: Request, writer: WriterDep, caller: Caller, db
     except ContractError as exc:
         await asyncio.to_thread(writer.dead_letter, SOURCE, str(exc), raw)
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"payload rejected: {exc}") from None
+    if caller.agent is not None and caller.agent != batch.agent:
+        raise Forbidden(f"this token speaks for agent {caller.agent!r} only, not for {batch.agent!r}")
     await asyncio.to_thread(require_write, db, caller, batch.school)
     result = await asyncio.to_thread(_store, writer, batch, raw)
     if result.dead_letters and not result.stored and not result.duplicates:

@@ -8,7 +8,14 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field
 
 from campuspulse.server.access import credentials
-from campuspulse.server.access.principals import Forbidden, Principal, Role, ScopeKind, covers_school, region_districts
+from campuspulse.server.access.principals import (
+    Forbidden,
+    Principal,
+    Role,
+    ScopeKind,
+    covers_school,
+    region_districts,
+)
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.schemas import Id
 from campuspulse.server.deps import Db
@@ -36,6 +43,9 @@ class ApiTokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, description="what the token is for, e.g. the agent's host")
     username: Id | None = Field(None, description="admins may create tokens for another user")
     ttl_days: int | None = Field(None, ge=1, le=3650, description="none: until revoked")
+    agent: Id | None = Field(
+        None, description="bind the token to this agent: it then posts this agent's records and no other's"
+    )
 
 
 def _user_out(u: User) -> dict[str, object]:
@@ -57,6 +67,7 @@ def _token_out(t: ApiToken) -> dict[str, object]:
         "created_at": t.created_at,
         "expires_at": t.expires_at,
         "revoked_at": t.revoked_at,
+        "agent": t.agent,
     }
 
 
@@ -126,7 +137,7 @@ def create_api_token(body: ApiTokenIn, db: Db, caller: Caller) -> dict[str, obje
         raise Forbidden("only an admin may create tokens for another user")
     ttl = timedelta(days=body.ttl_days) if body.ttl_days else None
     try:
-        row, secret = credentials.create_api_token(db, username, body.name, ttl)
+        row, secret = credentials.create_api_token(db, username, body.name, ttl, body.agent)
     except credentials.BadCredentials as exc:
         raise NotFound(str(exc)) from None
     return {**_token_out(row), "token": secret}
