@@ -19,6 +19,7 @@ from campuspulse.telemetry import (
 )
 from campuspulse.telemetry.codec import dumps
 from campuspulse.telemetry.line_protocol import reading_line, state_line, status_line
+from campuspulse.telemetry.parsed import ParsedReading
 from campuspulse.telemetry.timestamps import MAX_TS_MS, MIN_TS_MS
 
 IDS = st.from_regex(r"\A[A-Za-z0-9_-]{1,64}\Z")
@@ -283,3 +284,19 @@ def test_trailing_newlines_and_oversized_seqs_are_rejected(field, value):
 def test_times_outside_2000_to_2099_break_the_contract(text):
     with pytest.raises(ContractError, match="outside the supported range"):
         parse_ts(text)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["seq", "time", "value_seq", "value_value_seq", "value_time", "power_w"]),
+        st.floats(-1e6, 1e6),
+        min_size=1,
+    )
+)
+def test_a_reading_named_like_a_reserved_field_never_makes_a_malformed_line(values):
+    line = reading_line("s1", "a1", ParsedReading(42, MIN_TS_MS, "d1", values))
+    fields = [f.split("=", 1) for f in line.split(" ")[1].split(",")]
+    keys = [k for k, _ in fields]
+    assert len(keys) == len(set(keys)), line
+    assert dict(fields)["seq"] == "42i" and "time" not in keys
+    assert sorted(float(v) for k, v in fields if k != "seq") == sorted(values.values())

@@ -43,9 +43,35 @@ def state_line(school: str, agent: str, rec: ParsedState) -> str:
     )
 
 
+# Field keys a reading's values may not take as they are: the line's own `seq`, and `time`, which InfluxDB refuses.
+RESERVED_FIELDS = frozenset({"seq", "time"})
+
+
+def field_names(names: Iterable[str]) -> dict[str, str]:
+    """The field key of each value name: itself, or for a reserved name `value_<name>` (with more `value_` until
+    it is free), so that no line ever holds a key twice or a key the store refuses."""
+    names = list(names)
+    taken = set(names) | RESERVED_FIELDS
+    out = {}
+    for name in names:
+        key = name
+        if name in RESERVED_FIELDS:
+            while key in taken:
+                key = f"value_{key}"
+            taken.add(key)
+        out[name] = key
+    return out
+
+
 def reading_line(school: str, agent: str, rec: ParsedReading) -> str:
-    """`equipment_reading,school=…,agent=…,device=… power_w=86.5,…,seq=42i <ts ms>`."""
-    fields = ",".join(f"{k}={_float(v)}" for k, v in rec.values.items())
+    """`equipment_reading,school=…,agent=…,device=… power_w=86.5,…,seq=42i <ts ms>` (a value named `seq` or `time`
+    is written as `value_seq`, `value_time`)."""
+    values = rec.values
+    if RESERVED_FIELDS.isdisjoint(values):
+        fields = ",".join(f"{k}={_float(v)}" for k, v in values.items())
+    else:
+        keys = field_names(values)
+        fields = ",".join(f"{keys[k]}={_float(v)}" for k, v in values.items())
     return f"{READING_MEASUREMENT},{_tags(school, agent, rec.device)} {fields},seq={rec.seq}i {rec.ts}"
 
 
