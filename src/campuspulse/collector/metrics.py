@@ -48,6 +48,7 @@ class _Exporter(_PromCollector):
                 ("spooled", s.lines_spooled),
                 ("written", s.lines_written),
                 ("discarded", s.lines_discarded),
+                ("set_aside", s.lines_set_aside),
             ):
                 ts.add_metric([outcome], value)
             yield ts

@@ -20,6 +20,14 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from campuspulse.backoff import delays
 
 log = logging.getLogger(__name__)
+# Answers that retrying can cure: bad credentials or bucket (fixed by configuration), timeouts, rate limits, size.
+_RETRIED = frozenset({401, 403, 404, 408, 413, 429})
+
+
+def refused_for_good(error: BaseException) -> bool:
+    """Whether the server refused these lines themselves (a 4xx that retrying cannot cure)."""
+    status = getattr(error, "status", None)
+    return isinstance(status, int) and 400 <= status < 500 and status not in _RETRIED
 
 
 @dataclass(slots=True)
@@ -31,6 +39,7 @@ class SinkCounters:
     lines_discarded: int = 0
     write_errors: int = 0
     spool_lines: int = 0
+    lines_set_aside: int = 0
 
 
 class TimeSeriesSink:
@@ -54,6 +63,11 @@ class TimeSeriesSink:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # spooled lines survive power loss: the broker is acked after
         self._db.execute("CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY, n INTEGER NOT NULL, body BLOB)")
+        # Lines the server refused for good (a 4xx other than auth, rate or size trouble), kept with its answer.
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS set_aside (id INTEGER PRIMARY KEY, n INTEGER NOT NULL, body BLOB, reason TEXT,"
+            " at TEXT DEFAULT CURRENT_TIMESTAMP)"
+        )
         self._lock = threading.Lock()
         self.counters.spool_lines = self._db.execute("SELECT coalesce(sum(n), 0) FROM spool").fetchone()[0]
         self._client = InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout_s * 1000))
@@ -84,42 +98,77 @@ class TimeSeriesSink:
                 log.error("time-series spool full (%d lines): discarded %d oldest lines", self.max_spool_lines, row[1])
         self._wake.set()
 
-    def _next_batch(self) -> tuple[int, int, bytes] | None:
+    def _next_rows(self) -> list[tuple[int, int, bytes]]:
+        """The oldest spool rows, as many as make a batch (at least one)."""
         with self._lock:
             rows = self._db.execute("SELECT id, n, body FROM spool ORDER BY id LIMIT 200").fetchall()
-        if not rows:
-            return None
-        last, n, bodies = rows[0][0], 0, list[bytes]()
+        out: list[tuple[int, int, bytes]] = []
+        n = 0
         for rid, count, body in rows:
-            if bodies and n + count > self.batch_lines:
+            if out and n + count > self.batch_lines:
                 break
-            last, n = rid, n + count
-            bodies.append(body)
-        return last, n, b"\n".join(bodies)
+            out.append((rid, count, body))
+            n += count
+        return out
+
+    def _send(self, rows: list[tuple[int, int, bytes]]) -> None:
+        body = b"\n".join(body for _, _, body in rows)
+        self._write.write(bucket=self.bucket, org=self.org, record=body, write_precision=WritePrecision.MS)  # type: ignore[arg-type]  # the client types its own constant as str
+
+    def _done(self, rows: list[tuple[int, int, bytes]], reason: str | None = None) -> None:
+        """Take shipped rows out of the spool; with a reason, keep them set aside."""
+        ids = [rid for rid, _, _ in rows]
+        with self._lock:  # rows may have been discarded meanwhile: count what is really removed
+            marks = ",".join("?" * len(ids))
+            gone = self._db.execute(f"SELECT coalesce(sum(n), 0) FROM spool WHERE id IN ({marks})", ids).fetchone()[0]
+            if reason is not None:
+                self._db.executemany(
+                    "INSERT INTO set_aside (n, body, reason) VALUES (?, ?, ?)", [(n, b, reason) for _, n, b in rows]
+                )
+            self._db.execute(f"DELETE FROM spool WHERE id IN ({marks})", ids)
+            self.counters.spool_lines -= gone
+        if reason is None:
+            self.counters.lines_written += gone
+        else:
+            self.counters.lines_set_aside += gone
 
     def _ship(self) -> None:
         backoff = delays(0.5, 30.0)
         while not self._stop.is_set():
-            batch = self._next_batch()
-            if batch is None:
+            rows = self._next_rows()
+            if not rows:
                 self._wake.wait(1.0)
                 self._wake.clear()
                 continue
-            last, n, body = batch
             try:
-                self._write.write(bucket=self.bucket, org=self.org, record=body, write_precision=WritePrecision.MS)  # type: ignore[arg-type]  # the client types its own constant as str
+                self._send(rows)
             except Exception as exc:  # the client raises urllib3, socket and ApiException errors alike
                 self.counters.write_errors += 1
+                if refused_for_good(exc) and self._set_aside_refused(rows):
+                    continue
                 wait = next(backoff)
-                log.warning("time-series write of %d lines failed (%s); retrying in %.1f s", n, exc, wait)
+                lines = sum(n for _, n, _ in rows)
+                log.warning("time-series write of %d lines failed (%s); retrying in %.1f s", lines, exc, wait)
                 self._stop.wait(wait)
                 continue
             backoff = delays(0.5, 30.0)
-            with self._lock:  # rows may have been discarded meanwhile: count what is really removed
-                gone = self._db.execute("SELECT coalesce(sum(n), 0) FROM spool WHERE id <= ?", (last,)).fetchone()[0]
-                self._db.execute("DELETE FROM spool WHERE id <= ?", (last,))
-                self.counters.spool_lines -= gone
-            self.counters.lines_written += n
+            self._done(rows)
+
+    def _set_aside_refused(self, rows: list[tuple[int, int, bytes]]) -> bool:
+        """Send the rows of a refused batch one by one and set aside those refused on their own, so that one bad
+        line never blocks the spool; False if the server failed otherwise meanwhile (the rest is retried)."""
+        for row in rows:
+            try:
+                self._send([row])
+            except Exception as exc:
+                if not refused_for_good(exc):
+                    return False
+                reason = f"{getattr(exc, 'status', '')} {getattr(exc, 'body', None) or exc}".strip()[:2000]
+                log.error("time-series server refused %d lines for good (%s); set aside in the spool", row[1], reason)
+                self._done([row], reason)
+            else:
+                self._done([row])
+        return True
 
     def drained(self) -> bool:
         """True when everything spooled has been written."""
