@@ -163,14 +163,11 @@ class TelemetryWriter:
             # Lock every agent first (sorted, so collectors never deadlock); only then read its segments.
             # On SQLite the first write statement takes the database's write lock for the transaction.
             self._load_agents(s, {b.agent for b, _ in batches} | {st.agent for st, _ in statuses})
-            self._lock_progress(
-                s,
-                [
-                    a
-                    for a, school in sorted({(b.agent, b.school) for b, _ in batches})
-                    if self._agent_refusal(s, a, school) is None
-                ],
-            )
+            # Statuses that announce dropped ranges settle their agent's progress too: locked in the same order.
+            streams = {(b.agent, b.school) for b, _ in batches} | {
+                (st.agent, st.school) for st, _ in statuses if st.dropped
+            }
+            self._lock_progress(s, sorted({a for a, school in streams if self._agent_refusal(s, a, school) is None}))
             batches = [(self._bound_only(s, batch), source) for batch, source in batches]
             folder = SegmentFolder(s)
             for batch, _ in batches:
