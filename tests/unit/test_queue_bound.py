@@ -51,6 +51,19 @@ def test_a_full_queue_thins_readings_keeps_states_and_accounts_for_every_seq(tmp
     assert sum(r["type"] == "state" for r in kept.values()) == sum(r["type"] == "state" for r in records)
 
 
+def test_ranges_the_broker_acknowledged_are_forgotten_and_new_ones_announced(tmp_path: Path):
+    queue = RecordQueue(tmp_path / "q.db", max_bytes=400_000)
+    fill(queue, workload(30))
+    announced = queue.dropped_ranges()
+    assert announced
+    queue.forget_dropped(announced)  # the publisher does this once a status carrying them was acknowledged
+    assert queue.dropped_ranges() == []
+    fill(queue, workload(30))
+    again = queue.dropped_ranges()
+    old = {seq for lo, hi in announced for seq in range(lo, hi + 1)}
+    assert again and not any(lo <= seq <= hi for lo, hi in again for seq in old), "only the new discards"
+
+
 def test_the_agent_metrics_count_discarded_readings(tmp_path: Path):
     from prometheus_client import generate_latest
 

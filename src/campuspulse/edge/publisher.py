@@ -65,6 +65,7 @@ class Publisher:
         self.mqtt, self.agent, self.school, self.queue = mqtt, agent, school, queue
         self.devices, self.batch_size, self.status_every_s = devices, batch_size, status_every_s
         self._status_at = 0.0
+        self._announced: list[list[int]] = []  # the dropped ranges of the status made last
         self.wakeup = asyncio.Event()
         self.connected = asyncio.Event()
         self.published_batches = 0
@@ -89,6 +90,7 @@ class Publisher:
         }
         if dropped := self.queue.dropped_ranges():
             status["dropped"] = dropped
+        self._announced = dropped
         if queue:
             depth: dict[str, object] = {"records": len(self.queue), "oldest_ts": self.queue.oldest_ts()}
             if self.unwritable is not None:
@@ -173,6 +175,8 @@ class Publisher:
             if self.queue.dropped_changed or self.status_changed or due:  # before the records that follow
                 self.queue.dropped_changed = self.status_changed = False
                 await client.publish(self._topic[TopicKind.STATUS], self._status(True), qos=1, retain=True)
+                if self._announced:  # acknowledged by the broker, which hands the status on to the collectors
+                    self.queue.forget_dropped(self._announced)
             batch = self.queue.peek_raw(self.batch_size)
             if batch is None:
                 self.wakeup.clear()

@@ -181,6 +181,14 @@ class RecordQueue:
                 merged.append([first, last])
         return merged[-MAX_ANNOUNCED_RANGES:]
 
+    def forget_dropped(self, announced: list[list[int]]) -> None:
+        """Forget discarded ranges the broker has acknowledged in a status: the store has them from there. A disk
+        that refuses the change leaves them to be announced again."""
+        try:
+            self.db.executemany("DELETE FROM dropped WHERE first >= ? AND last <= ?", [tuple(r) for r in announced])
+        except sqlite3.Error as exc:
+            log.warning("agent queue: could not forget announced dropped ranges (%s); they are announced again", exc)
+
     def peek(self, limit: int) -> list[dict[str, Any]]:
         """The oldest `limit` records, still queued."""
         rows = self.db.execute(
