@@ -29,8 +29,9 @@ from campuspulse.server.inventory import service as inventory
 from campuspulse.settings import MqttSettings
 from campuspulse.store.db import make_engine, upgrade
 from campuspulse.store.ingest import TelemetryWriter
-from campuspulse.store.schema import AgentProgress, PendingRecord, SeqGap
+from campuspulse.store.schema import PendingRecord, SeqGap
 from tests.support.mosquitto import Mosquitto, free_port
+from tests.support.progress import settled_through
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.victoria import Victoria
 from tests.support.waiting import wait_until
@@ -269,9 +270,8 @@ class Rig:
     def settled(self) -> tuple[int, int]:
         """(the agent's highest seq settled in the store, records waiting behind a gap)."""
         with Session(self.engine) as s:
-            p = s.get(AgentProgress, "a1")
             pending = s.scalar(select(func.count()).select_from(PendingRecord))
-            return (p.watermark if p else -1), int(pending or 0)
+            return settled_through(s, "a1"), int(pending or 0)
 
     def close(self) -> None:
         if self.agent is not None and self.agent.poll() is None:

@@ -22,10 +22,11 @@ from campuspulse.edge.settings import AgentSettings
 from campuspulse.server.app import create_app
 from campuspulse.settings import MqttSettings
 from campuspulse.store.schema import Agent as AgentRow
-from campuspulse.store.schema import AgentProgress, DeadLetter, PendingRecord, StateSegment
+from campuspulse.store.schema import DeadLetter, PendingRecord, StateSegment
 from campuspulse.telemetry.codec import dumps
 from tests.support.campus import AUTH, TOKEN, payload, provision, worked_example_records
 from tests.support.mosquitto import Mosquitto
+from tests.support.progress import settled_through
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.mqtt
@@ -86,9 +87,8 @@ def run_agent_in_thread(settings, mqtt_settings, reload=None):
 
 def progress(client):
     with Session(client.app.state.engine) as s:
-        p = s.get(AgentProgress, "a1")
         pending = s.scalar(select(func.count()).select_from(PendingRecord))
-        return (p.watermark if p else -1), pending
+        return settled_through(s, "a1"), pending
 
 
 def test_agent_records_reach_the_utilization_api(campus, tmp_path):
@@ -147,6 +147,31 @@ def private_broker_campus(tmp_path, store_url):
     finally:  # a failing test leaves no broker behind
         broker.stop()
         app.state.engine.dispose()
+
+
+def test_a_queue_file_lost_mid_stream_starts_a_new_epoch_and_every_record_of_both_is_stored(campus, tmp_path):
+    client, _collector, mqtt_settings, today, period = campus
+    settings = agent_settings(tmp_path, today, period)
+    produced = {}
+    for _ in range(2):  # the second run finds no queue file, as after a reimage or a deleted queue
+        _agent, stop = run_agent_in_thread(settings, mqtt_settings)
+        time.sleep(2)
+        stop()
+        queue = RecordQueue(tmp_path / "queue.db")
+        assert len(queue) == 0
+        produced[queue.epoch] = queue.next_seq - 1
+        queue.db.close()
+        for f in tmp_path.glob("queue.db*"):
+            f.unlink()
+    assert len(produced) == 2 and "" not in produced and min(produced.values()) > 10
+
+    def settled() -> dict[str, int]:
+        h = client.get("/api/v1/agents/a1", headers=AUTH).json()
+        return {e["epoch"]: e["settled_through_seq"] for e in h["epochs"] if not e["pending_records"]}
+
+    wait_until(lambda: settled() == produced, what="every record of both epochs settled")
+    h = client.get("/api/v1/agents/a1", headers=AUTH).json()
+    assert all(e["gaps"] == [] for e in h["epochs"]), "nothing lost, nothing waited for"
 
 
 def test_broker_restart_loses_no_record(tmp_path, store_url):

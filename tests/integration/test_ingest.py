@@ -233,3 +233,42 @@ def test_records_for_devices_not_bound_to_the_agent_are_refused_with_the_reason(
     assert r.status_code in (200, 201)
     late = {**worked_example_records()[4], "device": "nowhere"}
     assert post(client, [late])["stored"] == 1, "a device bound a moment ago is known at once"
+
+
+def renumbered(records: list[dict], first: int = 0) -> list[dict]:
+    return [{**r, "seq": first + i} for i, r in enumerate(records)]
+
+
+def health(client) -> dict:
+    r = client.get("/api/v1/agents/a1", headers=AUTH)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_a_new_epoch_stores_its_records_though_its_seqs_start_at_0_again(client):
+    """A reimaged lab PC: the old queue's records carry no epoch, the new queue's start at seq 0 in an epoch."""
+    records = worked_example_records()
+    post(client, records[:40])
+    got = post(client, renumbered(records[40:]), epoch="pc1-reimaged")
+    assert (got["stored"], got["duplicates"]) == (len(records) - 40, 0)
+    assert figures(client)["in_use_s"] == 1980, "the same figures as one queue sending everything"
+    h = health(client)
+    assert [e["epoch"] for e in h["epochs"]] == ["", "pc1-reimaged"]
+    assert (h["epoch"], h["settled_through_seq"]) == ("pc1-reimaged", len(records) - 41)
+    assert h["epochs"][0]["settled_through_seq"] == 39
+    again = post(client, renumbered(records[40:45]), epoch="pc1-reimaged")
+    assert (again["stored"], again["duplicates"]) == (0, 5), "within an epoch, (agent, epoch, seq) is the identity"
+
+
+def test_the_old_epochs_late_records_are_stored_and_its_missing_ones_become_lost(client):
+    records = worked_example_records()
+    post(client, records[:10])
+    assert post(client, records[15:20])["pending"] == 5  # seqs 10..14 of the old queue are missing
+    post(client, renumbered(records[20:]), epoch="e2")
+    late = post(client, records[10:12])
+    assert (late["stored"], late["duplicates"]) == (2, 0), "late records of the old epoch are still stored"
+    assert post(client, records[5:6])["duplicates"] == 1, "and deduplicated"
+    assert client.app.state.writer.settle_stale_gaps(datetime.now(UTC) + timedelta(hours=1)) == 3
+    old, new = health(client)["epochs"]
+    assert old["gaps"] == [{"first_seq": 12, "last_seq": 14, "reason": "lost"}] and old["pending_records"] == 0
+    assert new["gaps"] == [] and new["settled_through_seq"] == len(records) - 21

@@ -4,12 +4,13 @@ import random
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from campuspulse.server.metrics.month_rollups import refresh_all_months
 from campuspulse.store.db import make_engine, upgrade
 from campuspulse.store.rollup_schema import SchoolDayRollup, SchoolMonthRollup
+from campuspulse.store.schema import AgentProgress
 from tests.support.scratch_db import scratch_database
 
 
@@ -80,4 +81,32 @@ def test_month_rollups_migration_fills_the_months_the_application_would(empty_st
         refresh_all_months(s)
     assert len(migrated) == 6
     assert migrated == _months(engine)
+    engine.dispose()
+
+
+def test_the_epochs_migration_keeps_every_agents_progress_in_the_epoch_before_epochs(empty_store_url):
+    engine = make_engine(empty_store_url)
+    upgrade(engine, "0014")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO agent_progress (agent, watermark, max_seq) VALUES ('a1', 41, 50)"))
+        conn.execute(
+            text(
+                "INSERT INTO pending_records (agent, seq, school, type, device, ts_ms) "
+                "VALUES ('a1', 50, 's1', 'reading', 'd1', 1788739200000)"
+            )
+        )
+        conn.execute(text("INSERT INTO seq_gaps (agent, first_seq, last_seq, reason) VALUES ('a1', 3, 4, 'lost')"))
+        conn.execute(
+            text("INSERT INTO clock_skew (agent, seq, device, ts_ms, received_ms) VALUES ('a1', 7, 'd1', 1, 0)")
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT agent, epoch, watermark, max_seq FROM agent_progress")).all() == [
+            ("a1", "", 41, 50)
+        ]
+        for table, key in (("pending_records", "seq"), ("seq_gaps", "first_seq"), ("clock_skew", "seq")):
+            assert conn.execute(text(f"SELECT agent, epoch, {key} FROM {table}")).all() != []
+            assert conn.execute(text(f"SELECT count(*) FROM {table} WHERE epoch = ''")).scalar() == 1
+    with Session(engine) as s, s.begin():  # a second epoch of the same agent, with the same seqs
+        s.add(AgentProgress(agent="a1", epoch="e2", watermark=41, max_seq=50))
     engine.dispose()

@@ -26,8 +26,8 @@ from campuspulse.server.inventory import service as inventory
 from campuspulse.settings import MqttSettings, load_settings
 from campuspulse.store.db import make_engine, upgrade
 from campuspulse.store.ingest import TelemetryWriter
-from campuspulse.store.schema import AgentProgress
 from tests.support.mosquitto import Mosquitto, free_port
+from tests.support.progress import settled_through
 from tests.support.tls import make_certs
 from tests.support.waiting import wait_until
 
@@ -189,8 +189,7 @@ def test_a_provisioned_agent_reaches_the_store_over_tls(broker, tmp_path):
 
         def settled() -> int:
             with Session(engine) as s:
-                p = s.get(AgentProgress, "a1")
-                return p.watermark if p else -1
+                return settled_through(s, "a1")
 
         wait_until(lambda: settled() >= 5, 30, "records of the TLS agent settled in the store")
     finally:

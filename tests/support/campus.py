@@ -53,9 +53,11 @@ def worked_example_records(device: str = "pc1") -> list[dict[str, Any]]:
     return out
 
 
-def payload(records: list[dict[str, Any]], agent: str = "a1", school: str = "s1") -> dict[str, Any]:
-    """A records payload around `records`."""
-    return {"v": 1, "agent": agent, "school": school, "records": records}
+def payload(
+    records: list[dict[str, Any]], agent: str = "a1", school: str = "s1", epoch: str | None = None
+) -> dict[str, Any]:
+    """A records payload around `records` (of the agent's queue `epoch`, if given)."""
+    return {"v": 1, "agent": agent, "school": school, **({"epoch": epoch} if epoch else {}), "records": records}
 
 
 def chunks(items: list[Any], size: int) -> list[list[Any]]:

@@ -304,3 +304,23 @@ def test_an_agent_whose_queue_disk_refuses_says_so_to_the_server(tmp_path: Path)
     assert "disk full" not in agents_table.render(agents=[health], t=Text("en"))
     agent.queue.close()
     engine.dispose()
+
+
+def test_each_new_queue_file_is_a_new_epoch_and_keeps_it(tmp_path: Path):
+    import re
+    import sqlite3
+
+    first = RecordQueue(tmp_path / "q.db")
+    epoch = first.epoch
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", epoch)
+    first.append(workload(1, devices=1))
+    first.db.close()
+    assert RecordQueue(tmp_path / "q.db").epoch == epoch, "reopened, the queue keeps its epoch"
+    assert RecordQueue(tmp_path / "other.db").epoch not in ("", epoch), "a new file, a new epoch"
+    old = sqlite3.connect(tmp_path / "before-epochs.db")  # a queue file an agent made before there were epochs
+    old.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+    old.execute("INSERT INTO meta VALUES ('next_seq', 42)")
+    old.commit()
+    old.close()
+    legacy = RecordQueue(tmp_path / "before-epochs.db")
+    assert (legacy.epoch, legacy.next_seq) == ("", 42), "its seqs go on as they were, in the epoch ''"

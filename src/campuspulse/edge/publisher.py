@@ -75,7 +75,9 @@ class Publisher:
         self.unwritable: tuple[int, int] | None = None  # (since ms, observations held) while the queue's disk refuses
         self.on_reload: Callable[[], str | None] = lambda: "reload is not supported here"
         self._topic = {k: topic_for(school, agent, k, mqtt.topic_prefix) for k in TopicKind}
-        self._envelope = dumps({"v": 1, "agent": agent, "school": school, "records": []})[:-2]  # ends in `[`
+        self.epoch = queue.epoch
+        envelope = {"v": 1, "agent": agent, "school": school} | ({"epoch": self.epoch} if self.epoch else {})
+        self._envelope = dumps({**envelope, "records": []})[:-2]  # ends in `[`
 
     def _status(self, online: bool, queue: bool = True) -> bytes:
         """The status payload; with the queue's depth unless it is the Last Will (written at connect time)."""
@@ -88,6 +90,8 @@ class Publisher:
             "version": __version__,
             "devices": self.devices,
         }
+        if self.epoch:
+            status["epoch"] = self.epoch
         if dropped := self.queue.dropped_ranges():
             status["dropped"] = dropped
         self._announced = dropped

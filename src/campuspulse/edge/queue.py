@@ -7,6 +7,7 @@ the status payload's `dropped` field, so the collector knows they were discarded
 """
 
 import logging
+import secrets
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,12 @@ class RecordQueue:
                 db.execute("PRAGMA locking_mode=EXCLUSIVE")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
+            db.execute("BEGIN IMMEDIATE")
+            if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone() is None:
+                # A new queue file (a new PC, a reimaged one, a lost or deleted queue): a new epoch, so that its
+                # seqs, starting at 0 again, are never taken for the old queue's.
+                db.execute("CREATE TABLE epoch (id TEXT NOT NULL)")
+                db.execute("INSERT INTO epoch VALUES (?)", (secrets.token_urlsafe(12),))
             db.execute("CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)")
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
             db.execute("CREATE TABLE IF NOT EXISTS dropped (first INTEGER PRIMARY KEY, last INTEGER NOT NULL)")
@@ -81,10 +88,18 @@ class RecordQueue:
             if "reading" not in columns:  # queues written by older agents: their records count as states
                 db.execute("ALTER TABLE records ADD COLUMN reading INTEGER NOT NULL DEFAULT 0")
             db.execute("INSERT OR IGNORE INTO meta VALUES ('next_seq', 0)")
+            db.execute("COMMIT")
         except BaseException:
             db.close()
             raise
         return db
+
+    @property
+    def epoch(self) -> str:
+        """The incarnation of this queue file ("" for one made before epochs, whose seqs go on as they were)."""
+        has = self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='epoch'").fetchone()
+        row = self.db.execute("SELECT id FROM epoch").fetchone() if has else None
+        return str(row[0]) if row else ""
 
     def append(self, records: list[dict[str, Any]]) -> list[int]:
         """Give each record the next seq and store them durably; returns the seqs."""

@@ -13,17 +13,37 @@ def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at is not None else None
 
 
+def _epoch(s: Session, prog: AgentProgress) -> dict[str, Any]:
+    mine = (PendingRecord.agent == prog.agent) & (PendingRecord.epoch == prog.epoch)
+    pending, first_pending = s.execute(select(func.count(), func.min(PendingRecord.seq)).where(mine)).one()
+    gaps = s.scalars(
+        select(SeqGap).where(SeqGap.agent == prog.agent, SeqGap.epoch == prog.epoch).order_by(SeqGap.first_seq)
+    ).all()
+    return {
+        "epoch": prog.epoch,
+        "started_at": _iso(prog.started_at),
+        "settled_through_seq": prog.watermark,
+        "max_seq": prog.max_seq,
+        "pending_records": pending,
+        "waiting_for": [prog.watermark + 1, first_pending - 1] if first_pending is not None else None,
+        "gaps": [{"first_seq": g.first_seq, "last_seq": g.last_seq, "reason": g.reason} for g in gaps],
+    }
+
+
 def agent_health(s: Session, agent: str) -> dict[str, Any] | None:
-    """What the store knows of an agent: status, seq progress, the gap records wait behind, settled gaps."""
+    """What the store knows of an agent: status, and per epoch of its queue the seq progress, the gap records wait
+    behind and the settled gaps; the newest epoch's figures also stand at the top level."""
     row = s.get(Agent, agent)
     if row is None:
         return None
-    prog = s.get(AgentProgress, agent)
-    pending, first_pending = s.execute(
-        select(func.count(), func.min(PendingRecord.seq)).where(PendingRecord.agent == agent)
-    ).one()
-    gaps = s.scalars(select(SeqGap).where(SeqGap.agent == agent).order_by(SeqGap.first_seq)).all()
-    watermark = prog.watermark if prog else -1
+    rows = s.scalars(
+        select(AgentProgress)
+        .where(AgentProgress.agent == agent)
+        .order_by(AgentProgress.started_at, AgentProgress.epoch)
+    ).all()
+    # The epoch "" row of an agent that never sent a payload without an epoch only serves as its lock.
+    epochs = [_epoch(s, row) for row in rows if row.epoch or row.max_seq >= 0]
+    newest = epochs[-1] if epochs else _epoch(s, AgentProgress(agent=agent, epoch="", watermark=-1, max_seq=-1))
     return {
         "agent": agent,
         "school": row.school,
@@ -34,11 +54,8 @@ def agent_health(s: Session, agent: str) -> dict[str, Any] | None:
         "queue_oldest": _iso(row.queue_oldest),
         "queue_unwritable_since": _iso(row.queue_unwritable_since),
         "queue_held": row.queue_held,
-        "settled_through_seq": watermark,
-        "max_seq": prog.max_seq if prog else -1,
-        "pending_records": pending,
-        "waiting_for": [watermark + 1, first_pending - 1] if first_pending is not None else None,
-        "gaps": [{"first_seq": g.first_seq, "last_seq": g.last_seq, "reason": g.reason} for g in gaps],
+        **{k: v for k, v in newest.items() if k != "started_at"},
+        "epochs": epochs,
     }
 
 

@@ -69,10 +69,11 @@ def _from_pending(p: PendingRecord) -> ParsedRecord:
     return ParsedReading(p.seq, p.ts_ms, p.device, {})  # its values went to the time series already
 
 
-def _pending(agent: str, school: str, r: ParsedRecord) -> PendingRecord:
+def _pending(agent: str, epoch: str, school: str, r: ParsedRecord) -> PendingRecord:
     if isinstance(r, ParsedState):
         return PendingRecord(
             agent=agent,
+            epoch=epoch,
             seq=r.seq,
             school=school,
             type="state",
@@ -81,7 +82,9 @@ def _pending(agent: str, school: str, r: ParsedRecord) -> PendingRecord:
             state=r.state,
             valid_s=r.valid_s,
         )
-    return PendingRecord(agent=agent, seq=r.seq, school=school, type="reading", device=r.device, ts_ms=r.ts)
+    return PendingRecord(
+        agent=agent, epoch=epoch, seq=r.seq, school=school, type="reading", device=r.device, ts_ms=r.ts
+    )
 
 
 log = logging.getLogger(__name__)
@@ -164,10 +167,10 @@ class TelemetryWriter:
             # On SQLite the first write statement takes the database's write lock for the transaction.
             self._load_agents(s, {b.agent for b, _ in batches} | {st.agent for st, _ in statuses})
             # Statuses that announce dropped ranges settle their agent's progress too: locked in the same order.
-            streams = {(b.agent, b.school) for b, _ in batches} | {
-                (st.agent, st.school) for st, _ in statuses if st.dropped
+            streams = {(b.agent, b.epoch, b.school) for b, _ in batches} | {
+                (st.agent, st.epoch, st.school) for st, _ in statuses if st.dropped
             }
-            self._lock_progress(s, sorted({a for a, school in streams if self._agent_refusal(s, a, school) is None}))
+            self._lock_progress(s, sorted({(a, e) for a, e, sc in streams if self._agent_refusal(s, a, sc) is None}))
             batches = [(self._bound_only(s, batch), source) for batch, source in batches]
             folder = SegmentFolder(s)
             for batch, _ in batches:
@@ -204,7 +207,7 @@ class TelemetryWriter:
             if isinstance(r.raw, dict) and type(r.raw.get("seq")) is int and 0 <= r.raw["seq"] <= MAX_SEQ
         }
         if batch.records or rejected:
-            self._store(s, batch.agent, batch.school, batch.records, result, rejected, folder, now_ms)
+            self._store(s, batch.agent, batch.epoch, batch.school, batch.records, result, rejected, folder, now_ms)
 
     def _bound_only(self, s: Session, batch: ParsedBatch) -> ParsedBatch:
         """The batch with its records for devices not bound to its agent moved to the rejected, with the reason."""
@@ -221,7 +224,7 @@ class TelemetryWriter:
             hint = f"PUT /api/v1/schools/{batch.school}/devices/{r.device}"
             reason = f"device {r.device!r} is not bound to agent {batch.agent!r}: {why} ({hint})"
             bad.append(Rejected(-1, r.to_wire(), reason))
-        return ParsedBatch(batch.agent, batch.school, good, bad)
+        return ParsedBatch(batch.agent, batch.school, good, bad, batch.epoch)
 
     def _owners(self, s: Session, school: str, devices: set[str], agent: str) -> dict[str, str]:
         """The agent each of these devices is bound to (cached for a minute; a device the cache does not give to
@@ -259,31 +262,41 @@ class TelemetryWriter:
             return f"agent {agent!r} is registered to school {registered.school!r}, not {school!r}"
         return None
 
-    def _lock_progress(self, s: Session, agents: list[str]) -> None:
-        """Create (if new) and lock the progress rows of these agents, in the order given."""
+    def _lock_progress(self, s: Session, streams: list[tuple[str, str]]) -> None:
+        """Create (if new) the progress rows of these (agent, epoch) streams and lock every progress row of their
+        agents, agents in sorted order. Each agent also has a row of the epoch "", which every writer of the agent
+        creates and locks first: two epochs of one agent are never folded into its devices' segments at once."""
         cached = s.info.setdefault("progress", {})
-        todo = [a for a in agents if a not in cached]  # locked already in this transaction
+        todo = [k for k in streams if k not in cached]  # locked already in this transaction
         if not todo:
             return
+        rows = sorted(set(todo) | {(agent, "") for agent, _ in todo})
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         s.execute(
             insert(AgentProgress)
-            .values([{"agent": a, "watermark": -1, "max_seq": -1} for a in todo])
-            .on_conflict_do_nothing(index_elements=["agent"])
+            .values([{"agent": a, "epoch": e, "watermark": -1, "max_seq": -1} for a, e in rows])
+            .on_conflict_do_nothing(index_elements=["agent", "epoch"])
         )
         # Rows are locked in the ORDER BY order: the sort runs below the lock.
-        locked = select(AgentProgress).where(AgentProgress.agent.in_(todo)).order_by(AgentProgress.agent)
-        cached.update({p.agent: p for p in s.scalars(locked.with_for_update())})
+        agents = sorted({agent for agent, _ in todo})
+        locked = (
+            select(AgentProgress)
+            .where(AgentProgress.agent.in_(agents))
+            .order_by(AgentProgress.agent, AgentProgress.epoch)
+            .with_for_update()
+        )
+        cached.update({(p.agent, p.epoch): p for p in s.scalars(locked)})
 
-    def _progress(self, s: Session, agent: str) -> AgentProgress:
-        self._lock_progress(s, [agent])
-        progress: AgentProgress = s.info["progress"][agent]
+    def _progress(self, s: Session, agent: str, epoch: str) -> AgentProgress:
+        self._lock_progress(s, [(agent, epoch)])
+        progress: AgentProgress = s.info["progress"][(agent, epoch)]
         return progress
 
     def _store(
         self,
         s: Session,
         agent: str,
+        epoch: str,
         school: str,
         facts: list[ParsedRecord],
         result: IngestResult,
@@ -291,11 +304,11 @@ class TelemetryWriter:
         folder: "SegmentFolder",
         now_ms: int,
     ) -> None:
-        prog = self._progress(s, agent)
+        prog = self._progress(s, agent, epoch)
         incoming: dict[int, ParsedRecord] = {}
         late: list[ParsedRecord] = []
         watermark = prog.watermark
-        gaps = self._gaps(s, agent) if any(f.seq <= watermark for f in facts) else []
+        gaps = self._gaps(s, prog) if any(f.seq <= watermark for f in facts) else []
         for f in facts:
             if f.seq in incoming:
                 result.duplicates += 1
@@ -311,7 +324,11 @@ class TelemetryWriter:
         if prog.max_seq > prog.watermark and incoming:
             seen = set(
                 s.scalars(
-                    select(PendingRecord.seq).where(PendingRecord.agent == agent, PendingRecord.seq.in_(list(incoming)))
+                    select(PendingRecord.seq).where(
+                        PendingRecord.agent == agent,
+                        PendingRecord.epoch == epoch,
+                        PendingRecord.seq.in_(list(incoming)),
+                    )
                 )
             )
             for seq in seen:
@@ -325,13 +342,16 @@ class TelemetryWriter:
         future = [f for f in (*incoming.values(), *late) if f.ts > limit]
         if future:  # stored all the same, with the receive time noted for whoever audits the agent's clock
             s.add_all(
-                ClockSkew(agent=agent, seq=f.seq, device=f.device, ts_ms=f.ts, received_ms=now_ms) for f in future
+                ClockSkew(agent=agent, epoch=epoch, seq=f.seq, device=f.device, ts_ms=f.ts, received_ms=now_ms)
+                for f in future
             )
             result.future = len(future)
         rejected = {q for q in rejected - set(incoming) if q > prog.watermark}
         if rejected:
-            known = {g.first_seq for g in self._gaps(s, agent, above=prog.watermark)}
-            s.add_all(SeqGap(agent=agent, first_seq=q, last_seq=q, reason="rejected") for q in rejected - known)
+            known = {g.first_seq for g in self._gaps(s, prog, above=prog.watermark)}
+            s.add_all(
+                SeqGap(agent=agent, epoch=epoch, first_seq=q, last_seq=q, reason="rejected") for q in rejected - known
+            )
             s.flush()
         if incoming or rejected:
             prog.max_seq = max(prog.max_seq, *incoming, *rejected)
@@ -348,8 +368,8 @@ class TelemetryWriter:
         self._settle(s, prog, school, folder)
         self._write_folds(s, folder)
 
-    def _gaps(self, s: Session, agent: str, above: int | None = None) -> list[SeqGap]:
-        q = select(SeqGap).where(SeqGap.agent == agent)
+    def _gaps(self, s: Session, prog: AgentProgress, above: int | None = None) -> list[SeqGap]:
+        q = select(SeqGap).where(SeqGap.agent == prog.agent, SeqGap.epoch == prog.epoch)
         if above is not None:
             q = q.where(SeqGap.last_seq > above)
         return list(s.scalars(q.order_by(SeqGap.first_seq)))
@@ -363,7 +383,7 @@ class TelemetryWriter:
         s.flush()
         for lo, hi in ((first, seq - 1), (seq + 1, last)):
             if lo <= hi:
-                g = SeqGap(agent=gap.agent, first_seq=lo, last_seq=hi, reason=gap.reason)
+                g = SeqGap(agent=gap.agent, epoch=gap.epoch, first_seq=lo, last_seq=hi, reason=gap.reason)
                 s.add(g)
                 gaps.append(g)
 
@@ -383,7 +403,8 @@ class TelemetryWriter:
         stored: dict[int, PendingRecord] = {}
         w, top = prog.watermark, prog.max_seq
         if top > w and any(q not in incoming for q in range(w + 1, top + 1)):
-            stored = {p.seq: p for p in s.scalars(select(PendingRecord).where(PendingRecord.agent == prog.agent))}
+            mine = (PendingRecord.agent == prog.agent) & (PendingRecord.epoch == prog.epoch)
+            stored = {p.seq: p for p in s.scalars(select(PendingRecord).where(mine))}
         declared: dict[int, int] | None = None
         settled_stored = False
         agent = prog.agent
@@ -396,7 +417,7 @@ class TelemetryWriter:
                 settled_stored = True
             else:
                 if declared is None and top > w:
-                    declared = {g.first_seq: g.last_seq for g in self._gaps(s, prog.agent, above=w)}
+                    declared = {g.first_seq: g.last_seq for g in self._gaps(s, prog, above=w)}
                 if declared and nxt in declared:
                     w = declared[nxt]
                     continue
@@ -405,9 +426,13 @@ class TelemetryWriter:
                 folder.fold(school, agent, f)
             w = nxt
         if settled_stored:
-            s.execute(delete(PendingRecord).where(PendingRecord.agent == prog.agent, PendingRecord.seq <= w))
+            s.execute(
+                delete(PendingRecord).where(
+                    PendingRecord.agent == prog.agent, PendingRecord.epoch == prog.epoch, PendingRecord.seq <= w
+                )
+            )
         waiting = [f for q, f in incoming.items() if q > w]
-        s.add_all(_pending(prog.agent, school, f) for f in waiting)
+        s.add_all(_pending(prog.agent, prog.epoch, school, f) for f in waiting)
         prog.watermark = w
         prog.max_seq = max(prog.max_seq, w)
         return waiting
@@ -420,29 +445,27 @@ class TelemetryWriter:
         """
         cutoff = (now or datetime.now(UTC)) - self.reorder_window
         with Session(self.engine) as s:
-            waiting = s.execute(
-                select(PendingRecord.agent, PendingRecord.school).where(PendingRecord.received_at < cutoff).distinct()
-            ).all()
+            p = PendingRecord
+            waiting = s.execute(select(p.agent, p.epoch, p.school).where(p.received_at < cutoff).distinct()).all()
         declared = 0
-        for agent, school in sorted(waiting):  # one transaction per agent: one that fails holds up no other
+        for agent, epoch, school in sorted(waiting):  # a transaction per agent and epoch: none holds up another
             try:
                 with Session(self.engine) as s, s.begin():
-                    declared += self._settle_gap(s, agent, school)
+                    declared += self._settle_gap(s, agent, epoch, school)
             except Exception as error:
                 if store_unavailable(error):
                     raise
-                log.exception("settling the seq gap of agent %s failed; the other agents' go on", agent)
+                log.exception("settling the seq gap of agent %s (epoch %r) failed; the others go on", agent, epoch)
         return declared
 
-    def _settle_gap(self, s: Session, agent: str, school: str) -> int:
-        prog = self._progress(s, agent)
-        first_pending = s.scalar(
-            select(PendingRecord.seq).where(PendingRecord.agent == agent).order_by(PendingRecord.seq).limit(1)
-        )
+    def _settle_gap(self, s: Session, agent: str, epoch: str, school: str) -> int:
+        prog = self._progress(s, agent, epoch)
+        mine = (PendingRecord.agent == agent) & (PendingRecord.epoch == epoch)
+        first_pending = s.scalar(select(PendingRecord.seq).where(mine).order_by(PendingRecord.seq).limit(1))
         if first_pending is None or first_pending <= prog.watermark + 1:
             return 0
         gap_first = prog.watermark + 1
-        s.add(SeqGap(agent=agent, first_seq=gap_first, last_seq=first_pending - 1, reason="lost"))
+        s.add(SeqGap(agent=agent, epoch=epoch, first_seq=gap_first, last_seq=first_pending - 1, reason="lost"))
         s.flush()
         self._settle_now(s, prog, school)
         return first_pending - gap_first
@@ -471,12 +494,14 @@ class TelemetryWriter:
                 agent.queue_unwritable_since = None if unwritable is None else ms_to_datetime(unwritable)
                 agent.queue_held = q.held
         if status.dropped:
-            prog = self._progress(s, status.agent)
-            known = {g.first_seq for g in self._gaps(s, status.agent)}
+            prog = self._progress(s, status.agent, status.epoch)
+            known = {g.first_seq for g in self._gaps(s, prog)}
             for first, last in status.dropped:
                 first = max(first, prog.watermark + 1)
                 if first <= last and first not in known:
-                    s.add(SeqGap(agent=status.agent, first_seq=first, last_seq=last, reason="dropped"))
+                    s.add(
+                        SeqGap(agent=status.agent, epoch=status.epoch, first_seq=first, last_seq=last, reason="dropped")
+                    )
             s.flush()
             self._settle_now(s, prog, status.school)
         return None

@@ -102,12 +102,15 @@ class StateSegment(Base):
 
 
 class AgentProgress(Base):
-    """Per agent: every seq up to `watermark` is settled (folded, or declared lost/dropped)."""
+    """Per agent and epoch (the incarnation of its queue): every seq up to `watermark` is settled (folded, or
+    declared lost/dropped). The agent's rows are locked together while its records are stored."""
 
     __tablename__ = "agent_progress"
     agent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    epoch: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
     watermark: Mapped[int] = mapped_column(BigInteger, default=-1)
     max_seq: Mapped[int] = mapped_column(BigInteger, default=-1)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
 
 
 class PendingRecord(Base):
@@ -115,6 +118,7 @@ class PendingRecord(Base):
 
     __tablename__ = "pending_records"
     agent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    epoch: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     school: Mapped[str] = mapped_column(String(64))
     type: Mapped[str] = mapped_column(String(16))
@@ -130,6 +134,7 @@ class SeqGap(Base):
 
     __tablename__ = "seq_gaps"
     agent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    epoch: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
     first_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(16))
@@ -154,6 +159,7 @@ class ClockSkew(Base):
 
     __tablename__ = "clock_skew"
     agent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    epoch: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     device: Mapped[str] = mapped_column(String(64))
     ts_ms: Mapped[int] = mapped_column(BigInteger)

@@ -32,6 +32,8 @@ def _ts_in(value: object) -> int:
 
 
 Id = Annotated[str, StringConstraints(pattern=rf"^{ID_PATTERN}$")]
+# The incarnation of an agent's queue, made anew with each new queue file; "" for payloads that name none.
+Epoch = Annotated[str, StringConstraints(pattern=rf"^{ID_PATTERN}$")]
 # Milliseconds since the epoch inside the program, RFC 3339 text on the wire.
 Timestamp = Annotated[int, BeforeValidator(_ts_in), PlainSerializer(format_ts, return_type=str)]
 MAX_SEQ = 2**63 - 1  # what a BIGINT holds
@@ -101,6 +103,7 @@ class RecordsPayload(BaseModel):
     v: Literal[1] = 1
     agent: Id
     school: Id
+    epoch: Epoch = ""
     records: list[Record] = Field(min_length=1, max_length=MAX_RECORDS_PER_BATCH)
 
 
@@ -124,6 +127,7 @@ class StatusPayload(BaseModel):
     v: Literal[1] = 1
     agent: Id
     school: Id
+    epoch: Epoch = ""
     online: bool
     ts: Timestamp
     version: Annotated[str, StringConstraints(max_length=64)] | None = None

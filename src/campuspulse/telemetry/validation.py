@@ -22,6 +22,7 @@ from campuspulse.telemetry.records import (
     MAX_VALUES,
     MIN_INT,
     VALUE_NAME_PATTERN,
+    Epoch,
     Id,
     ReadingRecord,
     Record,
@@ -43,6 +44,7 @@ class _Envelope(BaseModel):
     v: Literal[1]
     agent: Id
     school: Id
+    epoch: Epoch = ""
     records: list[Any] = Field(min_length=1, max_length=MAX_RECORDS_PER_BATCH)
 
 
@@ -63,6 +65,7 @@ class ParsedBatch:
     school: str
     records: list[ParsedRecord]
     rejected: list[Rejected]
+    epoch: str = ""  # the incarnation of the agent's queue: (agent, epoch, seq) is a record's identity
 
 
 def describe(exc: ValidationError, where: str = "") -> str:
@@ -145,7 +148,7 @@ def parse_records_payload(raw: bytes | str | dict[str, Any], topic: Topic | None
             bad.append(Rejected(i, rec, describe(exc, f"records[{i}]")))
             continue
         good.append(_from_model(model))
-    return ParsedBatch(env.agent, env.school, good, bad)
+    return ParsedBatch(env.agent, env.school, good, bad, env.epoch)
 
 
 _STATES = frozenset(s.value for s in State)

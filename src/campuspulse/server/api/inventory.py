@@ -77,7 +77,8 @@ def list_agents(db: Db, caller: Caller) -> dict[str, object]:
 
 @router.delete("/agents/{agent}", status_code=NO_CONTENT)
 def delete_agent(agent: IdPath, db: Db, caller: Caller) -> None:
-    """Unregister an agent that watches no device."""
+    """Unregister an agent that watches no device. Its seq progress, gaps and waiting records stay in the store
+    (they are its history): registered again under the same id, it goes on from them, epoch by epoch."""
     require_write(db, caller, service.get_agent(db, agent).school)
     service.delete_agent(db, agent)
 
