@@ -12,6 +12,7 @@ BENCHES = [
         "bench_metrics", ("daily rollup of the same segments", "scope=city"), marks=pytest.mark.postgres, id="metrics"
     ),
     pytest.param("bench_agent", ("CPU, share of one core", "bare paho publisher"), marks=pytest.mark.mqtt, id="agent"),
+    pytest.param("bench_import", ("no import", "importing 2,000 lines", "failed ingest batches: 0"), id="import"),
 ]
 
 

@@ -1,6 +1,7 @@
 """Inventory CRUD, standards and the Excel ledger through the HTTP API, on SQLite and the real PostgreSQL."""
 
 import io
+import threading
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,58 @@ def test_only_admins_change_standards(client):
     headers = {"Authorization": f"Bearer {token['access_token']}"}
     r = client.put(f"{API}/standards/{code}/{version}", json=std.model_dump(mode="json"), headers=headers)
     assert r.status_code == 403
+
+
+def test_a_long_equipment_import_commits_in_chunks_and_ingest_goes_on_between_them(store_url):
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from campuspulse.server.inventory import service
+    from campuspulse.server.inventory.equipment_ledger import COLUMNS, SHEET, import_ledger
+    from campuspulse.server.inventory.excel import write_workbook
+    from campuspulse.store.db import open_store
+    from campuspulse.store.ingest import TelemetryWriter
+    from campuspulse.store.inventory_schema import EquipmentItem
+    from campuspulse.telemetry import parse_records_payload
+    from campuspulse.telemetry.codec import dumps
+    from tests.support.campus import worked_example_records
+
+    engine = open_store(store_url)
+    with Session(engine) as s, s.begin():
+        s.info["actor"] = "test"
+        service.put_school(s, "s1", {"name": "S1", "district": "d1", "stage": "junior", "tz": "Asia/Shanghai"})
+        service.put_agent(s, "a1", "s1")
+        service.put_device(s, "s1", "pc1", {"agent": "a1", "room": "lab1", "kind": "pc"})
+    line = {
+        "catalog_code": "0101",
+        "name": "天平",
+        "quantity": 2,
+        "unit": "台",
+        "unit_value": "99.00",
+        "status": "完好",
+    }
+    data = write_workbook(SHEET, COLUMNS, [{"item": f"i{i}", **line} for i in range(6000)], "")
+    done = threading.Event()
+
+    def run_import() -> None:
+        with Session(engine) as s, s.begin():
+            s.info["actor"] = "test"
+            import_ledger(s, "s1", data, chunk=200)
+        done.set()
+
+    importer = threading.Thread(target=run_import)
+    importer.start()
+    writer, records, between = TelemetryWriter(engine), worked_example_records(), 0
+    for i, record in enumerate(records):
+        with Session(engine) as s:
+            visible = s.scalar(select(func.count()).select_from(EquipmentItem))
+        writer.ingest(parse_records_payload(dumps({"v": 1, "agent": "a1", "school": "s1", "records": [record]})), "t")
+        if visible > 0 and not done.is_set():
+            between += 1  # stored after the import's first chunk was committed and before its last
+        if done.is_set() and i > 10:
+            break
+    importer.join()
+    assert between >= 3, "ingest went on while the import wrote its chunks"
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(EquipmentItem)) == 6000
+    engine.dispose()
