@@ -2,6 +2,7 @@
 nesting, broken UTF-8, huge payloads, times out of range, arbitrary JSON in every field. Each is a clear 4xx or a
 dead letter, never a 5xx or a stall, and every valid record of the same batch is stored."""
 
+import itertools
 import json
 import time
 
@@ -26,6 +27,7 @@ from tests.support.campus import AUTH, TOKEN, provision
 from tests.support.waiting import wait_until
 
 ENVELOPE = b'{"v":1,"agent":"a1","school":"s1","records":[%s]}'
+GOOD_SEQS = itertools.count(2**50)  # rising, and above any seq the generated junk holds: never taken for a duplicate
 
 
 def good(seq: int) -> dict:
@@ -166,7 +168,7 @@ RECORD = st.fixed_dictionaries({}, optional={k: v | JSON for k, v in FIELDS.item
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(junk=st.lists(RECORD | JSON, min_size=1, max_size=4))
 def test_any_json_beside_a_valid_record_never_answers_5xx_and_the_valid_record_is_stored(client, junk):
-    seq = 2**50 + time.monotonic_ns() % 2**40  # above any seq the junk holds: never mistaken for a duplicate
+    seq = next(GOOD_SEQS)
     body = json.dumps({"v": 1, "agent": "a1", "school": "s1", "records": [*junk, good(seq)]}).encode()  # any int
     r = post(client, body)
     assert r.status_code == 200, r.text
@@ -294,3 +296,37 @@ def test_a_token_bound_to_an_agent_posts_that_agents_records_only(client):
     assert stored_seqs(client.app.state.engine) == {0}
     other = {"name": "x", "username": "lab-pcs", "agent": "nowhere"}
     assert client.post("/api/v1/auth/api-tokens", headers=AUTH, json=other).status_code == 404
+
+
+@pytest.fixture(scope="module")
+def collector_campus(tmp_path_factory, mosquitto):
+    """One store and one collector for many generated examples (SQLite: the embedded default)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'store.db'}"
+    app = create_app(url, admin_token=TOKEN)
+    with TestClient(app) as c:
+        provision(c, day="2026-09-07")
+    col = start_collector(app.state.engine, mosquitto.port, f"fuzz-{time.monotonic_ns()}")
+    pub = publisher(mosquitto.port)
+    yield app.state.engine, col, pub
+    pub.loop_stop()
+    pub.disconnect()
+    col.stop()
+    app.state.engine.dispose()
+
+
+@pytest.mark.mqtt
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.lists(RECORD | JSON, min_size=1, max_size=3), min_size=1, max_size=8), junk=JSON)
+def test_any_json_through_the_collector_never_stalls_it_and_every_valid_record_is_stored(
+    collector_campus, batches, junk
+):
+    engine, col, pub = collector_campus
+    seqs = []
+    pub.publish(RECORDS, json.dumps(junk).encode(), qos=1)  # a payload that is any JSON at all
+    for records in batches:
+        seq = next(GOOD_SEQS)
+        seqs.append(seq)
+        body = {"v": 1, "agent": "a1", "school": "s1", "records": [*records, good(seq)]}
+        pub.publish(RECORDS, json.dumps(body).encode(), qos=1)
+    wait_until(lambda: set(seqs) <= stored_seqs(engine), 30, "every valid record of every batch stored")
+    assert col.counters.write_failures == 0
