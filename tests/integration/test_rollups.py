@@ -5,7 +5,7 @@ from datetime import date
 
 import orjson
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -265,3 +265,31 @@ def test_ranges_across_months_read_month_rows_and_day_rows_to_the_same_figures(s
             s.rollback()
     finally:
         engine.dispose()
+
+
+def test_one_school_whose_rollup_fails_holds_up_no_other(engine):
+    with Session(engine) as s, s.begin():
+        s.info["actor"] = "test"
+        inventory.put_school(s, "s2", {"name": "s2", "district": "d1", "stage": "junior", "tz": "Asia/Shanghai"})
+        for day in DAYS:
+            inventory.put_calendar_day(s, "s2", day, PERIODS)
+        for school in ("s1", "s2"):
+            for day in DAYS:
+                s.merge(StaleDay(school=school, day=day, marked=1))
+
+    # Fault injection: no school's data is known to make its rollup fail, so a hook on the real store fails the
+    # statements that write s1's day rows, as a bug or a corrupt page would.
+    def fail_for_s1(_conn, _cursor, statement, parameters, _context, _executemany) -> None:
+        if "rollups" in statement and "INSERT" in statement.upper() and "'s1'" in repr(parameters):
+            raise RuntimeError("injected failure for school s1")
+
+    event.listen(engine, "before_cursor_execute", fail_for_s1)
+    try:
+        assert refresh_stale(engine, now_ms=NOW) >= len(DAYS), "s2's days, though s1's failed before them"
+    finally:
+        event.remove(engine, "before_cursor_execute", fail_for_s1)
+    with Session(engine) as s:
+        assert set(s.scalars(select(StaleDay.school))) == {"s1"}, "s1's days wait for the next run"
+    assert refresh_stale(engine, now_ms=NOW) >= len(DAYS)
+    with Session(engine) as s:
+        assert s.scalars(select(StaleDay)).all() == []

@@ -1,6 +1,8 @@
 """Engines and migrations of the store: SQLite (WAL) by default, PostgreSQL in production."""
 
+import logging
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -11,6 +13,7 @@ from sqlalchemy.engine import make_url
 from campuspulse.store import audit, stale_days  # noqa: F401  (their listeners log changes, mark stale days)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+log = logging.getLogger(__name__)
 
 
 def make_engine(url: str) -> Engine:
@@ -43,6 +46,18 @@ def store_unavailable(error: BaseException) -> bool:
     return isinstance(
         error, exc.OperationalError | exc.InterfaceError | exc.DisconnectionError | exc.TimeoutError | OSError
     )
+
+
+def isolated(what: str, work: Callable[[], int]) -> int:
+    """Run one piece of a background job (one agent's, one school's): a failure other than an unavailable store
+    is logged and counts 0, so that it holds up none of the other pieces."""
+    try:
+        return work()
+    except Exception as error:
+        if store_unavailable(error):
+            raise
+        log.exception("%s failed; the rest goes on", what)
+        return 0
 
 
 # Replicas starting together migrate one after the other: the lock is held until the migration commits.

@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,7 +21,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from campuspulse.store.db import store_unavailable
+from campuspulse.store.db import isolated
 from campuspulse.store.schema import (
     Agent,
     AgentProgress,
@@ -449,16 +450,15 @@ class TelemetryWriter:
             waiting = s.execute(select(p.agent, p.epoch, p.school).where(p.received_at < cutoff).distinct()).all()
         declared = 0
         for agent, epoch, school in sorted(waiting):  # a transaction per agent and epoch: none holds up another
-            try:
-                with Session(self.engine) as s, s.begin():
-                    declared += self._settle_gap(s, agent, epoch, school)
-            except Exception as error:
-                if store_unavailable(error):
-                    raise
-                log.exception("settling the seq gap of agent %s (epoch %r) failed; the others go on", agent, epoch)
+            what = f"settling the seq gap of agent {agent} (epoch {epoch!r})"
+            declared += isolated(what, partial(self._settle_gap, agent, epoch, school))
         return declared
 
-    def _settle_gap(self, s: Session, agent: str, epoch: str, school: str) -> int:
+    def _settle_gap(self, agent: str, epoch: str, school: str) -> int:
+        with Session(self.engine) as s, s.begin():
+            return self._declare_lost(s, agent, epoch, school)
+
+    def _declare_lost(self, s: Session, agent: str, epoch: str, school: str) -> int:
         prog = self._progress(s, agent, epoch)
         mine = (PendingRecord.agent == agent) & (PendingRecord.epoch == epoch)
         first_pending = s.scalar(select(PendingRecord.seq).where(mine).order_by(PendingRecord.seq).limit(1))

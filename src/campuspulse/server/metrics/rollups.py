@@ -10,6 +10,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from campuspulse.server.metrics.available_time import local_date
 from campuspulse.server.metrics.daily import DeviceSegments, TeachingDay, device_day, teaching_days
 from campuspulse.server.metrics.month_rollups import refresh_months
 from campuspulse.server.metrics.utilization import Interval
+from campuspulse.store.db import isolated
 from campuspulse.store.rollup_schema import (
     DeviceDayRollup,
     RolledDay,
@@ -144,12 +146,16 @@ def refresh_stale(engine: Engine, now_ms: int | None = None, limit: int = 500) -
             chunk = items[i : i + 50][: max(limit - done, 0)]
             if not chunk:
                 return done
-            with Session(engine) as s, s.begin():
-                roll_up(s, school, [d for d, _ in chunk])
-                seen = [and_(StaleDay.school == school, StaleDay.day == d, StaleDay.marked == m) for d, m in chunk]
-                s.execute(delete(StaleDay).where(or_(*seen)))
-            done += len(chunk)
+            done += isolated(f"recomputing stale days of school {school}", partial(_refresh, engine, school, chunk))
     return done
+
+
+def _refresh(engine: Engine, school: str, chunk: list[tuple[str, int]]) -> int:
+    with Session(engine) as s, s.begin():
+        roll_up(s, school, [d for d, _ in chunk])
+        seen = [and_(StaleDay.school == school, StaleDay.day == d, StaleDay.marked == m) for d, m in chunk]
+        s.execute(delete(StaleDay).where(or_(*seen)))
+    return len(chunk)
 
 
 def rebuild(
@@ -203,13 +209,17 @@ def advance(engine: Engine, now_ms: int | None = None, max_days: int = 31) -> in
         if start > yesterday:
             continue
         end = min(yesterday, start + timedelta(days=max_days - 1))
-        days = [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
-        with Session(engine) as s, s.begin():
-            roll_up(s, code, days)
-            s.execute(delete(StaleDay).where(StaleDay.school == code, StaleDay.day.in_(days)))
-            extend_coverage(s, code, start, end)
-        done += len(days)
+        done += isolated(f"rolling up the days of school {code}", partial(_advance, engine, code, start, end))
     return done
+
+
+def _advance(engine: Engine, school: str, start: date, end: date) -> int:
+    days = [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+    with Session(engine) as s, s.begin():
+        roll_up(s, school, days)
+        s.execute(delete(StaleDay).where(StaleDay.school == school, StaleDay.day.in_(days)))
+        extend_coverage(s, school, start, end)
+    return len(days)
 
 
 def trusted_days(s: Session, schools: list[str], first: str, last: str) -> set[tuple[str, str]]:

@@ -4,6 +4,7 @@ listed per scope, and issued every month for the city and each district by the s
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from campuspulse.server.access.principals import Scope
 from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.reports.commission import build, district_codes, workbook
+from campuspulse.store.db import isolated
 from campuspulse.store.report_schema import IssuedReport
 from campuspulse.store.schema import School
 
@@ -87,16 +89,23 @@ def issue_monthly(engine: Engine, today: date) -> int:
     with Session(engine) as s:
         targets = [(Scope.CITY, ""), *((Scope.DISTRICT, d) for d in district_codes(s))]
     for scope, ident in targets:
-        with Session(engine) as s, s.begin():
-            s.info["actor"] = "scheduler"
-            exists = select(IssuedReport.id).where(
-                IssuedReport.kind == KIND,
-                IssuedReport.scope == scope.value,
-                IssuedReport.ident == ident,
-                IssuedReport.period_from == first,
-                IssuedReport.period_to == end,
-            )
-            if s.scalar(exists) is None:
-                issue(s, scope, ident, first, end, "scheduler")
-                done += 1
+        done += isolated(
+            f"issuing the {scope.value} report {ident}", partial(_issue_once, engine, scope, ident, first, end)
+        )
     return done
+
+
+def _issue_once(engine: Engine, scope: Scope, ident: str, first: str, end: str) -> int:
+    with Session(engine) as s, s.begin():
+        s.info["actor"] = "scheduler"
+        exists = select(IssuedReport.id).where(
+            IssuedReport.kind == KIND,
+            IssuedReport.scope == scope.value,
+            IssuedReport.ident == ident,
+            IssuedReport.period_from == first,
+            IssuedReport.period_to == end,
+        )
+        if s.scalar(exists) is not None:
+            return 0
+        issue(s, scope, ident, first, end, "scheduler")
+        return 1
