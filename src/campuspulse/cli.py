@@ -114,18 +114,18 @@ def check_config(file: Annotated[Path, typer.Argument(help="the YAML file to che
     from campuspulse.server.settings import ServerRoleSettings
 
     models += [CollectorRoleSettings, ServerRoleSettings]
-    problems: dict[str, ConfigProblem] = {}
+    errors: dict[str, ConfigProblem] = {}  # by text: the roles share sections, and so their problems
+    warnings: dict[str, ConfigProblem] = {}
     for model in models:
         try:
-            _, warnings = read_settings(file, model)
+            warnings |= {str(w): w for w in read_settings(file, model)[1]}
         except ConfigError as exc:
-            problems |= {str(p): p for p in exc.problems}
-            continue
-        problems |= {f"w{w}": w for w in warnings}
-    for key, problem in problems.items():
-        kind = "[yellow]warning[/]" if key.startswith("w") else "[red]error[/]"
-        err.print(f"{kind} {problem}", highlight=False)
-    if any(not key.startswith("w") for key in problems):
+            errors |= {str(p): p for p in exc.problems}
+    for text in warnings:
+        err.print(f"[yellow]warning[/] {text}", highlight=False)
+    for text in errors:
+        err.print(f"[red]error[/] {text}", highlight=False)
+    if errors:
         raise typer.Exit(2)
     sections = [name for name in SECTIONS if name in data or (name == "store" and "ledger" in data)]
     console.print(f"{file}: OK ({', '.join(sections) or 'defaults only'})")

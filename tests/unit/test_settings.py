@@ -96,3 +96,11 @@ def test_each_role_reads_its_own_sections_of_a_shared_file(tmp_path):
     misspelt.write_text("sever:\n  port: 8002\n")
     result = runner.invoke(app, ["check-config", str(misspelt)])
     assert result.exit_code == 2 and f"{misspelt}:1: sever: unknown key" in " ".join(result.output.split())
+
+
+def test_an_error_is_an_error_whatever_the_file_is_called(tmp_path):
+    bad = tmp_path / "warnings.yaml"
+    bad.write_text("ledger:\n  url: 5\nserver:\n  port: 0\n")
+    result = runner.invoke(app, ["check-config", str(bad)])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2 and f"error {bad}:4: server.port" in out
