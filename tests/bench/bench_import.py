@@ -2,13 +2,15 @@
 in one run.
 
 An ingest loop stores a 50-record batch every 100 ms through the store's writer (as the collector does) while
-another thread imports the workbook through the function the API and the CLI call. The store is the embedded
-SQLite file (one writer at a time: the hardest case) or, with `--pg`, a scratch database on PostgreSQL.
+another process imports the workbook through the function the API and the CLI call (as the server does). The
+store is the embedded SQLite file (one writer at a time: the hardest case) or, with `--pg`, a scratch database
+on PostgreSQL.
 
     python -m tests.bench.bench_import [--lines 100000] [--pg] [--smoke]
 """
 
 import argparse
+import multiprocessing
 import statistics
 import threading
 import time
@@ -88,29 +90,33 @@ class IngestLoop:
         return self.latencies
 
 
+def _import(url: str, data: bytes) -> None:
+    engine = open_store(url)
+    with Session(engine) as s, s.begin():
+        s.info["actor"] = "bench"
+        import_ledger(s, "s1", data)
+    engine.dispose()
+
+
 def run(url: str, data: bytes, lines: int, baseline_s: float) -> dict[str, object]:
+    """Ingest alone for `baseline_s`, then during the import, which runs in a process of its own as the server's
+    does beside the collector's."""
     engine = open_store(url)
     provision(engine)
     loop = IngestLoop(TelemetryWriter(engine))
     quiet = threading.Event()
     threading.Timer(baseline_s, quiet.set).start()
     without = loop.run_until(quiet)
-    importing, took = threading.Event(), [0.0]
-
-    def do_import() -> None:
-        started = time.perf_counter()
-        with Session(engine) as s, s.begin():
-            s.info["actor"] = "bench"
-            import_ledger(s, "s1", data)
-        took[0] = time.perf_counter() - started
-        importing.set()
-
-    importer = threading.Thread(target=do_import)
+    importer = multiprocessing.get_context("spawn").Process(target=_import, args=(url, data))
+    started = time.perf_counter()
     importer.start()
+    importing = threading.Event()
+    threading.Thread(target=lambda: (importer.join(), importing.set()), daemon=True).start()
     during = loop.run_until(importing)
-    importer.join()
+    took = time.perf_counter() - started
+    assert importer.exitcode == 0, f"the import failed (exit code {importer.exitcode})"
     engine.dispose()
-    return {"without": without, "during": during, "import_s": took[0], "failures": loop.failures, "lines": lines}
+    return {"without": without, "during": during, "import_s": took, "failures": loop.failures, "lines": lines}
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """The equipment ledger (台账) as an Excel file: export, template, and an all-or-nothing import."""
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -132,9 +133,9 @@ def import_ledger(
     """Validate every row, then write all of them or, if any row is wrong, none (SheetRejected lists why).
 
     `replace` also deletes the school's lines that the file does not have. The lines are written in transactions
-    of `chunk` lines each (every change audited as usual), so that a school's 100,000-line ledger never holds up
-    ingest or other users for longer than one chunk; an import cut short by a crash has written whole chunks,
-    and running it again completes it.
+    of `chunk` lines each (every change audited as usual) with a pause between them, so that a school's
+    100,000-line ledger never holds up ingest or other users for longer than one chunk; an import cut short by a
+    crash has written whole chunks, and running it again completes it.
     """
     service.require_school(s, school)
     rooms = set(s.scalars(select(Room.room).where(Room.school == school)))
@@ -154,25 +155,29 @@ def import_ledger(
     existing = set(s.scalars(select(EquipmentItem.item).where(EquipmentItem.school == school)))
     items = list(lines.items())
     gone = sorted(existing - lines.keys()) if mode == "replace" else []
-    for start in range(0, len(items), chunk):
-        _write_chunk(s, school, dict(items[start : start + chunk]), [])
-    for start in range(0, len(gone), chunk):
-        _write_chunk(s, school, {}, gone[start : start + chunk])
+    chunks: list[tuple[dict[str, dict[str, Any]], list[str]]] = [
+        (dict(items[i : i + chunk]), []) for i in range(0, len(items), chunk)
+    ]
+    chunks += [({}, gone[i : i + chunk]) for i in range(0, len(gone), chunk)]
+    for n, (write, delete) in enumerate(chunks):
+        started = time.monotonic()
+        _write_chunk(s, school, write, delete, existing)
+        if n + 1 < len(chunks):  # as long a pause as the chunk took: writers waiting for the lock get their turn
+            time.sleep(time.monotonic() - started)
     created = sum(item not in existing for item in lines)
     return ImportResult(created, len(lines) - created, len(gone))
 
 
-def _write_chunk(s: Session, school: str, lines: dict[str, dict[str, Any]], gone: list[str]) -> None:
-    """Write and delete lines in a transaction of their own, as the actor of `s`."""
+def _write_chunk(
+    s: Session, school: str, lines: dict[str, dict[str, Any]], gone: list[str], existing: set[str]
+) -> None:
+    """Write and delete lines in a transaction of their own, as the actor of `s` (`existing`: the school's lines
+    before the import, the only ones worth reading back)."""
     with Session(s.get_bind()) as w, w.begin():
         w.info["actor"] = s.info.get("actor")
-        keys = [*lines, *gone]
-        rows = {
-            r.item: r
-            for r in w.scalars(
-                select(EquipmentItem).where(EquipmentItem.school == school, EquipmentItem.item.in_(keys))
-            )
-        }
+        keys = [item for item in [*lines, *gone] if item in existing]
+        query = select(EquipmentItem).where(EquipmentItem.school == school, EquipmentItem.item.in_(keys))
+        rows = {r.item: r for r in w.scalars(query)} if keys else {}
         for item, fields in lines.items():
             row = rows.get(item)
             if row is None:
