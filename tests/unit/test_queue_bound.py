@@ -324,3 +324,13 @@ def test_each_new_queue_file_is_a_new_epoch_and_keeps_it(tmp_path: Path):
     old.close()
     legacy = RecordQueue(tmp_path / "before-epochs.db")
     assert (legacy.epoch, legacy.next_seq) == ("", 42), "its seqs go on as they were, in the epoch ''"
+
+
+def test_a_batch_stays_under_the_payload_limit_whatever_its_record_count(tmp_path: Path):
+    queue = RecordQueue(tmp_path / "q.db")
+    values = {f"v{i}": 1.0e300 + i for i in range(64)}  # 64 values of 25 digits each: ~2 KB a record
+    ts = format_ts(T0)
+    queue.append([{"type": "reading", "ts": ts, "device": "d1", "values": values} for _ in range(10_000)])
+    last, records = queue.peek_raw(10_000)
+    assert 1_000 < len(records) < 10_000 and sum(len(r) + 1 for r in records) <= 4 * 1024 * 1024
+    assert last == len(records) - 1, "the batch ends where the next one begins"

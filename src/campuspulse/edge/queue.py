@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 MAX_ANNOUNCED_RANGES = 1000
 
 
+# A batch's records stay well under the contract's payload limit (8 MiB), whatever batch_size says.
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+
+
 class QueueUnavailable(RuntimeError):
     """The queue's file can be neither opened nor created."""
 
@@ -211,11 +215,18 @@ class RecordQueue:
         ).fetchall()
         return [orjson.loads(b) for (b,) in rows]
 
-    def peek_raw(self, limit: int) -> tuple[int, list[bytes]] | None:
-        """(last seq, the JSON of each record) of the oldest `limit` records, or None when the queue is empty."""
+    def peek_raw(self, limit: int, max_bytes: int = MAX_BATCH_BYTES) -> tuple[int, list[bytes]] | None:
+        """(last seq, the JSON of each record) of the oldest `limit` records, fewer if they would pass `max_bytes`
+        (at least one), or None when the queue is empty."""
         rows = self.db.execute(
             "SELECT seq, body FROM records WHERE seq > ? ORDER BY seq LIMIT ?", (self.acked_through, limit)
         ).fetchall()
+        size = 0
+        for n, (_, body) in enumerate(rows):
+            size += len(body) + 1
+            if size > max_bytes and n > 0:
+                rows = rows[:n]
+                break
         return (rows[-1][0], [b for _, b in rows]) if rows else None
 
     def remove_through(self, seq: int) -> None:
