@@ -289,3 +289,50 @@ def test_a_long_equipment_import_commits_in_chunks_and_ingest_goes_on_between_th
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(EquipmentItem)) == 6000
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_device_written_while_its_agent_is_deleted_on_another_replica_is_never_left_dangling(pg_template):
+    """Two replicas: one deletes agent a1 (it watches no device yet), the other binds a new device to it at the
+    same moment. Whichever commits second sees the other's work: no device of a deleted agent remains."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from campuspulse.server.errors import NotFound
+    from campuspulse.server.inventory import service
+    from campuspulse.store.db import make_engine
+    from campuspulse.store.schema import Agent, Device
+    from tests.support.scratch_db import create_database, drop_database
+
+    name, url = create_database("cp_race", pg_template)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as s, s.begin():
+            s.info["actor"] = "test"
+            service.put_school(s, "s1", {"name": "S1", "district": "d1", "stage": "junior", "tz": "Asia/Shanghai"})
+            service.put_agent(s, "a1", "s1")
+        outcome: list[str] = []
+
+        def bind_device() -> None:
+            try:
+                with Session(engine) as s, s.begin():
+                    s.info["actor"] = "replica-b"
+                    service.put_device(s, "s1", "pc1", {"agent": "a1", "room": "lab", "kind": "pc"})
+                outcome.append("bound")
+            except NotFound as exc:
+                outcome.append(f"refused: {exc}")
+
+        with Session(engine) as s, s.begin():
+            s.info["actor"] = "replica-a"
+            service.delete_agent(s, "a1")  # checked: no device; not committed yet
+            other = threading.Thread(target=bind_device)
+            other.start()
+            other.join(1.0)
+            assert other.is_alive(), "the other replica waits for the deletion to commit or roll back"
+        other.join(10)
+        assert outcome and outcome[0].startswith("refused") and "agent 'a1' does not exist" in outcome[0]
+        with Session(engine) as s:
+            assert s.get(Agent, "a1") is None and s.scalars(select(Device)).all() == []
+    finally:
+        engine.dispose()
+        drop_database(name)

@@ -43,9 +43,16 @@ def _refuse_if_used(s: Session, what: str, uses: dict[str, Select[Any]]) -> None
         raise Conflict(f"{what} is still referenced by {listed}; delete or move those first")
 
 
-def require_school(s: Session, school: str) -> School:
-    """The school, or NotFound saying how to create it."""
-    row = s.get(School, school)
+# Rows that others hang on (a school's agents and devices, an agent's devices) are locked against deletion while a
+# child is written (FOR KEY SHARE, as a foreign key would), and a deletion locks the row before it looks for
+# children (FOR UPDATE): two replicas can never leave a device of a deleted agent or school. SQLite has one writer.
+_KEEP = {"read": True, "key_share": True}
+_DELETING = {"read": False}
+
+
+def require_school(s: Session, school: str, lock: dict[str, bool] | None = None) -> School:
+    """The school (locked as `lock` says), or NotFound saying how to create it."""
+    row = s.get(School, school, with_for_update=lock)
     if row is None:
         raise NotFound(f"school {school!r} does not exist; PUT /api/v1/schools/{school} first")
     return row
@@ -104,7 +111,7 @@ def list_schools(s: Session, within: Select[str] | None) -> Sequence[School]:
 
 def delete_school(s: Session, code: str) -> None:
     """Remove a school that has nothing left in it."""
-    row = require_school(s, code)
+    row = require_school(s, code, _DELETING)
     _refuse_if_used(
         s,
         f"school {code!r}",
@@ -122,7 +129,7 @@ def delete_school(s: Session, code: str) -> None:
 
 def put_agent(s: Session, agent: str, school: str) -> bool:
     """Register an agent to a school; True if it was created."""
-    require_school(s, school)
+    require_school(s, school, _KEEP)
     current = s.get(Agent, agent)
     if current is not None and current.school != school:
         _refuse_if_used(
@@ -133,9 +140,9 @@ def put_agent(s: Session, agent: str, school: str) -> bool:
     return _upsert(s, Agent, agent, {"id": agent, "school": school})
 
 
-def get_agent(s: Session, agent: str) -> Agent:
-    """A registered agent."""
-    row = s.get(Agent, agent)
+def get_agent(s: Session, agent: str, lock: dict[str, bool] | None = None) -> Agent:
+    """A registered agent (locked as `lock` says)."""
+    row = s.get(Agent, agent, with_for_update=lock)
     if row is None:
         raise NotFound(f"agent {agent!r} does not exist; PUT /api/v1/agents/{agent} first")
     return row
@@ -157,7 +164,7 @@ def list_agents(s: Session, within: Select[str] | None) -> Sequence[Agent]:
 
 def delete_agent(s: Session, agent: str) -> None:
     """Unregister an agent that watches no device."""
-    row = get_agent(s, agent)
+    row = get_agent(s, agent, _DELETING)
     _refuse_if_used(s, f"agent {agent!r}", {"devices": select(Device.device).where(Device.agent == agent)})
     s.delete(row)
 
@@ -167,8 +174,8 @@ def delete_agent(s: Session, agent: str) -> None:
 
 def put_device(s: Session, school: str, device: str, fields: dict[str, Any]) -> bool:
     """Create or replace a device of a school; True if it was created."""
-    require_school(s, school)
-    agent = get_agent(s, fields["agent"])
+    require_school(s, school, _KEEP)
+    agent = get_agent(s, fields["agent"], _KEEP)
     if agent.school != school:
         raise Conflict(f"agent {agent.id!r} belongs to school {agent.school!r}, not {school!r}")
     return _upsert(s, Device, (school, device), {"school": school, "device": device, **fields})
