@@ -246,9 +246,8 @@ def test_a_long_equipment_import_commits_in_chunks_and_ingest_goes_on_between_th
     from campuspulse.store.db import open_store
     from campuspulse.store.ingest import TelemetryWriter
     from campuspulse.store.inventory_schema import EquipmentItem
-    from campuspulse.telemetry import parse_records_payload
+    from campuspulse.telemetry import format_ts, parse_records_payload, parse_ts
     from campuspulse.telemetry.codec import dumps
-    from tests.support.campus import worked_example_records
 
     engine = open_store(store_url)
     with Session(engine) as s, s.begin():
@@ -275,15 +274,17 @@ def test_a_long_equipment_import_commits_in_chunks_and_ingest_goes_on_between_th
 
     importer = threading.Thread(target=run_import)
     importer.start()
-    writer, records, between = TelemetryWriter(engine), worked_example_records(), 0
-    for i, record in enumerate(records):
+    writer, between, seq = TelemetryWriter(engine), 0, 0
+    while not done.is_set():  # ingest for as long as the import runs
         with Session(engine) as s:
             visible = s.scalar(select(func.count()).select_from(EquipmentItem))
+        ts = format_ts(parse_ts("2026-09-07T08:00:00+08:00") + seq * 1000)
+        record = {"type": "state", "seq": seq, "ts": ts, "device": "pc1", "state": "in_use"}
         writer.ingest(parse_records_payload(dumps({"v": 1, "agent": "a1", "school": "s1", "records": [record]})), "t")
+        seq += 1
         if visible > 0 and not done.is_set():
             between += 1  # stored after the import's first chunk was committed and before its last
-        if done.is_set() and i > 10:
-            break
+        done.wait(0.01)
     importer.join()
     assert between >= 3, "ingest went on while the import wrote its chunks"
     with Session(engine) as s:
