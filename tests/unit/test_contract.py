@@ -300,3 +300,10 @@ def test_a_reading_named_like_a_reserved_field_never_makes_a_malformed_line(valu
     assert len(keys) == len(set(keys)), line
     assert dict(fields)["seq"] == "42i" and "time" not in keys
     assert sorted(float(v) for k, v in fields if k != "seq") == sorted(values.values())
+
+
+@pytest.mark.parametrize("odd", [[], {}, ["in_use"], {"in_use": 1}, 1, None, True])
+def test_a_state_of_any_json_type_is_a_rejected_record_not_an_exception(odd):
+    ts = "2026-09-07T08:00:00.000+08:00"
+    batch = parse_records_payload(envelope([{"type": "state", "seq": 1, "ts": ts, "device": "d1", "state": odd}]))
+    assert batch.records == [] and "state" in batch.rejected[0].reason

@@ -188,7 +188,7 @@ def _fast_record(rec: Any) -> ParsedRecord | None:
     kind = rec.get("type")
     if kind == "state":
         state, valid_s = rec.get("state"), rec.get("valid_s", DEFAULT_VALID_S)
-        if state not in _STATES or type(valid_s) is not int or not 0 < valid_s <= MAX_VALID_S:
+        if type(state) is not str or state not in _STATES or type(valid_s) is not int or not 0 < valid_s <= MAX_VALID_S:
             return None
         return ParsedState(seq, ts_ms, device, state, valid_s)
     if kind == "reading":
