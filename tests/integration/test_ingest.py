@@ -272,3 +272,24 @@ def test_the_old_epochs_late_records_are_stored_and_its_missing_ones_become_lost
     old, new = health(client)["epochs"]
     assert old["gaps"] == [{"first_seq": 12, "last_seq": 14, "reason": "lost"}] and old["pending_records"] == 0
     assert new["gaps"] == [] and new["settled_through_seq"] == len(records) - 21
+
+
+def test_time_inferred_around_a_very_late_record_is_answered_as_approximate(client):
+    records = worked_example_records()
+    late = dict(records[30], state="idle")  # 08:20, inside the in_use run, in another state than its neighbours
+    post(client, records[:30])
+    post(client, records[31:])
+    client.app.state.writer.settle_stale_gaps(datetime.now(UTC) + timedelta(hours=1))
+    exact = figures(client)
+    assert exact["approximate_s"] == 0, "in-order records infer nothing"
+    assert post(client, [late])["stored"] == 1
+    row = figures(client)
+    # the idle record's 180 s replace in_use time; its span is inferred: the in_use heartbeats folded before it
+    # no longer tell where they were, so the state up to 180 s after it is the fold's guess
+    assert (row["in_use_s"], row["known_s"], row["approximate_s"]) == (1800, 3180, 180)
+    line = client.get(
+        "/api/v1/schools/s1/devices/pc1/timeline", params={"from": "2026-09-07", "to": "2026-09-08"}, headers=AUTH
+    ).json()
+    guessed = [(p["state"], p["start"][11:19]) for p in line["pieces"] if p["approximate"]]
+    assert guessed == [("idle", "00:20:00")], "the inferred piece is marked on the timeline (times in UTC)"
+    assert line["approximate_s"] == 180

@@ -135,6 +135,7 @@ def test_a_late_record_makes_its_day_stale_until_it_is_recomputed(engine):
     assert refresh_stale(engine, now_ms=NOW) >= 1
     assert "2026-09-10" in rolled(engine)
     assert figures(engine) == from_segments_only(engine)
+    assert figures(engine)[0][0]["approximate_s"] > 0, "the late record's inferred time is in the rollups too"
 
 
 def test_records_settled_when_a_gap_is_declared_lost_make_their_days_stale(engine):

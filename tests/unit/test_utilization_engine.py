@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from campuspulse.server.metrics.daily import teaching_days
 from campuspulse.server.metrics.utilization import Interval, device_utilization
-from campuspulse.store.state_segments import StateFact, fold_in_order
+from campuspulse.store.state_segments import Segment, StateFact, apply_state, fold_in_order
 from campuspulse.telemetry import parse_ts
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -124,3 +124,57 @@ def test_engine_equals_a_per_second_reference(stream):
     segs = fold_in_order(facts)
     fig = device_utilization([Interval(s.start_ms, s.end_ms, s.state) for s in segs], periods)
     assert (fig.in_use_ms, fig.known_ms, fig.used_periods, fig.sessions) == reference(facts, periods)
+
+
+def _approximate(segs) -> list[tuple[str, int, int]]:
+    """(state, start, end) of each segment's non-empty approximate span, clipped to the segment."""
+    out = []
+    for g in segs:
+        a, b = max(g.approx_start_ms, g.start_ms), min(g.approx_end_ms, g.end_ms)
+        if a < b:
+            out.append((g.state, a, b))
+    return out
+
+
+def _fold_late(facts: list[StateFact], late: StateFact) -> list[Segment]:
+    """Fold `facts` in order, then `late` as the store does for a record that came after the reorder window."""
+    segs = fold_in_order(facts)
+    i = max(i for i, g in enumerate(segs) if g.start_ms <= late.ts_ms)
+    change = apply_state(segs[i], segs[i + 1] if i + 1 < len(segs) else None, late)
+    for g in change.removed:
+        segs.remove(g)
+    return sorted([*segs, *change.created], key=lambda g: g.start_ms)
+
+
+def test_in_order_folds_are_never_approximate():
+    assert _approximate(fold_in_order(worked_example_facts())) == []
+
+
+def test_a_late_record_in_another_state_marks_the_time_its_fold_inferred():
+    facts = [StateFact(i, i * 60_000, "in_use", 180_000) for i in range(60)]  # in use 0..62 min
+    segs = _fold_late(facts, StateFact(99, 20 * 60_000, "idle", 120_000))
+    assert [(g.state, g.start_ms, g.end_ms) for g in segs] == [
+        ("in_use", 0, 20 * 60_000),
+        ("idle", 20 * 60_000, 22 * 60_000),
+        ("in_use", 22 * 60_000, 62 * 60_000),
+    ]
+    # the late record's own 2 minutes, and the in_use heartbeats resume at most their 3 minute validity after it
+    assert _approximate(segs) == [("idle", 20 * 60_000, 22 * 60_000), ("in_use", 22 * 60_000, 23 * 60_000)]
+    fig = device_utilization(
+        [Interval(g.start_ms, g.end_ms, g.state, g.approx_start_ms, g.approx_end_ms) for g in segs], [(0, 3_600_000)]
+    )
+    assert (fig.known_ms, fig.in_use_ms, fig.approximate_ms) == (3_600_000, 3_480_000, 180_000)
+    assert fig.as_row("d")["approximate_s"] == 180
+
+
+def test_an_approximate_span_survives_heartbeats_and_merges_but_does_not_grow_with_them():
+    facts = [StateFact(i, i * 60_000, "in_use", 180_000) for i in range(30)]
+    segs = _fold_late(facts, StateFact(99, 10 * 60_000, "idle", 60_000))
+    newest = segs[-1]
+    for i in range(30, 90):  # an hour of heartbeats extending the tail
+        apply_state(newest, None, StateFact(i, i * 60_000, "in_use", 180_000))
+    assert newest.end_ms == 89 * 60_000 + 180_000
+    assert _approximate(segs) == [("idle", 10 * 60_000, 11 * 60_000), ("in_use", 11 * 60_000, 13 * 60_000)]
+    # a late record in its segment's own state infers nothing
+    late_same = _fold_late(facts, StateFact(98, 10 * 60_000, "in_use", 180_000))
+    assert _approximate(late_same) == []

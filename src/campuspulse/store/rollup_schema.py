@@ -10,11 +10,12 @@ from campuspulse.store.schema import Base, UtcDateTime
 
 
 class _Figures:
-    """The additive parts of utilization."""
+    """The additive parts of utilization (`approximate_ms`: the part of `known_ms` whose state was inferred)."""
 
     available_ms: Mapped[int] = mapped_column(BigInteger)
     in_use_ms: Mapped[int] = mapped_column(BigInteger)
     known_ms: Mapped[int] = mapped_column(BigInteger)
+    approximate_ms: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     sessions: Mapped[int] = mapped_column(Integer)
     used_periods: Mapped[int] = mapped_column(Integer)
     available_periods: Mapped[int] = mapped_column(Integer)

@@ -79,7 +79,8 @@ class CalendarDay(Base):
 class StateSegment(Base):
     """A maximal run of one state of one device: `[start_ms, end_ms)`, built from records first..last_seq.
 
-    Heartbeats extend a segment; they never add a row.
+    Heartbeats extend a segment; they never add a row. `[approx_start_ms, approx_end_ms)` (empty when equal) is
+    the part whose state was inferred around a record that came after the reorder window.
     """
 
     __tablename__ = "state_segments"
@@ -94,6 +95,8 @@ class StateSegment(Base):
     first_seq: Mapped[int] = mapped_column(BigInteger)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     records: Mapped[int] = mapped_column(Integer)
+    approx_start_ms: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    approx_end_ms: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_state_segments_device_start", "school", "device", "start_ms", unique=True),

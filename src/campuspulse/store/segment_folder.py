@@ -4,6 +4,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
+from operator import attrgetter
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -17,16 +18,27 @@ from campuspulse.store.stale_days import day_window, local_days
 from campuspulse.store.state_segments import EXTENDED, Segment, SegmentLike, StateFact, apply_state
 from campuspulse.telemetry.parsed import ParsedState
 
-_FIELDS = ("state", "start_ms", "end_ms", "last_ts_ms", "first_seq", "last_seq", "records")
+_FIELDS = (
+    "state",
+    "start_ms",
+    "end_ms",
+    "last_ts_ms",
+    "first_seq",
+    "last_seq",
+    "records",
+    "approx_start_ms",
+    "approx_end_ms",
+)
 _COLUMNS = [getattr(StateSegment, f) for f in _FIELDS]
 _TABLE = cast(Table, StateSegment.__table__)
 _UPDATE = update(_TABLE).where(_TABLE.c.id == bindparam("_id")).values({f: bindparam(f) for f in _FIELDS})
 # PostgreSQL: new rows and changes go in by binary COPY (changes through a temporary table, then one UPDATE).
-_COPY_TYPES = ["varchar", "int8", "int8", "int8", "int8", "int8", "int4"]
+_COPY_TYPES = ["varchar", "int8", "int8", "int8", "int8", "int8", "int4", "int8", "int8"]
 _CHANGES = "segment_changes"
 _CREATE_CHANGES = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {_CHANGES} (round int, id bigint, state varchar(16), start_ms bigint, "
-    "end_ms bigint, last_ts_ms bigint, first_seq bigint, last_seq bigint, records int) ON COMMIT DELETE ROWS"
+    "end_ms bigint, last_ts_ms bigint, first_seq bigint, last_seq bigint, records int, approx_start_ms bigint, "
+    "approx_end_ms bigint) ON COMMIT DELETE ROWS"
 )
 _APPLY_CHANGES = (
     "UPDATE state_segments AS t SET "
@@ -37,8 +49,7 @@ _APPLY_CHANGES = (
 Key = tuple[str, str]  # (school, device)
 
 
-def _values(seg: SegmentLike) -> tuple[Any, ...]:
-    return (seg.state, seg.start_ms, seg.end_ms, seg.last_ts_ms, seg.first_seq, seg.last_seq, seg.records)
+_values: Callable[[SegmentLike], tuple[Any, ...]] = attrgetter(*_FIELDS)
 
 
 def _named(seg: SegmentLike) -> dict[str, Any]:

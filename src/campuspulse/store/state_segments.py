@@ -5,6 +5,10 @@ A segment is a maximal run of one state of one device, `[start_ms, end_ms)`, whe
 give exactly the segments of in-order delivery; `apply_state` also accepts a record older than the
 last one of its segment (a very late record) and then splits that segment, assuming the segment's
 state resumes when the late record's validity ends (the heartbeats that would tell have been folded).
+That guess is marked: each segment carries an approximate span `[approx_start_ms, approx_end_ms)` (empty
+when equal), the time around a late record whose state was inferred rather than recorded. The segment's
+state heartbeats resume at most one validity after the late record, so the span is the late record's
+validity, or the segment's heartbeat validity if longer; merged segments keep the hull of their spans.
 """
 
 from collections.abc import Callable
@@ -22,6 +26,8 @@ class SegmentLike(Protocol):
     first_seq: int
     last_seq: int
     records: int
+    approx_start_ms: int
+    approx_end_ms: int
 
 
 @dataclass(slots=True)
@@ -35,6 +41,8 @@ class Segment:
     first_seq: int
     last_seq: int
     records: int = 1
+    approx_start_ms: int = 0
+    approx_end_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +75,20 @@ def _touch(seg: SegmentLike, fact: StateFact) -> None:
     seg.records += 1
 
 
+def _hull(seg: SegmentLike, start: int, end: int) -> None:
+    """Widen the segment's approximate span to cover `[start, end)` (an empty span widens nothing)."""
+    if start >= end:
+        return
+    if seg.approx_start_ms >= seg.approx_end_ms:
+        seg.approx_start_ms, seg.approx_end_ms = start, end
+    else:
+        seg.approx_start_ms = min(seg.approx_start_ms, start)
+        seg.approx_end_ms = max(seg.approx_end_ms, end)
+
+
 def _merge_next(seg: SegmentLike, nxt: SegmentLike | None, change: Change) -> None:
     if nxt is not None and seg.end_ms == nxt.start_ms and seg.state == nxt.state:
+        _hull(seg, nxt.approx_start_ms, nxt.approx_end_ms)
         seg.end_ms = nxt.end_ms
         seg.last_ts_ms = nxt.last_ts_ms
         seg.first_seq = min(seg.first_seq, nxt.first_seq)
@@ -108,6 +128,8 @@ def apply_state(
             first_seq=fact.seq,
             last_seq=fact.seq,
             records=1,
+            approx_start_ms=0,
+            approx_end_ms=0,
         )
         change.created.append(seg)
         return seg
@@ -132,26 +154,33 @@ def apply_state(
     else:
         change.approximate = True
         tail_end, late_end = prev.end_ms, min(t + fact.valid_ms, prev.end_ms)
-        tail = (prev.state, prev.first_seq, prev.last_seq)
+        heartbeat_ms = max(prev.end_ms - prev.last_ts_ms, 0)  # the validity of prev's newest record
+        guessed_end = min(tail_end, t + max(fact.valid_ms, heartbeat_ms))
+        tail = (prev.state, prev.first_seq, prev.last_seq, prev.approx_start_ms, prev.approx_end_ms)
         if t == prev.start_ms:
             prev.state, prev.end_ms, prev.last_ts_ms = s, late_end, t
             prev.first_seq = prev.last_seq = fact.seq
             prev.records = 1
+            late = prev
         else:
             prev.end_ms, prev.last_ts_ms = t, prev.start_ms
-            open_segment(t, late_end, s, t)
+            late = open_segment(t, late_end, s, t)
+        _hull(late, t, late_end)
         if late_end < tail_end:
-            change.created.append(
-                new(
-                    state=tail[0],
-                    start_ms=late_end,
-                    end_ms=tail_end,
-                    last_ts_ms=late_end,
-                    first_seq=tail[1],
-                    last_seq=tail[2],
-                    records=0,
-                )
+            rest = new(
+                state=tail[0],
+                start_ms=late_end,
+                end_ms=tail_end,
+                last_ts_ms=late_end,
+                first_seq=tail[1],
+                last_seq=tail[2],
+                records=0,
+                approx_start_ms=0,
+                approx_end_ms=0,
             )
+            _hull(rest, max(tail[3], late_end), min(tail[4], tail_end))
+            _hull(rest, late_end, guessed_end)
+            change.created.append(rest)
     return change
 
 

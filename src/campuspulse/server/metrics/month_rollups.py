@@ -10,7 +10,16 @@ from sqlalchemy.orm import Session
 
 from campuspulse.store.rollup_schema import SchoolDayRollup, SchoolMonthRollup
 
-ADDITIVE = ("available_ms", "in_use_ms", "known_ms", "sessions", "used_periods", "available_periods", "continued")
+DAY_FIGURES = (
+    "available_ms",
+    "in_use_ms",
+    "known_ms",
+    "approximate_ms",
+    "sessions",
+    "used_periods",
+    "available_periods",
+)
+ADDITIVE = (*DAY_FIGURES, "continued")
 
 
 def or_bits(bitmaps: Sequence[str]) -> str:

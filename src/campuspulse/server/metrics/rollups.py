@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from campuspulse.server.metrics.available_time import local_date
 from campuspulse.server.metrics.daily import DeviceSegments, TeachingDay, device_day, teaching_days
-from campuspulse.server.metrics.month_rollups import refresh_months
+from campuspulse.server.metrics.month_rollups import DAY_FIGURES, refresh_months
 from campuspulse.server.metrics.utilization import Interval
 from campuspulse.store.db import isolated
 from campuspulse.store.rollup_schema import (
@@ -42,14 +42,21 @@ def school_segments(
     """A school's segments (of `devices`, default all) that end at or after `lo` and start before `hi`."""
     per_device: dict[str, list[Interval]] = defaultdict(list)
     q = (
-        select(StateSegment.device, StateSegment.start_ms, StateSegment.end_ms, StateSegment.state)
+        select(
+            StateSegment.device,
+            StateSegment.start_ms,
+            StateSegment.end_ms,
+            StateSegment.state,
+            StateSegment.approx_start_ms,
+            StateSegment.approx_end_ms,
+        )
         .where(StateSegment.school == school, StateSegment.end_ms >= lo, StateSegment.start_ms < hi)
         .order_by(StateSegment.device, StateSegment.start_ms)
     )
     if devices is not None:
         q = q.where(StateSegment.device.in_(devices))
-    for device, start, end, state in s.execute(q):
-        per_device[device].append(Interval(start, end, state))
+    for device, start, end, state, approx_start, approx_end in s.execute(q):
+        per_device[device].append(Interval(start, end, state, approx_start, approx_end))
     return {d: DeviceSegments.of(v) for d, v in per_device.items()}
 
 
@@ -67,6 +74,7 @@ def day_rows(school: str, devices: list[str], segs: dict[str, DeviceSegments], t
                 "available_ms": fig.available_ms,
                 "in_use_ms": fig.in_use_ms,
                 "known_ms": fig.known_ms,
+                "approximate_ms": fig.approximate_ms,
                 "sessions": fig.sessions,
                 "used_periods": fig.used_periods,
                 "available_periods": fig.available_periods,
@@ -85,7 +93,7 @@ def school_day(school: str, day: str, rows: list[dict[str, Any]]) -> dict[str, A
         "continued": sum(r["continues_from"] is not None for r in rows),
         "used_bits": "".join("1" if r["in_use_ms"] > 0 else "0" for r in rows),
     }
-    for name in ("available_ms", "in_use_ms", "known_ms", "sessions", "used_periods", "available_periods"):
+    for name in DAY_FIGURES:
         out[name] = sum(r[name] for r in rows)
     return out
 

@@ -84,32 +84,16 @@ def pool_school_days(
     else:
         rows = _aggregate(s.execute(select(*p)).all())
     seen: set[str] = set()
-    sums: dict[str, list[int]] = {}  # per key: available, in use, known, used periods, available periods, sessions
-    for code, avail, in_use, known, sessions, used_p, avail_p, continued, devices, used, first_continued in rows:
+    for code, *totals, devices, used, first_continued in rows:
         if code not in schools:
             continue
         key = key_of(schools[code])
-        acc = sums.setdefault(key, [0] * 6)
-        acc[0] += int(avail)
-        acc[1] += int(in_use)
-        acc[2] += int(known)
-        acc[3] += int(used_p)
-        acc[4] += int(avail_p)
-        acc[5] += int(sessions) - int(continued) + int(first_continued or 0)
+        parts = dict(zip(ADDITIVE, (int(v) for v in totals), strict=True))
+        parts["sessions"] += int(first_continued or 0) - parts.pop("continued")
+        out.figures[key].add(UtilizationFigures(**parts))
         out.devices[key] += int(devices)
         out.used[key] += int(used)
         seen.add(code)
-    for key, (avail, in_use, known, used_p, avail_p, sessions) in sums.items():
-        out.figures[key].add(
-            UtilizationFigures(
-                available_ms=avail,
-                in_use_ms=in_use,
-                known_ms=known,
-                used_periods=used_p,
-                available_periods=avail_p,
-                sessions=sessions,
-            )
-        )
     missing = [c for c in codes if c not in seen]  # no teaching day in the range: the devices still count
     if missing:
         for code, n in s.execute(
@@ -141,38 +125,20 @@ def _pool_by_time(s: Session, codes: list[str], first: date, last: date, bucket:
     r = SchoolDayRollup
     out = Pooled(defaultdict(UtilizationFigures), defaultdict(int), defaultdict(int))
     q = (
-        select(
-            r.school,
-            r.day,
-            r.available_ms,
-            r.in_use_ms,
-            r.known_ms,
-            r.sessions,
-            r.used_periods,
-            r.available_periods,
-            r.continued,
-            r.devices,
-            r.used_bits,
-        )
+        select(r.school, r.day, *(getattr(r, name) for name in ADDITIVE), r.devices, r.used_bits)
         .where(r.school.in_(codes), r.day >= first.isoformat(), r.day <= last.isoformat())
         .order_by(r.school, r.day)
     )
     prev: tuple[str, str] | None = None
     bits: dict[tuple[str, str], list[str]] = defaultdict(list)
     devices: dict[tuple[str, str], int] = {}
-    for code, day, avail, in_use, known, sessions, used_p, avail_p, continued, n, used_bits in s.execute(q):
+    for code, day, *totals, n, used_bits in s.execute(q):
         key = bucket(day)
         same = prev is not None and prev[0] == code and bucket(prev[1]) == key
-        out.figures[key].add(
-            UtilizationFigures(
-                available_ms=int(avail),
-                in_use_ms=int(in_use),
-                known_ms=int(known),
-                used_periods=int(used_p),
-                available_periods=int(avail_p),
-                sessions=int(sessions) - (int(continued) if same else 0),
-            )
-        )
+        parts = dict(zip(ADDITIVE, (int(v) for v in totals), strict=True))
+        continued = parts.pop("continued")
+        parts["sessions"] -= continued if same else 0
+        out.figures[key].add(UtilizationFigures(**parts))
         bits[(code, key)].append(str(used_bits))
         devices[(code, key)] = max(devices.get((code, key), 0), int(n))
         prev = (code, day)

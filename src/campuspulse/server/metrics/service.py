@@ -16,6 +16,7 @@ from campuspulse.server.access.principals import Scope, region_districts
 from campuspulse.server.errors import NotFound
 from campuspulse.server.metrics.available_time import bound_ms, local_date
 from campuspulse.server.metrics.daily import ROLLUP_THRESHOLD, DeviceSegments, device_day, teaching_days
+from campuspulse.server.metrics.month_rollups import DAY_FIGURES
 from campuspulse.server.metrics.rollups import school_segments, trusted_days
 from campuspulse.server.metrics.school_rollups import Pooled, pool_school_days, rolled_schools, whole_days
 from campuspulse.server.metrics.utilization import UtilizationFigures
@@ -116,46 +117,20 @@ def _rollup_figures(
     r = DeviceDayRollup
     if bucket is None:
         continued = func.sum(case((r.continues_from >= first_counted, 1), else_=0))
-        cols = [
-            r.device,
-            func.sum(r.available_ms),
-            func.sum(r.in_use_ms),
-            func.sum(r.known_ms),
-            func.sum(r.sessions),
-            func.sum(r.used_periods),
-            func.sum(r.available_periods),
-            continued,
-        ]
+        cols = [r.device, *(func.sum(getattr(r, name)) for name in DAY_FIGURES), continued]
         q = select(*cols).where(r.school == school, r.device.in_(devices), r.day.in_(days)).group_by(r.device)
         rows = [(row[0], None, *row[1:], None) for row in s.execute(q)]
     else:
-        cols = [
-            r.device,
-            r.day,
-            r.available_ms,
-            r.in_use_ms,
-            r.known_ms,
-            r.sessions,
-            r.used_periods,
-            r.available_periods,
-            literal(0),
-            r.continues_from,
-        ]
+        cols = [r.device, r.day, *(getattr(r, name) for name in DAY_FIGURES), literal(0), r.continues_from]
         rows = list(s.execute(select(*cols).where(r.school == school, r.device.in_(devices), r.day.in_(days))))
     out = []
-    for device, day, a, u, k, sessions, used, periods, cont, continues_from in rows:
+    for device, day, *figures, cont, continues_from in rows:
         if bucket is not None:
             cont = int(
                 continues_from is not None and continues_from >= first_counted and bucket(continues_from) == bucket(day)
             )
-        fig = UtilizationFigures(
-            available_ms=int(a),
-            in_use_ms=int(u),
-            known_ms=int(k),
-            used_periods=int(used),
-            available_periods=int(periods),
-            sessions=int(sessions) - int(cont or 0),
-        )
+        fig = UtilizationFigures(**dict(zip(DAY_FIGURES, (int(v) for v in figures), strict=True)))
+        fig.sessions -= int(cont or 0)
         out.append((device, bucket(day) if bucket is not None else None, fig))
     return out
 

@@ -28,7 +28,8 @@ def window(s: Session, school: str, device: str, from_: str, to: str, now_ms: in
 
 
 def device_timeline(s: Session, school: str, device: str, from_: str, to: str, now_ms: int) -> dict[str, Any]:
-    """Pieces `{state, start, end}` covering [from, min(to, now)) without gaps, and seconds per state."""
+    """Pieces `{state, start, end, approximate}` covering [from, min(to, now)) without gaps, the seconds per state,
+    and the seconds whose state was inferred around very late records (`approximate_s`)."""
     f_ms, t_ms = window(s, school, device, from_, to, now_ms)
     tz_name = s.get(School, school).tz  # type: ignore[union-attr]
     pieces: list[dict[str, Any]] = []
@@ -40,7 +41,13 @@ def device_timeline(s: Session, school: str, device: str, from_: str, to: str, n
             continue
         if a > at:
             pieces.append(_piece("unknown", at, a))
-        pieces.append(_piece(iv.state, a, b))
+        x0, x1 = max(iv.approx_start_ms, a), min(iv.approx_end_ms, b)
+        if x0 < x1:
+            for lo, hi, approximate in ((a, x0, False), (x0, x1, True), (x1, b, False)):
+                if lo < hi:
+                    pieces.append(_piece(iv.state, lo, hi, approximate))
+        else:
+            pieces.append(_piece(iv.state, a, b))
         at = b
     if at < t_ms:
         pieces.append(_piece("unknown", at, t_ms))
@@ -55,8 +62,16 @@ def device_timeline(s: Session, school: str, device: str, from_: str, to: str, n
         "to": format_ts(t_ms),
         "pieces": pieces,
         "seconds": seconds,
+        "approximate_s": sum(p["end_ms"] - p["start_ms"] for p in pieces if p["approximate"]) / 1000,
     }
 
 
-def _piece(state: str, a: int, b: int) -> dict[str, Any]:
-    return {"state": state, "start": format_ts(a), "end": format_ts(b), "start_ms": a, "end_ms": b}
+def _piece(state: str, a: int, b: int, approximate: bool = False) -> dict[str, Any]:
+    return {
+        "state": state,
+        "start": format_ts(a),
+        "end": format_ts(b),
+        "start_ms": a,
+        "end_ms": b,
+        "approximate": approximate,
+    }

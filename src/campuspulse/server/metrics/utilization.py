@@ -11,20 +11,26 @@ IN_USE = "in_use"
 
 @dataclass(frozen=True, slots=True)
 class Interval:
-    """A state held over `[start_ms, end_ms)`."""
+    """A state held over `[start_ms, end_ms)`; inferred, not recorded, over `[approx_start_ms, approx_end_ms)`."""
 
     start_ms: int
     end_ms: int
     state: str
+    approx_start_ms: int = 0
+    approx_end_ms: int = 0
 
 
 @dataclass(slots=True)
 class UtilizationFigures:
-    """The additive parts of utilization; ratios are derived so that roll-ups pool seconds."""
+    """The additive parts of utilization; ratios are derived so that roll-ups pool seconds.
+
+    `approximate_ms` is the part of `known_ms` whose state the store inferred around very late records.
+    """
 
     available_ms: int = 0
     in_use_ms: int = 0
     known_ms: int = 0
+    approximate_ms: int = 0
     sessions: int = 0
     used_periods: int = 0
     available_periods: int = 0
@@ -44,6 +50,7 @@ class UtilizationFigures:
             "available_s": a / 1000,
             "in_use_s": u / 1000,
             "known_s": k / 1000,
+            "approximate_s": self.approximate_ms / 1000,
             "utilization": round(u / a, 6) if a else None,
             "utilization_known": round(u / k, 6) if k else None,
             "coverage": round(k / a, 6) if a else None,
@@ -89,6 +96,9 @@ def device_utilization(
             iv = intervals[j]
             ov = _overlap(iv.start_ms, iv.end_ms, p0, p1)
             fig.known_ms += ov
+            if iv.approx_end_ms > iv.approx_start_ms:
+                a0, a1 = max(iv.approx_start_ms, iv.start_ms), min(iv.approx_end_ms, iv.end_ms)
+                fig.approximate_ms += _overlap(a0, a1, p0, p1)
             if iv.state == IN_USE:
                 in_use += ov
             j += 1

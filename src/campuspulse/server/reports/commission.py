@@ -22,7 +22,8 @@ from campuspulse.store.schema import School
 
 FORMULAS = {
     "utilization": "utilization = in_use_s / available_s; utilization_known = in_use_s / known_s; "
-    "coverage = known_s / available_s; seconds are summed over devices before dividing (domain.md)",
+    "coverage = known_s / available_s; seconds are summed over devices before dividing (domain.md); "
+    "approximate_s: the part of known_s whose state was inferred around records that came after the reorder window",
     "compliance": "R_item = #{基本 items with have ≥ required} / #基本; R_qty = Σ min(have, req) / Σ req; "
     "R_val = Σ min(have, req)·price / Σ req·price; 达标 when R_item ≥ threshold (domain.md)",
     "offering-rate": "rate = Σ_class |done ∩ required| / Σ_class |required| per type 分组/演示 (domain.md)",
@@ -110,6 +111,7 @@ def workbook(r: CommissionReport) -> bytes:
         ("to (exclusive)", r.end),
         ("term", r.term),
         ("coverage", r.total.get("coverage")),
+        ("approximate_s", r.total.get("approximate_s")),
         ("standards", "; ".join(names) or "none"),
         *((f"rules: {k}", v) for k, v in RULES.items()),
         ("generated", r.generated),

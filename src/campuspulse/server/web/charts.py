@@ -63,24 +63,38 @@ def timeline(
     tz: ZoneInfo,
     state_names: dict[str, str],
     overlay: Sequence[tuple[int, float]] = (),
+    approximate_label: str = "approximate",
 ) -> Markup:
-    """A strip of state pieces (`state`, `start_ms`, `end_ms`) over [start, end) with local time ticks, and a
-    reading's line drawn over it (scaled to its largest value)."""
+    """A strip of state pieces (`state`, `start_ms`, `end_ms`, `approximate`) over [start, end) with local time
+    ticks, approximate pieces hatched, and a reading's line drawn over it (scaled to its largest value)."""
     width, strip_h = 960, 34
     span = max(end_ms - start_ms, 1)
 
     def x(ms: int) -> float:
         return round((min(max(ms, start_ms), end_ms) - start_ms) / span * width, 2)
 
-    out = [f'<svg class="timeline" width="{width}" height="{strip_h + 22}" role="img">']
+    out = [
+        f'<svg class="timeline" width="{width}" height="{strip_h + 22}" role="img">'
+        '<defs><pattern id="approximate" width="6" height="6" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" stroke="#fff" stroke-width="3"/>'
+        "</pattern></defs>"
+    ]
     for p in pieces:
         a, b, state = int(p["start_ms"]), int(p["end_ms"]), str(p["state"])  # type: ignore[call-overload]
         when = f"{_clock(a, tz)}–{_clock(b, tz)}"
         name, colour = state_names.get(state, state), STATE_COLOURS.get(state, "#000")
+        guessed = bool(p.get("approximate"))
+        title = f"{name} ({approximate_label}) {when}" if guessed else f"{name} {when}"
+        w = max(x(b) - x(a), 0.5)
         out.append(
-            f'<rect class="piece" data-state="{escape(state)}" x="{x(a)}" y="0" width="{max(x(b) - x(a), 0.5)}" '
-            f'height="{strip_h}" fill="{colour}"><title>{escape(name)} {escape(when)}</title></rect>'
+            f'<rect class="piece" data-state="{escape(state)}" x="{x(a)}" y="0" width="{w}" '
+            f'height="{strip_h}" fill="{colour}"><title>{escape(title)}</title></rect>'
         )
+        if guessed:
+            out.append(
+                f'<rect class="approximate" x="{x(a)}" y="0" width="{w}" height="{strip_h}" '
+                f'fill="url(#approximate)" opacity="0.6"><title>{escape(title)}</title></rect>'
+            )
     if overlay:
         top = max(v for _, v in overlay) or 1.0
         points = " ".join(f"{x(t)},{round(strip_h - 2 - max(v, 0) / top * (strip_h - 4), 2)}" for t, v in overlay)

@@ -76,6 +76,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "off": ("关机", "off"),
     "fault": ("故障", "fault"),
     "unknown": ("无数据", "unknown"),
+    "approximate": ("推测", "inferred"),
+    "approximate_time": ("其中推测时长", "of which inferred"),
+    "approximate_note": (
+        "斜纹部分的状态由迟到记录推测得出，并非逐条记录所示；其时长计入“推测时长”（approximate_s）。",
+        "Hatched time: its state was inferred around records that arrived after the reorder window, not recorded "
+        "directly; it is counted as approximate_s.",
+    ),
     "standard": ("标准", "Standard"),
     "sample_standard": ("示例标准", "sample standard"),
     "term": ("学期", "Term"),

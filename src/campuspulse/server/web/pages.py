@@ -251,7 +251,7 @@ def device_page(
             "day": first.isoformat(),
             "span": "week" if width == 7 else "day",
             "line": line,
-            "strip": charts.timeline(line["pieces"], lo, hi, tz, names, overlay),
+            "strip": charts.timeline(line["pieces"], lo, hi, tz, names, overlay, Text(lang_of(request))("approximate")),
             "hours": _hours,
             "reading": {"field": field, "max": max((v for _, v in overlay), default=None), "note": note},
             "figures": rows[0] if rows else {},
@@ -278,7 +278,7 @@ def report_page(request: Request, db: Db, scope: Scope, id: str = "") -> Respons
     def build() -> dict[str, Any]:
         r = _report(request, db, user, scope, id)
         query = urlencode({"scope": scope.value, "id": id, "from": r.first, "to": r.end})
-        return {"r": r, "query": query, "formulas": commission.FORMULAS}
+        return {"r": r, "query": query, "formulas": commission.FORMULAS, "hours": _hours}
 
     return _page(request, "report.html", user, build)
 
