@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -18,9 +19,8 @@ from tests.support.campus import AUTH, TOKEN
 from tests.support.dashboard_campus import PASSWORD, seed
 from tests.support.mosquitto import free_port
 
-SCREENSHOTS = Path(
-    os.environ.get("CAMPUSPULSE_SCREENSHOTS", Path(__file__).resolve().parents[2] / "docs" / "screenshots")
-)
+# Screenshots go to a scratch directory; CAMPUSPULSE_SCREENSHOTS=docs/screenshots refreshes the README's.
+SCREENSHOTS = Path(os.environ.get("CAMPUSPULSE_SCREENSHOTS", Path(tempfile.gettempdir()) / "campuspulse-screenshots"))
 
 
 @dataclass

@@ -167,6 +167,38 @@ def test_figures_refresh_without_a_reload_when_records_arrive(page: Page, site: 
     assert page.evaluate("window.marker") == "same page", "refreshed in place, not reloaded"
 
 
+def test_time_inferred_around_a_very_late_record_is_hatched_on_the_device_timeline(page: Page, site: Site):
+    day = _last_school_day()
+    end = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    device = "chemistry-lab-2-lab-pc"
+    line = get(site, f"/schools/{SCHOOL}/devices/{device}/timeline", **{"from": day, "to": end})
+    long = next(p for p in line["pieces"] if p["state"] != "unknown" and p["end_ms"] - p["start_ms"] > 1_200_000)
+    agent = f"{SCHOOL}-chemistry-lab-2"
+    late = {  # the agent's next seq, but from inside yesterday's long piece, in another state
+        "type": "state",
+        "seq": site.next_seq[agent],
+        "ts": format_ts(long["start_ms"] + 600_000),
+        "device": device,
+        "state": "fault" if long["state"] != "fault" else "idle",
+        "valid_s": 120,
+    }
+    site.next_seq[agent] += 1
+    body = orjson.dumps({"v": 1, "agent": agent, "school": SCHOOL, "records": [late]})
+    assert site.api.post("/ingest/records", content=body).status_code == 200
+    line = get(site, f"/schools/{SCHOOL}/devices/{device}/timeline", **{"from": day, "to": end})
+    assert line["approximate_s"] >= 120
+
+    log_in(page, site, "junior-manager")
+    page.goto(f"{site.url}/ui/schools/{SCHOOL}/devices/{device}?day={day}")
+    assert page.locator("#timeline rect.approximate").count() == sum(p["approximate"] for p in line["pieces"])
+    legend = page.locator('ul.legend li[data-state="approximate"]')
+    assert (
+        "推测" in legend.inner_text() and legend.locator(".num").inner_text() == f"{line['approximate_s'] / 3600:.1f} h"
+    )
+    expect(page.locator("#approximate-note")).to_be_visible()
+    shoot(page, "device-approximate")
+
+
 def test_login_is_refused_with_a_reason_and_the_language_can_switch(page: Page, site: Site):
     page.goto(f"{site.url}/ui/")
     page.fill("input[name=username]", "junior-manager")
