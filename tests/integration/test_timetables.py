@@ -96,6 +96,15 @@ def test_a_bad_calendar_file_changes_nothing(client):
         f"{API}/calendars/beijing-2026-27/import", files={"file": ("x.ics", b"not a calendar")}, headers=AUTH
     )
     assert r.status_code == 422
+    for broken, says in (
+        (b"\r0", "header must have"),  # found by the API fuzz test: was a 500
+        (b"date,kind,name\n2026-11-16,holiday," + b"x" * 200_000 + b"\n", "line 2: not readable as CSV (field larger"),
+        (b"date,kind\n2026-11-16,\x00\n", "expected (got '\\x00')"),
+        (b'date,kind\n"2026-11-16\r,x', "date"),
+    ):
+        r = client.post(f"{API}/calendars/beijing-2026-27/import", files={"file": ("x.csv", broken)}, headers=AUTH)
+        assert r.status_code == 422, (broken, r.text)
+        assert says in " ".join(f"line {p['row']}: {p['message']} {p['column']}" for p in r.json()["problems"])
     assert days(client, "2026-09-01", "2027-07-02") == before
 
 

@@ -6,9 +6,8 @@ A make-up day is taught on the schedule of `X-CAMPUSPULSE-AS-WEEKDAY` (1 = Monda
 CSV columns: `date,kind,name,as_weekday,last_date` with kind holiday (休) or makeup (班).
 """
 
-import csv
-import io
 import re
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from campuspulse.config_files import load_yaml_model
 from campuspulse.server.inventory.calendars import CalendarIn, ScheduleIn
+from campuspulse.server.inventory.csv_text import CsvBroken, csv_rows
 from campuspulse.server.inventory.excel import RowProblem, SheetRejected
 
 Event = tuple[Literal["holiday", "makeup", "term"], dict[str, Any]]
@@ -113,13 +113,19 @@ def events_from_csv(data: bytes) -> list[Event]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise SheetRejected([RowProblem(0, "", "not UTF-8 text; save the CSV as UTF-8")]) from None
-    reader = csv.DictReader(io.StringIO(text))
-    if not {"date", "kind"} <= set(reader.fieldnames or []):
-        raise SheetRejected([RowProblem(1, "", "header must have date,kind[,name,as_weekday,last_date]")])
+    try:
+        header, rows = csv_rows(text)
+        if not {"date", "kind"} <= set(header):
+            raise SheetRejected([RowProblem(1, "", "header must have date,kind[,name,as_weekday,last_date]")])
+        return _csv_events(rows)
+    except CsvBroken as exc:
+        raise SheetRejected([RowProblem(exc.line, "", f"not readable as CSV ({exc.reason})")]) from None
+
+
+def _csv_events(rows: Iterator[tuple[int, dict[str, str | None]]]) -> list[Event]:
     events: list[Event] = []
     problems: list[RowProblem] = []
-    for row in reader:
-        n = reader.line_num
+    for n, row in rows:
         try:
             first = date.fromisoformat((row.get("date") or "").strip())
             last_text = (row.get("last_date") or "").strip()

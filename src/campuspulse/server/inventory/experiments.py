@@ -4,8 +4,6 @@ Catalog files are CSV (`config/experiments/`); records come one by one through t
 sheet, validated all or nothing like the equipment ledger. A class is named `<grade>-<number>`, e.g. `8-3`.
 """
 
-import csv
-import io
 import re
 from collections.abc import Sequence
 from datetime import date
@@ -18,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from campuspulse.config_files import ConfigError, ConfigProblem
 from campuspulse.server.errors import Conflict, NotFound
+from campuspulse.server.inventory.csv_text import CsvBroken, csv_rows
 from campuspulse.server.inventory.excel import Column, RowProblem, SheetRejected, as_date, read_workbook, write_workbook
 from campuspulse.server.inventory.service import require_school
 from campuspulse.store.inventory_schema import ExperimentItem, ExperimentRecord, SchoolEdition
@@ -66,22 +65,25 @@ def load_catalog_csv(path: str | Path) -> list[ExperimentItemIn]:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read the file: {exc.strerror}")]) from None
-    reader = csv.DictReader(io.StringIO(text))
-    if set(CATALOG_COLUMNS) - set(reader.fieldnames or []):
-        raise ConfigError([ConfigProblem(str(path), 1, "", f"expected the columns {','.join(CATALOG_COLUMNS)}")])
     items, problems, seen = [], [], set()
-    for row in reader:
-        try:
-            item = ExperimentItemIn.model_validate({k: row[k] for k in CATALOG_COLUMNS})
-        except ValidationError as exc:
-            for e in exc.errors(include_url=False):
-                msg = f"{e['msg']} (got {e.get('input')!r})"
-                problems.append(ConfigProblem(str(path), reader.line_num, str(e["loc"][0]), msg))
-            continue
-        if item.code in seen:
-            problems.append(ConfigProblem(str(path), reader.line_num, "code", f"{item.code!r} appears twice"))
-        seen.add(item.code)
-        items.append(item)
+    try:
+        header, rows = csv_rows(text)
+        if set(CATALOG_COLUMNS) - set(header):
+            raise ConfigError([ConfigProblem(str(path), 1, "", f"expected the columns {','.join(CATALOG_COLUMNS)}")])
+        for line, row in rows:
+            try:
+                item = ExperimentItemIn.model_validate({k: row[k] for k in CATALOG_COLUMNS})
+            except ValidationError as exc:
+                for e in exc.errors(include_url=False):
+                    msg = f"{e['msg']} (got {e.get('input')!r})"
+                    problems.append(ConfigProblem(str(path), line, str(e["loc"][0]), msg))
+                continue
+            if item.code in seen:
+                problems.append(ConfigProblem(str(path), line, "code", f"{item.code!r} appears twice"))
+            seen.add(item.code)
+            items.append(item)
+    except CsvBroken as exc:
+        problems.append(ConfigProblem(str(path), exc.line, "", f"not readable as CSV ({exc.reason})"))
     if problems:
         raise ConfigError(problems)
     return items

@@ -1,6 +1,5 @@
 """Equipment standards as data: files in `config/standards/` (YAML, items inline or in a CSV beside it)."""
 
-import csv
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from campuspulse.config_files import ConfigError, ConfigProblem, load_yaml_model
 from campuspulse.server.errors import NotFound
+from campuspulse.server.inventory.csv_text import CsvBroken, csv_rows
 from campuspulse.server.inventory.money import fen_to_yuan, yuan_to_fen
 from campuspulse.server.inventory.quantity_rules import QuantityRule, parse_notation
 from campuspulse.store.inventory_schema import Standard, StandardItem
@@ -89,25 +89,26 @@ def _csv_items(path: Path) -> list[StandardItemIn]:
     problems: list[ConfigProblem] = []
     items: list[StandardItemIn] = []
     try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f)
-            missing = [c for c in CSV_COLUMNS[:5] if c not in (reader.fieldnames or [])]
-            if missing:
-                raise ConfigError(
-                    [ConfigProblem(str(path), 1, "", f"missing columns {missing}; expected {CSV_COLUMNS}")]
-                )
-            for row in reader:
-                data: dict[str, Any] = {k: v for k, v in row.items() if k in CSV_COLUMNS and v not in (None, "")}
-                data["consumable"] = str(data.get("consumable", "")).strip().lower() in ("1", "true", "yes", "★")
-                try:
-                    items.append(StandardItemIn.model_validate(data))
-                except ValidationError as exc:
-                    for err in exc.errors(include_url=False):
-                        field = str(err["loc"][0]) if err["loc"] else ""
-                        msg = err["msg"].removeprefix("Value error, ")
-                        problems.append(ConfigProblem(str(path), reader.line_num, field, msg))
+        header, rows = csv_rows(path.read_text(encoding="utf-8-sig"))
+        missing = [c for c in CSV_COLUMNS[:5] if c not in header]
+        if missing:
+            raise ConfigError([ConfigProblem(str(path), 1, "", f"missing columns {missing}; expected {CSV_COLUMNS}")])
+        for line, row in rows:
+            data: dict[str, Any] = {k: v for k, v in row.items() if k in CSV_COLUMNS and v not in (None, "")}
+            data["consumable"] = str(data.get("consumable", "")).strip().lower() in ("1", "true", "yes", "★")
+            try:
+                items.append(StandardItemIn.model_validate(data))
+            except ValidationError as exc:
+                for err in exc.errors(include_url=False):
+                    field = str(err["loc"][0]) if err["loc"] else ""
+                    msg = err["msg"].removeprefix("Value error, ")
+                    problems.append(ConfigProblem(str(path), line, field, msg))
     except OSError as exc:
         raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read the file: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([ConfigProblem(str(path), None, "", "not UTF-8 text; save the CSV as UTF-8")]) from None
+    except CsvBroken as exc:
+        problems.append(ConfigProblem(str(path), exc.line, "", f"not readable as CSV ({exc.reason})"))
     if problems:
         raise ConfigError(problems)
     return items
