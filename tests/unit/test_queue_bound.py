@@ -334,3 +334,22 @@ def test_a_batch_stays_under_the_payload_limit_whatever_its_record_count(tmp_pat
     last, records = queue.peek_raw(10_000)
     assert 1_000 < len(records) < 10_000 and sum(len(r) + 1 for r in records) <= 4 * 1024 * 1024
     assert last == len(records) - 1, "the batch ends where the next one begins"
+
+
+def test_more_dropped_ranges_than_one_status_holds_go_out_oldest_first_in_successive_statuses(
+    tmp_path: Path, monkeypatch
+):
+    monkeypatch.setattr("campuspulse.edge.queue.MAX_ANNOUNCED_RANGES", 5)
+    queue = RecordQueue(tmp_path / "q.db", max_bytes=400_000)
+    fill(queue, workload(30))
+    announced: list[list[int]] = []
+    while ranges := queue.dropped_ranges():
+        assert len(ranges) <= 5
+        assert not announced or ranges[0][0] > announced[-1][1], "oldest first: each status goes on from the last"
+        queue.dropped_changed = False
+        queue.forget_dropped(ranges)  # the broker acknowledged the status
+        announced += ranges
+        if queue.dropped_ranges():
+            assert queue.dropped_changed, "the rest is announced in the next status, not a minute later"
+    dropped = [seq for lo, hi in announced for seq in range(lo, hi + 1)]
+    assert len(announced) > 5 and len(dropped) == queue.dropped_records

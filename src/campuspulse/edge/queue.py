@@ -191,22 +191,27 @@ class RecordQueue:
         return discarded
 
     def dropped_ranges(self) -> list[list[int]]:
-        """The newest discarded seq ranges, adjacent ones merged, to announce in the status payload."""
+        """The oldest discarded seq ranges (at most MAX_ANNOUNCED_RANGES), adjacent ones merged, to announce in the
+        status payload: the store settles seqs in order, so the oldest hold it up first."""
         merged: list[list[int]] = []
         for first, last in self.db.execute("SELECT first, last FROM dropped ORDER BY first"):
             if merged and merged[-1][1] + 1 >= first:
                 merged[-1][1] = max(merged[-1][1], last)
             else:
                 merged.append([first, last])
-        return merged[-MAX_ANNOUNCED_RANGES:]
+        return merged[:MAX_ANNOUNCED_RANGES]
 
     def forget_dropped(self, announced: list[list[int]]) -> None:
         """Forget discarded ranges the broker has acknowledged in a status: the store has them from there. A disk
-        that refuses the change leaves them to be announced again."""
+        that refuses the change leaves them to be announced again; ranges left over (more than one status holds)
+        are announced in the next status, straight away."""
         try:
             self.db.executemany("DELETE FROM dropped WHERE first >= ? AND last <= ?", [tuple(r) for r in announced])
         except sqlite3.Error as exc:
             log.warning("agent queue: could not forget announced dropped ranges (%s); they are announced again", exc)
+            return
+        if self.db.execute("SELECT 1 FROM dropped LIMIT 1").fetchone():
+            self.dropped_changed = True
 
     def peek(self, limit: int) -> list[dict[str, Any]]:
         """The oldest `limit` records, still queued."""
