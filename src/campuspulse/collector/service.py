@@ -83,6 +83,7 @@ class Collector:
         options: CollectorSettings | None = None,
         sink: TimeSeriesSink | None = None,
     ) -> None:
+        """`client_id` names the MQTT session unless `options` are given, which carry their own."""
         self.settings, self.writer, self.sink = mqtt_settings, writer, sink
         self.options = options or CollectorSettings(client_id=client_id)
         self.counters = CollectorCounters()
@@ -100,7 +101,7 @@ class Collector:
         v5 = mqtt_settings.protocol == "5"
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=client_id,
+            client_id=self.options.client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             clean_session=None if v5 else False,
             manual_ack=True,
