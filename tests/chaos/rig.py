@@ -23,13 +23,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campuspulse.collector.service import Collector
+from campuspulse.collector.settings import CollectorSettings
 from campuspulse.collector.timeseries import TimeSeriesSink
 from campuspulse.edge.queue import RecordQueue
 from campuspulse.server.inventory import service as inventory
 from campuspulse.settings import MqttSettings
 from campuspulse.store.db import make_engine, upgrade
 from campuspulse.store.ingest import TelemetryWriter
-from campuspulse.store.schema import PendingRecord, SeqGap
+from campuspulse.store.schema import AgentProgress, PendingRecord, SeqGap
 from tests.support.mosquitto import Mosquitto, free_port
 from tests.support.progress import settled_through
 from tests.support.tcp_proxy import TcpProxy
@@ -40,22 +41,37 @@ DEVICES = 50
 
 
 class Arrivals:
-    """A bare QoS 1 subscriber with a persistent session, noting every record's (device, seq) as it arrives."""
+    """A bare QoS 1 subscriber with a persistent session, noting every record's (device, seq) as it arrives, per
+    epoch, and the seq ranges the agent's statuses announce as dropped (statuses it cannot read are skipped)."""
 
     def __init__(self, port: int) -> None:
-        self.seen: list[tuple[str, int]] = []
+        self.seen: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        self.dropped: dict[str, set[int]] = defaultdict(set)
         self.lock = threading.Lock()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"witness-{port}", clean_session=False)
-        self.client.on_connect = lambda c, *_: c.subscribe("campus/v1/+/+/records", qos=1)
+        self.client.on_connect = lambda c, *_: c.subscribe([("campus/v1/+/+/records", 1), ("campus/v1/+/+/status", 1)])
         self.client.on_message = self._message
         self.client.reconnect_delay_set(0.2, 2)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
 
     def _message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        body = orjson.loads(msg.payload)
+        status = msg.topic.endswith("/status")
+        try:
+            body = orjson.loads(msg.payload)
+            epoch = str(body.get("epoch", ""))
+            if status:
+                ranges = [range(int(a), int(b) + 1) for a, b in body.get("dropped") or []]
+            else:
+                records = [(r["device"], r["seq"]) for r in body["records"]]
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return  # a poison message the scenario sent: the collector's business, not the witness's
         with self.lock:
-            self.seen += [(r["device"], r["seq"]) for r in body["records"]]
+            if status:
+                for r in ranges:
+                    self.dropped[epoch].update(r)
+            else:
+                self.seen[epoch] += records
 
     def close(self) -> None:
         self.client.disconnect()
@@ -84,11 +100,16 @@ class Rig:
         queue_dir: Path | None = None,
         collector_process: bool = False,
         timeseries: bool = False,
+        collectors: int = 1,
+        queue_max_mb: float | None = None,
+        reorder_window_s: float = 300.0,
     ) -> None:
         """`agent_env`: more environment for the agent (e.g. libfaketime's); `via_proxy`: the agent reaches the
         broker through a TcpProxy (`self.proxy`) that can partition it; `queue_dir`: where the agent's queue lives
         (a disk of its own); `collector_process`: the collector runs as `campuspulse collector` (to be killed);
-        `timeseries`: the collector also writes to a VictoriaMetrics (`self.victoria`)."""
+        `timeseries`: the collector also writes to a VictoriaMetrics (`self.victoria`); `collectors`: that many
+        collectors in this process sharing the subscription (`self.collectors`); `queue_max_mb`: the agent's queue
+        bound (full: readings thinned and announced as dropped); `reorder_window_s`: the store's."""
         self.tmp, self.agent_env = tmp, agent_env or {}
         self.broker = Mosquitto(tmp / "broker")
         (tmp / "broker").mkdir()
@@ -108,6 +129,7 @@ class Rig:
         if self.victoria is not None:
             self.victoria.start()
         self.collector: Collector | None = None
+        self.collectors: list[Collector] = []
         self.collector_proc: subprocess.Popen[bytes] | None = None
         self.collector_port = free_port()
         if collector_process:
@@ -125,11 +147,8 @@ class Rig:
             sink = None
             if self.victoria is not None:
                 sink = TimeSeriesSink(self.victoria.url, "", "campuspulse", "campuspulse", tmp / "spool.db", 500)
-            self.collector = Collector(
-                MqttSettings(port=self.broker.port), TelemetryWriter(self.engine), "chaos-coll", sink=sink
-            )
-            self.collector.start()
-            assert self.collector.connected.wait(10)
+            self.sink, self.reorder_window_s = sink, reorder_window_s
+            self.start_collectors(collectors)
         self.witness = Arrivals(self.broker.port)
         self.queue_path = (queue_dir or tmp) / "agent-queue.db"
         self.metrics_port = free_port()
@@ -147,7 +166,8 @@ class Rig:
             f"mqtt: {{port: {agent_port}}}\nagent:\n  id: a1\n  school: s1\n"
             f"  queue_path: {self.queue_path}\n  valid_s: 3\n  heartbeat_s: 1\n  batch_size: 100\n"
             f"  metrics_port: {self.metrics_port}\n"
-            f"  devices:\n{devices}\n"
+            + (f"  queue_max_mb: {queue_max_mb}\n" if queue_max_mb else "")
+            + f"  devices:\n{devices}\n"
         )
         self.agent: subprocess.Popen[bytes] | None = None
 
@@ -195,6 +215,25 @@ class Rig:
 
         wait_until(subscribed, 30, "the collector to subscribe")
 
+    def start_collectors(self, n: int) -> None:
+        """Start `n` collectors in this process (sharing the subscription if more than one) and wait until each is
+        subscribed."""
+        group = "chaos" if n > 1 else None
+        for i in range(n):
+            options = CollectorSettings(client_id=f"chaos-coll-{i}", shared_group=group)
+            writer = TelemetryWriter(self.engine, reorder_window_s=self.reorder_window_s)
+            c = Collector(MqttSettings(port=self.broker.port), writer, options=options, sink=self.sink)
+            c.start()
+            assert c.connected.wait(10)
+            self.collectors.append(c)
+        self.collector = self.collectors[0]
+
+    def stop_collectors(self) -> None:
+        """Stop the collectors of this process (their broker sessions stay)."""
+        for c in self.collectors:
+            c.stop()
+        self.collectors = []
+
     def kill_collector(self) -> None:
         """SIGKILL the collector process."""
         assert self.collector_proc is not None
@@ -207,19 +246,37 @@ class Rig:
     def produced(self) -> int:
         return RecordQueue(self.queue_path).next_seq
 
+    def epoch(self) -> str:
+        """The epoch of the agent's queue file as it is now."""
+        return RecordQueue(self.queue_path).epoch
+
     def stop_agent(self) -> None:
         assert self.agent is not None
         self.agent.send_signal(signal.SIGTERM)
         assert self.agent.wait(20) == 0, self.log_tail()
 
-    def account(self, scenario: str, **extra: int) -> dict[str, int]:
-        """Wait until everything produced is settled, then count (with `extra` columns); asserts the exact
-        accounting: every seq reached the subscriber, the store settled each once, none out of order."""
-        produced = self.produced()
+    def gaps(self, epoch: str) -> dict[str, set[int]]:
+        """The seqs of the epoch's gaps in the store, per reason (lost, dropped)."""
+        out: dict[str, set[int]] = defaultdict(set)
+        with Session(self.engine) as s:
+            q = select(SeqGap.reason, SeqGap.first_seq, SeqGap.last_seq).where(
+                SeqGap.agent == "a1", SeqGap.epoch == epoch
+            )
+            for reason, first, last in s.execute(q):
+                out[reason].update(range(first, last + 1))
+        return out
+
+    def account(self, scenario: str, lost_ok: bool = False, **extra: int) -> dict[str, int]:
+        """Wait until everything the agent's current epoch produced is settled, then count (with `extra` columns);
+        asserts the exact accounting: every seq reached the subscriber or was announced as dropped, the store
+        settled each once and declared exactly the announced ones dropped, none arrived out of order. `lost_ok`:
+        the scenario loses records past the broker; the store must then declare them lost, none silently missing."""
+        epoch, produced = self.epoch(), self.produced()
         wait_until(lambda: self.queued() == 0, 60, "the agent's queue to drain")
-        wait_until(lambda: self.settled() == (produced - 1, 0), 60, f"the store to settle {produced} records")
+        wait_until(lambda: self.settled(epoch) == (produced - 1, 0), 60, f"the store to settle {produced} records")
         with self.witness.lock:
-            seen = list(self.witness.seen)
+            seen = list(self.witness.seen[epoch])
+            dropped = set(self.witness.dropped[epoch])
         out_of_order = 0
         last: dict[str, int] = defaultdict(lambda: -1)
         seen_once: set[int] = set()
@@ -229,19 +286,21 @@ class Rig:
             seen_once.add(seq)
             out_of_order += seq < last[device]
             last[device] = seq
-        with Session(self.engine) as s:
-            gaps = s.scalar(select(func.count()).select_from(SeqGap))
+        gaps = self.gaps(epoch)
         row = {
             "produced": produced,
             "at subscriber": len(seen_once),
+            "announced dropped": len(dropped),
             "delivered twice": len(seen) - len(seen_once),
-            "settled in the store": self.settled()[0] + 1,
-            "lost": produced - len(seen_once),
-            "gaps": int(gaps or 0),
+            "settled in the store": self.settled(epoch)[0] + 1,
+            "lost": produced - len(seen_once | dropped),
+            "gaps lost": len(gaps["lost"]),
+            "gaps dropped": len(gaps["dropped"]),
             "out of order": out_of_order,
         }
         if self.victoria is not None:
-            wait_until(lambda: len(self.series_seqs()[0]) >= produced, 90, "the time series to hold every record")
+            stored = produced - len(dropped)
+            wait_until(lambda: len(self.series_seqs()[0]) >= stored, 90, "the time series to hold every record")
             seqs, samples = self.series_seqs()
             row |= {"in time series": len(seqs), "twice in time series": samples - len(seqs)}
         row |= extra
@@ -249,11 +308,14 @@ class Rig:
         for k in row:
             table.add_column(k, justify="right")
         table.add_row(*(f"{v:,}" for v in row.values()))
-        Console(force_terminal=False, width=140).print(table)
-        assert seen_once == set(range(produced)), "every seq produced reached the subscriber"
-        assert row["settled in the store"] == produced and row["gaps"] == 0 and out_of_order == 0
+        Console(force_terminal=False, width=160).print(table)
+        assert seen_once | dropped == set(range(produced)), "every seq produced reached the subscriber or was dropped"
+        assert not seen_once & dropped, "no seq both delivered and announced as dropped"
+        assert row["settled in the store"] == produced and out_of_order == 0
+        assert gaps["dropped"] == dropped, "the store declared exactly the announced drops"
+        assert lost_ok or not gaps["lost"], f"{len(gaps['lost'])} seqs declared lost"
         if self.victoria is not None:
-            assert row["in time series"] == produced and row["twice in time series"] == 0
+            assert row["in time series"] == produced - len(dropped) and row["twice in time series"] == 0
         return row
 
     def series_seqs(self) -> tuple[set[int], int]:
@@ -267,18 +329,22 @@ class Rig:
                 samples += len(points)
         return seqs, samples
 
-    def settled(self) -> tuple[int, int]:
-        """(the agent's highest seq settled in the store, records waiting behind a gap)."""
+    def settled(self, epoch: str | None = None) -> tuple[int, int]:
+        """(the agent's highest seq settled in the store, records waiting behind a gap), in `epoch` (default: the
+        agent's newest epoch in the store)."""
         with Session(self.engine) as s:
             pending = s.scalar(select(func.count()).select_from(PendingRecord))
-            return settled_through(s, "a1"), int(pending or 0)
+            if epoch is None:
+                return settled_through(s, "a1"), int(pending or 0)
+            row = s.get(AgentProgress, ("a1", epoch))
+            return (row.watermark if row is not None else -1), int(pending or 0)
 
     def close(self) -> None:
         if self.agent is not None and self.agent.poll() is None:
             self.agent.kill()
         self.witness.close()
-        if self.collector is not None:
-            self.collector.stop()
+        for c in self.collectors:
+            c.stop()
         if self.collector_proc is not None and self.collector_proc.poll() is None:
             self.collector_proc.terminate()
             self.collector_proc.wait(20)

@@ -293,3 +293,46 @@ def test_time_inferred_around_a_very_late_record_is_answered_as_approximate(clie
     guessed = [(p["state"], p["start"][11:19]) for p in line["pieces"] if p["approximate"]]
     assert guessed == [("idle", "00:20:00")], "the inferred piece is marked on the timeline (times in UTC)"
     assert line["approximate_s"] == 180
+
+
+def test_what_the_agent_sent_and_the_store_never_received_is_declared_lost_not_silently_missing(client):
+    records = worked_example_records()
+    writer = client.app.state.writer
+    post(client, records[:50])  # the broker acknowledged 0..65 to the agent, then lost 50..65 (nothing follows)
+    dropped_tail = [(60, 61)]  # two readings the agent itself discarded, and announced
+    status = StatusPayload(
+        agent="a1", school="s1", online=True, ts="2026-09-07T09:10:00.000+08:00", sent_through=65, dropped=dropped_tail
+    )
+    assert writer.apply_status(status, "test") is None
+    health = client.get("/api/v1/agents/a1", headers=AUTH).json()
+    assert health["sent_through_seq"] == 65 and health["unreceived_since"] is not None
+    assert writer.settle_stale_gaps(datetime.now(UTC)) == 0, "within the reorder window it is only in flight"
+    assert writer.settle_stale_gaps(datetime.now(UTC) + timedelta(hours=1)) == 14
+    health = client.get("/api/v1/agents/a1", headers=AUTH).json()
+    assert health["gaps"] == [
+        {"first_seq": 50, "last_seq": 59, "reason": "lost"},
+        {"first_seq": 60, "last_seq": 61, "reason": "dropped"},
+        {"first_seq": 62, "last_seq": 65, "reason": "lost"},
+    ]
+    assert health["settled_through_seq"] == 65 and health["unreceived_since"] is None
+    assert post(client, records[50:52])["stored"] == 2, "a lost record that turns up after all still counts"
+    assert post(client, records[66:])["pending"] == 0, "the next records settle at once"
+    assert client.get("/api/v1/agents/a1", headers=AUTH).json()["gaps"][0] == {
+        "first_seq": 52,
+        "last_seq": 59,
+        "reason": "lost",
+    }
+
+
+def test_records_in_flight_behind_a_status_are_not_declared_lost(client):
+    records = worked_example_records()
+    writer = client.app.state.writer
+    post(client, records[:10])
+    status = StatusPayload(agent="a1", school="s1", online=True, ts="2026-09-07T09:10:00.000+08:00", sent_through=30)
+    writer.apply_status(status, "test")
+    post(client, records[10:31])  # they were in flight: the status overtook them
+    assert writer.settle_stale_gaps(datetime.now(UTC) + timedelta(hours=1)) == 0
+    later = StatusPayload(agent="a1", school="s1", online=True, ts="2026-09-07T09:20:00.000+08:00", sent_through=50)
+    writer.apply_status(later, "test")
+    assert writer.settle_stale_gaps(datetime.now(UTC)) == 0, "a new tail waits its own reorder window"
+    assert client.get("/api/v1/agents/a1", headers=AUTH).json()["gaps"] == []

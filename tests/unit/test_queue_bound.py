@@ -353,3 +353,18 @@ def test_more_dropped_ranges_than_one_status_holds_go_out_oldest_first_in_succes
             assert queue.dropped_changed, "the rest is announced in the next status, not a minute later"
     dropped = [seq for lo, hi in announced for seq in range(lo, hi + 1)]
     assert len(announced) > 5 and len(dropped) == queue.dropped_records
+
+
+def test_the_status_says_up_to_which_seq_everything_left_the_queue(tmp_path: Path):
+    queue = RecordQueue(tmp_path / "q.db", max_bytes=400_000)
+    publisher = Publisher(MqttSettings(), "a1", "s1", queue, ["d0"])
+    assert "sent_through" not in orjson.loads(publisher._status(True)), "nothing made, nothing sent"
+    fill(queue, workload(30))  # over the bound: the oldest readings are thinned
+    first_kept = queue.peek(1)[0]["seq"]
+    assert queue.sent_through() == first_kept - 1
+    queue.remove_through(first_kept + 9)  # the broker acknowledged ten more
+    status = orjson.loads(publisher._status(True))
+    assert status["sent_through"] == queue.peek(1)[0]["seq"] - 1 >= first_kept + 9
+    queue.remove_through(queue.next_seq - 1)
+    assert queue.sent_through() == queue.next_seq - 1, "an empty queue has sent everything it made"
+    assert "sent_through" not in orjson.loads(publisher._status(False, queue=False)), "nor does the Last Will say"

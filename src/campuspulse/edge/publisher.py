@@ -96,6 +96,8 @@ class Publisher:
             status["dropped"] = dropped
         self._announced = dropped
         if queue:
+            if (sent := self.queue.sent_through()) >= 0:
+                status["sent_through"] = sent
             depth: dict[str, object] = {"records": len(self.queue), "oldest_ts": self.queue.oldest_ts()}
             if self.unwritable is not None:
                 depth |= {"unwritable_since": format_ts(self.unwritable[0]), "held": self.unwritable[1]}

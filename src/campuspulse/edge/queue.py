@@ -190,6 +190,11 @@ class RecordQueue:
         )
         return discarded
 
+    def sent_through(self) -> int:
+        """The seq up to which every record has left the queue (acknowledged by the broker, or dropped); -1 if none."""
+        (first,) = self.db.execute("SELECT min(seq) FROM records WHERE seq > ?", (self.acked_through,)).fetchone()
+        return int(first) - 1 if first is not None else self.next_seq - 1
+
     def dropped_ranges(self) -> list[list[int]]:
         """The oldest discarded seq ranges (at most MAX_ANNOUNCED_RANGES), adjacent ones merged, to announce in the
         status payload: the store settles seqs in order, so the oldest hold it up first."""

@@ -19,6 +19,7 @@ def _epoch(s: Session, prog: AgentProgress) -> dict[str, Any]:
     gaps = s.scalars(
         select(SeqGap).where(SeqGap.agent == prog.agent, SeqGap.epoch == prog.epoch).order_by(SeqGap.first_seq)
     ).all()
+    sent = prog.sent_through if prog.sent_through is not None else -1
     return {
         "epoch": prog.epoch,
         "started_at": _iso(prog.started_at),
@@ -26,6 +27,8 @@ def _epoch(s: Session, prog: AgentProgress) -> dict[str, Any]:
         "max_seq": prog.max_seq,
         "pending_records": pending,
         "waiting_for": [prog.watermark + 1, first_pending - 1] if first_pending is not None else None,
+        "sent_through_seq": sent if sent >= 0 else None,
+        "unreceived_since": _iso(prog.tail_since) if sent > prog.max_seq else None,
         "gaps": [{"first_seq": g.first_seq, "last_seq": g.last_seq, "reason": g.reason} for g in gaps],
     }
 

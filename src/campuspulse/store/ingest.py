@@ -167,9 +167,10 @@ class TelemetryWriter:
             # Lock every agent first (sorted, so collectors never deadlock); only then read its segments.
             # On SQLite the first write statement takes the database's write lock for the transaction.
             self._load_agents(s, {b.agent for b, _ in batches} | {st.agent for st, _ in statuses})
-            # Statuses that announce dropped ranges settle their agent's progress too: locked in the same order.
+            # Statuses that announce dropped ranges or what was sent touch their agent's progress too: locked in the
+            # same order.
             streams = {(b.agent, b.epoch, b.school) for b, _ in batches} | {
-                (st.agent, st.epoch, st.school) for st, _ in statuses if st.dropped
+                (st.agent, st.epoch, st.school) for st, _ in statuses if st.dropped or st.sent_through is not None
             }
             self._lock_progress(s, sorted({(a, e) for a, e, sc in streams if self._agent_refusal(s, a, sc) is None}))
             batches = [(self._bound_only(s, batch), source) for batch, source in batches]
@@ -356,6 +357,8 @@ class TelemetryWriter:
             s.flush()
         if incoming or rejected:
             prog.max_seq = max(prog.max_seq, *incoming, *rejected)
+            if prog.tail_since is not None and prog.max_seq >= prog.sent_through:
+                prog.tail_since = None  # what the status said was sent has arrived
         waiting = self._settle(s, prog, school, folder, incoming)
         result.stored = len(late) + len(incoming)
         result.pending = len(waiting)
@@ -387,6 +390,7 @@ class TelemetryWriter:
                 g = SeqGap(agent=gap.agent, epoch=gap.epoch, first_seq=lo, last_seq=hi, reason=gap.reason)
                 s.add(g)
                 gaps.append(g)
+        s.flush()  # the next late record of the batch may fall in one of the new pieces, and punch it in turn
 
     def _settle(
         self,
@@ -446,13 +450,45 @@ class TelemetryWriter:
         """
         cutoff = (now or datetime.now(UTC)) - self.reorder_window
         with Session(self.engine) as s:
-            p = PendingRecord
+            p, g = PendingRecord, AgentProgress
             waiting = s.execute(select(p.agent, p.epoch, p.school).where(p.received_at < cutoff).distinct()).all()
+            tails = s.execute(
+                select(g.agent, g.epoch, Agent.school)
+                .join(Agent, Agent.id == g.agent)
+                .where(g.tail_since < cutoff, g.sent_through > g.max_seq)
+            ).all()
         declared = 0
         for agent, epoch, school in sorted(waiting):  # a transaction per agent and epoch: none holds up another
             what = f"settling the seq gap of agent {agent} (epoch {epoch!r})"
             declared += isolated(what, partial(self._settle_gap, agent, epoch, school))
+        for agent, epoch, school in sorted(tails):
+            what = f"settling the unreceived tail of agent {agent} (epoch {epoch!r})"
+            declared += isolated(what, partial(self._settle_tail, agent, epoch, school))
         return declared
+
+    def _settle_tail(self, agent: str, epoch: str, school: str) -> int:
+        """Declare lost what the agent said it sent (its status's `sent_through`) and never arrived: the broker took
+        it and lost it, e.g. a Mosquitto restart before shared-subscription collectors resubscribed."""
+        with Session(self.engine) as s, s.begin():
+            prog = self._progress(s, agent, epoch)
+            top, sent = prog.max_seq, prog.sent_through
+            prog.tail_since = None
+            if sent <= top:
+                return 0
+            covered = {(gp.first_seq, gp.last_seq) for gp in self._gaps(s, prog, above=top)}
+            lost, at = 0, top + 1
+            for first, last in sorted(covered):
+                if first > at:
+                    s.add(SeqGap(agent=agent, epoch=epoch, first_seq=at, last_seq=min(first - 1, sent), reason="lost"))
+                    lost += min(first - 1, sent) - at + 1
+                at = max(at, last + 1)
+            if at <= sent:
+                s.add(SeqGap(agent=agent, epoch=epoch, first_seq=at, last_seq=sent, reason="lost"))
+                lost += sent - at + 1
+            s.flush()
+            prog.max_seq = sent
+            self._settle_now(s, prog, school)
+            return lost
 
     def _settle_gap(self, agent: str, epoch: str, school: str) -> int:
         with Session(self.engine) as s, s.begin():
@@ -504,4 +540,11 @@ class TelemetryWriter:
                     )
             s.flush()
             self._settle_now(s, prog, status.school)
+        if status.sent_through is not None:
+            prog = self._progress(s, status.agent, status.epoch)
+            prog.sent_through = max(prog.sent_through, status.sent_through)
+            if prog.sent_through <= prog.max_seq:
+                prog.tail_since = None
+            elif prog.tail_since is None:
+                prog.tail_since = datetime.now(UTC)
         return None

@@ -114,6 +114,9 @@ class AgentProgress(Base):
     watermark: Mapped[int] = mapped_column(BigInteger, default=-1)
     max_seq: Mapped[int] = mapped_column(BigInteger, default=-1)
     started_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+    # The agent's status says every seq up to here left its queue; since when that is beyond max_seq.
+    sent_through: Mapped[int] = mapped_column(BigInteger, default=-1, server_default="-1")
+    tail_since: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
 
 class PendingRecord(Base):

@@ -134,6 +134,7 @@ class StatusPayload(BaseModel):
     devices: list[Id] = Field(default_factory=list, max_length=MAX_DEVICES)
     dropped: list[tuple[Seq, Seq]] = Field(default_factory=list, max_length=MAX_DROPPED_RANGES)
     queue: QueueStatus | None = None
+    sent_through: Seq | None = None  # every seq up to here has left the agent's queue (acknowledged or dropped)
 
     @field_validator("dropped")
     @classmethod
