@@ -3,6 +3,6 @@
 Each family is a module with a config model and a driver class; `registry` lists them.
 """
 
-from campuspulse.drivers.base import DeviceError, Driver, Observation
+from campuspulse.drivers.base import DeviceError, Driver, NoReportYet, Observation
 
-__all__ = ["DeviceError", "Driver", "Observation"]
+__all__ = ["DeviceError", "Driver", "NoReportYet", "Observation"]

@@ -8,6 +8,11 @@ class DeviceError(OSError):
     """The device answered wrongly or not at all; the agent reports `fault` and tries again."""
 
 
+class NoReportYet(Exception):
+    """A device that reports by itself has not reported since the driver opened: not a fault. The agent records
+    nothing (the time stays unknown) and keeps the driver open."""
+
+
 @dataclass(frozen=True, slots=True)
 class Observation:
     """What one read of a device gave: numeric values, and the state if the device reports it itself."""

@@ -9,8 +9,10 @@ aiomqtt and keeps the newest report. Payloads as the firmware sends them:
 - Shelly Gen2/Plus: `<id>/status/switch:0`, `{"output": true, "apower": 86.5, "voltage": 230.1,
   "current": 0.39, "aenergy": {"total": 1234.5}}`.
 
-A read returns the newest report; none newer than `stale_after_s` is a DeviceError (the plug is
-gone or unpowered), reported by the agent as `fault`. Values: power_w, voltage_v, current_a,
+A read returns the newest report. Before the first one it raises NoReportYet (the agent waits, the time stays
+unknown); on open the driver asks for one at once (Tasmota `STATUS 8`, Shelly `Switch.GetStatus` over MQTT RPC,
+answered on `<src>/rpc`). A report older than `stale_after_s` is a DeviceError (the plug is gone or unpowered),
+reported by the agent as `fault`. Values: power_w, voltage_v, current_a,
 energy_kwh, and relay (1 on, 0 off).
 """
 
@@ -24,7 +26,7 @@ import aiomqtt
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from campuspulse.drivers.base import DeviceError, Observation
+from campuspulse.drivers.base import DeviceError, NoReportYet, Observation
 
 
 class SmartPlugConfig(BaseModel):
@@ -97,10 +99,11 @@ class SmartPlugDriver:
         self._latest: tuple[float, dict[str, float]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
+        self._rpc_src = f"campuspulse-{config.topic}"[:64]  # where a Shelly answers our RPC requests
         if config.firmware == "tasmota":
             self._topics = [f"tele/{config.topic}/SENSOR", f"stat/{config.topic}/STATUS8", f"stat/{config.topic}/POWER"]
         else:
-            self._topics = [f"{config.topic}/status/switch:0"]
+            self._topics = [f"{config.topic}/status/switch:0", f"{self._rpc_src}/rpc"]
 
     async def open(self) -> None:
         """Subscribe to the plug's reports (in the background, reconnecting by itself)."""
@@ -132,6 +135,9 @@ class SmartPlugDriver:
                         await mq.subscribe(topic, qos=0)
                     if c.firmware == "tasmota":
                         await mq.publish(f"cmnd/{c.topic}/STATUS", b"8")
+                    else:
+                        ask = {"id": 1, "src": self._rpc_src, "method": "Switch.GetStatus", "params": {"id": 0}}
+                        await mq.publish(f"{c.topic}/rpc", orjson.dumps(ask))
                     self._connected.set()
                     async for message in mq.messages:
                         self._take(str(message.topic), bytes(message.payload))
@@ -147,6 +153,8 @@ class SmartPlugDriver:
             return
         try:
             data = orjson.loads(payload)
+            if topic == f"{self._rpc_src}/rpc":  # the answer to Switch.GetStatus: {"id":1,"src":…,"result":{…}}
+                data = data.get("result") if isinstance(data, dict) else None
             values = tasmota_values(data) if self.config.firmware == "tasmota" else shelly_values(data)
         except (ValueError, DeviceError):
             return  # a malformed report is ignored; staleness will tell if none good follows
@@ -155,7 +163,7 @@ class SmartPlugDriver:
     async def read(self) -> Observation:
         """The newest report, if fresh enough."""
         if self._latest is None:
-            raise DeviceError(f"plug {self.config.topic}: no report yet")
+            raise NoReportYet(f"plug {self.config.topic}: no report yet")
         age = time.time() - self._latest[0]
         if age > self.config.stale_after_s:
             raise DeviceError(f"plug {self.config.topic}: no report for {age:.0f} s")

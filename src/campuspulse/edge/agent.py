@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from campuspulse.backoff import delays, sleep_unless
-from campuspulse.drivers import Driver
+from campuspulse.drivers import Driver, NoReportYet
 from campuspulse.drivers.registry import build_driver
 from campuspulse.edge.monitor import DeviceMonitor, EmitPolicy
 from campuspulse.edge.publisher import Publisher
@@ -154,6 +154,8 @@ class EdgeAgent:
                         opened = True
                     self.enqueue(monitor.observe(await driver.read()))
                     backoff = delays(1.0, 60.0)
+                except NoReportYet:
+                    pass  # open and listening; the device's time stays unknown until its first report
                 except OSError as exc:
                     self.device_errors[dev.id] = self.device_errors.get(dev.id, 0) + 1
                     self.enqueue(monitor.fault(int(self.clock() * 1000)))
