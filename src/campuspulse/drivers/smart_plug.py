@@ -5,7 +5,11 @@ aiomqtt and keeps the newest report. Payloads as the firmware sends them:
 
 - Tasmota: `tele/<topic>/SENSOR` every TelePeriod, `{"Time": …, "ENERGY": {"Power": 86, "Voltage":
   230, "Current": 0.39, "Total": 1.234, …}}`, and `stat/<topic>/STATUS8` (`{"StatusSNS": {"ENERGY":
-  …}}`), which the driver asks for on connect with `cmnd/<topic>/STATUS 8`.
+  …}}`), which the driver asks for on connect with `cmnd/<topic>/STATUS 8`. Multi-channel devices send
+  each value as an array (or an object per phase): one channel, or their sum. Meters without ENERGY (SML
+  reading heads, CT sensors) give power at a configured JSON path. The relay's state comes from
+  `stat/<topic>/POWER<n>`, `RESULT` and `tele/<topic>/STATE` (asked on connect with `cmnd/<topic>/POWER<n>`),
+  so a relay without metering reports `relay` alone. Topics follow the device's FullTopic.
 - Shelly Gen2/Plus: `<id>/status/switch:0`, `{"output": true, "apower": 86.5, "voltage": 230.1,
   "current": 0.39, "aenergy": {"total": 1234.5}}`.
 
@@ -36,6 +40,20 @@ class SmartPlugConfig(BaseModel):
     driver: Literal["smart_plug"] = "smart_plug"
     firmware: Literal["tasmota", "shelly"]
     topic: str = Field(description="tasmota: the device topic (tasmota_ABC123); shelly: the device id prefix")
+    full_topic: str = Field(
+        "%prefix%/%topic%/",
+        pattern=r"^[^#+]*%prefix%[^#+]*$",
+        description="tasmota: the device's FullTopic (%prefix% is cmnd, stat or tele; %topic% the topic)",
+    )
+    channel: int | None = Field(
+        None, ge=1, le=8, description="tasmota: the channel (1-based) of multi-channel energy values; default: the sum"
+    )
+    power_path: str | None = Field(
+        None,
+        pattern=r"^[^.]+(\.[^.]+)*$",
+        description="tasmota: dotted path to the power value in SENSOR for devices without ENERGY (SML.Power_curr)",
+    )
+    relay: int = Field(1, ge=1, le=32, description="tasmota: which relay's POWER<n> state to report")
     broker_host: str = "127.0.0.1"
     broker_port: int = Field(1883, ge=1, le=65535)
     username: str | None = None
@@ -61,16 +79,71 @@ def _object(value: object, what: str) -> dict[str, Any]:
     return value
 
 
-def tasmota_values(payload: object) -> dict[str, float]:
-    """Values of a Tasmota SENSOR or STATUS8 payload."""
+_SUMMED = (("Power", "power_w"), ("Current", "current_a"), ("Total", "energy_kwh"))
+
+
+def _channels(value: object) -> list[float] | None:
+    """The finite numbers of a Tasmota energy value: a number, an array per channel, or an object per phase."""
+    items = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else [value]
+    numbers = [_number(v) for v in items]
+    return [n for n in numbers if n is not None] if numbers and all(n is not None for n in numbers) else None
+
+
+def _path(report: dict[str, Any], path: str) -> object:
+    node: object = report
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            raise DeviceError(f"no {path} in the Tasmota payload (power_path)")
+        node = node[key]
+    return node
+
+
+def tasmota_values(payload: object, channel: int | None = None, power_path: str | None = None) -> dict[str, float]:
+    """Values of a Tasmota SENSOR or STATUS8 payload: ENERGY's values of `channel` (1-based) of multi-channel
+    devices, or summed over channels (voltage averaged); or the number at `power_path` for devices without ENERGY."""
     report = _object(payload, "Tasmota payload")
-    status = report.get("StatusSNS")  # STATUS 8 nests ENERGY here
-    energy = _object(
-        report.get("ENERGY") or (status.get("ENERGY") if isinstance(status, dict) else None),
-        "ENERGY of the Tasmota payload",
-    )
-    pairs = (("Power", "power_w"), ("Voltage", "voltage_v"), ("Current", "current_a"), ("Total", "energy_kwh"))
-    return {name: v for key, name in pairs if (v := _number(energy.get(key))) is not None}
+    if isinstance(report.get("StatusSNS"), dict):  # STATUS 8 nests the sensors here
+        report = report["StatusSNS"]
+    if power_path is not None:
+        power = _number(_path(report, power_path))
+        if power is None:
+            raise DeviceError(f"{power_path} in the Tasmota payload is not a number")
+        return {"power_w": power}
+    energy = report.get("ENERGY")
+    if not isinstance(energy, dict):
+        raise DeviceError("no ENERGY in the Tasmota payload: set power_path for a meter without it (e.g. SML)")
+    values: dict[str, float] = {}
+    for key, name in (*_SUMMED, ("Voltage", "voltage_v")):
+        numbers = _channels(energy.get(key))
+        if not numbers:
+            continue
+        if channel is not None:
+            if channel <= len(numbers):
+                values[name] = numbers[channel - 1]
+        elif name == "voltage_v":
+            values[name] = sum(numbers) / len(numbers)
+        else:
+            values[name] = sum(numbers)
+    return values
+
+
+def tasmota_relay(payload: bytes, relay: int) -> float | None:
+    """1.0 / 0.0 for relay `relay` from a POWER<n> payload ("ON") or a STATE / RESULT object; None if absent."""
+    text = payload.strip()
+    if not text.startswith(b"{"):
+        word = text.upper()
+        return 1.0 if word == b"ON" else 0.0 if word == b"OFF" else None
+    try:
+        report = orjson.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(report, dict):
+        return None
+    for key in (f"POWER{relay}", "POWER") if relay == 1 else (f"POWER{relay}",):
+        state = report.get(key)
+        if isinstance(state, str) and state.upper() in ("ON", "OFF"):
+            return 1.0 if state.upper() == "ON" else 0.0
+    return None
 
 
 def shelly_values(payload: object) -> dict[str, float]:
@@ -97,13 +170,27 @@ class SmartPlugDriver:
     def __init__(self, config: SmartPlugConfig) -> None:
         self.config = config
         self._latest: tuple[float, dict[str, float]] | None = None
+        self._relay: float | None = None
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._rpc_src = f"campuspulse-{config.topic}"[:64]  # where a Shelly answers our RPC requests
         if config.firmware == "tasmota":
-            self._topics = [f"tele/{config.topic}/SENSOR", f"stat/{config.topic}/STATUS8", f"stat/{config.topic}/POWER"]
+            power = "POWER" if config.relay == 1 else f"POWER{config.relay}"
+            self._sensor = {self._tasmota("tele", "SENSOR"), self._tasmota("stat", "STATUS8")}
+            self._relay_topics = {
+                self._tasmota("stat", power),
+                self._tasmota("stat", f"POWER{config.relay}"),
+                self._tasmota("stat", "RESULT"),
+                self._tasmota("tele", "STATE"),
+            }
+            self._topics = sorted(self._sensor | self._relay_topics)
+            self._asks = [(self._tasmota("cmnd", "STATUS"), b"8"), (self._tasmota("cmnd", power), b"")]
         else:
             self._topics = [f"{config.topic}/status/switch:0", f"{self._rpc_src}/rpc"]
+
+    def _tasmota(self, prefix: str, command: str) -> str:
+        """A topic of the plug under its FullTopic."""
+        return self.config.full_topic.replace("%prefix%", prefix).replace("%topic%", self.config.topic) + command
 
     async def open(self) -> None:
         """Subscribe to the plug's reports (in the background, reconnecting by itself)."""
@@ -134,7 +221,8 @@ class SmartPlugDriver:
                     for topic in self._topics:
                         await mq.subscribe(topic, qos=0)
                     if c.firmware == "tasmota":
-                        await mq.publish(f"cmnd/{c.topic}/STATUS", b"8")
+                        for topic, payload in self._asks:  # the sensors, and the relay's state
+                            await mq.publish(topic, payload)
                     else:
                         ask = {"id": 1, "src": self._rpc_src, "method": "Switch.GetStatus", "params": {"id": 0}}
                         await mq.publish(f"{c.topic}/rpc", orjson.dumps(ask))
@@ -146,18 +234,24 @@ class SmartPlugDriver:
                 await asyncio.sleep(2)
 
     def _take(self, topic: str, payload: bytes) -> None:
-        if topic.endswith("/POWER"):  # Tasmota relay state: "ON" / "OFF"
-            if self._latest is not None:
-                relay = 1.0 if payload.strip().upper() == b"ON" else 0.0
-                self._latest = (time.time(), {**self._latest[1], "relay": relay})
+        c = self.config
+        if c.firmware == "tasmota" and topic in self._relay_topics:
+            relay = tasmota_relay(payload, c.relay)
+            if relay is not None:
+                self._relay = relay
+                values = dict(self._latest[1]) if self._latest is not None else {}
+                self._latest = (time.time(), {**values, "relay": relay})
             return
         try:
             data = orjson.loads(payload)
             if topic == f"{self._rpc_src}/rpc":  # the answer to Switch.GetStatus: {"id":1,"src":…,"result":{…}}
                 data = data.get("result") if isinstance(data, dict) else None
-            values = tasmota_values(data) if self.config.firmware == "tasmota" else shelly_values(data)
+            tasmota = c.firmware == "tasmota"
+            values = tasmota_values(data, c.channel, c.power_path) if tasmota else shelly_values(data)
         except (ValueError, DeviceError):
             return  # a malformed report is ignored; staleness will tell if none good follows
+        if self._relay is not None and "relay" not in values:
+            values["relay"] = self._relay
         self._latest = (time.time(), values)
 
     async def read(self) -> Observation:
