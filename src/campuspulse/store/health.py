@@ -44,8 +44,9 @@ def agent_health(s: Session, agent: str) -> dict[str, Any] | None:
         .where(AgentProgress.agent == agent)
         .order_by(AgentProgress.started_at, AgentProgress.epoch)
     ).all()
-    # The epoch "" row of an agent that never sent a payload without an epoch only serves as its lock.
-    epochs = [_epoch(s, row) for row in rows if row.epoch or row.max_seq >= 0]
+    # The epoch "" row of an agent that never sent a payload without an epoch only serves as its lock; an epoch
+    # only a status spoke of (an old retained one, say) and of which nothing arrived is no epoch of this store.
+    epochs = [e for e in (_epoch(s, row) for row in rows) if e["max_seq"] >= 0 or e["gaps"] or e["pending_records"]]
     newest = epochs[-1] if epochs else _epoch(s, AgentProgress(agent=agent, epoch="", watermark=-1, max_seq=-1))
     return {
         "agent": agent,

@@ -542,6 +542,8 @@ class TelemetryWriter:
             self._settle_now(s, prog, status.school)
         if status.sent_through is not None:
             prog = self._progress(s, status.agent, status.epoch)
+            if prog.max_seq < 0:
+                return None  # nothing of this epoch ever arrived here: no tail to tell from a store that never had it
             prog.sent_through = max(prog.sent_through, status.sent_through)
             if prog.sent_through <= prog.max_seq:
                 prog.tail_since = None
