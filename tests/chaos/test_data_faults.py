@@ -21,7 +21,7 @@ from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.mqtt
 IMPORT_LINES = int(os.environ.get("CAMPUSPULSE_CHAOS_IMPORT_LINES", "100000"))
-DROP_OUTAGE_S = float(os.environ.get("CAMPUSPULSE_CHAOS_DROP_OUTAGE_S", "25"))
+DROP_OUTAGE_S = float(os.environ.get("CAMPUSPULSE_CHAOS_DROP_OUTAGE_S", "15"))
 
 # Agent a2's status, with a queue count of 400 digits: retained, so every collector that subscribes is given it.
 POISON_TOPIC = "campus/v1/s1/a2/status"
