@@ -5,31 +5,18 @@ import threading
 
 import pytest
 
-from campuspulse.drivers import DeviceError, NoReportYet
+from campuspulse.drivers import DeviceError
 from campuspulse.drivers.smart_plug import SmartPlugConfig, SmartPlugDriver
 from campuspulse.edge.agent import EdgeAgent
 from campuspulse.edge.queue import RecordQueue
 from campuspulse.edge.settings import AgentSettings
 from campuspulse.settings import MqttSettings
 from tests.simulators.smart_plugs import PlugPublisher
+from tests.support.driver_reads import read_until
 from tests.support.mosquitto import free_port
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.mqtt
-
-
-async def poll_until(driver, predicate, timeout=5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            obs = await driver.read()
-            if predicate(obs.values):
-                return obs.values
-        except (DeviceError, NoReportYet):
-            pass
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("no matching report")
-        await asyncio.sleep(0.05)
 
 
 def test_tasmota_plug_answers_status_8_on_connect_and_then_reports(mosquitto):
@@ -38,13 +25,13 @@ def test_tasmota_plug_answers_status_8_on_connect_and_then_reports(mosquitto):
     async def go():
         d = SmartPlugDriver(SmartPlugConfig(firmware="tasmota", topic="tasmota_ABC123", broker_port=mosquitto.port))
         await d.open()
-        first = await poll_until(d, lambda v: v.get("power_w") == 86.0)  # from STATUS8, asked on connect
+        first = await read_until(d, lambda v: v.get("power_w") == 86.0)  # from STATUS8, asked on connect
         plug.garbage()  # ignored
         plug.power = 3.0
         plug.tasmota_sensor()
-        second = await poll_until(d, lambda v: v.get("power_w") == 3.0)
+        second = await read_until(d, lambda v: v.get("power_w") == 3.0)
         plug.tasmota_relay(False)
-        third = await poll_until(d, lambda v: v.get("relay") == 0.0)
+        third = await read_until(d, lambda v: v.get("relay") == 0.0)
         await d.close()
         return first, second, third
 
@@ -66,9 +53,9 @@ def test_shelly_plug_reports_and_goes_stale(mosquitto):
             )
         )
         await d.open()
-        first = await poll_until(d, lambda v: True)  # the answer to Switch.GetStatus, asked on open
+        first = await read_until(d, lambda v: True)  # the answer to Switch.GetStatus, asked on open
         plug.shelly_status("shellyplusplugs-a8032ab1", 42.5)
-        values = await poll_until(d, lambda v: v["power_w"] == 42.5)
+        values = await read_until(d, lambda v: v["power_w"] == 42.5)
         await asyncio.sleep(0.7)
         with pytest.raises(DeviceError, match="no report for"):
             await d.read()

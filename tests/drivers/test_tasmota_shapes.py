@@ -8,9 +8,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from campuspulse.drivers import DeviceError, NoReportYet
-from campuspulse.drivers.smart_plug import SmartPlugConfig, SmartPlugDriver, tasmota_relay, tasmota_values
+from campuspulse.drivers import DeviceError
+from campuspulse.drivers.smart_plug import SmartPlugConfig, SmartPlugDriver
+from campuspulse.drivers.tasmota_payloads import tasmota_relay, tasmota_values
 from tests.drivers import tasmota_captures as cap
+from tests.support.driver_reads import read_until
 
 
 def load(c: cap.Capture) -> object:
@@ -84,9 +86,9 @@ def test_a_relay_without_metering_under_a_custom_full_topic_reports_its_state(mo
         )
         d = SmartPlugDriver(config)
         await d.open()
-        first = await _first(d)
+        first = await read_until(d, lambda v: True)
         device.publish("tasmota_49A3BC/tele/STATE", cap.RELAY_STATE_ON.payload).wait_for_publish(5)
-        second = await _until(d, lambda v: v.get("relay") == 1.0)
+        second = await read_until(d, lambda v: v.get("relay") == 1.0)
         await d.close()
         return first, second
 
@@ -97,19 +99,3 @@ def test_a_relay_without_metering_under_a_custom_full_topic_reports_its_state(mo
         device.disconnect()
     assert first == {"relay": 0.0} and second == {"relay": 1.0}
     assert sorted(asked) == ["tasmota_49A3BC/cmnd/POWER", "tasmota_49A3BC/cmnd/STATUS"]
-
-
-async def _first(d: SmartPlugDriver) -> dict:
-    return await _until(d, lambda v: True)
-
-
-async def _until(d: SmartPlugDriver, predicate) -> dict:
-    for _ in range(100):
-        try:
-            values = (await d.read()).values
-            if predicate(values):
-                return values
-        except NoReportYet:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError("no matching report")

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from campuspulse.drivers import DeviceError
 from campuspulse.drivers.camera import authorization
 from campuspulse.drivers.serial_line import parse_mt_sics
-from campuspulse.drivers.smart_plug import shelly_values, tasmota_values
+from campuspulse.drivers.shelly_payloads import shelly_values
+from campuspulse.drivers.tasmota_payloads import tasmota_values
 from campuspulse.telemetry import ContractError, parse_records_payload
 from campuspulse.telemetry.line_protocol import reading_line
 from campuspulse.telemetry.parsed import ParsedReading
