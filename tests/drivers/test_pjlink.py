@@ -60,3 +60,18 @@ def test_silence_and_a_closed_port_are_errors(projector):
 def test_the_digest_matches_the_worked_example_of_the_pjlink_specification():
     driver = PjlinkDriver(PjlinkConfig(host="x", password="JBMIAProjectorLink"))
     assert driver._auth_prefix("PJLINK 1 498e4a67") == "5d8409bc1c3fa39749434aa3a5c38682"
+
+
+@pytest.mark.parametrize("ending", [b"\r", b"\r\n"])
+def test_projectors_that_answer_in_lower_case_are_read(projector, ending):
+    """openhab/openhab-addons#6725: a projector answers `%1powr=0` to `%1POWR ?`; sy1vain/node-pjlink#12: an
+    Optoma greets with `pjlink 0`; multiOTP/pjlink#3: a Christie LX1750 sends its seed in lower case, which the
+    digest must use as sent."""
+    p, port = projector
+    p.lowercase, p.ending, p.power = True, ending, "0"
+    assert read(port).state == "off"
+    p.power, p.password, p.seed = "1", "JBMIAProjectorLink", "498e4a67"
+    assert read(port, password="JBMIAProjectorLink").state == "in_use"
+    p.errors = "err3"  # unavailable time, in lower case
+    with pytest.raises(DeviceError, match="unavailable time"):
+        read(port, password="JBMIAProjectorLink")

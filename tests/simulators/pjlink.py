@@ -16,6 +16,8 @@ class Projector:
     seed: str = "498e4a67"
     commands: list[str] = field(default_factory=list)
     silent: bool = False
+    lowercase: bool = False  # greeting and answers in lower case, as some projectors send them
+    ending: bytes = b"\r"
 
 
 class PjlinkSimulator:
@@ -31,10 +33,14 @@ class PjlinkSimulator:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         p = self.projector
         expected = None
+
+        def say(text: str) -> None:
+            writer.write((text.lower() if p.lowercase else text).encode() + p.ending)
+
         if p.password is None:
-            writer.write(b"PJLINK 0\r")
+            say("PJLINK 0")
         else:
-            writer.write(f"PJLINK 1 {p.seed}\r".encode())
+            say(f"PJLINK 1 {p.seed}")
             expected = hashlib.md5((p.seed + p.password).encode()).hexdigest()
         try:
             first = True
@@ -42,7 +48,7 @@ class PjlinkSimulator:
                 line = (await reader.readuntil(b"\r"))[:-1].decode()
                 if first and expected is not None:
                     if line[:32] != expected:
-                        writer.write(b"PJLINK ERRA\r")
+                        say("PJLINK ERRA")
                         break
                     line = line[32:]
                 first = False
@@ -50,11 +56,11 @@ class PjlinkSimulator:
                 if p.silent:
                     continue
                 if line == "%1POWR ?":
-                    writer.write(f"%1POWR={p.power}\r".encode())
+                    say(f"%1POWR={p.power}")
                 elif line == "%1ERST ?":
-                    writer.write(f"%1ERST={p.errors}\r".encode())
+                    say(f"%1ERST={p.errors}")
                 else:
-                    writer.write(f"{line.split(' ')[0]}=ERR1\r".encode())
+                    say(f"{line.split(' ')[0]}=ERR1")
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass

@@ -5,7 +5,8 @@ authentication: the MD5 hex digest of random + password prefixes the first comma
 `%1POWR ?` and `%1ERST ?`, and closes. Power on is `in_use`, warming up or cooling down `idle`,
 standby `off`; an error in the error status (a `2` digit) is `fault`. Values: `power` (0 standby,
 1 on, 2 cooling, 3 warm-up) and `errors` (count of error digits). Tested against a simulator of
-the JBMIA PJLink class 1 specification.
+the JBMIA PJLink class 1 specification. Greetings and answers are read case-insensitively (some projectors
+answer `%1powr=0` or greet `pjlink 0`), the authentication seed as sent; a line ending in CR LF is read as CR.
 """
 
 import asyncio
@@ -79,17 +80,18 @@ class PjlinkDriver:
             raise DeviceError(f"{self.config.host}: no answer within {self.config.timeout_s} s") from None
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             raise DeviceError(f"{self.config.host}: the connection closed mid-answer") from None
-        return raw[:-1].decode("ascii", "replace")
+        return raw[:-1].decode("ascii", "replace").lstrip("\n")  # the LF of a CR LF ending lands here
 
     def _auth_prefix(self, greeting: str) -> str:
-        if greeting == "PJLINK 0":
+        word = greeting.upper()
+        if word == "PJLINK 0":
             return ""
-        if greeting.startswith("PJLINK 1 ") and len(greeting) == 17:
+        if word.startswith("PJLINK 1 ") and len(greeting) == 17:
             if self.config.password is None:
                 raise DeviceError(f"{self.config.host} asks for a PJLink password; set `password`")
             seed = greeting[9:] + self.config.password.get_secret_value()
             return hashlib.md5(seed.encode(), usedforsecurity=False).hexdigest()
-        if greeting == "PJLINK ERRA":
+        if word == "PJLINK ERRA":
             raise DeviceError(f"{self.config.host}: PJLink authentication failed")
         raise DeviceError(f"{self.config.host}: not a PJLink greeting: {greeting!r}")
 
@@ -99,11 +101,12 @@ class PjlinkDriver:
         writer.write(command.encode("ascii") + b"\r")
         await writer.drain()
         line = await self._line(reader)
-        if line == "PJLINK ERRA":
+        word = line.upper()
+        if word == "PJLINK ERRA":
             raise DeviceError(f"{self.config.host}: PJLink authentication failed (wrong password?)")
-        if not line.startswith(answer_prefix):
+        if not word.startswith(answer_prefix):
             raise DeviceError(f"{self.config.host}: answer {line!r} to {command.split('%')[-1]!r} is not PJLink")
-        value = line[len(answer_prefix) :]
+        value = word[len(answer_prefix) :]
         if value in _ERRORS:
             raise DeviceError(f"{self.config.host}: {_ERRORS[value]} ({value})")
         return value
