@@ -177,3 +177,59 @@ def test_a_panel_with_another_set_id_stays_silent_and_that_is_a_device_error(pty
 
     run(go())
     sim.stop()
+
+
+def test_a_scpi_meter_ending_answers_with_lf_and_never_identifying_still_measures(pty):
+    """IEEE 488.2 ends a response message with NL (LF) alone, which instruments keep on their serial ports; some
+    never answer *IDN? in the ending configured: the measurement is what counts."""
+    meter = ScpiMeter(volts=2.5, ending=b"\n", identifies=False)
+    sim = attach(pty, meter)
+
+    async def go():
+        config = SerialLineConfig(port=pty.device, profile="scpi", command="MEAS:VOLT:DC?", field="voltage_v")
+        d = SerialLineDriver(config.model_copy(update={"timeout_s": 0.5}))
+        await d.open()
+        obs = await d.read()
+        await d.close()
+        return d.identity, obs
+
+    identity, obs = run(go())
+    sim.stop()
+    assert identity is None and obs.values == {"voltage_v": 2.5}
+
+
+@pytest.mark.parametrize(
+    "readings,index,expected",
+    [
+        (("+1.23450000E+00", "+5.67800000E-03"), 1, {"current_a": 0.005678}),
+        # SCPI-99 / Keysight: 9.91E37 is NAN, 9.9E37 +INF (overload): no reading, never a number (Keysight
+        # N1911A/1912A Programming Guide '<NAN> Definition'; Agilent 54620A 'Infinity representation')
+        (("+9.91000000E+37",), 0, {}),
+        (("+9.90000000E+37", "+1.0E+00"), 0, {}),
+        (("-9.90000000E+37",), 0, {}),
+    ],
+)
+def test_scpi_answers_with_several_values_or_no_reading(pty, readings, index, expected):
+    sim = attach(pty, ScpiMeter(readings=readings, ending=b"\n"))
+
+    async def go():
+        d = SerialLineDriver(
+            SerialLineConfig(port=pty.device, profile="scpi", command="READ?", field="current_a", index=index)
+        )
+        await d.open()
+        obs = await d.read()
+        await d.close()
+        return obs
+
+    obs = run(go())
+    sim.stop()
+    assert obs.values == expected
+
+
+def test_mt_sics_compound_units_and_every_documented_status():
+    # derived: MT-SICS answers in the unit lb:oz (pounds and ounces) as `pounds:ounces`
+    assert parse_mt_sics("S S     12:07.50 lb:oz") == {"weight_lb": 12.46875, "stable": 1.0}
+    with pytest.raises(DeviceError, match="cannot execute"):
+        parse_mt_sics("S L")
+    with pytest.raises(DeviceError, match="only lb:oz"):
+        parse_mt_sics("S S 1:02 kg:g")

@@ -88,16 +88,21 @@ class Balance:
 
 @dataclass
 class ScpiMeter:
-    """A SCPI digital multimeter: `*IDN?` and `MEAS:VOLT:DC?`."""
+    """A SCPI digital multimeter: `*IDN?`, `MEAS:VOLT:DC?` and `READ?` (`readings`, comma-separated)."""
 
     volts: float = 1.2345
+    ending: bytes = b"\r\n"  # many SCPI instruments end answers with LF alone
+    identifies: bool = True
+    readings: tuple[str, ...] = ("+1.23450000E+00", "+5.67800000E-03")
 
     def respond(self, command: str) -> bytes | None:
         if command == "*IDN?":
-            return b"CAMPUSPULSE-SIM,DMM-1,0001,1.0\r\n"
+            return b"CAMPUSPULSE-SIM,DMM-1,0001,1.0" + self.ending if self.identifies else None
         if command.upper() in ("MEAS:VOLT:DC?", "MEASURE:VOLTAGE:DC?"):
-            return f"{self.volts:+.8E}\r\n".encode()
-        return b'-113,"Undefined header"\r\n'
+            return f"{self.volts:+.8E}".encode() + self.ending
+        if command.upper() == "READ?":
+            return ",".join(self.readings).encode() + self.ending
+        return b'-113,"Undefined header"' + self.ending
 
 
 @dataclass

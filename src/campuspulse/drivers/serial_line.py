@@ -4,20 +4,23 @@ Each read sends a command line and parses the answer with a regular expression w
 become the observation's values. Two built-in profiles:
 
 - `mt_sics`: Mettler-Toledo MT-SICS level 0 balances (`SI` → `S S     100.00 g` stable,
-  `S D …` dynamic; `S I` busy, `S +`/`S -` overload/underload, `ES`/`ET`/`EL` errors);
-  values `weight_<unit>` and `stable` (1/0). Tested against the MT-SICS reference command set.
-- `scpi`: SCPI instruments (IEEE 488.2 `*IDN?` on open; a `MEAS:…?` query per read answering one
-  number in NR1/NR2/NR3 form), value named by `field`.
+  `S D …` dynamic; `S I` busy, `S L` not executable, `S +`/`S -` overload/underload, `ES`/`ET`/`EL` errors;
+  the compound unit `lb:oz` as `12:07.50`); values `weight_<unit>` and `stable` (1/0).
+- `scpi`: SCPI instruments (IEEE 488.2 `*IDN?` on open, best effort; a `MEAS:…?` query per read answering
+  numbers in NR1/NR2/NR3 form, the `index`-th of a comma-separated answer), value named by `field`.
 - `lg_display`: flat panels speaking the LG commercial-display RS-232C protocol: the power query
   `ka <set id> ff` CR answered `a <set id> OK01x` (on) or `OK00x` (standby), `NG…x` when refused;
   value `power_on` (1/0). Other panels: `custom` with `command`, `pattern` and `reply_ending`.
 
+Answers end in CR, LF or CR LF unless `reply_ending` says otherwise. SCPI's 9.91E37 (not a number) and
+±9.9E37 (infinity: overload, no measurement) are no reading: the value is left out, never taken as a number.
 Garbage, a wrong answer or silence raise DeviceError; a vanished port raises OSError. Either way the
 agent reports the device as `fault` and reopens it with backoff while the other devices go on.
 Uses pyserial-asyncio-fast; tests drive a byte-exact simulator through a socat pty pair.
 """
 
 import asyncio
+import logging
 import re
 import time
 from typing import Literal
@@ -27,8 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from campuspulse.drivers.base import DeviceError, Observation
 
-_MT_SICS = re.compile(r"^S\s+(?P<status>[SD])\s+(?P<value>[-+]?\d+(?:\.\d+)?)\s+(?P<unit>[A-Za-z]+)\s*$")
+log = logging.getLogger(__name__)
+_MT_SICS = re.compile(
+    r"^S\s+(?P<status>[SD])\s+(?P<value>[-+]?\d+(?::\d+)?(?:\.\d+)?)\s+(?P<unit>[A-Za-z]+(?::[A-Za-z]+)?)\s*$"
+)
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[Ee][-+]?\d+)?"
+NOT_A_READING = 9.9e37  # SCPI: 9.91E37 is NAN, ±9.9E37 ±INF (overload, no measurement)
+_MAX_LINE = 4096
 
 
 class SerialLineConfig(BaseModel):
@@ -45,8 +53,9 @@ class SerialLineConfig(BaseModel):
     command: str | None = Field(None, description="sent before each read, without the line ending")
     pattern: str | None = Field(None, description="regex; named groups that parse as numbers become values")
     field: str = Field("value", pattern=r"^[a-z][a-z0-9_]{0,63}$", description="scpi: the value's name")
+    index: int = Field(0, ge=0, le=63, description="scpi: which value of a comma-separated answer (0: the first)")
     line_ending: str = "\r\n"
-    reply_ending: str | None = Field(None, description="how answers end, if not like commands (LG: x)")
+    reply_ending: str | None = Field(None, description="how answers end if not in CR, LF or CR LF (LG: x)")
     set_id: int = Field(1, ge=0, le=255, description="lg_display: the panel's Set ID (0: every panel)")
     timeout_s: float = Field(2.0, gt=0)
 
@@ -61,7 +70,8 @@ class SerialLineConfig(BaseModel):
         elif self.profile == "scpi":
             if not self.command:
                 raise ValueError("profile scpi needs `command`, e.g. MEAS:VOLT:DC?")
-            self.pattern = self.pattern or rf"^\s*(?P<{self.field}>{_NUMBER})\s*$"
+            skip = rf"(?:[^,]*,){{{self.index}}}" if self.index else ""
+            self.pattern = self.pattern or rf"^{skip}\s*(?P<{self.field}>{_NUMBER})\s*(?:,.*)?$"
         elif not (self.command and self.pattern):
             raise ValueError("profile custom needs both `command` and `pattern`")
         if self.pattern:
@@ -89,7 +99,10 @@ class SerialLineDriver:
             url=c.port, baudrate=c.baudrate, bytesize=c.bytesize, parity=c.parity, stopbits=c.stopbits
         )
         if c.profile == "scpi":
-            self.identity = await self._ask("*IDN?")
+            try:
+                self.identity = await self._ask("*IDN?")
+            except DeviceError as exc:  # the measurement is what counts; some instruments never answer *IDN?
+                log.warning("%s: no identity (%s); measuring all the same", c.port, exc)
 
     async def close(self) -> None:
         """Close the port."""
@@ -101,14 +114,13 @@ class SerialLineDriver:
         if self._reader is None or self._writer is None:
             raise DeviceError(f"{self.config.port} is not open")
         ending = self.config.line_ending.encode()
-        reply_ending = (self.config.reply_ending or self.config.line_ending).encode()
         stale = getattr(self._reader, "_buffer", None)
         if stale:  # bytes left from an earlier garbled or late answer would be read as this one's
             stale.clear()
         self._writer.write(command.encode("ascii") + ending)
         await self._writer.drain()
         try:
-            line = await asyncio.wait_for(self._reader.readuntil(reply_ending), self.config.timeout_s)
+            line = await asyncio.wait_for(self._line(self._reader), self.config.timeout_s)
         except TimeoutError:
             raise DeviceError(
                 f"{self.config.port}: no answer to {command!r} within {self.config.timeout_s} s"
@@ -117,7 +129,23 @@ class SerialLineDriver:
             raise OSError(f"{self.config.port}: the port closed") from None
         except asyncio.LimitOverrunError:
             raise DeviceError(f"{self.config.port}: an answer without line ending") from None
-        return line[: -len(reply_ending)].decode("ascii", "replace").strip()
+        return line.decode("ascii", "replace").strip()
+
+    async def _line(self, reader: asyncio.StreamReader) -> bytes:
+        """One answer: up to `reply_ending`, or else up to CR, LF or CR LF (empty lines skipped)."""
+        if self.config.reply_ending:
+            end = self.config.reply_ending.encode()
+            return (await reader.readuntil(end))[: -len(end)]
+        line = bytearray()
+        while True:
+            byte = await reader.readexactly(1)
+            if byte in (b"\r", b"\n"):
+                if line:
+                    return bytes(line)
+                continue  # the LF of a CR LF, or an empty line
+            line += byte
+            if len(line) > _MAX_LINE:
+                raise asyncio.LimitOverrunError("no line ending", len(line))
 
     async def read(self) -> Observation:
         """Send the command, parse the answer."""
@@ -130,13 +158,16 @@ class SerialLineDriver:
         m = self._pattern.match(answer)
         if m is None:
             raise DeviceError(f"{self.config.port}: answer {answer!r} does not match {self._pattern.pattern!r}")
-        values = {}
+        values, readings = {}, 0
         for name, text in m.groupdict().items():
             try:
-                values[name] = float(text)
+                value = float(text)
             except (TypeError, ValueError):
                 continue
-        if not values:
+            readings += 1
+            if abs(value) < NOT_A_READING:  # NAN/INF: the instrument has no reading, e.g. overloaded
+                values[name] = value
+        if not readings:
             raise DeviceError(f"{self.config.port}: answer {answer!r} holds no number")
         return Observation(ts, values)
 
@@ -145,11 +176,19 @@ def parse_mt_sics(answer: str) -> dict[str, float]:
     """Values of an MT-SICS `SI`/`S` answer; DeviceError for errors, overload and garbage."""
     m = _MT_SICS.match(answer)
     if m is not None:
-        unit = m.group("unit").lower()
-        return {f"weight_{unit}": float(m.group("value")), "stable": 1.0 if m.group("status") == "S" else 0.0}
+        unit, text = m.group("unit").lower(), m.group("value")
+        if ":" in unit or ":" in text:
+            if unit != "lb:oz" or ":" not in text:
+                raise DeviceError(f"balance answers {text} {unit}: only lb:oz is a known compound unit")
+            pounds, ounces = text.split(":")
+            value, unit = float(pounds) + float(ounces) / 16 * (-1 if pounds.startswith("-") else 1), "lb"
+        else:
+            value = float(text)
+        return {f"weight_{unit}": value, "stable": 1.0 if m.group("status") == "S" else 0.0}
     words = answer.split()
     meaning = {
         ("S", "I"): "busy",
+        ("S", "L"): "a command it cannot execute now",
         ("S", "+"): "overload",
         ("S", "-"): "underload",
         ("ES",): "syntax error",
