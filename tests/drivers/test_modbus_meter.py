@@ -6,6 +6,7 @@ import pytest
 
 from campuspulse.drivers import DeviceError
 from campuspulse.drivers.modbus_meter import ModbusConfig, ModbusDriver
+from campuspulse.drivers.modbus_values import decode
 from tests.simulators.modbus_meter import Meter, ModbusRtuSimulator, ModbusTcpSimulator, crc16
 from tests.support.serial_pty import PtyPair
 
@@ -104,3 +105,68 @@ def test_config_names_what_is_missing():
         ModbusConfig(registers=REGISTERS)
     with pytest.raises(ValueError, match="needs `serial_port`"):
         ModbusConfig(transport="rtu", registers=REGISTERS)
+
+
+# 123.456 as IEEE 754 float32 is 0x42F6E979: its four orders (derived from the IEEE 754 encoding, as meter manuals
+# tabulate them: ABCD, CDAB, BADC, DCBA)
+FLOAT_ORDERS = [
+    ([0x42F6, 0xE979], "big", False),
+    ([0xE979, 0x42F6], "little", False),
+    ([0xF642, 0x79E9], "big", True),
+    ([0x79E9, 0xF642], "little", True),
+]
+
+
+@pytest.mark.parametrize("words,order,swap", FLOAT_ORDERS)
+def test_float32_in_every_word_and_byte_order(words, order, swap):
+    assert decode(words, "float32", order, swap) == pytest.approx(123.456, rel=1e-6)
+
+
+def test_64_bit_values_in_every_order():
+    assert decode([0x0000, 0x0001, 0x0000, 0x0000], "uint64") == 4294967296.0
+    assert decode([0x0000, 0x0000, 0x0001, 0x0000], "uint64", "little") == 4294967296.0
+    assert decode([0xFFFF, 0xFFFF, 0xFFFF, 0xFFFE], "int64") == -2.0
+    assert decode([0x3FF8, 0x0000, 0x0000, 0x0000], "float64") == 1.5  # 0x3FF8000000000000
+    assert decode([0x0000, 0x0000, 0x0000, 0xF83F], "float64", "little", True) == 1.5
+
+
+@pytest.mark.parametrize(
+    "words,kind",
+    [
+        # SunSpec Information Model Specification, "unimplemented" values: int16 0x8000, uint16 0xFFFF,
+        # int32 0x80000000, uint32 0xFFFFFFFF, float NaN; and the 0x7FFF… maximum meters use for "no value"
+        ([0x8000], "int16"),
+        ([0x7FFF], "int16"),
+        ([0xFFFF], "uint16"),
+        ([0x8000, 0x0000], "int32"),
+        ([0x7FFF, 0xFFFF], "int32"),
+        ([0xFFFF, 0xFFFF], "uint32"),
+        ([0x8000, 0, 0, 0], "int64"),
+        ([0xFFFF] * 4, "uint64"),
+        ([0x7FC0, 0x0000], "float32"),
+        ([0x7F80, 0x0000], "float32"),
+        ([0x7FF8, 0, 0, 0], "float64"),
+    ],
+)
+def test_not_available_values_are_no_reading(words, kind):
+    assert decode(words, kind) is None
+    if kind.startswith(("int", "uint")):
+        assert decode(words, kind, sentinels=False) is not None, "the sentinel check can be turned off"
+
+
+def test_a_meter_without_a_measurement_reports_no_value_not_a_huge_one():
+    m = meter()
+    m.holding.update(enumerate([0xFFFF] * 4, start=20))  # a uint64 energy counter not available
+    m.holding.update(enumerate([0x0000, 0x0000, 0x0000, 0xF83F], start=24))  # float64 1.5, DCBA
+    registers = [
+        *REGISTERS,
+        {"name": "energy_wh", "address": 20, "type": "uint64"},
+        {"name": "factor", "address": 24, "type": "float64", "word_order": "little", "byte_swap": True},
+    ]
+    sim = ModbusTcpSimulator(m)
+    sim.start()
+    try:
+        values, _ = read_once(ModbusConfig(host="127.0.0.1", port=sim.port, registers=registers, timeout_s=1))
+    finally:
+        sim.stop()
+    assert "energy_wh" not in values and values["factor"] == 1.5 and values["power_w"] == 86.5

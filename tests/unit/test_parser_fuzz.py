@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from campuspulse.drivers import DeviceError
 from campuspulse.drivers.camera import authorization
+from campuspulse.drivers.modbus_values import WORDS, decode
 from campuspulse.drivers.serial_line import parse_mt_sics
 from campuspulse.drivers.shelly_payloads import shelly_values
 from campuspulse.drivers.tasmota_payloads import tasmota_values
@@ -118,3 +119,19 @@ def test_line_protocol_lines_read_back_to_the_same_point(device, seq, ts, values
     got = dict(_FIELD.findall(fields))
     assert got.pop("seq") == f"{seq}i" and int(stamp) == ts
     assert {k: float(v) for k, v in got.items()} == values
+
+
+@FUZZ
+@given(
+    st.sampled_from(sorted(WORDS)).flatmap(
+        lambda kind: st.tuples(
+            st.just(kind), st.lists(st.integers(0, 0xFFFF), min_size=WORDS[kind], max_size=WORDS[kind])
+        )
+    ),
+    st.sampled_from(["big", "little"]),
+    st.booleans(),
+)
+def test_modbus_registers_decode_to_a_finite_number_or_no_value(kind_words, order, swap):
+    kind, words = kind_words
+    value = decode(words, kind, order, swap)
+    assert value is None or math.isfinite(value)

@@ -1,8 +1,9 @@
 """Modbus power meters and current sensors (pymodbus 3), over TCP or RTU on a serial line.
 
 Power draw is the common way to tell an instrument is in use. Each read fetches the configured
-registers (holding or input), decodes them (16/32-bit integers or IEEE 754 float32, either word
-order), scales them, and returns them as values. A Modbus exception, a timeout or a lost link raise
+registers (holding or input), decodes them (16/32/64-bit integers or IEEE 754 float32/float64, in any word
+and byte order: `modbus_values`), scales them, and returns them as values; a "not available" value (0x8000…,
+0x7FFF…, all ones, NaN) is left out. A Modbus exception, a timeout or a lost link raise
 DeviceError/OSError, so the agent reports `fault` and reconnects with backoff. Tested against a
 byte-level Modbus TCP and RTU (CRC-16) simulator.
 """
@@ -15,8 +16,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from campuspulse.drivers.base import DeviceError, Observation
-
-_WIDTH = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2}
+from campuspulse.drivers.modbus_values import WORDS, RegisterType, decode
 
 
 class Register(BaseModel):
@@ -26,9 +26,11 @@ class Register(BaseModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     address: int = Field(ge=0, le=65535, description="0-based register address")
     kind: Literal["holding", "input"] = "holding"
-    type: Literal["int16", "uint16", "int32", "uint32", "float32"] = "uint16"
+    type: RegisterType = "uint16"
     scale: float = 1.0
-    word_order: Literal["big", "little"] = "big"
+    word_order: Literal["big", "little"] = Field("big", description="big: high word first (ABCD); little: CDAB")
+    byte_swap: bool = Field(False, description="each word's bytes swapped (BADC, or DCBA with little)")
+    sentinels: bool = Field(True, description="0x8000…, 0x7FFF…, all ones and NaN mean no value")
 
 
 class ModbusConfig(BaseModel):
@@ -102,12 +104,12 @@ class ModbusDriver:
         for reg in c.registers:
             call = client.read_holding_registers if reg.kind == "holding" else client.read_input_registers
             try:
-                result = await call(reg.address, count=_WIDTH[reg.type], device_id=c.device_id)
+                result = await call(reg.address, count=WORDS[reg.type], device_id=c.device_id)
             except ModbusException as exc:
                 raise DeviceError(f"modbus {reg.name} @ {reg.address}: {exc}") from None
             if result.isError():
                 raise DeviceError(f"modbus {reg.name} @ {reg.address}: the meter answered {result}")
-            datatype = getattr(client.DATATYPE, reg.type.upper())
-            raw = client.convert_from_registers(result.registers, datatype, word_order=reg.word_order)
-            values[reg.name] = float(raw) * reg.scale  # type: ignore[arg-type]
+            value = decode(list(result.registers), reg.type, reg.word_order, reg.byte_swap, reg.sentinels)
+            if value is not None:
+                values[reg.name] = value * reg.scale
         return Observation(int(time.time() * 1000), values)
