@@ -62,3 +62,13 @@ def test_an_unreachable_camera_is_an_error():
         probe(url=f"rtsp://127.0.0.1:{free_port()}/stream1")
     with pytest.raises(OSError):
         probe(check="http", url=f"http://127.0.0.1:{free_port()}/snap.jpg")
+
+
+def test_an_http_camera_asking_for_basic_gets_basic(camera):
+    """Cameras whose snapshot URL answers `401` with `WWW-Authenticate: Basic` (common on low-cost models)."""
+    cam, sim = camera
+    cam.mode, cam.http_basic = "locked", True
+    snapshot = f"http://127.0.0.1:{sim.http_port}/cgi-bin/snapshot.cgi"
+    assert probe(check="http", url=snapshot, username="admin", password="hik12345").state == "in_use"
+    with pytest.raises(DeviceError, match="refused the credentials"):
+        probe(check="http", url=snapshot, username="admin", password="wrong")

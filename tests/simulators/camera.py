@@ -1,6 +1,7 @@
 """A network camera: an RTSP/1.0 server answering OPTIONS and DESCRIBE (SDP), and an HTTP snapshot server;
 `locked` cameras demand HTTP Digest (RFC 7616, MD5) as IP cameras do: RTSP without qop, HTTP with qop=auth."""
 
+import base64
 import hashlib
 import http.server
 import re
@@ -18,9 +19,10 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64 + b"\xff\xd9"
 @dataclass
 class Camera:
     """What the camera does: `stream` (serve SDP with video), `no_stream` (404 on DESCRIBE), `locked` (the
-    stream and the snapshot only for `user`/`password`, by Digest)."""
+    stream and the snapshot only for `user`/`password`, by Digest, or over HTTP by Basic if `http_basic`)."""
 
     mode: str = "stream"
+    http_basic: bool = False
     user: str = "admin"
     password: str = "hik12345"
     realm: str = "IP Camera(C2179)"
@@ -86,11 +88,16 @@ class CameraSimulator:
 
         class Snapshot(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if cam.mode == "locked" and not digest_ok(cam, self.headers.get("Authorization"), "GET"):
+                given = self.headers.get("Authorization")
+                basic = "Basic " + base64.b64encode(f"{cam.user}:{cam.password}".encode()).decode()
+                allowed = given == basic if cam.http_basic else digest_ok(cam, given, "GET")
+                if cam.mode == "locked" and not allowed:
                     self.send_response(401)
                     self.send_header(
                         "WWW-Authenticate",
-                        f'Digest realm="{cam.realm}", qop="auth", nonce="{cam.nonce}", opaque="5ccc069c403ebaf9"',
+                        f'Basic realm="{cam.realm}"'
+                        if cam.http_basic
+                        else f'Digest realm="{cam.realm}", qop="auth", nonce="{cam.nonce}", opaque="5ccc069c403ebaf9"',
                     )
                     self.send_header("Content-Length", "0")
                     self.end_headers()

@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import time
+from collections.abc import Generator
 from typing import Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -38,6 +39,23 @@ class CameraConfig(BaseModel):
 
 def _md5(text: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+class ChallengeAuth(httpx.Auth):
+    """HTTP credentials given the way the camera's `401` challenge asks: Digest or Basic."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self.username, self.password = username, password
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Send the request; answer a challenge once."""
+        response = yield request
+        challenge = response.headers.get("www-authenticate")
+        if response.status_code != 401 or not challenge:
+            return
+        uri = request.url.raw_path.decode("ascii", "replace")
+        request.headers["Authorization"] = authorization(challenge, request.method, uri, self.username, self.password)
+        yield request
 
 
 def authorization(challenge: str, method: str, uri: str, username: str, password: str, nc: int = 1) -> str:
@@ -98,7 +116,7 @@ class CameraDriver:
         )
 
     async def _http(self) -> bool:
-        auth = httpx.DigestAuth(*self.credentials) if self.credentials else None
+        auth = ChallengeAuth(*self.credentials) if self.credentials else None
         try:
             async with httpx.AsyncClient(timeout=self.config.timeout_s, auth=auth) as client:
                 r = await client.get(self.url)
