@@ -233,3 +233,26 @@ def test_mt_sics_compound_units_and_every_documented_status():
         parse_mt_sics("S L")
     with pytest.raises(DeviceError, match="only lb:oz"):
         parse_mt_sics("S S 1:02 kg:g")
+
+
+def test_a_panel_silent_in_standby_is_off_when_configured_so(pty):
+    panel = LgDisplay(set_id=1, on=True, silent_in_standby=True)  # derived: the standby silence the issue reports
+    sim = SerialSimulator(pty.far, panel.respond, terminator=b"\r")
+    sim.start()
+
+    async def go():
+        config = SerialLineConfig(port=pty.device, profile="lg_display", silent_means="off", timeout_s=0.3)
+        d = SerialLineDriver(config)
+        await d.open()
+        try:
+            on = await d.read()
+            panel.on = False
+            standby = await d.read()
+        finally:
+            await d.close()
+        return on, standby
+
+    on, standby = run(go())
+    sim.stop()
+    assert (on.state, on.values) == (None, {"power_on": 1.0})
+    assert (standby.state, standby.values) == ("off", {}), "silence is standby, not a fault"

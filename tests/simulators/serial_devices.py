@@ -111,8 +111,11 @@ class LgDisplay:
 
     set_id: int = 1
     on: bool = True
+    silent_in_standby: bool = False  # models whose serial port says nothing while the panel is in standby
 
     def respond(self, command: str) -> bytes | None:
+        if self.silent_in_standby and not self.on:
+            return None
         parts = command.split()
         if len(parts) != 3 or parts[0] != "ka":
             return None  # LG panels ignore what they do not understand

@@ -10,7 +10,8 @@ become the observation's values. Two built-in profiles:
   numbers in NR1/NR2/NR3 form, the `index`-th of a comma-separated answer), value named by `field`.
 - `lg_display`: flat panels speaking the LG commercial-display RS-232C protocol: the power query
   `ka <set id> ff` CR answered `a <set id> OK01x` (on) or `OK00x` (standby), `NG…x` when refused;
-  value `power_on` (1/0). Other panels: `custom` with `command`, `pattern` and `reply_ending`.
+  value `power_on` (1/0). Other panels: `custom` with `command`, `pattern` and `reply_ending`. Panels that
+  stop answering in standby (as some LG models do) take `silent_means: off`: silence is then `off`, not `fault`.
 
 Answers end in CR, LF or CR LF unless `reply_ending` says otherwise. SCPI's 9.91E37 (not a number) and
 ±9.9E37 (infinity: overload, no measurement) are no reading: the value is left out, never taken as a number.
@@ -39,6 +40,10 @@ NOT_A_READING = 9.9e37  # SCPI: 9.91E37 is NAN, ±9.9E37 ±INF (overload, no mea
 _MAX_LINE = 4096
 
 
+class NoAnswer(DeviceError):
+    """The instrument said nothing within the timeout."""
+
+
 class SerialLineConfig(BaseModel):
     """Options of the `serial_line` driver."""
 
@@ -57,6 +62,9 @@ class SerialLineConfig(BaseModel):
     line_ending: str = "\r\n"
     reply_ending: str | None = Field(None, description="how answers end if not in CR, LF or CR LF (LG: x)")
     set_id: int = Field(1, ge=0, le=255, description="lg_display: the panel's Set ID (0: every panel)")
+    silent_means: Literal["fault", "off"] = Field(
+        "fault", description="what no answer means: a fault, or (panels silent in standby) the device is off"
+    )
     timeout_s: float = Field(2.0, gt=0)
 
     @model_validator(mode="after")
@@ -122,9 +130,7 @@ class SerialLineDriver:
         try:
             line = await asyncio.wait_for(self._line(self._reader), self.config.timeout_s)
         except TimeoutError:
-            raise DeviceError(
-                f"{self.config.port}: no answer to {command!r} within {self.config.timeout_s} s"
-            ) from None
+            raise NoAnswer(f"{self.config.port}: no answer to {command!r} within {self.config.timeout_s} s") from None
         except asyncio.IncompleteReadError:
             raise OSError(f"{self.config.port}: the port closed") from None
         except asyncio.LimitOverrunError:
@@ -150,7 +156,12 @@ class SerialLineDriver:
     async def read(self) -> Observation:
         """Send the command, parse the answer."""
         assert self.config.command is not None
-        answer = await self._ask(self.config.command)
+        try:
+            answer = await self._ask(self.config.command)
+        except NoAnswer:
+            if self.config.silent_means != "off":
+                raise
+            return Observation(int(time.time() * 1000), {}, state="off")
         ts = int(time.time() * 1000)
         if self.config.profile == "mt_sics":
             return Observation(ts, parse_mt_sics(answer))
