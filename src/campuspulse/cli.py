@@ -188,6 +188,58 @@ def agent(
     _run_loop(main())
 
 
+@agent_app.command("discover")
+def agent_discover(
+    broker: Annotated[str, typer.Option(help="the campus broker the plugs publish to, host[:port]")],
+    seconds: Annotated[float, typer.Option(min=1, max=600, help="how long to listen")] = 15.0,
+    pjlink: Annotated[
+        list[str] | None, typer.Option(help="a projector's address to probe, host[:port] (repeat for more)")
+    ] = None,
+    username: Annotated[str | None, typer.Option(help="the broker's username, if it asks for one")] = None,
+    password: Annotated[str | None, typer.Option(envvar="CAMPUSPULSE_MQTT__PASSWORD", help="its password")] = None,
+    write: Annotated[Path | None, typer.Option(help="write the found devices' config sections here")] = None,
+) -> None:
+    """Find Tasmota and Shelly plugs announcing themselves on the broker, and PJLink projectors at the addresses
+    given (no other address is probed); print them and write device sections to review."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from campuspulse.edge.discovery import device_sections, listen, probe_pjlink
+
+    host, _, port_text = broker.partition(":")
+    if port_text and not port_text.isdigit():
+        err.print(f"[red]error[/] --broker {broker!r}: expected host or host:port")
+        raise typer.Exit(2)
+
+    async def find() -> list:
+        found = await listen(host, int(port_text or 1883), seconds, username, password)
+        for address in pjlink or []:
+            projector = await probe_pjlink(address)
+            if projector is None:
+                err.print(f"[yellow]warning[/] {address}: no PJLink greeting there", highlight=False)
+            else:
+                found.append(projector)
+        return found
+
+    with Progress(transient=True, console=err) as progress:
+        progress.add_task(f"listening on {broker} for {seconds:.0f} s", total=None)
+        try:
+            found = asyncio.run(find())
+        except OSError as exc:
+            err.print(f"[red]error[/] cannot reach the broker at {broker}: {exc}", highlight=False)
+            raise typer.Exit(1) from None
+    table = Table(title=f"{len(found)} device(s) found")
+    for column in ("family", "device", "model", "channels", "metering", "note"):
+        table.add_column(column)
+    for f in found:
+        metering = {True: "yes", False: "no", None: "?"}[f.metered]
+        table.add_row(f.family, f.ident, f.model, str(f.channels), metering, f.note if f.family == "pjlink" else "")
+    console.print(table)
+    if write is not None and found:
+        write.write_text(device_sections(found))
+        console.print(f"device sections written to {write}: review them, then add them under `agent: devices:`")
+
+
 @agent_app.command("provision")
 def agent_provision(
     agent_id: Annotated[str, typer.Option("--id", help="the agent's id (its MQTT username)")],
