@@ -47,3 +47,14 @@ NOTIFY_CHANGED = Capture(
     "'overlay the changes from NotifyStatus over a known status')",
     derived=True,
 )
+GEN1_STATUS_PLUG_S = Capture(
+    b'{"wifi_sta": {"connected": true, "ssid": "lab", "ip": "192.168.1.50", "rssi": -61}, "cloud": {"enabled": false, '
+    b'"connected": false}, "mqtt": {"connected": false}, "time": "08:00", "has_update": false, '
+    b'"mac": "7C87CE000000", "relays": [{"ison": true, "has_timer": false, "timer_started": 0, "timer_duration": 0, '
+    b'"timer_remaining": 0, "overpower": false, "source": "http"}], "meters": [{"power": 53.41, "overpower": 0.0, '
+    b'"is_valid": true, "timestamp": 1788739200, "counters": [52.1, 53.0, 53.3], "total": 60000}], '
+    b'"temperature": 36.2, "overtemperature": false, "uptime": 3605}',
+    "derived: a Shelly Plug S's GET /status with the fields evcc-io/evcc meter/shelly/gen1api_types.go reads "
+    "(meters[].power, total; relays[].ison) as the Shelly Gen1 API docs lay them out; the numbers are made up",
+    derived=True,
+)

@@ -2,6 +2,9 @@
 device's notifications (`events/rpc`) and Gen1 topics."""
 
 import asyncio
+import base64
+import http.server
+import threading
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -9,6 +12,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from campuspulse.drivers import DeviceError, NoReportYet
+from campuspulse.drivers.shelly_http import ShellyHttpConfig, ShellyHttpDriver
 from campuspulse.drivers.shelly_payloads import gen1_value, merge_notification, shelly_values
 from campuspulse.drivers.smart_plug import SmartPlugConfig, SmartPlugDriver
 from tests.drivers import shelly_captures as cap
@@ -108,3 +112,37 @@ def test_the_driver_follows_notifications_and_gen1_topics_on_a_real_broker(mosqu
         assert seen[1]["voltage_v"] == 230.1 and seen[1]["relay"] == 1.0
     else:
         assert seen == [{"relay": 1.0, "power_w": 53.41}, {"relay": 0.0, "power_w": 53.41}]
+
+
+def test_a_gen1_device_polled_over_http_with_basic_credentials():
+    expected = "Basic " + base64.b64encode(b"admin:plug-pass").decode()
+
+    class Device(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.headers.get("Authorization") != expected:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="shellyplug-s-7C87CE"')
+                self.end_headers()
+                return
+            body = cap.GEN1_STATUS_PLUG_S.payload if self.path == "/status" else b"{}"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Device)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        config = ShellyHttpConfig(host=host, username="admin", password="plug-pass")
+        values = asyncio.run(ShellyHttpDriver(config).read()).values
+        with pytest.raises(DeviceError, match="asks for credentials"):
+            asyncio.run(ShellyHttpDriver(ShellyHttpConfig(host=host)).read())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert values == {"relay": 1.0, "power_w": 53.41, "energy_kwh": 1.0}

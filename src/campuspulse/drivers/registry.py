@@ -11,6 +11,7 @@ from campuspulse.drivers.host_activity import HostActivityConfig, HostActivityDr
 from campuspulse.drivers.modbus_meter import ModbusConfig, ModbusDriver
 from campuspulse.drivers.pjlink import PjlinkConfig, PjlinkDriver
 from campuspulse.drivers.serial_line import SerialLineConfig, SerialLineDriver
+from campuspulse.drivers.shelly_http import ShellyHttpConfig, ShellyHttpDriver
 from campuspulse.drivers.simulated import SimulatedDevice, SimulatedDeviceConfig
 from campuspulse.drivers.smart_plug import SmartPlugConfig, SmartPlugDriver
 
@@ -20,6 +21,7 @@ FAMILIES: dict[type[BaseModel], Callable[[Any], Driver]] = {
     PjlinkConfig: PjlinkDriver,
     ModbusConfig: ModbusDriver,
     SmartPlugConfig: SmartPlugDriver,
+    ShellyHttpConfig: ShellyHttpDriver,
     CameraConfig: CameraDriver,
     HostActivityConfig: HostActivityDriver,
 }
