@@ -3,6 +3,7 @@
 import asyncio
 
 import pytest
+import yaml
 
 from campuspulse.drivers import DeviceError
 from campuspulse.drivers.serial_line import SerialLineConfig, SerialLineDriver, parse_mt_sics
@@ -241,7 +242,9 @@ def test_a_panel_silent_in_standby_is_off_when_configured_so(pty):
     sim.start()
 
     async def go():
-        config = SerialLineConfig(port=pty.device, profile="lg_display", silent_means="off", timeout_s=0.3)
+        config = SerialLineConfig.model_validate(
+            yaml.safe_load(f"{{port: {pty.device}, profile: lg_display, silent_means: off, timeout_s: 0.3}}")
+        )
         d = SerialLineDriver(config)
         await d.open()
         try:

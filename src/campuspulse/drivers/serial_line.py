@@ -27,7 +27,7 @@ import time
 from typing import Literal
 
 import serial_asyncio_fast
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from campuspulse.drivers.base import DeviceError, Observation
 
@@ -66,6 +66,11 @@ class SerialLineConfig(BaseModel):
         "fault", description="what no answer means: a fault, or (panels silent in standby) the device is off"
     )
     timeout_s: float = Field(2.0, gt=0)
+
+    @field_validator("silent_means", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        return "off" if value is False else value  # YAML 1.1 reads a bare `off` as false
 
     @model_validator(mode="after")
     def _complete(self) -> "SerialLineConfig":
