@@ -2,9 +2,11 @@
 → Mosquitto → the collector → the store → a utilization figure. The Tasmota plug is the one of
 `config/examples/agent-smart-plug.yaml`, as a user would configure it."""
 
+import http.server
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date, timedelta
@@ -24,10 +26,11 @@ from campuspulse.settings import MqttSettings
 from campuspulse.store.db import make_engine, upgrade
 from campuspulse.store.ingest import TelemetryWriter
 from campuspulse.store.schema import StateSegment
+from tests.drivers import shelly_captures
 from tests.simulators.camera import Camera, CameraSimulator
 from tests.simulators.modbus_meter import Meter, ModbusTcpSimulator
 from tests.simulators.pjlink import PjlinkSimulator, Projector
-from tests.simulators.serial_devices import Balance, SerialSimulator
+from tests.simulators.serial_devices import Balance, ScpiMeter, SerialSimulator
 from tests.simulators.smart_plugs import PlugPublisher
 from tests.support.mosquitto import Mosquitto
 from tests.support.serial_pty import PtyPair
@@ -126,6 +129,60 @@ def camera(_broker: int, _tmp: Path) -> Iterator[dict[str, Any]]:
         sim.stop()
 
 
+@contextmanager
+def scpi_meter(_broker: int, tmp: Path) -> Iterator[dict[str, Any]]:
+    pty = PtyPair(tmp)
+    pty.plug()
+    sim = SerialSimulator(pty.far, ScpiMeter(volts=2.5, ending=b"\n").respond)
+    sim.start()
+    try:
+        yield {
+            "id": "d1",
+            "poll_s": 0.3,
+            "reading_every_s": 1,
+            "detector": {"value": "voltage_v", "in_use_above": 0.5, "idle_below": 0.2, "off_below": -1},
+            "source": {
+                "driver": "serial_line",
+                "port": pty.device,
+                "profile": "scpi",
+                "command": "MEAS:VOLT:DC?",
+                "field": "voltage_v",
+                "timeout_s": 1,
+            },
+        }
+    finally:
+        sim.stop()
+        pty.unplug()
+
+
+@contextmanager
+def shelly_gen1_http(_broker: int, _tmp: Path) -> Iterator[dict[str, Any]]:
+    class Device(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = shelly_captures.GEN1_STATUS_PLUG_S.payload
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Device)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield {
+            "id": "d1",
+            "poll_s": 0.3,
+            "reading_every_s": 1,
+            "detector": {"value": "power_w", "in_use_above": 8, "idle_below": 5, "off_below": 1},
+            "source": {"driver": "shelly_http", "host": f"127.0.0.1:{server.server_address[1]}"},
+        }
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 FAMILIES: dict[str, Callable[[int, Path], Any]] = {
     "tasmota (example config)": tasmota,
     "shelly gen2": shelly,
@@ -133,6 +190,8 @@ FAMILIES: dict[str, Callable[[int, Path], Any]] = {
     "mt-sics balance": balance,
     "modbus meter": modbus,
     "camera": camera,
+    "scpi meter": scpi_meter,
+    "shelly gen1 over http": shelly_gen1_http,
 }
 
 
