@@ -2,9 +2,6 @@
 device's notifications (`events/rpc`) and Gen1 topics."""
 
 import asyncio
-import base64
-import http.server
-import threading
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -17,6 +14,7 @@ from campuspulse.drivers.shelly_payloads import gen1_value, merge_notification, 
 from campuspulse.drivers.smart_plug import SmartPlugConfig, SmartPlugDriver
 from tests.drivers import shelly_captures as cap
 from tests.drivers.tasmota_captures import Capture
+from tests.simulators.shelly_gen1_http import ShellyGen1Http
 from tests.support.driver_reads import read_until
 
 
@@ -115,34 +113,12 @@ def test_the_driver_follows_notifications_and_gen1_topics_on_a_real_broker(mosqu
 
 
 def test_a_gen1_device_polled_over_http_with_basic_credentials():
-    expected = "Basic " + base64.b64encode(b"admin:plug-pass").decode()
-
-    class Device(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.headers.get("Authorization") != expected:
-                self.send_response(401)
-                self.send_header("WWW-Authenticate", 'Basic realm="shellyplug-s-7C87CE"')
-                self.end_headers()
-                return
-            body = cap.GEN1_STATUS_PLUG_S.payload if self.path == "/status" else b"{}"
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Device)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    host = f"127.0.0.1:{server.server_address[1]}"
+    device = ShellyGen1Http(cap.GEN1_STATUS_PLUG_S.payload, ("admin", "plug-pass"))
     try:
-        config = ShellyHttpConfig(host=host, username="admin", password="plug-pass")
+        config = ShellyHttpConfig(host=device.host, username="admin", password="plug-pass")
         values = asyncio.run(ShellyHttpDriver(config).read()).values
         with pytest.raises(DeviceError, match="asks for credentials"):
-            asyncio.run(ShellyHttpDriver(ShellyHttpConfig(host=host)).read())
+            asyncio.run(ShellyHttpDriver(ShellyHttpConfig(host=device.host)).read())
     finally:
-        server.shutdown()
-        server.server_close()
+        device.stop()
     assert values == {"relay": 1.0, "power_w": 53.41, "energy_kwh": 1.0}

@@ -2,11 +2,9 @@
 → Mosquitto → the collector → the store → a utilization figure. The Tasmota plug is the one of
 `config/examples/agent-smart-plug.yaml`, as a user would configure it."""
 
-import http.server
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date, timedelta
@@ -31,6 +29,7 @@ from tests.simulators.camera import Camera, CameraSimulator
 from tests.simulators.modbus_meter import Meter, ModbusTcpSimulator
 from tests.simulators.pjlink import PjlinkSimulator, Projector
 from tests.simulators.serial_devices import Balance, ScpiMeter, SerialSimulator
+from tests.simulators.shelly_gen1_http import ShellyGen1Http
 from tests.simulators.smart_plugs import PlugPublisher
 from tests.support.mosquitto import Mosquitto
 from tests.support.serial_pty import PtyPair
@@ -82,22 +81,25 @@ def pjlink(_broker: int, _tmp: Path) -> Iterator[dict[str, Any]]:
 
 
 @contextmanager
-def balance(_broker: int, tmp: Path) -> Iterator[dict[str, Any]]:
+def serial_device(
+    tmp: Path, respond: Callable[[str], bytes | None], device: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """`device` on a socat pty pair whose far end a simulator answers with `respond`."""
     pty = PtyPair(tmp)
     pty.plug()
-    sim = SerialSimulator(pty.far, Balance(weight_g=80.0).respond)
+    sim = SerialSimulator(pty.far, respond)
     sim.start()
     try:
-        yield {
-            "id": "d1",
-            "poll_s": 0.3,
-            "reading_every_s": 1,
-            "detector": {"value": "weight_g", "in_use_above": 10, "idle_below": 5, "off_below": -1},
-            "source": {"driver": "serial_line", "port": pty.device, "profile": "mt_sics", "timeout_s": 1},
-        }
+        device["source"] |= {"driver": "serial_line", "port": pty.device, "timeout_s": 1}
+        yield {"id": "d1", "poll_s": 0.3, "reading_every_s": 1} | device
     finally:
         sim.stop()
         pty.unplug()
+
+
+def balance(_broker: int, tmp: Path) -> Any:
+    detector = {"value": "weight_g", "in_use_above": 10, "idle_below": 5, "off_below": -1}
+    return serial_device(tmp, Balance(weight_g=80.0).respond, {"detector": detector, "source": {"profile": "mt_sics"}})
 
 
 @contextmanager
@@ -129,58 +131,25 @@ def camera(_broker: int, _tmp: Path) -> Iterator[dict[str, Any]]:
         sim.stop()
 
 
-@contextmanager
-def scpi_meter(_broker: int, tmp: Path) -> Iterator[dict[str, Any]]:
-    pty = PtyPair(tmp)
-    pty.plug()
-    sim = SerialSimulator(pty.far, ScpiMeter(volts=2.5, ending=b"\n").respond)
-    sim.start()
-    try:
-        yield {
-            "id": "d1",
-            "poll_s": 0.3,
-            "reading_every_s": 1,
-            "detector": {"value": "voltage_v", "in_use_above": 0.5, "idle_below": 0.2, "off_below": -1},
-            "source": {
-                "driver": "serial_line",
-                "port": pty.device,
-                "profile": "scpi",
-                "command": "MEAS:VOLT:DC?",
-                "field": "voltage_v",
-                "timeout_s": 1,
-            },
-        }
-    finally:
-        sim.stop()
-        pty.unplug()
+def scpi_meter(_broker: int, tmp: Path) -> Any:
+    detector = {"value": "voltage_v", "in_use_above": 0.5, "idle_below": 0.2, "off_below": -1}
+    source = {"profile": "scpi", "command": "MEAS:VOLT:DC?", "field": "voltage_v"}
+    return serial_device(tmp, ScpiMeter(volts=2.5, ending=b"\n").respond, {"detector": detector, "source": source})
 
 
 @contextmanager
 def shelly_gen1_http(_broker: int, _tmp: Path) -> Iterator[dict[str, Any]]:
-    class Device(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = shelly_captures.GEN1_STATUS_PLUG_S.payload
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Device)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    device = ShellyGen1Http(shelly_captures.GEN1_STATUS_PLUG_S.payload)
     try:
         yield {
             "id": "d1",
             "poll_s": 0.3,
             "reading_every_s": 1,
             "detector": {"value": "power_w", "in_use_above": 8, "idle_below": 5, "off_below": 1},
-            "source": {"driver": "shelly_http", "host": f"127.0.0.1:{server.server_address[1]}"},
+            "source": {"driver": "shelly_http", "host": device.host},
         }
     finally:
-        server.shutdown()
-        server.server_close()
+        device.stop()
 
 
 FAMILIES: dict[str, Callable[[int, Path], Any]] = {
