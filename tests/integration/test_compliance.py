@@ -106,7 +106,7 @@ def client(store_url):
 
 
 def get(client, **query) -> dict:
-    r = client.get(f"{API}/compliance", params={"standard": "T", **query}, headers=AUTH)
+    r = client.get(f"{API}/compliance", params={"standard": "T"} | query, headers=AUTH)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -116,6 +116,10 @@ def test_school_rates_and_gaps_match_the_hand_computation(client):
     row = got["schools"][0]
     assert (row["r_item"], row["r_qty"], row["r_val"]) == (0.5, 0.104, round(10160 / 11161, 6))
     assert (row["items"], row["items_met"], row["compliant"]) == (4, 2, False)
+    # the parts an auditor recomputes the rates from: units and exact 元
+    assert (row["units_counted"], row["units_required"]) == (26, 250)
+    assert (row["value_counted"], row["value_required"]) == ("10160.00", "11161.00")
+    assert row["students"] == 850 and (row["r_item_reason"], row["r_qty_reason"], row["r_val_reason"]) == (None,) * 3
     assert [(g["code"], g["required"], g["have"], g["missing"], g["missing_value"]) for g in got["gaps"]] == [
         ("A", 23, 20, 3, "780.00"),
         ("F", 221, 0, 221, "221.00"),
@@ -136,7 +140,7 @@ def test_district_share_counts_only_schools_of_the_standards_stage(client):
     got = get(client, scope="district", id="hd")
     flags = {r["school"]: (r["applies"], r["compliant"]) for r in got["schools"]}
     assert flags == {"s1": (True, False), "s2": (True, True), "s3": (False, False)}
-    assert got["summary"] == {"schools": 2, "compliant": 1, "compliance_rate": 0.5}
+    assert got["summary"] == {"schools": 2, "compliant": 1, "compliance_rate": 0.5, "compliance_rate_reason": None}
 
 
 def test_repairing_units_changes_the_figures(client):
@@ -167,3 +171,49 @@ def test_the_compliance_workbook_holds_the_api_figures(client):
     assert [c.value for c in wb["gaps"]["A"]][1:] == [g["code"] for g in api["gaps"]]
     about = {c[0].value: c[1].value for c in wb["说明"].iter_rows()}
     assert about["standard"] == "T 1 测试标准" and "R_item" in about["formula"]
+
+
+def test_rates_at_the_edges_are_null_with_a_reason_never_1(client):
+    """Hand-computed: a standard whose 基本 items are an unpriced one (1 per school) and one per physics lab with no
+    minimum; s3 has no lab and no students. domain.md: a 0 denominator is null with the reason, and a missing
+    reference price makes R_val null for every school."""
+    lab_item = {"per": "room", "room_type": "physics_lab", "n": 1, "min_rooms": 0}
+    edge = {
+        **STANDARD,
+        "name": "边界标准",
+        "stage": "primary",
+        "items": [
+            {"code": "P", "name": "无价器材", "unit": "台", "category": "基本", "rule": "1/校"},
+            {
+                "code": "B",
+                "name": "演示电表",
+                "unit": "套",
+                "category": "基本",
+                "rule": lab_item,
+                "reference_price": "680",
+            },
+        ],
+    }
+    labs_only = {**edge, "items": edge["items"][1:]}
+    for code, body in (("EDGE", edge), ("LABS", labs_only)):
+        assert client.put(f"{API}/standards/{code}/1", json=body, headers=AUTH).status_code == 201
+    s3 = {"name": "一小", "stage": "primary", **FACTS, "students": 0}
+    assert client.put(f"{API}/schools/s3", json=s3, headers=AUTH).status_code == 200
+    client.put(f"{API}/schools/s3/equipment/p1", json=item("P", 1, "0"), headers=AUTH)
+
+    row = get(client, standard="EDGE", scope="school", id="s3")["schools"][0]
+    assert (row["r_item"], row["items_met"], row["items"]) == (1.0, 2, 2), "no lab: no unit of B is required"
+    assert (row["r_qty"], row["units_counted"], row["units_required"]) == (1.0, 1, 1)
+    assert row["r_val"] is None and row["r_val_reason"] == "reference prices missing for 1 基本 item(s): P"
+    assert row["per_student_value"] is None and row["per_student_value_reason"] == "the school has no students"
+
+    row = get(client, standard="LABS", scope="school", id="s3")["schools"][0]
+    assert (row["r_item"], row["items"]) == (1.0, 1)
+    assert (row["r_qty"], row["r_val"]) == (None, None), "nothing required: not 1.0"
+    assert (
+        row["r_qty_reason"] == row["r_val_reason"] == "the standard requires no unit of its 基本 items of this school"
+    )
+
+    juniors_elsewhere = get(client, scope="school", id="s3")["summary"]  # standard T is for junior schools
+    assert juniors_elsewhere["compliance_rate"] is None
+    assert "no school of 学段 junior" in juniors_elsewhere["compliance_rate_reason"]

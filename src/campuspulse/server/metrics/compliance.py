@@ -2,7 +2,9 @@
 
 `B` is the standard's 基本 items (consumables excluded); `have` counts 完好 units only.
 R_item = #{have ≥ req}/|B|, R_qty = Σ min(have, req)/Σ req, R_val = Σ min(have, req)·p/Σ req·p;
-a school is 达标 when R_item ≥ the standard's threshold. An empty denominator gives a rate of 1.
+a school is 达标 when R_item ≥ the standard's threshold. A rate comes with its parts; one whose denominator is 0 is
+None with the reason (no required items; reference prices missing), not 1 and not 0, and R_val is None whenever a
+基本 item has no reference price (its value would silently drop out of both sums).
 """
 
 from dataclasses import dataclass, field
@@ -31,34 +33,73 @@ class ItemNeed:
         return max(self.required - self.have, 0)
 
 
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """numerator / denominator, or None with the reason when it is not defined."""
+
+    numerator: int
+    denominator: int
+    reason: str | None = None
+
+    @property
+    def value(self) -> Fraction | None:
+        """The exact rate (None when undefined)."""
+        if self.reason is not None or not self.denominator:
+            return None
+        return Fraction(self.numerator, self.denominator)
+
+
+NO_ITEMS = "the standard has no 基本 item"
+NO_UNITS = "the standard requires no unit of its 基本 items of this school"
+
+
 @dataclass(slots=True)
 class SchoolCompliance:
     """A school's rates against one standard, with the gap list."""
 
     items: list[ItemNeed] = field(default_factory=list)
 
-    def _ratio(self, num: int, den: int) -> Fraction:
-        return Fraction(num, den) if den else Fraction(1)
+    @property
+    def item_rate(self) -> Rate:
+        """R_item: 基本 items fully equipped / 基本 items."""
+        return Rate(sum(i.met for i in self.items), len(self.items), None if self.items else NO_ITEMS)
 
     @property
-    def r_item(self) -> Fraction:
-        """Share of 基本 items fully equipped."""
-        return self._ratio(sum(i.met for i in self.items), len(self.items))
+    def quantity_rate(self) -> Rate:
+        """R_qty: units held up to the requirement / units required."""
+        required = sum(i.required for i in self.items)
+        return Rate(sum(min(i.have, i.required) for i in self.items), required, None if required else NO_UNITS)
 
     @property
-    def r_qty(self) -> Fraction:
-        """Share of required units held."""
-        return self._ratio(sum(min(i.have, i.required) for i in self.items), sum(i.required for i in self.items))
-
-    @property
-    def r_val(self) -> Fraction:
-        """Share of the required value held, at reference prices."""
+    def value_rate(self) -> Rate:
+        """R_val: value held up to the requirement / value required, in 分 at reference prices."""
         held = sum(min(i.have, i.required) * i.price_fen for i in self.items)
-        return self._ratio(held, sum(i.required * i.price_fen for i in self.items))
+        needed = sum(i.required * i.price_fen for i in self.items)
+        unpriced = sorted(i.code for i in self.items if not i.price_fen)
+        if unpriced:
+            shown = ", ".join(unpriced[:5]) + (f" and {len(unpriced) - 5} more" if len(unpriced) > 5 else "")
+            return Rate(held, needed, f"reference prices missing for {len(unpriced)} 基本 item(s): {shown}")
+        return Rate(held, needed, None if needed else NO_UNITS)
 
-    def compliant(self, threshold: float) -> bool:
-        """达标: R_item at or above the threshold (compared exactly)."""
-        return self.r_item >= Fraction(threshold).limit_denominator(10**6)
+    @property
+    def r_item(self) -> Fraction | None:
+        """Share of 基本 items fully equipped."""
+        return self.item_rate.value
+
+    @property
+    def r_qty(self) -> Fraction | None:
+        """Share of required units held."""
+        return self.quantity_rate.value
+
+    @property
+    def r_val(self) -> Fraction | None:
+        """Share of the required value held, at reference prices."""
+        return self.value_rate.value
+
+    def compliant(self, threshold: float) -> bool | None:
+        """达标: R_item at or above the threshold (compared exactly); None when nothing is required."""
+        r_item = self.r_item
+        return None if r_item is None else r_item >= Fraction(threshold).limit_denominator(10**6)
 
     def gaps(self) -> list[ItemNeed]:
         """The items short of their requirement, largest missing value first."""

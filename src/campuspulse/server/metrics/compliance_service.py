@@ -27,8 +27,8 @@ def _grouped(s: Session, q: Any) -> dict[str, dict[str, int]]:
     return out
 
 
-def _rate(x: Any) -> float:
-    return round(float(x), 6)
+def _rate(x: Any) -> float | None:
+    return None if x is None else round(float(x), 6)
 
 
 def _standard_out(std: Standard) -> dict[str, object]:
@@ -100,11 +100,12 @@ def compliance(s: Session, scope: Scope, ident: str, standard: str, version: str
     counted = compliant = 0
     for school in schools:
         result = school_result(school, items, rooms.get(school.code, {}), have.get(school.code, {}))
-        applies = school.stage == std.stage
         ok = result.compliant(std.threshold)
-        counted, compliant = counted + applies, compliant + (applies and ok)
+        applies = school.stage == std.stage
+        counted, compliant = counted + (applies and ok is not None), compliant + (applies and ok is True)
         total_value = int(value.get(school.code) or 0)
         per_student = per_student_value_fen(total_value, school.students)
+        item_rate, quantity_rate, value_rate = result.item_rate, result.quantity_rate, result.value_rate
         rows.append(
             {
                 "school": school.code,
@@ -112,14 +113,23 @@ def compliance(s: Session, scope: Scope, ident: str, standard: str, version: str
                 "district": school.district,
                 "stage": school.stage,
                 "applies": applies,
-                "r_item": _rate(result.r_item),
-                "r_qty": _rate(result.r_qty),
-                "r_val": _rate(result.r_val),
+                "r_item": _rate(item_rate.value),
+                "r_qty": _rate(quantity_rate.value),
+                "r_val": _rate(value_rate.value),
                 "compliant": ok,
-                "items": len(result.items),
-                "items_met": sum(i.met for i in result.items),
+                "items_met": item_rate.numerator,
+                "items": item_rate.denominator,
+                "units_counted": quantity_rate.numerator,
+                "units_required": quantity_rate.denominator,
+                "value_counted": fen_to_yuan(value_rate.numerator),
+                "value_required": fen_to_yuan(value_rate.denominator),
+                "r_item_reason": item_rate.reason,
+                "r_qty_reason": quantity_rate.reason,
+                "r_val_reason": value_rate.reason,
                 "equipment_value": fen_to_yuan(total_value),
+                "students": school.students,
                 "per_student_value": None if per_student is None else fen_to_yuan(per_student),
+                "per_student_value_reason": None if per_student is not None else "the school has no students",
             }
         )
         if scope is Scope.SCHOOL:
@@ -128,6 +138,7 @@ def compliance(s: Session, scope: Scope, ident: str, standard: str, version: str
         "schools": counted,
         "compliant": compliant,
         "compliance_rate": _rate(compliant / counted) if counted else None,
+        "compliance_rate_reason": None if counted else f"no school of 学段 {std.stage} with 基本 items in scope",
     }
     out: dict[str, Any] = {
         "scope": scope.value,

@@ -24,8 +24,11 @@ FORMULAS = {
     "utilization": "utilization = in_use_s / available_s; utilization_known = in_use_s / known_s; "
     "coverage = known_s / available_s; seconds are summed over devices before dividing (domain.md); "
     "approximate_s: the part of known_s whose state was inferred around records that came after the reorder window",
-    "compliance": "R_item = #{基本 items with have ≥ required} / #基本; R_qty = Σ min(have, req) / Σ req; "
-    "R_val = Σ min(have, req)·price / Σ req·price; 达标 when R_item ≥ threshold (domain.md)",
+    "compliance": "R_item = #{基本 items with have ≥ required} / #基本 (items_met / items); R_qty = Σ min(have, req) / "
+    "Σ req (units_counted / units_required); R_val = Σ min(have, req)·price / Σ req·price (value_counted / "
+    "value_required, 元); have counts 完好 units; a 0 denominator, or a 基本 item without reference price for R_val, "
+    "gives no rate (the reason is given); 达标 when R_item ≥ threshold; equipment value counts 完好 and 待修 units, "
+    "报废 units are written off (domain.md)",
     "offering-rate": "rate = Σ_class |done ∩ required| / Σ_class |required| per type 分组/演示 (domain.md)",
 }
 RULES = {"utilization": UTILIZATION_RULES, "compliance": COMPLIANCE_RULES, "offering-rate": OFFERING_RULES}
