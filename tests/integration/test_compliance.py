@@ -217,3 +217,12 @@ def test_rates_at_the_edges_are_null_with_a_reason_never_1(client):
     juniors_elsewhere = get(client, scope="school", id="s3")["summary"]  # standard T is for junior schools
     assert juniors_elsewhere["compliance_rate"] is None
     assert "no school of 学段 junior" in juniors_elsewhere["compliance_rate_reason"]
+
+
+def test_a_price_beyond_any_real_one_is_refused_with_the_limit(client):
+    """Found by the API fuzz test: a reference price of 1e26 元 overflowed the 64-bit column (500)."""
+    body = {**STANDARD, "items": [{**STANDARD["items"][0], "reference_price": 1e26}]}
+    r = client.put(f"{API}/standards/HUGE/1", json=body, headers=AUTH)
+    assert r.status_code == 422 and "reference_price" in r.text
+    r = client.put(f"{API}/schools/s1/equipment/x", json=item("A", 1, "1e26"), headers=AUTH)
+    assert r.status_code == 422 and "unit_value" in r.text

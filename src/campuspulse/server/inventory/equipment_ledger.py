@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from campuspulse.server.inventory import service
 from campuspulse.server.inventory.excel import Column, RowProblem, SheetRejected, as_date, read_workbook, write_workbook
-from campuspulse.server.inventory.money import fen_to_yuan, yuan_to_fen
+from campuspulse.server.inventory.money import Yuan, fen_to_yuan, yuan_to_fen
 from campuspulse.store.inventory_schema import EquipmentItem, Room
 from campuspulse.telemetry.topics import ID_PATTERN
 
@@ -52,7 +52,7 @@ class EquipmentItemIn(BaseModel):
     room: str | None = Field(None, pattern=rf"^{ID_PATTERN}$")
     quantity: int = Field(ge=0, le=1_000_000)
     unit: str = Field(min_length=1, max_length=16, description="台, 套, 件…")
-    unit_value: Decimal = Field(ge=0, le=Decimal("1e10"), decimal_places=2, description="原值 per unit, in 元")
+    unit_value: Yuan = Field(description="原值 per unit, in 元")
     status: EquipmentStatus = EquipmentStatus.GOOD
     purchase_date: date | None = None
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from campuspulse.config_files import ConfigError, ConfigProblem, load_yaml_model
 from campuspulse.server.errors import NotFound
 from campuspulse.server.inventory.csv_text import CsvBroken, csv_rows
-from campuspulse.server.inventory.money import fen_to_yuan, yuan_to_fen
+from campuspulse.server.inventory.money import Yuan, fen_to_yuan, yuan_to_fen
 from campuspulse.server.inventory.quantity_rules import QuantityRule, parse_notation
 from campuspulse.store.inventory_schema import Standard, StandardItem
 
@@ -29,7 +29,7 @@ class StandardItemIn(BaseModel):
     unit: str = Field(min_length=1, max_length=16)
     category: Literal["基本", "选配"] = Field(description="基本: required for 达标; 选配: optional")
     rule: QuantityRule
-    reference_price: Decimal = Field(Decimal(0), ge=0, decimal_places=2, description="元 per unit")
+    reference_price: Yuan = Field(Decimal(0), description="元 per unit (at most 10^10)")
     consumable: bool = Field(False, description="consumables (★) are listed but not counted")
 
     @field_validator("rule", mode="before")
