@@ -131,6 +131,29 @@ def check_config(file: Annotated[Path, typer.Argument(help="the YAML file to che
     console.print(f"{file}: OK ({', '.join(sections) or 'defaults only'})")
 
 
+@app.command("check-standard")
+def check_standard(file: Annotated[Path, typer.Argument(help="the standard's YAML file")]) -> None:
+    """Validate an equipment standard's file (and its CSV); name the 基本 items without a reference price, with
+    which R_val cannot be computed for any school. Exit 2 on an error, 1 if items lack a price."""
+    from campuspulse.server.inventory.standards import load_standard_file, unpriced_items
+
+    try:
+        code, version, body = load_standard_file(file)
+    except ConfigError as exc:
+        _fail(exc)
+    basic = [i for i in body.items if i.category == "基本" and not i.consumable]
+    unpriced = unpriced_items(body)
+    for item in unpriced:
+        text = f"{file}: 基本 item {item.code} ({item.name}) has no reference_price"
+        err.print(f"[yellow]warning[/] {text}", highlight=False)
+    console.print(
+        f"{file}: {code} {version}, {len(body.items)} items ({len(basic)} 基本 counted in the rates); "
+        + (f"R_val will be null until {len(unpriced)} reference price(s) are given" if unpriced else "R_val computable")
+    )
+    if unpriced:
+        raise typer.Exit(1)
+
+
 agent_app = typer.Typer(
     help="Run an edge agent (`campuspulse agent -c FILE`), or provision one.",
     invoke_without_command=True,

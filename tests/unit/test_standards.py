@@ -85,3 +85,28 @@ def test_a_bad_items_csv_names_the_row(tmp_path: Path):
     with pytest.raises(ConfigError) as err:
         load_standard_file(tmp_path / "std.yaml")
     assert f"{tmp_path / 'items.csv'}:3: rule" in str(err.value)
+
+
+def test_check_standard_names_the_basic_items_without_a_price(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from campuspulse.cli import app
+
+    standard = tmp_path / "s.yaml"
+    standard.write_text(
+        """code: T
+version: "1"
+standard: {name: 测试, province: 北京, stage: junior, subject: physics, valid_from: 2026-09-01}
+items:
+  - {code: A, name: 学生电源, unit: 台, category: 基本, rule: "1/组", reference_price: 260}
+  - {code: P, name: 无价器材, unit: 台, category: 基本, rule: "1/校"}
+  - {code: D, name: 小灯泡, unit: 只, category: 基本, rule: "4/组", consumable: true}
+  - {code: C, name: 示波器, unit: 台, category: 选配, rule: "1/校"}
+"""
+    )
+    result = CliRunner().invoke(app, ["check-standard", str(standard)])
+    said = " ".join(result.output.split())  # as printed, less the terminal's line wrapping
+    assert result.exit_code == 1, said
+    assert "基本 item P (无价器材) has no reference_price" in said
+    assert "item D" not in said and "item C" not in said, "consumables and 选配 are not counted"
+    assert "R_val will be null until 1 reference price(s) are given" in said

@@ -126,6 +126,11 @@ def load_standard_file(path: str | Path) -> tuple[str, str, StandardIn]:
     return parsed.code, parsed.version, body
 
 
+def unpriced_items(body: StandardIn) -> list[StandardItemIn]:
+    """基本 items (consumables aside) without a reference price: with any, R_val is null for every school."""
+    return [i for i in body.items if i.category == "基本" and not i.consumable and not i.reference_price]
+
+
 def put_standard(s: Session, code: str, version: str, body: StandardIn) -> bool:
     """Create or replace a standard version with exactly these items; True if it was created."""
     meta = body.model_dump(exclude={"items"})
