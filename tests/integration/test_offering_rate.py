@@ -112,3 +112,43 @@ def test_a_bad_term_says_what_is_expected(client):
         f"{API}/experiments/offering-rate", params={"term": "autumn", "scope": "school", "id": "s1"}, headers=AUTH
     )
     assert r.status_code == 404 and "2026-1" in r.json()["detail"]
+
+
+def test_a_district_rate_lists_schools_without_an_edition_instead_of_failing(client):
+    """Hand-computed: a second edition of grade-8 physics in the catalog; s1 names 人教版, s2 names none. The district
+    answers (no 409): s2's physics is listed as missing an edition and left out; s1 counts as before (24 分组)."""
+    other = {
+        "code": "BS8-1-01",
+        "name": "测量长度",
+        "subject": "physics",
+        "grade": 8,
+        "term": 1,
+        "edition": "北师大版",
+        "type": "分组",
+        "required": "必做",
+    }
+    assert client.put(f"{API}/experiments/catalog/BS8-1-01", json=other, headers=AUTH).status_code == 201
+    assert client.put(f"{API}/schools/s1/editions", json={"physics": "人教版"}, headers=AUTH).status_code == 200
+    got = rate(client, scope="district", id="hd")
+    assert got["missing_editions"] == [{"school": "s2", "subject": "physics", "editions": ["人教版", "北师大版"]}]
+    schools = {(r["type"], r["school"]): (r["required"], r["done"]) for r in got["by_school"]}
+    assert schools[("分组", "s1")] == (24, 4) and ("分组", "s2") not in schools
+
+
+def test_a_subject_outside_a_schools_stage_needs_no_edition(client):
+    """A primary school (grades 1–6) is not asked for a physics edition though the catalog has two for grade 8."""
+    other = {
+        "code": "BS8-1-01",
+        "name": "测量长度",
+        "subject": "physics",
+        "grade": 8,
+        "term": 1,
+        "edition": "北师大版",
+        "type": "分组",
+        "required": "必做",
+    }
+    assert client.put(f"{API}/experiments/catalog/BS8-1-01", json=other, headers=AUTH).status_code == 201
+    body = {"name": "一小", "district": "cy", "stage": "primary", "parallel_classes": 2}
+    assert client.put(f"{API}/schools/p1", json=body, headers=AUTH).status_code == 201
+    got = rate(client, scope="school", id="p1")  # a school scope answers 409 when an edition is needed: not here
+    assert got["missing_editions"] == [] and {r["subject"] for r in got["by_subject"]} == {"science"}

@@ -47,30 +47,40 @@ def _editions(s: Session, schools: list[School]) -> dict[str, dict[str, str]]:
 
 
 def _required(
-    s: Session, schools: list[School], catalog_term: int, include_optional: bool
-) -> dict[str, list[Required]]:
+    s: Session, schools: list[School], catalog_term: int, include_optional: bool, strict: bool
+) -> tuple[dict[str, list[Required]], list[dict[str, Any]]]:
+    """Each school's required experiments of the term, by its textbook edition of each subject its 学段 teaches;
+    and the schools that need an edition and have none (`strict`: that is a Conflict instead)."""
     q = select(ExperimentItem).where(ExperimentItem.term == catalog_term)
     if not include_optional:
         q = q.where(ExperimentItem.required.is_(True))
-    by_subject: dict[str, dict[str, list[ExperimentItem]]] = defaultdict(lambda: defaultdict(list))
-    for item in s.scalars(q):
-        by_subject[item.subject][item.edition].append(item)
+    items = list(s.scalars(q))
     chosen = _editions(s, schools)
     out: dict[str, list[Required]] = {}
+    missing: list[dict[str, Any]] = []
     for school in schools:
+        grades = STAGE_GRADES.get(school.stage, range(1, 13))
+        by_subject: dict[str, dict[str, list[ExperimentItem]]] = defaultdict(lambda: defaultdict(list))
+        for item in items:
+            if item.grade in grades:  # a subject outside the school's 学段 never needs an edition
+                by_subject[item.subject][item.edition].append(item)
         reqs = []
-        for subject, editions in by_subject.items():
+        for subject, editions in sorted(by_subject.items()):
             edition = chosen[school.code].get(subject)
             if edition is None:
                 if len(editions) > 1:
-                    raise Conflict(
-                        f"school {school.code!r} has no textbook edition for {subject} and the catalog has "
-                        f"{sorted(editions)}; PUT /api/v1/schools/{school.code}/editions"
-                    )
+                    hint = f"PUT /api/v1/schools/{school.code}/editions"
+                    if strict:
+                        raise Conflict(
+                            f"school {school.code!r} has no textbook edition for {subject} and the catalog has "
+                            f"{sorted(editions)}; {hint}"
+                        )
+                    missing.append({"school": school.code, "subject": subject, "editions": sorted(editions)})
+                    continue
                 edition = next(iter(editions))
             reqs += [Required(i.code, i.subject, i.grade, i.type) for i in editions.get(edition, [])]
         out[school.code] = reqs
-    return out
+    return out, missing
 
 
 def _classes(school: School, recorded: set[str]) -> list[ClassRef]:
@@ -98,7 +108,8 @@ def offering_rate(s: Session, scope: Scope, ident: str, term: str, include_optio
         done.add((school, class_, code))
         recorded[school].add(class_)
     classes = [c for sc in schools for c in _classes(sc, recorded[sc.code])]
-    counts = offering_counts(classes, _required(s, schools, catalog_term, include_optional), done)
+    required, missing = _required(s, schools, catalog_term, include_optional, strict=scope is Scope.SCHOOL)
+    counts = offering_counts(classes, required, done)
     out: dict[str, Any] = {
         "scope": scope.value,
         "id": ident,
@@ -109,6 +120,8 @@ def offering_rate(s: Session, scope: Scope, ident: str, term: str, include_optio
         "by_subject": [c.row(type=k[0], subject=k[1]) for k, c in sorted(counts["subject"].items())],
         "by_grade": [c.row(type=k[0], grade=k[1]) for k, c in sorted(counts["grade"].items())],
         "by_school": [c.row(type=k[0], school=k[1]) for k, c in sorted(counts["school"].items())],
+        # schools left out of a subject's figures: they teach it, the catalog has several editions, they name none
+        "missing_editions": missing,
     }
     if scope is Scope.SCHOOL:
         order = {c.name: i for i, c in enumerate(classes)}
