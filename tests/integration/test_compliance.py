@@ -226,3 +226,26 @@ def test_a_price_beyond_any_real_one_is_refused_with_the_limit(client):
     assert r.status_code == 422 and "reference_price" in r.text
     r = client.put(f"{API}/schools/s1/equipment/x", json=item("A", 1, "1e26"), headers=AUTH)
     assert r.status_code == 422 and "unit_value" in r.text
+
+
+INJECTIONS = ['=HYPERLINK("http://evil.example","点我")', "+1+1", "-2+3", "@SUM(A1)"]
+
+
+def test_names_users_enter_stay_text_in_every_export(client):
+    """Formula injection: a school's name and an equipment line's name starting with = + - @ are text in the XLSX
+    (never a formula cell) and neutralised with a leading ' in CSV."""
+    for i, evil in enumerate(INJECTIONS):
+        assert client.put(
+            f"{API}/schools/s1/equipment/evil{i}", json=item("A", 1, "1") | {"name": evil}, headers=AUTH
+        ).status_code in (200, 201)
+    school = {"name": INJECTIONS[0], "stage": "junior", **FACTS}
+    assert client.put(f"{API}/schools/s1", json=school, headers=AUTH).status_code == 200
+    params = {"standard": "T", "scope": "school", "id": "s1"}
+    ledger = load_workbook(io.BytesIO(client.get(f"{API}/schools/s1/equipment.xlsx", headers=AUTH).content))
+    compliance_xlsx = client.get(f"{API}/reports/compliance.xlsx", params=params, headers=AUTH)
+    for wb in (ledger, load_workbook(io.BytesIO(compliance_xlsx.content))):
+        cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value in INJECTIONS]
+        assert cells, "the names are in the workbook"
+        assert all(c.data_type == "s" for c in cells), [(c.coordinate, c.data_type) for c in cells]
+    csv_text = client.get(f"{API}/reports/compliance.csv", params=params, headers=AUTH).content.decode("utf-8-sig")
+    assert "'=HYPERLINK" in csv_text and ",=HYPERLINK" not in csv_text.replace('"', "")

@@ -55,6 +55,22 @@ class SheetRejected(ValueError):
         self.problems = problems
 
 
+def _append_text(ws: Any, values: list[Any]) -> None:
+    """Append a row whose strings stay text: a user's `=…` never becomes a formula in anyone's Excel."""
+    ws.append(values)
+    for cell in ws[ws.max_row]:
+        if cell.data_type == "f":
+            cell.data_type = "s"
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A string a spreadsheet would run as a formula (`= + - @`, tab, CR first), prefixed with `'` to stay text."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
 def write_workbook(title: str, columns: Sequence[Column], rows: Iterable[dict[str, Any]], notes: str) -> bytes:
     """A workbook with the records on sheet `title` and a 说明 sheet documenting each column."""
     wb = Workbook()
@@ -70,7 +86,7 @@ def write_workbook(title: str, columns: Sequence[Column], rows: Iterable[dict[st
             dv.add(f"{get_column_letter(i)}2:{get_column_letter(i)}10000")
             ws.add_data_validation(dv)
     for row in rows:
-        ws.append([row.get(c.key) for c in columns])
+        _append_text(ws, [row.get(c.key) for c in columns])
     ws.freeze_panes = "A2"
     help_ws = wb.create_sheet("说明")
     help_ws.append([notes])
@@ -141,7 +157,7 @@ def write_tables(sheets: dict[str, list[dict[str, Any]]], about: list[tuple[str,
     info = wb.active
     info.title = "说明"
     for name, value in about:
-        info.append([name, _cell(value)])
+        _append_text(info, [name, _cell(value)])
     info.column_dimensions["A"].width, info.column_dimensions["B"].width = 28, 90
     for title, rows in sheets.items():
         ws = wb.create_sheet(title[:31])
@@ -150,7 +166,7 @@ def write_tables(sheets: dict[str, list[dict[str, Any]]], about: list[tuple[str,
         for cell in ws[1]:
             cell.font = Font(bold=True)
         for row in rows:
-            ws.append([_cell(row.get(k)) for k in keys])
+            _append_text(ws, [_cell(row.get(k)) for k in keys])
         ws.freeze_panes = "A2"
     out = io.BytesIO()
     wb.save(out)
@@ -164,5 +180,5 @@ def csv_bytes(rows: list[dict[str, Any]]) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else [], extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: csv_safe(v) for k, v in row.items()} for row in rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
