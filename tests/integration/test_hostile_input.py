@@ -330,3 +330,25 @@ def test_any_json_through_the_collector_never_stalls_it_and_every_valid_record_i
         pub.publish(RECORDS, json.dumps(body).encode(), qos=1)
     wait_until(lambda: set(seqs) <= stored_seqs(engine), 30, "every valid record of every batch stored")
     assert col.counters.write_failures == 0
+
+
+def test_a_nul_character_anywhere_a_user_types_is_a_422_on_both_stores(client):
+    """On PostgreSQL a NUL in a query parameter, a path id or a text field was a 500 (the database refuses it)."""
+    for method, path, kw in (
+        (
+            "get",
+            "/api/v1/utilization",
+            {"params": {"scope": "school", "id": "s1\x00", "from": "2026-09-07", "to": "2026-09-08"}},
+        ),
+        ("get", "/api/v1/schools/s1%00x/devices", {}),
+        ("put", "/api/v1/schools/s9", {"json": {"name": "一\x00中", "stage": "junior"}}),
+        ("post", "/api/v1/auth/token", {"data": {"username": "a\x00b", "password": "x"}}),
+    ):
+        r = getattr(client, method)(path, headers=AUTH, **kw)
+        assert r.status_code == 422 and "NUL" in r.text, (path, r.status_code, r.text)
+    assert client.get("/api/v1/schools/s9", headers=AUTH).status_code == 404, "nothing was written"
+
+
+def test_a_username_longer_than_any_user_is_a_wrong_login_not_a_500(client):
+    r = client.post("/api/v1/auth/token", data={"username": "u" * 300, "password": "x"})
+    assert r.status_code == 401 and "wrong username or password" in r.text

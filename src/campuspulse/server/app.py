@@ -44,6 +44,14 @@ from campuspulse.store.ingest import TelemetryWriter
 from campuspulse.telemetry import ContractError
 
 API_PREFIX = "/api/v1"
+INGEST_PATHS = ("/ingest/records",)
+
+
+def _nul_refused(where: str) -> Response:
+    detail = f"{where} holds a NUL character (\\u0000), which no field accepts"
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -156,6 +164,22 @@ def create_app(
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type"],
         )
+
+    @app.middleware("http")
+    async def refuse_nul(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """A NUL character in a path, a query or a JSON or form body is refused at the door (422): no field of the
+        store can hold one (PostgreSQL refuses it in text). Ingest bodies follow the contract's own rules."""
+        if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
+            return _nul_refused("the address")
+        kind = request.headers.get("content-type", "")
+        if kind.startswith(("application/json", "application/x-www-form-urlencoded")) and not request.url.path.endswith(
+            INGEST_PATHS
+        ):
+            body = await request.body()
+            encoded = b"%00" if kind.startswith("application/x-www-form-urlencoded") else b"\\u0000"
+            if b"\x00" in body or encoded in body:
+                return _nul_refused("the body")
+        return await call_next(request)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -214,10 +214,15 @@ def clear_failures(s: Session, key: str) -> None:
         s.delete(row)
 
 
+MAX_USERNAME = 64  # the users table's username column
+
+
 def log_in(s: Session, username: str, password: str, address: str, limit: int, window: timedelta) -> User:
     """The user of a password login from `address`, counting failures per user and address (kept even when the
     caller's transaction rolls back); raises TooManyAttempts while throttled, BadCredentials when wrong."""
-    key = f"{username}@{address}"
+    if len(username) > MAX_USERNAME:  # no such user can exist, and the throttling key must fit its column
+        raise BadCredentials("wrong username or password")
+    key = f"{username}@{address}"[:200]
     check_throttle(s, key, limit, window)
     try:
         user = authenticate_password(s, username, password)
