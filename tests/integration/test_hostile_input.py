@@ -352,3 +352,16 @@ def test_a_nul_character_anywhere_a_user_types_is_a_422_on_both_stores(client):
 def test_a_username_longer_than_any_user_is_a_wrong_login_not_a_500(client):
     r = client.post("/api/v1/auth/token", data={"username": "u" * 300, "password": "x"})
     assert r.status_code == 401 and "wrong username or password" in r.text
+
+
+def test_dates_outside_the_supported_range_are_refused_at_the_door(client):
+    """A teaching day in year 1 or 1969 made district and city insights answer 422 for everyone afterwards."""
+    periods = {"periods": [["08:00", "08:45"]]}
+    for day in ("0001-01-01", "1969-12-31", "2100-01-01"):
+        r = client.put(f"/api/v1/schools/s1/calendar/{day}", json=periods, headers=AUTH)
+        assert r.status_code == 422 and "outside the supported dates" in r.text, (day, r.text)
+    line = {"catalog_code": "A", "name": "A", "quantity": 1, "unit": "台", "unit_value": "1", "status": "完好"}
+    r = client.put("/api/v1/schools/s1/equipment/x", json=line | {"purchase_date": "9999-01-01"}, headers=AUTH)
+    assert r.status_code == 422 and "outside the supported dates" in r.text
+    r = client.get("/api/v1/insights/idle", params={"scope": "city", "id": ""}, headers=AUTH)
+    assert r.status_code == 200, r.text

@@ -9,6 +9,7 @@ from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.schemas import AgentIn, CalendarDayIn, DeviceIn, IdPath, SchoolIn
 from campuspulse.server.deps import Db
 from campuspulse.server.inventory import service
+from campuspulse.server.inventory.dates import SupportedDate
 
 router = APIRouter(tags=["provisioning"])
 
@@ -51,7 +52,7 @@ def put_device(
 
 @router.put("/schools/{school}/calendar/{day}")
 def put_calendar_day(
-    school: IdPath, day: date, body: CalendarDayIn, db: Db, response: Response, caller: Caller
+    school: IdPath, day: SupportedDate, body: CalendarDayIn, db: Db, response: Response, caller: Caller
 ) -> dict[str, object]:
     """Make `day` a teaching day with these periods (local time)."""
     require_write(db, caller, school)

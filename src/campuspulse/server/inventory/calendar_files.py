@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from campuspulse.config_files import load_yaml_model
 from campuspulse.server.inventory.calendars import CalendarIn, ScheduleIn
 from campuspulse.server.inventory.csv_text import CsvBroken, csv_rows
+from campuspulse.server.inventory.dates import FIRST_DATE, LAST_DATE
 from campuspulse.server.inventory.excel import RowProblem, SheetRejected
 
 Event = tuple[Literal["holiday", "makeup", "term"], dict[str, Any]]
@@ -132,6 +133,9 @@ def _csv_events(rows: Iterator[tuple[int, dict[str, str | None]]]) -> list[Event
             last = date.fromisoformat(last_text) if last_text else first
         except ValueError as exc:
             problems.append(RowProblem(n, "date", f"YYYY-MM-DD expected ({exc})"))
+            continue
+        if not (FIRST_DATE <= first <= LAST_DATE and FIRST_DATE <= last <= LAST_DATE):
+            problems.append(RowProblem(n, "date", f"dates from {FIRST_DATE} to {LAST_DATE} are supported"))
             continue
         kind = (row.get("kind") or "").strip().lower()
         name = (row.get("name") or "").strip()

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from campuspulse.server.inventory.dates import SupportedDate
+
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Annotated[int, Field(ge=1, le=7, description="1 = Monday … 7 = Sunday")]
@@ -38,8 +40,8 @@ class Term(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")
     name: str = Field("", max_length=100)
-    first_day: date
-    last_day: date
+    first_day: SupportedDate
+    last_day: SupportedDate
 
     @model_validator(mode="after")
     def _ordered(self) -> "Term":
@@ -52,8 +54,8 @@ class Holiday(BaseModel):
     """Days off (public holidays, breaks inside a term), `first`..`last` inclusive."""
 
     model_config = ConfigDict(extra="forbid")
-    first: date
-    last: date | None = None
+    first: SupportedDate
+    last: SupportedDate | None = None
     name: str = Field("", max_length=100)
 
     def days(self) -> list[date]:
@@ -66,7 +68,7 @@ class MakeupDay(BaseModel):
     """A weekend day taught as a school day (调休), on the schedule of `as_weekday`."""
 
     model_config = ConfigDict(extra="forbid")
-    day: date
+    day: SupportedDate
     as_weekday: Weekday
     name: str = Field("", max_length=100)
 

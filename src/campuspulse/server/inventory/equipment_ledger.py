@@ -3,7 +3,6 @@
 import re
 import time
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Literal
@@ -13,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.inventory import service
+from campuspulse.server.inventory.dates import SupportedDate
 from campuspulse.server.inventory.excel import Column, RowProblem, SheetRejected, as_date, read_workbook, write_workbook
 from campuspulse.server.inventory.money import Yuan, fen_to_yuan, yuan_to_fen
 from campuspulse.store.inventory_schema import EquipmentItem, Room
@@ -54,7 +54,7 @@ class EquipmentItemIn(BaseModel):
     unit: str = Field(min_length=1, max_length=16, description="台, 套, 件…")
     unit_value: Yuan = Field(description="原值 per unit, in 元")
     status: EquipmentStatus = EquipmentStatus.GOOD
-    purchase_date: date | None = None
+    purchase_date: SupportedDate | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from campuspulse.config_files import ConfigError, ConfigProblem
 from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory.csv_text import CsvBroken, csv_rows
+from campuspulse.server.inventory.dates import SupportedDate
 from campuspulse.server.inventory.excel import Column, RowProblem, SheetRejected, as_date, read_workbook, write_workbook
 from campuspulse.server.inventory.service import require_school
 from campuspulse.store.inventory_schema import ExperimentItem, ExperimentRecord, SchoolEdition
@@ -46,7 +47,7 @@ class ExperimentRecordIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     class_: str = Field(alias="class", pattern=CLASS_PATTERN, description="<grade>-<number>, e.g. 8-3")
     experiment: str = Field(min_length=1, max_length=64, description="catalog code")
-    date: date
+    date: SupportedDate
     teacher: str = Field(min_length=1, max_length=100)
     evidence: str = Field("", max_length=500, description="link to a photo, a lab log, or a measured lab session")
 
