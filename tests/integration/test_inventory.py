@@ -2,6 +2,7 @@
 
 import io
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ from fastapi.testclient import TestClient
 from openpyxl import Workbook, load_workbook
 
 from campuspulse.server.app import create_app
+from campuspulse.server.inventory.equipment_ledger import COLUMNS, SHEET
+from campuspulse.server.inventory.excel import write_workbook
 from campuspulse.server.inventory.standards import load_standard_file
 from tests.support.campus import AUTH, TOKEN
 
@@ -337,3 +340,49 @@ def test_a_device_written_while_its_agent_is_deleted_on_another_replica_is_never
     finally:
         engine.dispose()
         drop_database(name)
+
+
+def _with_sheet_xml(data: bytes, sheet_xml: bytes) -> bytes:
+    """The workbook `data` with its first worksheet's XML replaced."""
+    src, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info, sheet_xml if info.filename == "xl/worksheets/sheet1.xml" else src.read(info))
+    return out.getvalue()
+
+
+def test_hostile_workbooks_are_422_with_the_reason_and_change_nothing(client):
+    template = client.get(f"{API}/templates/equipment.xlsx", headers=AUTH).content
+    before = ledger(client, "s1")
+    xxe = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        b'<row r="1"><c r="A1" t="inlineStr"><is><t>&e;</t></is></c></row></sheetData></worksheet>'
+    )
+    bad_shared = (
+        b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        b'<sheetData><row r="1"><c r="A1" t="s"><v>99999</v></c></row></sheetData></worksheet>'
+    )
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:  # 300 MB of spaces in a few hundred KB
+        z.writestr("xl/worksheets/sheet1.xml", b" " * (300 * 1024 * 1024))
+    for data, says in (
+        (_with_sheet_xml(template, xxe), "cannot be read"),
+        (_with_sheet_xml(template, bad_shared), "cannot be read"),
+        (bomb.getvalue(), "unpacks to 300 MB, more than 200 MB"),
+    ):
+        r = upload(client, "s1", data)
+        assert r.status_code == 422 and says in r.text, r.text[:300]
+        assert len(r.content) < 2000, "the answer echoes no more than an excerpt"
+    assert ledger(client, "s1") == before
+
+
+def test_ledger_cells_are_read_strictly_and_chinese_dates_are_dates(client):
+    row = {"item": "n1", "catalog_code": "A", "name": "天平", "quantity": True, "unit": "台", "unit_value": 1}
+    r = upload(client, "s1", write_workbook(SHEET, COLUMNS, [row], ""))
+    assert r.status_code == 422 and "not TRUE/FALSE" in r.text
+    for i, day in enumerate(("2026/11/20", "2026年11月20日", "2026-11-20")):
+        row = {**row, "item": f"d{i}", "quantity": 1, "purchase_date": day}
+        assert upload(client, "s1", write_workbook(SHEET, COLUMNS, [row], "")).status_code == 200, day
+    dated = {i["item"]: i["purchase_date"] for i in ledger(client, "s1") if i["item"].startswith("d")}
+    assert dated == {"d0": "2026-11-20", "d1": "2026-11-20", "d2": "2026-11-20"}

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -51,6 +51,14 @@ class EquipmentItemIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     room: str | None = Field(None, pattern=rf"^{ID_PATTERN}$")
     quantity: int = Field(ge=0, le=1_000_000)
+
+    @field_validator("quantity", mode="before")
+    @classmethod
+    def _not_a_truth_value(cls, value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError("a number of units, not TRUE/FALSE")
+        return value
+
     unit: str = Field(min_length=1, max_length=16, description="台, 套, 件…")
     unit_value: Yuan = Field(description="原值 per unit, in 元")
     status: EquipmentStatus = EquipmentStatus.GOOD

@@ -1,21 +1,27 @@
 """Excel (.xlsx) sheets in and out with openpyxl: a header row of `中文 (key)` labels, one record per row.
 
 Reading is lenient about layout (column order, header in Chinese or the key) and strict about content:
-problems come back as (row, column, what was expected), and the caller writes nothing if there is one.
+problems come back as (row, column, what was expected), and the caller writes nothing if there is one. A workbook
+is refused before it is read when it unpacks to more than MAX_UNPACKED_BYTES or holds more than MAX_ROWS rows;
+XML entities are refused (openpyxl reads through defusedxml); nothing a workbook holds makes a 500.
 """
 
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zipfile import BadZipFile
+from zipfile import BadZipFile, ZipFile
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
+
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+MAX_ROWS = 200_000
+_CHINESE_DATE = re.compile(r"^\s*(\d{4})\s*[/年.-]\s*(\d{1,2})\s*[/月.-]\s*(\d{1,2})\s*日?\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +119,23 @@ def _plain(value: Any) -> Any:
 def read_workbook(data: bytes, title: str, columns: Sequence[Column]) -> list[tuple[int, dict[str, Any]]]:
     """The records of sheet `title` (or the first sheet) as (row number, {key: value}); SheetRejected if unreadable."""
     try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+        unpacked = sum(info.file_size for info in ZipFile(io.BytesIO(data)).infolist())
+    except (BadZipFile, OSError, ValueError) as exc:
         raise SheetRejected([RowProblem(0, "", f"not an .xlsx workbook ({exc.__class__.__name__})")]) from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        limit = f"{MAX_UNPACKED_BYTES // 2**20} MB"
+        raise SheetRejected([RowProblem(0, "", f"the workbook unpacks to {unpacked // 2**20} MB, more than {limit}")])
+    try:
+        return _read(data, title, columns)
+    except SheetRejected:
+        raise
+    except Exception as exc:  # not a workbook, a malformed sheet, an XML entity, a broken shared-string index
+        reason = f"{exc.__class__.__name__}: {str(exc)[:120]}"
+        raise SheetRejected([RowProblem(0, "", f"the workbook cannot be read ({reason})")]) from None
+
+
+def _read(data: bytes, title: str, columns: Sequence[Column]) -> list[tuple[int, dict[str, Any]]]:
+    wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     ws = wb[title] if title in wb.sheetnames else wb.worksheets[0]
     rows = ws.iter_rows(values_only=True)
     header = next(rows, None) or ()
@@ -130,6 +150,8 @@ def read_workbook(data: bytes, title: str, columns: Sequence[Column]) -> list[tu
         raise SheetRejected([RowProblem(1, "", f"header row lacks the columns {expected}")])
     records = []
     for n, values in enumerate(rows, start=2):
+        if n > MAX_ROWS + 1:
+            raise SheetRejected([RowProblem(n, "", f"more than {MAX_ROWS:,} rows: split the file")])
         record = {col.key: _plain(values[i]) for i, col in index.items() if i < len(values)}
         if any(v is not None for v in record.values()):
             records.append((n, record))
@@ -138,10 +160,12 @@ def read_workbook(data: bytes, title: str, columns: Sequence[Column]) -> list[tu
 
 
 def as_date(value: Any) -> Any:
-    """Dates typed as text (`2024-03-01`) read as dates; anything else is left for validation."""
+    """Dates typed as text (`2024-03-01`, `2024/3/1`, `2024年3月1日`) read as dates; anything else is left for
+    validation."""
     if isinstance(value, str):
+        m = _CHINESE_DATE.match(value)
         try:
-            return date.fromisoformat(value)
+            return date(int(m[1]), int(m[2]), int(m[3])) if m else date.fromisoformat(value)
         except ValueError:
             return value
     return value
