@@ -33,6 +33,7 @@ from campuspulse.server.inventory.standards import list_standards
 from campuspulse.server.metrics.available_time import local_ms
 from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.service import GroupBy, utilization
+from campuspulse.server.web.charts import percent
 from campuspulse.settings import MqttSettings
 
 VALID_S, HEARTBEAT_S, POLL_S, READING_S = 60, 20.0, 5.0, 30.0
@@ -117,7 +118,7 @@ def _backfill(agent: EdgeAgent, windows: list[tuple[int, int]]) -> int:
 
 
 def _pct(v: object) -> str:
-    return "—" if v is None else f"{v:.1%}"
+    return percent(v if isinstance(v, float | int) else None)
 
 
 def _school_table(

@@ -20,7 +20,7 @@ from campuspulse.server.inventory.excel import csv_bytes, write_tables
 from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.offering_service import offering_rate
 from campuspulse.server.metrics.service import GroupBy, utilization
-from campuspulse.server.reports import issuing
+from campuspulse.server.reports import commission, issuing
 from campuspulse.server.reports.commission import FORMULAS, RULES, build, workbook
 from campuspulse.store.report_schema import IssuedReport
 from campuspulse.telemetry import ContractError
@@ -171,7 +171,7 @@ def commission_report(
     require_scope_read(db, caller, scope, id)
     _period(from_, to)
     content = workbook(build(db, scope, id, from_.isoformat(), to.isoformat()))
-    name = f"campuspulse-commission-{scope.value}-{id or 'city'}-{from_}.xlsx"
+    name = commission.file_name(scope.value, id, from_)
     return Response(content, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
@@ -206,7 +206,7 @@ def issued_report(report_id: RowId, db: Db, caller: Caller) -> Response:
     if row is not None:
         require_scope_read(db, caller, Scope(row.scope), row.ident)
     row = issuing.fetch(db, report_id)
-    name = f"campuspulse-commission-{row.scope}-{row.ident or 'city'}-{row.period_from}.xlsx"
+    name = commission.file_name(row.scope, row.ident, row.period_from)
     return Response(
         row.content,
         media_type=XLSX,

@@ -98,6 +98,12 @@ def _day_before(day: str) -> str:
     return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
 
 
+def file_name(scope: str, ident: str, first: object) -> str:
+    """The commission workbook's file name: `campuspulse-commission-city-2026-11-01.xlsx`, or with the region or
+    school code after the scope."""
+    return f"campuspulse-commission-{scope}{f'-{ident}' if ident else ''}-{first}.xlsx"
+
+
 def workbook(r: CommissionReport) -> bytes:
     """The report as XLSX: 说明, then a sheet per indicator, then the formulas."""
     names = [

@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
@@ -10,8 +11,10 @@ STATE_COLOURS = {"in_use": "#2e7d32", "idle": "#f2b705", "off": "#9e9e9e", "faul
 
 
 def percent(value: float | None) -> str:
-    """A rate as a percentage with one decimal, or an em dash."""
-    return "—" if value is None else f"{value * 100:.1f}%"
+    """A rate as a percentage with one decimal rounded half up (13/16 is 81.3%), or an em dash."""
+    if value is None:
+        return "—"
+    return f"{(Decimal(repr(value)) * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
 
 
 def bar(value: float | None, width: int = 140, colour: str = "#1565c0") -> Markup:

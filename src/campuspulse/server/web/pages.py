@@ -288,7 +288,7 @@ def report_file(request: Request, db: Db, scope: Scope, id: str = "") -> Respons
     """The commission report as XLSX, for a logged-in browser."""
     user = page_principal(request, db)
     r = _report(request, db, user, scope, id)
-    name = f"campuspulse-commission-{scope.value}-{id or 'city'}-{r.first}.xlsx"
+    name = commission.file_name(scope.value, id, r.first)
     return Response(
         commission.workbook(r), media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
