@@ -102,6 +102,39 @@ def create_user(
     console.print(f"created {username} ({role_v.value} over {scope})")
 
 
+@admin_app.command("disable-user")
+def disable_user(
+    username: Annotated[str, typer.Argument(help="the user to disable (or enable with --enable)")],
+    store: StoreOpt = None,
+    enable: Annotated[bool, typer.Option(help="enable the user again")] = False,
+) -> None:
+    """Disable a user: every token and session of theirs is refused at once (audited)."""
+    from campuspulse.server.access.credentials import set_disabled
+
+    try:
+        with _session(store) as s:
+            set_disabled(s, username, not enable)
+    except LookupError as exc:
+        _fail(str(exc))
+    console.print(f"{username} {'enabled' if enable else 'disabled'}")
+
+
+@admin_app.command("delete-user")
+def delete_user(
+    username: Annotated[str, typer.Argument(help="the user to delete")],
+    store: StoreOpt = None,
+) -> None:
+    """Delete a user and revoke their API tokens; their sessions die too, even if the name is reused (audited)."""
+    from campuspulse.server.access.credentials import delete_user as delete
+
+    try:
+        with _session(store) as s:
+            delete(s, username)
+    except LookupError as exc:
+        _fail(str(exc))
+    console.print(f"{username} deleted; their API tokens are revoked")
+
+
 @admin_app.command("create-token")
 def create_token(
     username: Annotated[str, typer.Argument(help="the user the token acts as")],

@@ -259,3 +259,30 @@ def test_named_origins_may_call_the_api(store_url):
         other = c.get("/api/v1/schools", headers={**AUTH, "Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
     app.state.engine.dispose()
+
+
+def test_a_deleted_users_tokens_and_sessions_die_with_them_even_when_the_name_is_taken_again(client):
+    """Tokens used to be matched by username: a new user with a deleted user's name inherited their tokens."""
+    name, (role, kind, ident) = next(iter(USERS.items()))
+    session = login(client, name)
+    made = client.post("/api/v1/auth/api-tokens", json={"name": "old machine"}, headers=session)
+    assert made.status_code == 201, made.text
+    machine = {"Authorization": f"Bearer {made.json()['token']}"}
+    assert client.get("/api/v1/auth/me", headers=machine).status_code == 200
+
+    assert client.patch(f"/api/v1/users/{name}", json={"disabled": True}, headers=AUTH).status_code == 200
+    for headers in (session, machine):
+        assert client.get("/api/v1/auth/me", headers=headers).status_code == 401, "disabled: refused at once"
+    assert client.patch(f"/api/v1/users/{name}", json={"disabled": False}, headers=AUTH).status_code == 200
+    assert client.get("/api/v1/auth/me", headers=session).status_code == 200
+
+    assert client.delete(f"/api/v1/users/{name}", headers=AUTH).status_code == 204
+    body = {"username": name, "password": PASSWORD, "role": role, "scope_kind": kind, "scope_id": ident}
+    assert client.post("/api/v1/users", json=body, headers=AUTH).status_code == 201, "the name is free again"
+    for headers in (session, machine):
+        r = client.get("/api/v1/auth/me", headers=headers)
+        assert r.status_code == 401, "the old user's session and token do not act as the new user"
+    assert client.get("/api/v1/auth/me", headers=login(client, name)).status_code == 200
+    entries = client.get("/api/v1/audit", params={"limit": 1000}, headers=AUTH).json()["entries"]
+    assert any(e["entity"] == "user" and e["action"] == "delete" for e in entries), "the deletion is audited"
+    assert client.delete(f"/api/v1/users/{name}", headers=login(client, name)).status_code == 403, "admins only"

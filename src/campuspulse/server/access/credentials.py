@@ -74,10 +74,16 @@ def signing_key(s: Session, configured: str | None) -> str:
     return row.value
 
 
+def _incarnation(user: User) -> int:
+    """Which user of that name this is: its creation time in ms (a name deleted and taken again is another user)."""
+    return int(user.created_at.timestamp() * 1000)
+
+
 def issue_access_token(user: User, key: str, ttl: timedelta) -> str:
-    """A signed JWT naming the user, valid for `ttl`."""
+    """A signed JWT naming the user (and which user of that name), valid for `ttl`."""
     now = datetime.now(UTC)
-    claims = {"sub": user.username, "iat": now, "exp": now + ttl, "jti": secrets.token_hex(8)}
+    claims = {"sub": user.username, "uid": _incarnation(user), "iat": now, "exp": now + ttl}
+    claims["jti"] = secrets.token_hex(8)
     return jwt.encode(claims, key, algorithm=_ALGORITHM)
 
 
@@ -96,7 +102,10 @@ def user_of_access_token(s: Session, token: str, key: str) -> User:
         raise BadCredentials("the access token has expired; log in again") from None
     except jwt.InvalidTokenError:
         raise BadCredentials("token not recognised") from None
-    return _active(s, str(claims["sub"]))
+    user = _active(s, str(claims["sub"]))
+    if claims.get("uid") != _incarnation(user):
+        raise BadCredentials("the token's user no longer exists; log in again")
+    return user
 
 
 def _digest(secret: str) -> str:
@@ -150,7 +159,33 @@ def user_of_api_token(s: Session, token: str) -> User:
     expires = row.expires_at
     if expires is not None and expires <= datetime.now(UTC):
         raise BadCredentials(f"API token {ident} has expired; create a new one")
-    return _active(s, row.username)
+    user = _active(s, row.username)
+    if row.created_at < user.created_at:  # made for an earlier user of that name, since deleted
+        raise BadCredentials(f"API token {ident} belongs to a deleted user")
+    return user
+
+
+def delete_user(s: Session, username: str) -> User:
+    """Delete a user and revoke their API tokens; their sessions die with them. LookupError if there is none."""
+    user = s.get(User, username)
+    if user is None:
+        raise LookupError(f"no user {username!r}")
+    now = datetime.now(UTC)
+    for token in s.scalars(select(ApiToken).where(ApiToken.username == username, ApiToken.revoked_at.is_(None))):
+        token.revoked_at = now
+    s.delete(user)
+    s.flush()
+    return user
+
+
+def set_disabled(s: Session, username: str, disabled: bool) -> User:
+    """Disable a user (every token and session refused at once) or enable them again; LookupError if none."""
+    user = s.get(User, username)
+    if user is None:
+        raise LookupError(f"no user {username!r}")
+    user.disabled = disabled
+    s.flush()
+    return user
 
 
 def revoke_api_token(s: Session, ident: str) -> ApiToken:

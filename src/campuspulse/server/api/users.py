@@ -129,6 +129,41 @@ def list_users(db: Db, caller: Caller) -> dict[str, object]:
     return {"users": [_user_out(u) for u in credentials.list_users(db)]}
 
 
+def _admin_over(caller: Principal, username: str) -> None:
+    if caller.role is not Role.ADMIN:
+        raise Forbidden("only an admin may disable or delete users")
+    if username == caller.name:
+        raise HTTPException(status.HTTP_409_CONFLICT, "an admin may not disable or delete their own user")
+
+
+class UserStateIn(BaseModel):
+    """`PATCH /users/{username}`."""
+
+    model_config = ConfigDict(extra="forbid")
+    disabled: bool
+
+
+@router.patch("/users/{username}")
+def change_user(username: str, body: UserStateIn, db: Db, caller: Caller) -> dict[str, object]:
+    """Disable a user (their tokens and sessions are refused at once) or enable them again (admins; audited)."""
+    _admin_over(caller, username)
+    try:
+        return _user_out(credentials.set_disabled(db, username, body.disabled))
+    except LookupError as exc:
+        raise NotFound(str(exc)) from None
+
+
+@router.delete("/users/{username}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_user(username: str, db: Db, caller: Caller) -> None:
+    """Delete a user: their API tokens are revoked and their sessions die with them, also when the name is given to
+    a new user later (admins; audited)."""
+    _admin_over(caller, username)
+    try:
+        credentials.delete_user(db, username)
+    except LookupError as exc:
+        raise NotFound(str(exc)) from None
+
+
 @router.post("/auth/api-tokens", status_code=status.HTTP_201_CREATED)
 def create_api_token(body: ApiTokenIn, db: Db, caller: Caller) -> dict[str, object]:
     """A new API token; its secret is shown once, in this answer."""
