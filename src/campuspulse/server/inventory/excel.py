@@ -61,12 +61,12 @@ class SheetRejected(ValueError):
         self.problems = problems
 
 
-def _append_text(ws: Any, values: list[Any]) -> None:
-    """Append a row whose strings stay text: a user's `=…` never becomes a formula in anyone's Excel."""
+def _append_text(ws: Any, values: list[Any], row: int) -> None:
+    """Append row number `row`, its strings kept text: a user's `=…` never becomes a formula in anyone's Excel."""
     ws.append(values)
-    for cell in ws[ws.max_row]:
-        if cell.data_type == "f":
-            cell.data_type = "s"
+    for column, value in enumerate(values, start=1):
+        if isinstance(value, str) and value.startswith("="):
+            ws.cell(row=row, column=column).data_type = "s"
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -91,8 +91,8 @@ def write_workbook(title: str, columns: Sequence[Column], rows: Iterable[dict[st
             dv = DataValidation(type="list", formula1='"' + ",".join(c.choices) + '"', allow_blank=True)
             dv.add(f"{get_column_letter(i)}2:{get_column_letter(i)}10000")
             ws.add_data_validation(dv)
-    for row in rows:
-        _append_text(ws, [row.get(c.key) for c in columns])
+    for n, row in enumerate(rows, start=2):
+        _append_text(ws, [row.get(c.key) for c in columns], n)
     ws.freeze_panes = "A2"
     help_ws = wb.create_sheet("说明")
     help_ws.append([notes])
@@ -180,8 +180,8 @@ def write_tables(sheets: dict[str, list[dict[str, Any]]], about: list[tuple[str,
     wb = Workbook()
     info = wb.active
     info.title = "说明"
-    for name, value in about:
-        _append_text(info, [name, _cell(value)])
+    for n, (name, value) in enumerate(about, start=1):
+        _append_text(info, [name, _cell(value)], n)
     info.column_dimensions["A"].width, info.column_dimensions["B"].width = 28, 90
     for title, rows in sheets.items():
         ws = wb.create_sheet(title[:31])
@@ -189,8 +189,8 @@ def write_tables(sheets: dict[str, list[dict[str, Any]]], about: list[tuple[str,
         ws.append(keys)
         for cell in ws[1]:
             cell.font = Font(bold=True)
-        for row in rows:
-            _append_text(ws, [_cell(row.get(k)) for k in keys])
+        for n, row in enumerate(rows, start=2):
+            _append_text(ws, [_cell(row.get(k)) for k in keys], n)
         ws.freeze_panes = "A2"
     out = io.BytesIO()
     wb.save(out)
