@@ -101,20 +101,26 @@ def test_unplugged_device_fails_and_works_again_once_plugged_back(pty):
     sim.stop()
 
 
-def test_scpi_instrument_is_identified_and_measured(pty):
-    sim = attach(pty, ScpiMeter(volts=3.3))
+def measure_once(pty, meter: ScpiMeter, **config):
+    """(the identity the driver read on open, one observation) of a SCPI meter on the pty pair."""
+    sim = attach(pty, meter)
 
     async def go():
-        d = SerialLineDriver(
-            SerialLineConfig(port=pty.device, profile="scpi", command="MEAS:VOLT:DC?", field="voltage_v", timeout_s=1)
-        )
+        d = SerialLineDriver(SerialLineConfig(port=pty.device, profile="scpi", timeout_s=0.5, **config))
         await d.open()
-        obs = await d.read()
-        await d.close()
-        return d.identity, obs
+        try:
+            return d.identity, await d.read()
+        finally:
+            await d.close()
 
-    identity, obs = run(go())
-    sim.stop()
+    try:
+        return run(go())
+    finally:
+        sim.stop()
+
+
+def test_scpi_instrument_is_identified_and_measured(pty):
+    identity, obs = measure_once(pty, ScpiMeter(volts=3.3), command="MEAS:VOLT:DC?", field="voltage_v")
     assert identity == "CAMPUSPULSE-SIM,DMM-1,0001,1.0"
     assert obs.values == {"voltage_v": 3.3}
 
@@ -184,18 +190,7 @@ def test_a_scpi_meter_ending_answers_with_lf_and_never_identifying_still_measure
     """IEEE 488.2 ends a response message with NL (LF) alone, which instruments keep on their serial ports; some
     never answer *IDN? in the ending configured: the measurement is what counts."""
     meter = ScpiMeter(volts=2.5, ending=b"\n", identifies=False)
-    sim = attach(pty, meter)
-
-    async def go():
-        config = SerialLineConfig(port=pty.device, profile="scpi", command="MEAS:VOLT:DC?", field="voltage_v")
-        d = SerialLineDriver(config.model_copy(update={"timeout_s": 0.5}))
-        await d.open()
-        obs = await d.read()
-        await d.close()
-        return d.identity, obs
-
-    identity, obs = run(go())
-    sim.stop()
+    identity, obs = measure_once(pty, meter, command="MEAS:VOLT:DC?", field="voltage_v")
     assert identity is None and obs.values == {"voltage_v": 2.5}
 
 
@@ -211,19 +206,8 @@ def test_a_scpi_meter_ending_answers_with_lf_and_never_identifying_still_measure
     ],
 )
 def test_scpi_answers_with_several_values_or_no_reading(pty, readings, index, expected):
-    sim = attach(pty, ScpiMeter(readings=readings, ending=b"\n"))
-
-    async def go():
-        d = SerialLineDriver(
-            SerialLineConfig(port=pty.device, profile="scpi", command="READ?", field="current_a", index=index)
-        )
-        await d.open()
-        obs = await d.read()
-        await d.close()
-        return obs
-
-    obs = run(go())
-    sim.stop()
+    meter = ScpiMeter(readings=readings, ending=b"\n")
+    _, obs = measure_once(pty, meter, command="READ?", field="current_a", index=index)
     assert obs.values == expected
 
 

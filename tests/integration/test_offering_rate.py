@@ -48,6 +48,21 @@ def client(store_url):
     app.state.engine.dispose()
 
 
+def add_second_physics_edition(client) -> None:
+    """A grade-8 physics experiment of another textbook edition: schools teaching grade 8 must name theirs."""
+    other = {
+        "code": "BS8-1-01",
+        "name": "测量长度",
+        "subject": "physics",
+        "grade": 8,
+        "term": 1,
+        "edition": "北师大版",
+        "type": "分组",
+        "required": "必做",
+    }
+    assert client.put(f"{API}/experiments/catalog/BS8-1-01", json=other, headers=AUTH).status_code == 201
+
+
 def rate(client, **query) -> dict:
     r = client.get(f"{API}/experiments/offering-rate", params={"term": "2026-1", **query}, headers=AUTH)
     assert r.status_code == 200, r.text
@@ -88,17 +103,7 @@ def test_district_rolls_up_classes_of_every_school(client):
 
 
 def test_a_school_must_name_its_edition_when_the_catalog_has_several(client):
-    other = {
-        "code": "BS8-1-01",
-        "name": "测量长度",
-        "subject": "physics",
-        "grade": 8,
-        "term": 1,
-        "edition": "北师大版",
-        "type": "分组",
-        "required": "必做",
-    }
-    assert client.put(f"{API}/experiments/catalog/BS8-1-01", json=other, headers=AUTH).status_code == 201
+    add_second_physics_edition(client)
     r = client.get(
         f"{API}/experiments/offering-rate", params={"term": "2026-1", "scope": "school", "id": "s1"}, headers=AUTH
     )
@@ -117,17 +122,7 @@ def test_a_bad_term_says_what_is_expected(client):
 def test_a_district_rate_lists_schools_without_an_edition_instead_of_failing(client):
     """Hand-computed: a second edition of grade-8 physics in the catalog; s1 names 人教版, s2 names none. The district
     answers (no 409): s2's physics is listed as missing an edition and left out; s1 counts as before (24 分组)."""
-    other = {
-        "code": "BS8-1-01",
-        "name": "测量长度",
-        "subject": "physics",
-        "grade": 8,
-        "term": 1,
-        "edition": "北师大版",
-        "type": "分组",
-        "required": "必做",
-    }
-    assert client.put(f"{API}/experiments/catalog/BS8-1-01", json=other, headers=AUTH).status_code == 201
+    add_second_physics_edition(client)
     assert client.put(f"{API}/schools/s1/editions", json={"physics": "人教版"}, headers=AUTH).status_code == 200
     got = rate(client, scope="district", id="hd")
     assert got["missing_editions"] == [{"school": "s2", "subject": "physics", "editions": ["人教版", "北师大版"]}]
@@ -137,17 +132,7 @@ def test_a_district_rate_lists_schools_without_an_edition_instead_of_failing(cli
 
 def test_a_subject_outside_a_schools_stage_needs_no_edition(client):
     """A primary school (grades 1–6) is not asked for a physics edition though the catalog has two for grade 8."""
-    other = {
-        "code": "BS8-1-01",
-        "name": "测量长度",
-        "subject": "physics",
-        "grade": 8,
-        "term": 1,
-        "edition": "北师大版",
-        "type": "分组",
-        "required": "必做",
-    }
-    assert client.put(f"{API}/experiments/catalog/BS8-1-01", json=other, headers=AUTH).status_code == 201
+    add_second_physics_edition(client)
     body = {"name": "一小", "district": "cy", "stage": "primary", "parallel_classes": 2}
     assert client.put(f"{API}/schools/p1", json=body, headers=AUTH).status_code == 201
     got = rate(client, scope="school", id="p1")  # a school scope answers 409 when an edition is needed: not here
