@@ -4,6 +4,7 @@ The matrix compares every answer with an independent statement of the rules: a r
 writes it unless it is an auditor, and gets 403 for everything else.
 """
 
+import re
 import time
 from datetime import timedelta
 
@@ -286,3 +287,26 @@ def test_a_deleted_users_tokens_and_sessions_die_with_them_even_when_the_name_is
     entries = client.get("/api/v1/audit", params={"limit": 1000}, headers=AUTH).json()["entries"]
     assert any(e["entity"] == "user" and e["action"] == "delete" for e in entries), "the deletion is audited"
     assert client.delete(f"/api/v1/users/{name}", headers=login(client, name)).status_code == 403, "admins only"
+
+
+def test_logout_ends_the_session_everywhere_and_only_this_sites_form_can_ask_for_it(client):
+    """Logout used to delete the cookie only: a copied session stayed valid for 8 hours, and a cross-site POST
+    (no form token) logged the user out."""
+    form = client.get("/ui/login").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    client.post("/ui/login", data={"username": "aud_all", "password": PASSWORD, "csrf": csrf})
+    stolen = client.cookies.get("cp_session")
+    assert stolen and client.get("/ui/region", follow_redirects=False).status_code == 200
+    page = client.get("/ui/region").text
+    logout_csrf = re.search(r'action="/ui/logout".*?name="csrf" value="([0-9a-f]+)"', page).group(1)  # type: ignore[union-attr]
+
+    forged = client.post("/ui/logout", data={}, follow_redirects=False)  # what another site's form would send
+    assert forged.status_code == 403 and client.get("/ui/region", follow_redirects=False).status_code == 200
+
+    done = client.post("/ui/logout", data={"csrf": logout_csrf}, follow_redirects=False)
+    assert done.status_code == 303
+    client.cookies.set("cp_session", stolen)  # the copy someone kept
+    again = client.get("/ui/region", follow_redirects=False)
+    assert again.status_code == 303 and "expired=1" in again.headers["location"], "the copied session is dead"
+    r = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {stolen}"})
+    assert r.status_code == 401 and "logged out" in r.text

@@ -79,3 +79,11 @@ class LoginFailure(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     first_at: Mapped[datetime] = mapped_column(UtcDateTime)
     count: Mapped[int] = mapped_column(Integer)
+
+
+class EndedSession(Base):
+    """A browser session ended by logging out: its access token (by `jti`) is refused until it would expire."""
+
+    __tablename__ = "ended_sessions"
+    jti: Mapped[str] = mapped_column(String(32), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

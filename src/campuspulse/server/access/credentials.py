@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.access.principals import Principal, Role, ScopeKind, check_role_scope, require_write
-from campuspulse.store.access_schema import ApiToken, LoginFailure, ServerSecret, User
+from campuspulse.store.access_schema import ApiToken, EndedSession, LoginFailure, ServerSecret, User
 from campuspulse.store.schema import Agent
 
 _hasher = PasswordHasher()
@@ -105,7 +105,22 @@ def user_of_access_token(s: Session, token: str, key: str) -> User:
     user = _active(s, str(claims["sub"]))
     if claims.get("uid") != _incarnation(user):
         raise BadCredentials("the token's user no longer exists; log in again")
+    if s.get(EndedSession, str(claims.get("jti", ""))) is not None:
+        raise BadCredentials("the session was ended (logged out); log in again")
     return user
+
+
+def end_session(s: Session, token: str, key: str) -> None:
+    """Refuse this access token from now on (logout), forgetting ended sessions that have expired anyway."""
+    try:
+        claims = jwt.decode(token, key, algorithms=[_ALGORITHM], options={"require": ["exp", "jti"]})
+    except jwt.InvalidTokenError:
+        return  # forged or expired: nothing to end
+    now = datetime.now(UTC)
+    s.execute(delete(EndedSession).where(EndedSession.expires_at < now))
+    if s.get(EndedSession, str(claims["jti"])) is None:
+        s.add(EndedSession(jti=str(claims["jti"]), expires_at=datetime.fromtimestamp(claims["exp"], UTC)))
+    s.flush()
 
 
 def _digest(secret: str) -> str:

@@ -1,6 +1,7 @@
 """The dashboard's pages under `/ui/`: login, region ranking, school, device, and the live update stream."""
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import date, timedelta
@@ -32,6 +33,7 @@ from campuspulse.server.web.session import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     csrf_token,
+    logout_token,
     page_principal,
     safe_next,
     set_csrf,
@@ -63,9 +65,8 @@ def _render(request: Request, name: str, status_code: int = 200, **context: Any)
     t = Text(lang_of(request))
     query = {k: v for k, v in request.query_params.items() if k != "lang"}
     query["lang"] = "en" if t.lang == "zh" else "zh"
-    response = templates.TemplateResponse(
-        request, name, {"t": t, "other_lang_query": urlencode(query), **context}, status_code=status_code
-    )
+    context = {"t": t, "other_lang_query": urlencode(query), "logout_csrf": logout_token(request), **context}
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
     if request.query_params.get("lang") == t.lang:
         response.set_cookie("lang", t.lang, max_age=365 * 86400, samesite="lax", path="/")
     return response
@@ -142,8 +143,14 @@ def login(
 
 
 @router.post("/logout")
-def logout() -> Response:
-    """End the session."""
+def logout(request: Request, db: Db, csrf: Annotated[str, Form()] = "") -> Response:
+    """End the session: its token is refused from now on, wherever a copy of it is (the form's token must match
+    the session's, so another site cannot log a user out)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token and not secrets.compare_digest(csrf, logout_token(request)):
+        return Response("the logout form is not this site's", status_code=status.HTTP_403_FORBIDDEN)
+    if token:
+        credentials.end_session(db, token, request.app.state.jwt_key)
     response = RedirectResponse("/ui/login", status_code=status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -1,5 +1,6 @@
 """Browser sessions: the API's access token kept in an HttpOnly, SameSite=Strict cookie."""
 
+import hashlib
 import secrets
 from urllib.parse import quote
 
@@ -49,6 +50,12 @@ def to_login(_request: Request, exc: Exception) -> Response:
 def secure(request: Request) -> bool:
     """Whether cookies should be Secure (the page came over HTTPS, directly or through a proxy)."""
     return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+
+
+def logout_token(request: Request) -> str:
+    """The logout form's token: derived from the session cookie, which a cross-site page cannot read ("" without)."""
+    session = request.cookies.get(SESSION_COOKIE)
+    return hashlib.sha256(b"logout:" + session.encode()).hexdigest()[:32] if session else ""
 
 
 def csrf_token() -> str:
