@@ -310,3 +310,17 @@ def test_logout_ends_the_session_everywhere_and_only_this_sites_form_can_ask_for
     assert again.status_code == 303 and "expired=1" in again.headers["location"], "the copied session is dead"
     r = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {stolen}"})
     assert r.status_code == 401 and "logged out" in r.text
+
+
+def test_the_region_tree_shows_each_caller_only_its_part_of_it(client):
+    def codes(user: str | None) -> set[str]:
+        headers = AUTH if user is None else login(client, user)
+        r = client.get("/api/v1/regions", headers=headers)
+        assert r.status_code == 200, r.text
+        return {region["code"] for region in r.json()["regions"]}
+
+    assert codes(None) == {"bj", "sh", "hd", "cy", "pd"}, "an admin over everything sees every region"
+    assert codes("dm_hd") == {"hd", "bj"}, "a district and the city above it"
+    assert codes("dm_bj") == {"bj", "hd", "cy"}, "a city and its districts"
+    assert codes("sm_s1") == {"hd", "bj"}, "a school's district and city"
+    assert codes("aud_cy") == {"cy", "bj"}

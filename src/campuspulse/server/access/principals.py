@@ -90,6 +90,23 @@ def region_districts(s: Session, region: str) -> set[str]:
     return found
 
 
+def visible_regions(s: Session, p: Principal) -> set[str] | None:
+    """The regions `p` may see (None: all): those of its scope, and the regions above them (for names and paths)."""
+    if p.scope_kind is ScopeKind.ALL:
+        return None
+    if p.scope_kind is ScopeKind.SCHOOL:
+        school = s.get(School, p.scope_id)
+        inside = {school.district} if school is not None else set()
+    else:
+        inside = region_districts(s, p.scope_id)
+    seen, frontier = set(inside), set(inside)
+    while frontier:
+        rows = s.scalars(select(Region.parent).where(Region.code.in_(frontier), Region.parent.is_not(None)))
+        frontier = {parent for parent in rows if parent is not None} - seen
+        seen |= frontier
+    return seen
+
+
 def readable_schools(s: Session, p: Principal) -> Select[str] | None:
     """A query of the school codes `p` may read, or None when it may read every school."""
     if p.scope_kind is ScopeKind.ALL:

@@ -13,6 +13,7 @@ from campuspulse.server.access.principals import (
     require_admin,
     require_read,
     require_write,
+    visible_regions,
 )
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.provisioning import answer
@@ -27,9 +28,11 @@ NO_CONTENT = status.HTTP_204_NO_CONTENT
 
 
 @router.get("/regions")
-def list_regions(db: Db, _: Caller) -> dict[str, object]:
-    """The region tree: cities and their districts."""
-    return {"regions": [service.row_dict(r) for r in service.list_regions(db)]}
+def list_regions(db: Db, caller: Caller) -> dict[str, object]:
+    """The region tree, as far as the caller's scope reaches: its regions and the regions above them."""
+    visible = visible_regions(db, caller)
+    rows = [r for r in service.list_regions(db) if visible is None or r.code in visible]
+    return {"regions": [service.row_dict(r) for r in rows]}
 
 
 @router.put("/regions/{region}")
