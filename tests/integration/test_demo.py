@@ -1,6 +1,7 @@
 """`campuspulse demo` on this machine, as a user runs it: the served utilization moves as the campus runs."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -65,6 +66,12 @@ def test_demo_serves_a_utilization_figure_that_changes(tmp_path):
         assert second["known_s"] > first["known_s"], "the agents keep reporting"
         assert 0 < second["utilization"] < 1 and second["coverage"] > 0.9
         assert httpx.get(f"{base}/api/v1/utilization", params=params).status_code == 401
+        printed = (tmp_path / "demo.log").read_text()
+        assert re.search(r"MQTT broker: 127\.0\.0\.1:\d+", printed), "the broker's port is printed"
+        admin = re.search(r"user admin password (\S+)", printed)
+        assert admin, "an admin can log in to the dashboard"
+        login = httpx.post(f"{base}/api/v1/auth/token", data={"username": "admin", "password": admin.group(1)})
+        assert login.status_code == 200, login.text
     finally:
         proc.send_signal(signal.SIGINT)
         try:

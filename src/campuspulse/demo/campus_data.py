@@ -111,6 +111,7 @@ def seed_store(s: Session, campus: list[SimSchool], today: date) -> dict[str, st
             _equipment(s, sc, position, *standards[sc.stage], rnd)
     _experiments(s, campus, today, rnd)
     users = {
+        "admin": (Role.ADMIN, ScopeKind.ALL, ""),
         "hd-manager": (Role.DISTRICT_MANAGER, ScopeKind.REGION, "haidian"),
         "auditor": (Role.AUDITOR, ScopeKind.ALL, ""),
     }

@@ -209,7 +209,7 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
     url = f"http://{opts.host}:{opts.port}"
     tomorrow = (now.date() + timedelta(days=1)).isoformat()
     console.print(f"\n[bold green]campuspulse demo is running:[/] dashboard {url}/ui/   (API docs: {url}/docs)")
-    console.print(f"admin token: [bold]{token}[/]")
+    console.print(f"admin token: [bold]{token}[/]   MQTT broker: 127.0.0.1:{mqtt.port} (agents publish here)")
     console.print(
         f"try: curl -H 'Authorization: Bearer {token}' "
         f"'{url}/api/v1/utilization?scope=city&from={today}&to={tomorrow}&group_by=school'"
