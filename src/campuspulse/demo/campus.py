@@ -27,6 +27,9 @@ ROOMS: dict[str, tuple[list[str], float]] = {
 }
 
 
+NEVER_USED = {"laser-cutter"}  # bought and left idle: what the idle-equipment list is for
+
+
 @dataclass(frozen=True)
 class SimDevice:
     """One simulated device, watched by its room's agent."""
@@ -65,7 +68,7 @@ def _rooms(code: str, types: list[str]) -> list[SimRoom]:
     for i, rtype in enumerate(types, start=1):
         kinds, share = ROOMS[rtype]
         room_id = f"{rtype}-{i}"
-        devices = [SimDevice(f"{room_id}-{k}", k, share) for k in kinds]
+        devices = [SimDevice(f"{room_id}-{k}", k, 0.0 if k in NEVER_USED else share) for k in kinds]
         rooms.append(SimRoom(room_id, rtype, f"{code}-{room_id}", devices))
     return rooms
 
