@@ -349,6 +349,7 @@ def server(config: ConfigOpt, verbose: bool = False) -> None:
         ui_timezone=opts.ui_timezone,
         live_every_s=opts.live_every_s,
         readings_url=opts.readings_url,
+        api_docs=opts.api_docs,
     )
     uvicorn.run(web, host=settings.server.host, port=settings.server.port)
 

@@ -324,3 +324,18 @@ def test_the_region_tree_shows_each_caller_only_its_part_of_it(client):
     assert codes("dm_bj") == {"bj", "hd", "cy"}, "a city and its districts"
     assert codes("sm_s1") == {"hd", "bj"}, "a school's district and city"
     assert codes("aud_cy") == {"cy", "bj"}
+
+
+def test_the_api_docs_are_served_from_the_package_to_logged_in_callers_only(client):
+    assert client.get("/openapi.json").status_code == 401
+    assert client.get("/openapi.json", headers=AUTH).json()["info"]["title"] == "campuspulse"
+    page = client.get("/docs", follow_redirects=False)
+    assert page.status_code == 303 and "/ui/login" in page.headers["location"]
+    login(client, "aud_all")  # an API login; the page needs the dashboard's session
+    form = client.get("/ui/login").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    client.post("/ui/login", data={"username": "aud_all", "password": PASSWORD, "csrf": csrf})
+    html = client.get("/docs").text
+    assert "/docs/static/swagger-ui-bundle.js" in html and "cdn" not in html.lower(), "nothing from a CDN"
+    assert client.get("/docs/static/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/openapi.json").status_code == 200, "the page's schema comes with the session"

@@ -33,6 +33,7 @@ from campuspulse.server.api import (
     telemetry,
     users,
 )
+from campuspulse.server.api_docs import add_api_docs
 from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory.excel import SheetRejected
 from campuspulse.server.metrics.readings import ReadingsStore
@@ -135,6 +136,7 @@ def create_app(
     ui_timezone: str = "Asia/Shanghai",
     live_every_s: float = 2,
     readings_url: str | None = None,
+    api_docs: bool = True,
 ) -> FastAPI:
     """The server on a store URL or an open engine; the schema is migrated on start.
 
@@ -148,7 +150,12 @@ def create_app(
         title="campuspulse",
         version=__version__,
         description="Equipment usage, compliance and experiment offering, measured from the equipment.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
+    if api_docs:
+        add_api_docs(app)
     app.state.engine = engine
     app.state.writer = writer
     app.state.admin_token = admin_token or os.environ.get("CAMPUSPULSE_ADMIN_TOKEN")

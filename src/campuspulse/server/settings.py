@@ -24,6 +24,7 @@ class ServerSettings(Section):
     readings_url: str | None = Field(
         None, description="a VictoriaMetrics the collector writes to: readings on timelines"
     )
+    api_docs: bool = Field(True, description="serve /docs (packaged Swagger UI) and /openapi.json to logged-in users")
 
 
 class ServerRoleSettings(ProcessSettings):
