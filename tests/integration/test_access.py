@@ -339,3 +339,27 @@ def test_the_api_docs_are_served_from_the_package_to_logged_in_callers_only(clie
     assert "/docs/static/swagger-ui-bundle.js" in html and "cdn" not in html.lower(), "nothing from a CDN"
     assert client.get("/docs/static/swagger-ui-bundle.js").status_code == 200
     assert client.get("/openapi.json").status_code == 200, "the page's schema comes with the session"
+
+
+def test_a_strangers_wrong_passwords_slow_a_name_down_but_never_lock_it_out_and_spraying_stops_the_address(
+    store_url,
+):
+    """Failures used to lock `username@address` out for the whole window, which behind a proxy (one address for all)
+    locked a user out for everyone. Now a name waits growing delays (1 s, 2 s, … at most 60 s) and an address that
+    sprays many names is stopped for the window."""
+    app = create_app(store_url, admin_token=TOKEN, login_attempts=3, login_window=timedelta(minutes=10))
+    with TestClient(app) as c:
+        body = {"username": "u1", "password": PASSWORD, "role": "auditor", "scope_kind": "all", "scope_id": ""}
+        assert c.post("/api/v1/users", json=body, headers=AUTH).status_code == 201
+
+        def attempt(user: str, password: str) -> int:
+            return c.post("/api/v1/auth/token", data={"username": user, "password": password}).status_code
+
+        assert [attempt("u1", "wrong password") for _ in range(4)] == [401, 401, 401, 429]
+        time.sleep(1.1)  # the first delay, not the ten-minute window
+        assert attempt("u1", PASSWORD) == 200, "the name is usable again after a short delay"
+        sprayed = [attempt(f"guess{i}", "wrong password") for i in range(28)]  # with u1's 3: 3 × 10 from one address
+        assert sprayed == [401] * 27 + [429]
+        stopped = c.post("/api/v1/auth/token", data={"username": "u1", "password": PASSWORD})
+        assert stopped.status_code == 429 and int(stopped.headers["Retry-After"]) > 60, "the address waits the window"
+    app.state.engine.dispose()

@@ -234,32 +234,49 @@ class TooManyAttempts(BadCredentials):
         self.retry_after_s = retry_after_s
 
 
-def check_throttle(s: Session, key: str, limit: int, window: timedelta) -> None:
-    """Raise TooManyAttempts if `key` failed `limit` times within the current window."""
-    row = s.get(LoginFailure, key)
-    if row is None or row.count < limit:
-        return
-    left = row.first_at + window - datetime.now(UTC)
-    if left.total_seconds() > 0:
-        raise TooManyAttempts(int(left.total_seconds()) + 1)
+MAX_DELAY_S = 60  # the longest a stranger's wrong passwords can make a named user wait between tries
+ADDRESS_FACTOR = 10  # failures one address may make in a window, as a multiple of the per-name allowance
 
 
-def record_failure(s: Session, key: str, window: timedelta) -> None:
-    """Count a failed login for `key` (a new window starts once the old one is over)."""
+def check_throttle(s: Session, username: str, address: str, limit: int, window: timedelta) -> None:
+    """Raise TooManyAttempts while the name must wait (growing delays after `limit` failures in a row, at most
+    MAX_DELAY_S) or the address has failed too often within the window (ADDRESS_FACTOR × `limit`)."""
     now = datetime.now(UTC)
+    by_address = s.get(LoginFailure, f"addr:{address}"[:200])
+    if by_address is not None and by_address.count >= limit * ADDRESS_FACTOR:
+        left = (by_address.first_at + window - now).total_seconds()
+        if left > 0:
+            raise TooManyAttempts(int(left) + 1)
+    by_name = s.get(LoginFailure, f"name:{username}")
+    if by_name is not None and by_name.count >= limit:
+        # for a name, `first_at` keeps the time of its latest failure
+        wait = min(2 ** (by_name.count - limit), MAX_DELAY_S) - (now - by_name.first_at).total_seconds()
+        if wait > 0:
+            raise TooManyAttempts(int(wait) + 1)
+
+
+def record_failure(s: Session, username: str, address: str, window: timedelta) -> None:
+    """Count a failed login: one more in a row for the name, one more in the window for the address."""
+    now = datetime.now(UTC)
+    key = f"addr:{address}"[:200]
     row = s.get(LoginFailure, key, with_for_update=True)
     if row is None:
         s.add(LoginFailure(key=key, first_at=now, count=1))
-        return
-    if now - row.first_at > window:
+    elif now - row.first_at > window:
         row.first_at, row.count = now, 1
     else:
         row.count += 1
+    key = f"name:{username}"
+    row = s.get(LoginFailure, key, with_for_update=True)
+    if row is None:
+        s.add(LoginFailure(key=key, first_at=now, count=1))
+    else:
+        row.first_at, row.count = now, row.count + 1
 
 
-def clear_failures(s: Session, key: str) -> None:
-    """Forget the failures of `key` after a successful login."""
-    row = s.get(LoginFailure, key)
+def clear_failures(s: Session, username: str) -> None:
+    """Forget a name's failures in a row after it logged in (the address keeps its window)."""
+    row = s.get(LoginFailure, f"name:{username}")
     if row is not None:
         s.delete(row)
 
@@ -268,17 +285,17 @@ MAX_USERNAME = 64  # the users table's username column
 
 
 def log_in(s: Session, username: str, password: str, address: str, limit: int, window: timedelta) -> User:
-    """The user of a password login from `address`, counting failures per user and address (kept even when the
-    caller's transaction rolls back); raises TooManyAttempts while throttled, BadCredentials when wrong."""
+    """The user of a password login from `address`, counting failures per name and per address (kept even when the
+    caller's transaction rolls back); raises TooManyAttempts while throttled, BadCredentials when wrong. A stranger's
+    wrong passwords slow a name down (growing delays, at most MAX_DELAY_S), never lock it out for a window."""
     if len(username) > MAX_USERNAME:  # no such user can exist, and the throttling key must fit its column
         raise BadCredentials("wrong username or password")
-    key = f"{username}@{address}"[:200]
-    check_throttle(s, key, limit, window)
+    check_throttle(s, username, address, limit, window)
     try:
         user = authenticate_password(s, username, password)
     except BadCredentials:
         with Session(s.get_bind()) as other, other.begin():
-            record_failure(other, key, window)
+            record_failure(other, username, address, window)
         raise
-    clear_failures(s, key)
+    clear_failures(s, username)
     return user
