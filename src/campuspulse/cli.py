@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from campuspulse.cli_admin import admin_app, import_app, metrics_app
+from campuspulse.cli_audit import audit_app
 from campuspulse.heap import settle_heap
 from campuspulse.settings import ConfigError, ConfigProblem, ProcessSettings, S, read_settings
 
@@ -32,6 +33,7 @@ err = Console(stderr=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(import_app, name="import")
 app.add_typer(metrics_app, name="metrics")
+app.add_typer(audit_app, name="audit")
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="YAML config file", exists=False)]
 
 
@@ -58,6 +60,7 @@ EXTRA_OF = {
     "server": "server",
     "demo": "demo",
     "admin": "server",
+    "audit": "server",
     "import": "server",
     "metrics": "server",
 }
@@ -335,6 +338,21 @@ def server(config: ConfigOpt, verbose: bool = False) -> None:
     _logging(verbose)
     token = settings.server.admin_token.get_secret_value() if settings.server.admin_token else None
     opts = settings.server
+    checkpointer = None
+    if opts.audit_checkpoints:
+        from campuspulse.server.audit_checkpoints import CheckpointError, open_checkpointer, public_key_text
+
+        try:
+            checkpointer, created = open_checkpointer(opts.audit_key_file, opts.audit_checkpoints)
+        except CheckpointError as exc:
+            err.print(f"[red]error[/] {exc} (server.audit_key_file)", highlight=False)
+            raise typer.Exit(2) from None
+        if created:
+            console.print(
+                f"made the audit checkpoint key {opts.audit_key_file}; its public key, for `campuspulse audit verify "
+                f"--public-key`: {public_key_text(checkpointer.key.public_key())}",
+                soft_wrap=True,
+            )
     web = create_app(
         settings.store.url,
         admin_token=token,
@@ -350,8 +368,17 @@ def server(config: ConfigOpt, verbose: bool = False) -> None:
         live_every_s=opts.live_every_s,
         readings_url=opts.readings_url,
         api_docs=opts.api_docs,
+        checkpointer=checkpointer,
+        checkpoint_every_s=opts.audit_checkpoint_every_s,
     )
-    uvicorn.run(web, host=settings.server.host, port=settings.server.port)
+    proxies = opts.forwarded_allow_ips
+    uvicorn.run(
+        web,
+        host=opts.host,
+        port=opts.port,
+        proxy_headers=bool(proxies),  # uvicorn would otherwise trust 127.0.0.1
+        forwarded_allow_ips=proxies or None,
+    )
 
 
 @app.command()

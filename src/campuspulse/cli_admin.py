@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,6 +18,8 @@ from campuspulse.config_files import ConfigError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from campuspulse.server.access.principals import Role, ScopeKind
 
 admin_app = typer.Typer(help="Users and tokens.", no_args_is_help=True)
 import_app = typer.Typer(help="Load standards and ledgers from files.", no_args_is_help=True)
@@ -61,7 +63,7 @@ def _read_all(files: list[Path], read: Callable[[Path], T]) -> list[T]:
         raise typer.Exit(2) from None
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[red]error[/] {message}", highlight=False)
     raise typer.Exit(code)
 
@@ -79,27 +81,74 @@ def create_user(
 ) -> None:
     """Create a user with a role over a scope."""
     from campuspulse.server.access.credentials import create_user as create
-    from campuspulse.server.access.principals import Role, ScopeKind
 
-    kind, _, ident = scope.partition(":")
-    try:
-        role_v, kind_v = Role(role), ScopeKind(kind)
-    except ValueError as exc:
-        _fail(f"{exc}; roles: {', '.join(Role)}; scopes: all, region:<code>, school:<code>")
-    password = None
-    if not machine:
-        if password_env:
-            password = os.environ.get(password_env)
-        else:
-            password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-        if not password or len(password) < 10:
-            _fail("the password must have at least 10 characters")
+    role_v, kind_v, ident = _role_and_scope(role, scope)
+    password = None if machine else _new_password(password_env)
     try:
         with _session(store) as s:
             create(s, username, role_v, kind_v, ident, password)
     except ValueError as exc:
         _fail(str(exc))
     console.print(f"created {username} ({role_v.value} over {scope})")
+
+
+def _new_password(password_env: str | None) -> str:
+    password = os.environ.get(password_env) if password_env else None
+    if not password_env:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    if not password or len(password) < 10:
+        _fail("the password must have at least 10 characters")
+    return password
+
+
+def _role_and_scope(role: str, scope: str) -> "tuple[Role, ScopeKind, str]":
+    from campuspulse.server.access.principals import Role, ScopeKind
+
+    kind, _, ident = scope.partition(":")
+    try:
+        return Role(role), ScopeKind(kind), ident
+    except ValueError as exc:
+        _fail(f"{exc}; roles: {', '.join(Role)}; scopes: all, region:<code>, school:<code>")
+
+
+def _on_user(store: str | None, change: "Callable[[Session], object]") -> None:
+    """Apply a change to a user in one transaction; exit 2 saying why if there is no such user or it is refused."""
+    try:
+        with _session(store) as s:
+            change(s)
+    except (LookupError, ValueError) as exc:
+        _fail(str(exc))
+
+
+@admin_app.command("set-role")
+def set_role(
+    username: Annotated[str, typer.Argument(help="the user to change")],
+    role: Annotated[str, typer.Option(help="admin, district_manager, school_manager or auditor")],
+    scope: Annotated[str, typer.Option(help="all, region:<code> or school:<code>")] = "all",
+    store: StoreOpt = None,
+) -> None:
+    """Give a user another role or scope; their sessions end (audited)."""
+    from campuspulse.server.access.credentials import set_role as change
+
+    role_v, kind_v, ident = _role_and_scope(role, scope)
+    _on_user(store, lambda s: change(s, username, role_v, kind_v, ident))
+    console.print(f"{username} is now {role_v.value} over {scope}; their sessions have ended")
+
+
+@admin_app.command("reset-password")
+def reset_password(
+    username: Annotated[str, typer.Argument(help="the user whose password is set")],
+    store: StoreOpt = None,
+    password_env: Annotated[
+        str | None, typer.Option(help="read the password from this environment variable instead of prompting")
+    ] = None,
+) -> None:
+    """Set a user's password; every session of theirs ends (audited)."""
+    from campuspulse.server.access.credentials import set_password
+
+    password = _new_password(password_env)
+    _on_user(store, lambda s: set_password(s, username, password))
+    console.print(f"{username}'s password is set; their sessions have ended")
 
 
 @admin_app.command("disable-user")
@@ -111,11 +160,7 @@ def disable_user(
     """Disable a user: every token and session of theirs is refused at once (audited)."""
     from campuspulse.server.access.credentials import set_disabled
 
-    try:
-        with _session(store) as s:
-            set_disabled(s, username, not enable)
-    except LookupError as exc:
-        _fail(str(exc))
+    _on_user(store, lambda s: set_disabled(s, username, not enable))
     console.print(f"{username} {'enabled' if enable else 'disabled'}")
 
 
@@ -127,11 +172,7 @@ def delete_user(
     """Delete a user and revoke their API tokens; their sessions die too, even if the name is reused (audited)."""
     from campuspulse.server.access.credentials import delete_user as delete
 
-    try:
-        with _session(store) as s:
-            delete(s, username)
-    except LookupError as exc:
-        _fail(str(exc))
+    _on_user(store, lambda s: delete(s, username))
     console.print(f"{username} deleted; their API tokens are revoked")
 
 

@@ -275,7 +275,9 @@ def test_a_deleted_users_tokens_and_sessions_die_with_them_even_when_the_name_is
     for headers in (session, machine):
         assert client.get("/api/v1/auth/me", headers=headers).status_code == 401, "disabled: refused at once"
     assert client.patch(f"/api/v1/users/{name}", json={"disabled": False}, headers=AUTH).status_code == 200
-    assert client.get("/api/v1/auth/me", headers=session).status_code == 200
+    assert client.get("/api/v1/auth/me", headers=session).status_code == 401, "enabling does not revive sessions"
+    assert client.get("/api/v1/auth/me", headers=machine).status_code == 200, "a machine's token works again"
+    session = login(client, name)
 
     assert client.delete(f"/api/v1/users/{name}", headers=AUTH).status_code == 204
     body = {"username": name, "password": PASSWORD, "role": role, "scope_kind": kind, "scope_id": ident}
@@ -287,6 +289,43 @@ def test_a_deleted_users_tokens_and_sessions_die_with_them_even_when_the_name_is
     entries = client.get("/api/v1/audit", params={"limit": 1000}, headers=AUTH).json()["entries"]
     assert any(e["entity"] == "user" and e["action"] == "delete" for e in entries), "the deletion is audited"
     assert client.delete(f"/api/v1/users/{name}", headers=login(client, name)).status_code == 403, "admins only"
+
+
+def test_a_password_or_role_change_ends_every_session_of_the_user(client):
+    """Sessions used to live on after a password reset or a change of role, until they expired (8 hours)."""
+    name, (role, _kind, ident) = next((n, u) for n, u in USERS.items() if u[0] == "school_manager")
+    phone, laptop = login(client, name), login(client, name)
+    wrong = {"current_password": "not it at all", "new_password": "a brand new password"}
+    assert client.post("/api/v1/auth/password", json=wrong, headers=phone).status_code == 403
+    assert client.get("/api/v1/auth/me", headers=laptop).status_code == 200, "a wrong current password changes nothing"
+
+    change = {"current_password": PASSWORD, "new_password": "a brand new password"}
+    r = client.post("/api/v1/auth/password", json=change, headers=phone)
+    assert r.status_code == 200, r.text
+    fresh = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    for old in (phone, laptop):
+        assert client.get("/api/v1/auth/me", headers=old).status_code == 401, "every earlier session ends"
+    assert client.get("/api/v1/auth/me", headers=fresh).status_code == 200
+    assert client.post("/api/v1/auth/token", data={"username": name, "password": PASSWORD}).status_code == 401
+
+    other_school = next(u[2] for u in USERS.values() if u[1] == "school" and u[2] != ident)
+    move = {"scope_id": other_school}
+    assert client.patch(f"/api/v1/users/{name}", json=move, headers=fresh).status_code == 403, "admins only"
+    r = client.patch(f"/api/v1/users/{name}", json=move, headers=AUTH)
+    assert r.status_code == 200 and (r.json()["role"], r.json()["scope_id"]) == (role, other_school), r.text
+    assert client.get("/api/v1/auth/me", headers=fresh).status_code == 401, "a change of scope ends the session"
+    bad = client.patch(f"/api/v1/users/{name}", json={"role": "admin"}, headers=AUTH)
+    assert bad.status_code == 422 and "scope of kind all" in bad.json()["detail"], "an admin is over all"
+
+    reset = client.patch(f"/api/v1/users/{name}", json={"password": "reset by the admin"}, headers=AUTH)
+    assert reset.status_code == 200
+    r = client.post("/api/v1/auth/token", data={"username": name, "password": "reset by the admin"})
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"}).json()
+    assert me["scope_id"] == other_school
+    log = client.get("/api/v1/audit", params={"limit": 1000}, headers=AUTH).json()["entries"]
+    changes = [e for e in log if e["entity"] == "user" and e["key"] == name and e["action"] == "update"]
+    assert len(changes) == 3 and all(e["new"]["password_hash"] == "<hidden>" for e in changes), "audited, hidden"
+    assert changes[1]["old"]["scope_id"] == ident and changes[1]["new"]["scope_id"] == other_school
 
 
 def test_logout_ends_the_session_everywhere_and_only_this_sites_form_can_ask_for_it(client):

@@ -56,18 +56,22 @@ def sql(client, statement: str, **params: object) -> None:
 def test_every_change_is_logged_with_who_and_old_to_new(client):
     log = entries(client)
     assert [(e["action"], e["entity"], e["key"]) for e in log] == [
+        ("create", "server_secret", "jwt_signing_key"),  # the server's first start: which key signs sessions
+        ("create", "server_secret", "jwt_signing_key_in_use"),
         ("create", "school", "s1"),
         ("create", "room", "s1/lab1"),
         ("create", "equipment_item", "s1/e1"),
         ("update", "equipment_item", "s1/e1"),
         ("delete", "equipment_item", "s1/e1"),
     ]
-    assert {e["actor"] for e in log} == {"bootstrap-admin"}
-    update = log[3]
+    assert [e["actor"] for e in log] == ["server"] * 2 + ["bootstrap-admin"] * 5
+    secret = log[0]["new"]["value"]
+    assert secret.startswith("sha256:") and secret != client.app.state.jwt_key  # a fingerprint, never the key
+    update = log[5]
     assert (update["old"]["quantity"], update["new"]["quantity"]) == (2, 3)
     assert (update["old"]["status"], update["new"]["status"]) == ("完好", "待修")
-    assert log[4]["old"]["quantity"] == 3 and log[4]["new"] is None
-    assert verify(client) == {"ok": True, "entries": 5, "head": log[-1]["hash"]}
+    assert log[6]["old"]["quantity"] == 3 and log[6]["new"] is None
+    assert verify(client) == {"ok": True, "entries": 7, "head": log[-1]["hash"], "witnesses": 0, "problems": []}
 
 
 def test_a_put_that_changes_nothing_logs_nothing(client):
@@ -78,9 +82,9 @@ def test_a_put_that_changes_nothing_logs_nothing(client):
 
 
 def test_an_altered_entry_is_found(client):
-    sql(client, "UPDATE audit_log SET new = replace(new, :a, :b) WHERE seq = 4", a='"quantity":3', b='"quantity":30')
+    sql(client, "UPDATE audit_log SET new = replace(new, :a, :b) WHERE seq = 6", a='"quantity":3', b='"quantity":30')
     assert verify(client)["first_broken"] == {
-        "seq": 4,
+        "seq": 6,
         "reason": "content does not match its hash (the entry was altered)",
     }
 
@@ -96,8 +100,8 @@ def test_an_altered_entry_with_a_recomputed_hash_breaks_the_next_link(client):
 
 
 def test_removed_entries_are_found(client):
-    sql(client, "DELETE FROM audit_log WHERE seq = 5")
-    assert verify(client)["first_broken"]["seq"] == 5
+    sql(client, "DELETE FROM audit_log WHERE seq = 7")
+    assert verify(client)["first_broken"]["seq"] == 7
     sql(client, "DELETE FROM audit_log WHERE seq = 2")
     assert verify(client)["first_broken"] == {"seq": 2, "reason": "entries 2..2 are missing"}
 
@@ -113,7 +117,7 @@ def test_concurrent_writers_keep_one_unbroken_chain(client):
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(write, range(40)))
     result = verify(client)
-    assert result["ok"] and result["entries"] == 5 + 40
+    assert result["ok"] and result["entries"] == 7 + 40
 
 
 def test_a_change_without_an_actor_is_refused(client):

@@ -34,6 +34,7 @@ from campuspulse.server.api import (
     users,
 )
 from campuspulse.server.api_docs import add_api_docs
+from campuspulse.server.audit_checkpoints import Checkpointer, CheckpointError, record_public_key
 from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory.excel import SheetRejected
 from campuspulse.server.metrics.readings import ReadingsStore
@@ -68,10 +69,14 @@ log = logging.getLogger(__name__)
 
 
 def _background(
-    writer: TelemetryWriter, every_s: float, rollup_every_s: float | None, tz: str
+    writer: TelemetryWriter,
+    every_s: float,
+    rollup_every_s: float | None,
+    tz: str,
+    checkpoints: tuple[Checkpointer, float] | None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """While the server runs: settle stale seq gaps (records sent over HTTP wait behind gaps too) and,
-    if asked, run the scheduler that keeps the daily rollups current."""
+    """While the server runs: settle stale seq gaps (records sent over HTTP wait behind gaps too), if asked, run
+    the scheduler that keeps the daily rollups current, and publish checkpoints of the audit chain."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -86,11 +91,28 @@ def _background(
                 except Exception:
                     log.exception("settling seq gaps failed")
 
-        task = asyncio.create_task(loop())
+        async def checkpoint_loop(checkpointer: Checkpointer, period_s: float) -> None:
+            while True:
+                try:
+                    cp = await asyncio.to_thread(checkpointer.run_once, writer.engine)
+                    if cp is not None:
+                        log.info("audit: checkpoint of entry %d published to %s", cp.seq, checkpointer.target)
+                except CheckpointError as exc:
+                    log.error("audit: %s; retrying in %.0f s", exc, min(period_s, 60))
+                    await asyncio.sleep(min(period_s, 60))
+                    continue
+                except Exception:
+                    log.exception("audit: publishing a checkpoint failed")
+                await asyncio.sleep(period_s)
+
+        tasks = [asyncio.create_task(loop())]
+        if checkpoints is not None:
+            tasks.append(asyncio.create_task(checkpoint_loop(*checkpoints)))
         try:
             yield
         finally:
-            task.cancel()
+            for task in tasks:
+                task.cancel()
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
 
@@ -115,6 +137,7 @@ def _jwt_key(engine: Engine, configured: str | None) -> str:
     for _ in range(2):
         try:
             with Session(engine) as s, s.begin():
+                s.info["actor"] = "server"
                 return signing_key(s, configured)
         except IntegrityError:  # another replica made it at the same moment
             continue
@@ -137,16 +160,26 @@ def create_app(
     live_every_s: float = 2,
     readings_url: str | None = None,
     api_docs: bool = True,
+    checkpointer: Checkpointer | None = None,
+    checkpoint_every_s: float = 3600,
 ) -> FastAPI:
     """The server on a store URL or an open engine; the schema is migrated on start.
 
-    `rollup_every_s` runs the rollup scheduler in this process (give it to one replica only).
+    `rollup_every_s` runs the rollup scheduler in this process (give it to one replica only); `checkpointer`
+    publishes signed checkpoints of the audit chain every `checkpoint_every_s` (its public key is recorded in the
+    store, so that a change of key is audited).
     """
     engine = make_engine(store_url) if isinstance(store_url, str) else store_url
     upgrade(engine)
     writer = TelemetryWriter(engine, reorder_window_s, max_future_skew_s)
     app = FastAPI(
-        lifespan=_background(writer, settle_every_s, rollup_every_s, ui_timezone),
+        lifespan=_background(
+            writer,
+            settle_every_s,
+            rollup_every_s,
+            ui_timezone,
+            (checkpointer, checkpoint_every_s) if checkpointer else None,
+        ),
         title="campuspulse",
         version=__version__,
         description="Equipment usage, compliance and experiment offering, measured from the equipment.",
@@ -160,6 +193,11 @@ def create_app(
     app.state.writer = writer
     app.state.admin_token = admin_token or os.environ.get("CAMPUSPULSE_ADMIN_TOKEN")
     app.state.jwt_key = _jwt_key(engine, jwt_secret)
+    app.state.checkpointer = checkpointer
+    if checkpointer is not None:
+        with Session(engine) as s, s.begin():
+            s.info["actor"] = "server"
+            record_public_key(s, checkpointer.key.public_key())
     app.state.access_token_ttl = access_token_ttl
     app.state.login_limit = (login_attempts, login_window)
     app.state.ui_tz, app.state.live_every_s = ui_timezone, live_every_s

@@ -1,5 +1,7 @@
 """The server's sections (`store`, `server`)."""
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 
 from campuspulse.settings import ProcessSettings, Section
@@ -25,6 +27,23 @@ class ServerSettings(Section):
         None, description="a VictoriaMetrics the collector writes to: readings on timelines"
     )
     api_docs: bool = Field(True, description="serve /docs (packaged Swagger UI) and /openapi.json to logged-in users")
+    forwarded_allow_ips: list[str] = Field(
+        default_factory=list,
+        description="reverse proxies whose X-Forwarded-For/-Proto name the client (addresses or networks); "
+        "none by default: the client is the connection's peer",
+    )
+    audit_checkpoints: str | None = Field(
+        None,
+        description="where signed checkpoints of the audit chain's head go: a file (a JSON line each) or an "
+        "http(s) URL that receives them by POST; keep it off the store's machine. None: no checkpoints",
+    )
+    audit_key_file: Path = Field(
+        Path("var/audit-signing.key"),
+        description="the Ed25519 key that signs checkpoints; made on first start (mode 0600), its public key printed",
+    )
+    audit_checkpoint_every_s: float = Field(
+        3600, ge=1, description="how often the head is checkpointed (when it has moved)"
+    )
 
 
 class ServerRoleSettings(ProcessSettings):

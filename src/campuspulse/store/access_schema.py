@@ -19,6 +19,8 @@ class User(Base):
     scope_id: Mapped[str] = mapped_column(String(64), default="")
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Sessions carry the generation they were issued in; a password or role change, or disabling, moves it on.
+    session_gen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiToken(Base):

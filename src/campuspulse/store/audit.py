@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
-from campuspulse.store.access_schema import ApiToken, AuditEntry, AuditHead, User
+from campuspulse.store.access_schema import ApiToken, AuditEntry, AuditHead, ServerSecret, User
 from campuspulse.store.inventory_schema import (
     CalendarDef,
     DaySchedule,
@@ -40,6 +40,7 @@ class _Spec:
     entity: str
     columns: tuple[str, ...] | None = None
     hidden: tuple[str, ...] = ()
+    digested: tuple[str, ...] = ()  # shown as a fingerprint: a change is visible, the value is not
 
 
 AUDITED: dict[type, _Spec] = {
@@ -60,9 +61,22 @@ AUDITED: dict[type, _Spec] = {
     SchoolEdition: _Spec("school_edition"),
     User: _Spec("user", hidden=("password_hash",)),
     ApiToken: _Spec("api_token", hidden=("secret_hash",)),
+    ServerSecret: _Spec("server_secret", digested=("value",)),
     IssuedReport: _Spec(
         "issued_report",
-        columns=("id", "kind", "scope", "ident", "period_from", "period_to", "issued_by", "sha256", "size"),
+        columns=(
+            "id",
+            "kind",
+            "scope",
+            "ident",
+            "period_from",
+            "period_to",
+            "issued_by",
+            "sha256",
+            "size",
+            "audit_seq",
+            "audit_hash",
+        ),
     ),
 }
 
@@ -91,8 +105,17 @@ def _snapshot(obj: object, spec: _Spec, which: str) -> dict[str, Any]:
             value = getattr(obj, name)
         else:
             value = hist.deleted[0] if hist.deleted else (hist.unchanged[0] if hist.unchanged else getattr(obj, name))
-        out[name] = HIDDEN if name in spec.hidden and value is not None else _plain(value)
+        if value is not None and name in spec.hidden:
+            value = HIDDEN
+        elif value is not None and name in spec.digested:
+            value = fingerprint(str(value))
+        out[name] = _plain(value)
     return out
+
+
+def fingerprint(value: str) -> str:
+    """`sha256:` and the first 16 hex digits of the value's SHA-256: tells values apart without showing them."""
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
 def _key(obj: object) -> str:

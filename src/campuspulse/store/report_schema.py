@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campuspulse.store.schema import Base, UtcDateTime
@@ -23,5 +23,7 @@ class IssuedReport(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     content: Mapped[bytes] = mapped_column(LargeBinary)
+    audit_seq: Mapped[int | None] = mapped_column(BigInteger, default=None)  # the audit chain's head when issued
+    audit_hash: Mapped[str | None] = mapped_column(String(64), default=None)
 
     __table_args__ = (Index("ix_issued_reports_scope", "scope", "ident", "period_from"),)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from campuspulse.server.access.principals import Principal, Role, ScopeKind, check_role_scope, require_write
 from campuspulse.store.access_schema import ApiToken, EndedSession, LoginFailure, ServerSecret, User
+from campuspulse.store.audit import fingerprint
 from campuspulse.store.schema import Agent
 
 _hasher = PasswordHasher()
@@ -62,16 +63,29 @@ def authenticate_password(s: Session, username: str, password: str) -> User:
     return user
 
 
+JWT_KEY_IN_USE = "jwt_signing_key_in_use"  # which key signs sessions (a fingerprint): its changes are audited
+
+
 def signing_key(s: Session, configured: str | None) -> str:
-    """The JWT signing key: the configured one, or one generated once and shared through the store."""
+    """The JWT signing key: the configured one, or one generated once and shared through the store. Which key is
+    in use is recorded in the store, so that a change of key enters the audit chain (the session names its
+    actor)."""
     if configured:
-        return configured
-    row = s.get(ServerSecret, "jwt_signing_key")
-    if row is None:
-        row = ServerSecret(name="jwt_signing_key", value=secrets.token_urlsafe(48))
-        s.add(row)
-        s.flush()
-    return row.value
+        key = configured
+    else:
+        row = s.get(ServerSecret, "jwt_signing_key")
+        if row is None:
+            row = ServerSecret(name="jwt_signing_key", value=secrets.token_urlsafe(48))
+            s.add(row)
+        key = row.value
+    mark = f"{'configured' if configured else 'store'} {fingerprint(key)}"
+    in_use = s.get(ServerSecret, JWT_KEY_IN_USE)
+    if in_use is None:
+        s.add(ServerSecret(name=JWT_KEY_IN_USE, value=mark))
+    elif in_use.value != mark:
+        in_use.value = mark
+    s.flush()
+    return key
 
 
 def _incarnation(user: User) -> int:
@@ -82,7 +96,7 @@ def _incarnation(user: User) -> int:
 def issue_access_token(user: User, key: str, ttl: timedelta) -> str:
     """A signed JWT naming the user (and which user of that name), valid for `ttl`."""
     now = datetime.now(UTC)
-    claims = {"sub": user.username, "uid": _incarnation(user), "iat": now, "exp": now + ttl}
+    claims = {"sub": user.username, "uid": _incarnation(user), "gen": user.session_gen, "iat": now, "exp": now + ttl}
     claims["jti"] = secrets.token_hex(8)
     return jwt.encode(claims, key, algorithm=_ALGORITHM)
 
@@ -105,6 +119,8 @@ def user_of_access_token(s: Session, token: str, key: str) -> User:
     user = _active(s, str(claims["sub"]))
     if claims.get("uid") != _incarnation(user):
         raise BadCredentials("the token's user no longer exists; log in again")
+    if claims.get("gen", 0) != user.session_gen:
+        raise BadCredentials("the session was ended by a change of password, role or access; log in again")
     if s.get(EndedSession, str(claims.get("jti", ""))) is not None:
         raise BadCredentials("the session was ended (logged out); log in again")
     return user
@@ -195,10 +211,45 @@ def delete_user(s: Session, username: str) -> User:
 
 def set_disabled(s: Session, username: str, disabled: bool) -> User:
     """Disable a user (every token and session refused at once) or enable them again; LookupError if none."""
+    user = existing_user(s, username)
+    if disabled and not user.disabled:
+        user.session_gen += 1  # enabling again does not revive the sessions disabling ended
+    user.disabled = disabled
+    s.flush()
+    return user
+
+
+def existing_user(s: Session, username: str) -> User:
+    """The user of that name; LookupError if there is none."""
     user = s.get(User, username)
     if user is None:
         raise LookupError(f"no user {username!r}")
-    user.disabled = disabled
+    return user
+
+
+def set_password(s: Session, username: str, password: str | None) -> User:
+    """Set (or, with None, remove) a user's password and end every session of theirs; LookupError if none."""
+    user = existing_user(s, username)
+    user.password_hash = _hasher.hash(password) if password else None
+    user.session_gen += 1
+    s.flush()
+    return user
+
+
+def change_own_password(s: Session, username: str, current: str, new: str) -> User:
+    """A user's own password change: the current one must be right (BadCredentials); every session ends."""
+    user = authenticate_password(s, username, current)
+    return set_password(s, user.username, new)
+
+
+def set_role(s: Session, username: str, role: Role, kind: ScopeKind, scope_id: str = "") -> User:
+    """Give a user another role or scope and end their sessions; ValueError if the role cannot have this scope,
+    LookupError if there is no such user."""
+    check_role_scope(role, kind, scope_id)
+    user = existing_user(s, username)
+    if (user.role, user.scope_kind, user.scope_id) != (role.value, kind.value, scope_id):
+        user.role, user.scope_kind, user.scope_id = role.value, kind.value, scope_id
+        user.session_gen += 1
     s.flush()
     return user
 

@@ -3,14 +3,14 @@
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from campuspulse.server.access.principals import Role, readable_schools, require_admin
 from campuspulse.server.api.auth import Caller
+from campuspulse.server.audit_checkpoints import Checkpointer, report_witnesses, verify_anchored
 from campuspulse.server.deps import Db
 from campuspulse.store.access_schema import AuditEntry
-from campuspulse.store.audit import verify_chain
 
 router = APIRouter(tags=["audit"])
 
@@ -39,8 +39,19 @@ def list_audit(
 
 
 @router.get("/audit/verify")
-def verify(db: Db, caller: Caller) -> dict[str, object]:
-    """Recompute the whole chain; name the first broken link (admins and auditors)."""
+def verify(request: Request, db: Db, caller: Caller) -> dict[str, object]:
+    """Recompute the whole chain and name the first broken link; then check it against the heads issued reports
+    carry and, when this server publishes checkpoints to a file, against those signed checkpoints: `problems`
+    names every disagreement (admins and auditors)."""
     if caller.role is not Role.AUDITOR:
         require_admin(caller, "verify the audit chain")
-    return verify_chain(db)
+    checkpointer: Checkpointer | None = request.app.state.checkpointer
+    witnesses, problems = checkpointer.witnesses() if checkpointer else ([], [])
+    from_reports, unreadable = report_witnesses(db)
+    anchored = verify_anchored(db, [*witnesses, *from_reports], [*problems, *unreadable])
+    return {
+        **anchored["chain"],
+        "ok": anchored["ok"],
+        "witnesses": anchored["witnesses"],
+        "problems": anchored["problems"],
+    }

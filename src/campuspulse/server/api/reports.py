@@ -148,6 +148,7 @@ def _issued_out(r: IssuedReport) -> dict[str, object]:
         "issued_by": r.issued_by,
         "sha256": r.sha256,
         "size": r.size,
+        "audit_head": None if r.audit_seq is None else {"seq": r.audit_seq, "hash": r.audit_hash},
         "href": f"/api/v1/reports/issued/{r.id}",
     }
 

@@ -131,26 +131,65 @@ def list_users(db: Db, caller: Caller) -> dict[str, object]:
 
 def _admin_over(caller: Principal, username: str) -> None:
     if caller.role is not Role.ADMIN:
-        raise Forbidden("only an admin may disable or delete users")
+        raise Forbidden("only an admin may change, disable or delete users")
     if username == caller.name:
-        raise HTTPException(status.HTTP_409_CONFLICT, "an admin may not disable or delete their own user")
+        raise HTTPException(status.HTTP_409_CONFLICT, "an admin may not change, disable or delete their own user")
 
 
-class UserStateIn(BaseModel):
-    """`PATCH /users/{username}`."""
+class UserChangeIn(BaseModel):
+    """`PATCH /users/{username}`: any of these; a new role, scope or password, or disabling, ends the user's
+    sessions."""
 
     model_config = ConfigDict(extra="forbid")
-    disabled: bool
+    disabled: bool | None = None
+    role: Role | None = None
+    scope_kind: ScopeKind | None = None
+    scope_id: str | None = Field(None, max_length=64)
+    password: str | None = Field(None, min_length=10, max_length=200, description="a new password (a reset)")
 
 
 @router.patch("/users/{username}")
-def change_user(username: str, body: UserStateIn, db: Db, caller: Caller) -> dict[str, object]:
-    """Disable a user (their tokens and sessions are refused at once) or enable them again (admins; audited)."""
+def change_user(username: str, body: UserChangeIn, db: Db, caller: Caller) -> dict[str, object]:
+    """Disable or enable a user, change their role or scope, or reset their password (admins; audited). Every
+    change but enabling ends the user's sessions at once."""
     _admin_over(caller, username)
     try:
-        return _user_out(credentials.set_disabled(db, username, body.disabled))
+        user = credentials.existing_user(db, username)
+        if body.role is not None or body.scope_kind is not None or body.scope_id is not None:
+            role = body.role or Role(user.role)
+            kind = body.scope_kind or ScopeKind(user.scope_kind)
+            scope_id = body.scope_id if body.scope_id is not None else ("" if kind is ScopeKind.ALL else user.scope_id)
+            credentials.set_role(db, username, role, kind, scope_id)
+        if body.password is not None:
+            credentials.set_password(db, username, body.password)
+        if body.disabled is not None:
+            credentials.set_disabled(db, username, body.disabled)
     except LookupError as exc:
         raise NotFound(str(exc)) from None
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    return _user_out(user)
+
+
+class PasswordChangeIn(BaseModel):
+    """`POST /auth/password`."""
+
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(max_length=200)
+    new_password: str = Field(min_length=10, max_length=200)
+
+
+@router.post("/auth/password")
+def change_password(request: Request, body: PasswordChangeIn, db: Db, caller: Caller) -> dict[str, object]:
+    """Change one's own password: every session of the user ends (this one too); the answer carries a new access
+    token."""
+    try:
+        user = credentials.change_own_password(db, caller.name, body.current_password, body.new_password)
+    except credentials.BadCredentials:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the current password is wrong") from None
+    ttl: timedelta = request.app.state.access_token_ttl
+    token = credentials.issue_access_token(user, request.app.state.jwt_key, ttl)
+    return {"access_token": token, "token_type": "bearer", "expires_in": int(ttl.total_seconds())}
 
 
 @router.delete("/users/{username}", status_code=status.HTTP_204_NO_CONTENT)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.access.principals import Scope
+from campuspulse.server.audit_checkpoints import head_rows
 from campuspulse.server.errors import NotFound
 from campuspulse.server.inventory.excel import write_tables
 from campuspulse.server.inventory.standards import get_standard, list_standards
@@ -49,6 +50,7 @@ class CommissionReport:
     utilization_rows: list[dict[str, Any]]
     standards: list[dict[str, Any]]  # per standard: the compliance answer (standard, schools, summary, gaps)
     offering: dict[str, Any]
+    audit_head: tuple[int, str] | None = None  # the audit chain's (seq, hash) when the report was issued
 
     @property
     def title(self) -> str:
@@ -124,6 +126,7 @@ def workbook(r: CommissionReport) -> bytes:
         ("standards", "; ".join(names) or "none"),
         *((f"rules: {k}", v) for k, v in RULES.items()),
         ("generated", r.generated),
+        *(head_rows(*r.audit_head) if r.audit_head else ()),
     ]
     schools = [
         {"standard": c["standard"]["code"], "version": c["standard"]["version"], **row}

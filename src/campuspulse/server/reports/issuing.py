@@ -10,6 +10,7 @@ from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.access.principals import Scope
+from campuspulse.server.audit_checkpoints import current_head
 from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.reports.commission import build, district_codes, workbook
 from campuspulse.store.db import isolated
@@ -20,8 +21,11 @@ KIND = "commission"
 
 
 def issue(s: Session, scope: Scope, ident: str, first: str, end: str, by: str) -> IssuedReport:
-    """Make the commission report of `scope`/`ident` over [first, end) and keep it as issued."""
-    content = workbook(build(s, scope, ident, first, end))
+    """Make the commission report of `scope`/`ident` over [first, end) and keep it as issued, with the audit
+    chain's head at this moment in the workbook and beside it."""
+    report = build(s, scope, ident, first, end)
+    report.audit_head = seq, head = current_head(s)
+    content = workbook(report)
     row = IssuedReport(
         kind=KIND,
         scope=scope.value,
@@ -33,6 +37,8 @@ def issue(s: Session, scope: Scope, ident: str, first: str, end: str, by: str) -
         sha256=hashlib.sha256(content).hexdigest(),
         size=len(content),
         content=content,
+        audit_seq=seq,
+        audit_hash=head,
     )
     s.add(row)
     s.flush()
