@@ -33,7 +33,7 @@ from campuspulse.server.web.session import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     csrf_token,
-    logout_token,
+    form_token,
     page_principal,
     safe_next,
     set_csrf,
@@ -61,11 +61,12 @@ templates.env.globals |= {
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
-def _render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+    """A page in the language of the request, with what every page needs (language switch, form token)."""
     t = Text(lang_of(request))
     query = {k: v for k, v in request.query_params.items() if k != "lang"}
     query["lang"] = "en" if t.lang == "zh" else "zh"
-    context = {"t": t, "other_lang_query": urlencode(query), "logout_csrf": logout_token(request), **context}
+    context = {"t": t, "other_lang_query": urlencode(query), "logout_csrf": form_token(request), **context}
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     if request.query_params.get("lang") == t.lang:
         response.set_cookie("lang", t.lang, max_age=365 * 86400, samesite="lax", path="/")
@@ -76,14 +77,14 @@ def _page(request: Request, name: str, user: Principal, build: Callable[[], dict
     """Render a page from what `build` gathers, or the error page when scope or input forbid it."""
     t = Text(lang_of(request))
     try:
-        return _render(request, name, user=user, **build())
+        return render(request, name, user=user, **build())
     except Forbidden as exc:
         heading, code, message = t("forbidden"), status.HTTP_403_FORBIDDEN, str(exc)
     except NotFound as exc:
         heading, code, message = t("not_found"), status.HTTP_404_NOT_FOUND, str(exc)
     except ContractError as exc:
         heading, code, message = t("bad_input"), status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)
-    return _render(request, "error.html", code, user=user, heading=heading, message=message)
+    return render(request, "error.html", code, user=user, heading=heading, message=message)
 
 
 def _today(request: Request) -> date:
@@ -99,9 +100,7 @@ def login_form(request: Request, next: str | None = None, expired: int = 0) -> R
 
 def _login_page(request: Request, code: int, next_path: str | None, error: str | None, username: str = "") -> Response:
     csrf = csrf_token()
-    response = _render(
-        request, "login.html", code, next=safe_next(next_path), csrf=csrf, error=error, username=username
-    )
+    response = render(request, "login.html", code, next=safe_next(next_path), csrf=csrf, error=error, username=username)
     set_csrf(request, response, csrf)
     return response
 
@@ -147,7 +146,7 @@ def logout(request: Request, db: Db, csrf: Annotated[str, Form()] = "") -> Respo
     """End the session: its token is refused from now on, wherever a copy of it is (the form's token must match
     the session's, so another site cannot log a user out)."""
     token = request.cookies.get(SESSION_COOKIE)
-    if token and not secrets.compare_digest(csrf, logout_token(request)):
+    if token and not secrets.compare_digest(csrf, form_token(request)):
         return Response("the logout form is not this site's", status_code=status.HTTP_403_FORBIDDEN)
     if token:
         credentials.end_session(db, token, request.app.state.jwt_key)

@@ -52,10 +52,17 @@ def secure(request: Request) -> bool:
     return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
 
 
-def logout_token(request: Request) -> str:
-    """The logout form's token: derived from the session cookie, which a cross-site page cannot read ("" without)."""
+def form_token(request: Request) -> str:
+    """The token of every form a logged-in user posts (logout included): derived from the session cookie, which a
+    cross-site page cannot read ("" without a session)."""
     session = request.cookies.get(SESSION_COOKIE)
     return hashlib.sha256(b"logout:" + session.encode()).hexdigest()[:32] if session else ""
+
+
+def form_token_ok(request: Request, token: str) -> bool:
+    """Whether a posted form carries this session's token."""
+    expected = form_token(request)
+    return bool(expected) and secrets.compare_digest(token, expected)
 
 
 def csrf_token() -> str:
