@@ -10,7 +10,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 
-from campuspulse.store import audit, stale_days  # noqa: F401  (their listeners log changes, mark stale days)
+from campuspulse.store import audit, equipment_history, stale_days  # noqa: F401  (listeners: audit, history, stale days)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 log = logging.getLogger(__name__)

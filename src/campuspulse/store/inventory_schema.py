@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from sqlalchemy import JSON, BigInteger, Date, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Float, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campuspulse.store.schema import Base
@@ -43,8 +43,28 @@ class EquipmentItem(Base):
     unit_value_fen: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(8))
     purchase_date: Mapped[date | None] = mapped_column(Date, default=None)
+    status_since: Mapped[date | None] = mapped_column(Date, default=None)  # when the line took its status
 
     __table_args__ = (Index("ix_equipment_items_catalog", "school", "catalog_code"),)
+
+
+class EquipmentHistory(Base):
+    """A ledger line as it stood from `since` on (kept by the store on every change; `removed`: deleted then), so
+    that compliance can be computed as of an earlier date."""
+
+    __tablename__ = "equipment_history"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    school: Mapped[str] = mapped_column(String(64))
+    item: Mapped[str] = mapped_column(String(64))
+    since: Mapped[date] = mapped_column(Date)
+    catalog_code: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_value_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(8))
+    purchase_date: Mapped[date | None] = mapped_column(Date, default=None)
+    removed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    __table_args__ = (Index("ix_equipment_history_line", "school", "item", "since"),)
 
 
 class Standard(Base):

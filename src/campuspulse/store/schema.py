@@ -38,6 +38,7 @@ class School(Base):
     parallel_classes: Mapped[int] = mapped_column(Integer, default=0)
     students: Mapped[int] = mapped_column(Integer, default=0)
     max_class_size: Mapped[int] = mapped_column(Integer, default=0)
+    classes_by_grade: Mapped[dict[str, int] | None] = mapped_column(JSON, default=None)  # {"7": 8, "8": 8, "9": 6}
 
 
 class Agent(Base):

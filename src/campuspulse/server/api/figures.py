@@ -7,7 +7,8 @@ from fastapi import APIRouter, Query
 
 from campuspulse.server.access.principals import Scope, require_scope_read
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.deps import Db
+from campuspulse.server.deps import Db, Today
+from campuspulse.server.inventory.dates import SupportedDate
 from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.offering_service import offering_rate
 from campuspulse.server.metrics.rules import COMPLIANCE_RULES, OFFERING_RULES, UTILIZATION_RULES
@@ -53,12 +54,22 @@ def get_compliance(
     caller: Caller,
     scope: Scope,
     standard: str,
+    today: Today,
     id: str = "",
     version: str | None = None,
+    as_of: Annotated[
+        SupportedDate | None,
+        Query(
+            description="the day compliance is taken on (default today): equipment bought by then, in its status "
+            "then, against the standard's version in force then"
+        ),
+    ] = None,
 ) -> dict[str, object]:
-    """R_item, R_qty, R_val and 达标 per school against a standard; the gap list for a school; the share 达标."""
+    """R_item, R_qty, R_val and 达标 per school against a standard on a day; the gap list for a school; the share
+    达标."""
     require_scope_read(db, caller, scope, id)
-    return {**compliance(db, scope, id, standard, version), "rules": {"version": COMPLIANCE_RULES}}
+    got = compliance(db, scope, id, standard, version, as_of, today)
+    return {**got, "rules": {"version": COMPLIANCE_RULES}}
 
 
 @router.get("/experiments/offering-rate")

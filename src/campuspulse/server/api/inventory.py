@@ -20,7 +20,7 @@ from campuspulse.server.api.provisioning import answer
 from campuspulse.server.api.schemas import EquipmentItemIn, IdPath, RegionIn, RoomIn
 from campuspulse.server.deps import XLSX_RESPONSE, Db, xlsx
 from campuspulse.server.inventory import equipment_ledger, service
-from campuspulse.server.inventory.money import fen_to_yuan, yuan_to_fen
+from campuspulse.server.inventory.money import fen_to_yuan
 from campuspulse.store.inventory_schema import EquipmentItem
 
 router = APIRouter(tags=["inventory"])
@@ -138,14 +138,6 @@ def equipment_out(row: EquipmentItem) -> dict[str, Any]:
     return out
 
 
-def equipment_fields(body: EquipmentItemIn) -> dict[str, Any]:
-    """A ledger line as the service stores it (values in 分)."""
-    fields = body.model_dump()
-    fields["unit_value_fen"] = yuan_to_fen(fields.pop("unit_value"))
-    fields["status"] = body.status.value
-    return fields
-
-
 @router.get("/schools/{school}/equipment")
 def list_equipment(school: IdPath, db: Db, caller: Caller) -> dict[str, object]:
     """A school's equipment ledger (台账)."""
@@ -166,7 +158,7 @@ def put_equipment_item(
 ) -> dict[str, object]:
     """Create or replace a line of the equipment ledger."""
     require_write(db, caller, school)
-    created = service.put_equipment_item(db, school, item, equipment_fields(body))
+    created = service.put_equipment_item(db, school, item, equipment_ledger.stored_fields(body))
     return answer(created, response, equipment_out(service.get_equipment_item(db, school, item)))
 
 

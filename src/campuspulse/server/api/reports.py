@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from campuspulse.server.access.principals import Forbidden, Role, Scope, readable_schools, require_scope_read
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.deps import XLSX, XLSX_RESPONSE, Db, RowId
+from campuspulse.server.deps import XLSX, XLSX_RESPONSE, Db, RowId, Today
+from campuspulse.server.inventory.dates import SupportedDate
 from campuspulse.server.inventory.excel import csv_bytes, write_tables
 from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.offering_service import offering_rate
@@ -82,11 +83,19 @@ def utilization_report(
 
 @router.get("/reports/compliance.{fmt}", response_class=Response, responses=FILES)
 def compliance_report(
-    fmt: Fmt, db: Db, caller: Caller, scope: Scope, standard: str, id: str = "", version: str | None = None
+    fmt: Fmt,
+    db: Db,
+    caller: Caller,
+    scope: Scope,
+    standard: str,
+    today: Today,
+    id: str = "",
+    version: str | None = None,
+    as_of: SupportedDate | None = None,
 ) -> Response:
-    """Compliance per school (and the gap list of a school) as CSV or XLSX."""
+    """Compliance per school (and the gap list of a school) on a day (default today) as CSV or XLSX."""
     require_scope_read(db, caller, scope, id)
-    got = compliance(db, scope, id, standard, version)
+    got = compliance(db, scope, id, standard, version, as_of, today)
     std = got["standard"]
     sheets = {
         "schools": got["schools"],
@@ -97,6 +106,7 @@ def compliance_report(
         ("scope", scope.value),
         ("id", id),
         ("standard", f"{std['code']} {std['version']} {std['name']}"),
+        ("as of", got["as_of"]),
         ("threshold", std["threshold"]),
         ("sample standard", std["sample"]),
     ]

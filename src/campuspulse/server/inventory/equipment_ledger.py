@@ -30,6 +30,12 @@ COLUMNS = (
     Column("unit_value", "单价(元)", "原值 per unit in 元, two decimals", width=12),
     Column("status", "状态", "condition of these units", choices=STATUSES, width=8),
     Column("purchase_date", "购置日期", "optional: YYYY-MM-DD", width=12),
+    Column(
+        "status_since",
+        "状态日期",
+        "optional: YYYY-MM-DD, the day this quantity and status took effect (default: the day of the change)",
+        width=12,
+    ),
 )
 NOTES = "设备台账 equipment ledger — one line per item and status; only 完好 units count towards compliance."
 _ID = re.compile(rf"^{ID_PATTERN}$")
@@ -63,6 +69,20 @@ class EquipmentItemIn(BaseModel):
     unit_value: Yuan = Field(description="原值 per unit, in 元")
     status: EquipmentStatus = EquipmentStatus.GOOD
     purchase_date: SupportedDate | None = None
+    status_since: SupportedDate | None = Field(
+        None, description="the day this quantity and status took effect (default: the day of the change)"
+    )
+
+
+def stored_fields(body: EquipmentItemIn) -> dict[str, Any]:
+    """A ledger line as the store keeps it (values in 分; no `status_since` when none was given, so that an
+    unchanged line stays unchanged)."""
+    fields = body.model_dump()
+    fields["unit_value_fen"] = yuan_to_fen(fields.pop("unit_value"))
+    fields["status"] = body.status.value
+    if fields["status_since"] is None:
+        del fields["status_since"]
+    return fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +124,7 @@ def _validate(row: int, record: dict[str, Any], rooms: set[str]) -> tuple[str, d
         problems.append(RowProblem(row, "item", f"an id of letters, digits, - and _ (got {item!r})"))
     record["unit_value"] = _money(record.get("unit_value"))
     record["purchase_date"] = as_date(record.get("purchase_date"))
+    record["status_since"] = as_date(record.get("status_since"))
     for key in ("catalog_code", "unit"):
         if isinstance(record.get(key), int | float):
             record[key] = str(record[key])
@@ -126,10 +147,7 @@ def _validate(row: int, record: dict[str, Any], rooms: set[str]) -> tuple[str, d
         problems.append(RowProblem(row, "room", f"{body.room!r} is not a room of this school"))
     if problems:
         return item, problems
-    fields = body.model_dump()
-    fields["unit_value_fen"] = yuan_to_fen(fields.pop("unit_value"))
-    fields["status"] = body.status.value
-    return item, fields
+    return item, stored_fields(body)
 
 
 CHUNK_LINES = 500  # lines written per transaction: other writers wait for one chunk at most, never a whole import

@@ -171,10 +171,19 @@ def list_standards(s: Session) -> Sequence[Standard]:
     return s.scalars(select(Standard).order_by(Standard.code, Standard.version)).all()
 
 
-def get_standard(s: Session, code: str, version: str | None = None) -> tuple[Standard, Sequence[StandardItem]]:
-    """A standard version (default: the newest valid_from) and its items."""
+def get_standard(
+    s: Session, code: str, version: str | None = None, as_of: date | None = None
+) -> tuple[Standard, Sequence[StandardItem]]:
+    """A standard version and its items: the one named, else the one in force on `as_of` (the newest valid_from
+    on or before it; the first version for a day before any), else the newest."""
     q = select(Standard).where(Standard.code == code)
-    q = q.where(Standard.version == version) if version else q.order_by(Standard.valid_from.desc())
+    if version:
+        q = q.where(Standard.version == version)
+    elif as_of is not None:
+        in_force = q.where(Standard.valid_from <= as_of).order_by(Standard.valid_from.desc())
+        q = in_force if s.scalars(in_force.limit(1)).first() else q.order_by(Standard.valid_from)
+    else:
+        q = q.order_by(Standard.valid_from.desc())
     row = s.scalars(q.limit(1)).first()
     if row is None:
         raise NotFound(f"no standard {code!r}" + (f" version {version!r}" if version else ""))

@@ -2,9 +2,11 @@
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date
+from itertools import groupby
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.access.principals import Scope
@@ -13,14 +15,15 @@ from campuspulse.server.inventory.quantity_rules import QuantityRule, SchoolFact
 from campuspulse.server.inventory.standards import get_standard
 from campuspulse.server.metrics.compliance import ItemNeed, SchoolCompliance, per_student_value_fen
 from campuspulse.server.metrics.service import schools_in_scope
-from campuspulse.store.inventory_schema import EquipmentItem, Room, Standard, StandardItem
+from campuspulse.store.inventory_schema import EquipmentHistory, EquipmentItem, Room, Standard, StandardItem
 from campuspulse.store.schema import School
 
 GOOD = "完好"
 SCRAPPED = "报废"
+Holdings = dict[str, dict[str, int]]  # school → catalog code → working units
 
 
-def _grouped(s: Session, q: Any) -> dict[str, dict[str, int]]:
+def _grouped(s: Session, q: Any) -> Holdings:
     out: dict[str, dict[str, int]] = defaultdict(dict)
     for school, key, n in s.execute(q):
         out[school][key] = int(n or 0)
@@ -71,31 +74,73 @@ def school_result(
     return result
 
 
-def compliance(s: Session, scope: Scope, ident: str, standard: str, version: str | None = None) -> dict[str, Any]:
-    """Compliance of every school in scope against a standard, the gap list for one school, and the share 达标."""
-    std, items = get_standard(s, standard, version)
-    schools = schools_in_scope(s, scope, ident)
-    codes = [s.code for s in schools]
-    rooms = _grouped(
-        s, select(Room.school, Room.type, func.count()).where(Room.school.in_(codes)).group_by(Room.school, Room.type)
-    )
+def _current(s: Session, codes: list[str], catalog: list[str], as_of: date) -> tuple[Holdings, dict[str, int]]:
+    bought = or_(EquipmentItem.purchase_date.is_(None), EquipmentItem.purchase_date <= as_of)
     have = _grouped(
         s,
         select(EquipmentItem.school, EquipmentItem.catalog_code, func.sum(EquipmentItem.quantity))
         .where(
             EquipmentItem.school.in_(codes),
             EquipmentItem.status == GOOD,
-            EquipmentItem.catalog_code.in_([i.code for i in items]),
+            EquipmentItem.catalog_code.in_(catalog),
+            bought,
         )
         .group_by(EquipmentItem.school, EquipmentItem.catalog_code),
     )
-    value = dict(
-        s.execute(
-            select(EquipmentItem.school, func.sum(EquipmentItem.quantity * EquipmentItem.unit_value_fen))
-            .where(EquipmentItem.school.in_(codes), EquipmentItem.status != SCRAPPED)
-            .group_by(EquipmentItem.school)
-        ).all()
+    value = s.execute(
+        select(EquipmentItem.school, func.sum(EquipmentItem.quantity * EquipmentItem.unit_value_fen))
+        .where(EquipmentItem.school.in_(codes), EquipmentItem.status != SCRAPPED, bought)
+        .group_by(EquipmentItem.school)
     )
+    return have, {school: int(v or 0) for school, v in value}
+
+
+def _past(s: Session, codes: list[str], catalog: list[str], as_of: date) -> tuple[Holdings, dict[str, int]]:
+    """What each school held on `as_of`, from the ledger's history: each line as it stood on that day (as first
+    entered, if it was entered later), unless it was removed by then or bought after."""
+    have: Holdings = defaultdict(dict)
+    value: dict[str, int] = defaultdict(int)
+    wanted = set(catalog)
+    q = (
+        select(EquipmentHistory)
+        .where(EquipmentHistory.school.in_(codes))
+        .order_by(EquipmentHistory.school, EquipmentHistory.item, EquipmentHistory.since, EquipmentHistory.id)
+    )
+    for (_school, _item), entries in groupby(s.scalars(q), key=lambda e: (e.school, e.item)):
+        history = list(entries)
+        stood = [e for e in history if e.since <= as_of]
+        line = stood[-1] if stood else history[0]
+        if line.removed or (line.purchase_date is not None and line.purchase_date > as_of):
+            continue
+        if line.status == GOOD and line.catalog_code in wanted:
+            held = have[line.school]
+            held[line.catalog_code] = held.get(line.catalog_code, 0) + line.quantity
+        if line.status != SCRAPPED:
+            value[line.school] += line.quantity * line.unit_value_fen
+    return have, value
+
+
+def compliance(
+    s: Session,
+    scope: Scope,
+    ident: str,
+    standard: str,
+    version: str | None = None,
+    as_of: date | None = None,
+    today: date | None = None,
+) -> dict[str, Any]:
+    """Compliance of every school in scope against a standard on `as_of` (default `today`): the version in force
+    that day, equipment bought by then in the status it had then; the gap list for one school; the share 达标."""
+    today = today or date.today()
+    as_of = as_of or today
+    std, items = get_standard(s, standard, version, as_of)
+    schools = schools_in_scope(s, scope, ident)
+    codes = [s.code for s in schools]
+    rooms = _grouped(
+        s, select(Room.school, Room.type, func.count()).where(Room.school.in_(codes)).group_by(Room.school, Room.type)
+    )
+    catalog = [i.code for i in items]
+    have, value = (_current if as_of >= today else _past)(s, codes, catalog, as_of)
     rows, gaps = [], []
     counted = compliant = 0
     for school in schools:
@@ -143,6 +188,7 @@ def compliance(s: Session, scope: Scope, ident: str, standard: str, version: str
     out: dict[str, Any] = {
         "scope": scope.value,
         "id": ident,
+        "as_of": as_of.isoformat(),
         "standard": _standard_out(std),
         "schools": rows,
         "summary": summary,

@@ -77,10 +77,11 @@ def build(s: Session, scope: Scope, ident: str, first: str, end: str) -> Commiss
     by = GroupBy.ROOM if scope is Scope.SCHOOL else GroupBy.SCHOOL
     total = utilization(s, scope, ident, first, end)
     standards = []
+    as_of = date.fromisoformat(_day_before(end))  # the period's last day
     for code in sorted({std.code for std in list_standards(s)}):
-        std, _ = get_standard(s, code)
+        std, _ = get_standard(s, code, as_of=as_of)
         if std.stage in stages:
-            standards.append(compliance(s, scope, ident, code))
+            standards.append(compliance(s, scope, ident, code, std.version, as_of))
     return CommissionReport(
         scope,
         ident,

@@ -28,11 +28,14 @@ MAX_DAYS = 400
 
 @dataclass(frozen=True, slots=True)
 class Period:
-    """The dates a page covers, [first, end), and the school term the end falls in."""
+    """The dates a page covers, [first, end), the school term the end falls in, and the day compliance is taken
+    on (the period's last day) and today."""
 
     first: str
     end: str
     term: str
+    as_of: date
+    today: date
 
 
 def period_of(first: str | None, end: str | None, today: date) -> Period:
@@ -45,7 +48,7 @@ def period_of(first: str | None, end: str | None, today: date) -> Period:
     if not 0 < (end_d - first_d).days <= MAX_DAYS:
         raise ContractError(f"from must come before to, at most {MAX_DAYS} days apart")
     term = time_bucket(GroupBy.TERM)((end_d - timedelta(days=1)).isoformat())  # type: ignore[misc]
-    return Period(first_d.isoformat(), end_d.isoformat(), term)
+    return Period(first_d.isoformat(), end_d.isoformat(), term, end_d - timedelta(days=1), today)
 
 
 @dataclass(slots=True)
@@ -93,9 +96,9 @@ def _region_scope(s: Session, region: str | None) -> tuple[Scope, str, str]:
     return Scope.DISTRICT, region, region
 
 
-def newest_standards(s: Session) -> list[Any]:
-    """The newest version of every standard."""
-    return [get_standard(s, code)[0] for code in sorted({std.code for std in list_standards(s)})]
+def standards_in_force(s: Session, as_of: date) -> list[Any]:
+    """The version of every standard in force on `as_of`."""
+    return [get_standard(s, code, as_of=as_of)[0] for code in sorted({std.code for std in list_standards(s)})]
 
 
 def _rows_of(s: Session, scope: Scope, ident: str, group: GroupBy | None, period: Period) -> list[dict[str, Any]]:
@@ -121,9 +124,9 @@ def region_view(s: Session, p: Principal, region: str | None, period: Period) ->
     for r in _rows_of(s, scope, ident, GroupBy.DISTRICT if by_district else GroupBy.SCHOOL, period):
         if r["key"] in rows:
             rows[r["key"]].figures = r
-    standards = newest_standards(s)
+    standards = standards_in_force(s, period.as_of)
     for std in standards:
-        for r in compliance(s, scope, ident, std.code)["schools"]:
+        for r in compliance(s, scope, ident, std.code, std.version, period.as_of, period.today)["schools"]:
             row = rows[r["district"] if by_district else r["school"]]
             row.standards_applying += r["applies"]
             row.standards_met += r["applies"] and r["compliant"]
@@ -175,9 +178,9 @@ def school_view(s: Session, p: Principal, school: str, period: Period, now_ms: i
     devices = list(s.scalars(select(Device).where(Device.school == school).order_by(Device.room, Device.device)))
     rooms = sorted({d.room for d in devices})
     checks = []
-    for std in newest_standards(s):
+    for std in standards_in_force(s, period.as_of):
         if std.stage == sc.stage:
-            c = compliance(s, Scope.SCHOOL, school, std.code)
+            c = compliance(s, Scope.SCHOOL, school, std.code, std.version, period.as_of, period.today)
             cost = sum((Decimal(str(g["missing_value"])) for g in c["gaps"]), Decimal(0))
             checks.append(
                 {"standard": c["standard"], "school": c["schools"][0], "gaps": c["gaps"], "cost": f"{cost:.2f}"}
