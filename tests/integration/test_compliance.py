@@ -249,3 +249,48 @@ def test_names_users_enter_stay_text_in_every_export(client):
         assert all(c.data_type == "s" for c in cells), [(c.coordinate, c.data_type) for c in cells]
     csv_text = client.get(f"{API}/reports/compliance.csv", params=params, headers=AUTH).content.decode("utf-8-sig")
     assert "'=HYPERLINK" in csv_text and ",=HYPERLINK" not in csv_text.replace('"', "")
+
+
+def test_bands_by_parallel_classes_or_by_classes_as_the_standard_says(client):
+    """School p (22 classes: 8 + 8 + 6, so 8 parallel). Rule P bands by parallel classes (≤ 4 → 1, ≤ 8 → 2, more
+    → 3): 2 required; rule Q bands by classes (≤ 12 → 1, ≤ 24 → 5, more → 9): 5 required. Held: 2 P, 3 Q →
+    R_item 1/2, R_qty 5/7."""
+    bands_p = [{"up_to_parallel_classes": 4, "n": 1}, {"up_to_parallel_classes": 8, "n": 2}, {"n": 3}]
+    bands_q = [{"up_to_classes": 12, "n": 1}, {"up_to_classes": 24, "n": 5}, {"n": 9}]
+    std = {
+        **STANDARD,
+        "items": [
+            {
+                "code": "P",
+                "name": "P",
+                "unit": "台",
+                "category": "基本",
+                "reference_price": "1",
+                "rule": {"per": "school", "bands": bands_p},
+            },
+            {
+                "code": "Q",
+                "name": "Q",
+                "unit": "台",
+                "category": "基本",
+                "reference_price": "1",
+                "rule": {"per": "school", "bands": bands_q},
+            },
+        ],
+    }
+    assert client.put(f"{API}/standards/BANDS/1", json=std, headers=AUTH).status_code == 201
+    school = {"name": "p", "district": "hd", "stage": "junior", "classes_by_grade": {"7": 8, "8": 8, "9": 6}}
+    assert client.put(f"{API}/schools/p", json=school, headers=AUTH).status_code == 201
+    for code, n in (("P", 2), ("Q", 3)):
+        assert client.put(f"{API}/schools/p/equipment/{code}", json=item(code, n, "1"), headers=AUTH).is_success
+    r = client.get(f"{API}/compliance", params={"scope": "school", "id": "p", "standard": "BANDS"}, headers=AUTH)
+    row = r.json()["schools"][0]
+    assert (row["items_met"], row["items"], row["units_counted"], row["units_required"]) == (1, 2, 5, 7)
+    assert {g["code"]: (g["required"], g["have"]) for g in r.json()["gaps"]} == {"Q": (5, 3)}
+
+    mixed = {
+        **std,
+        "items": [{**std["items"][0], "rule": {"per": "school", "bands": [bands_p[0], bands_q[1], {"n": 3}]}}],
+    }
+    r = client.put(f"{API}/standards/BANDS/2", json=mixed, headers=AUTH)
+    assert r.status_code == 422 and "all count classes (up_to_classes) or all parallel classes" in r.text

@@ -137,3 +137,37 @@ def test_a_subject_outside_a_schools_stage_needs_no_edition(client):
     assert client.put(f"{API}/schools/p1", json=body, headers=AUTH).status_code == 201
     got = rate(client, scope="school", id="p1")  # a school scope answers 409 when an edition is needed: not here
     assert got["missing_editions"] == [] and {r["subject"] for r in got["by_subject"]} == {"science"}
+
+
+def test_classes_counted_grade_by_grade(client):
+    """Grades of one school need not have as many classes each: 7 has 4, 8 has 3, 9 has 1. Required 分组:
+    grade 8 3 × 8 + grade 9 1 × 4 = 28; 演示 3 × 1 + 1 × 1 = 4; done as before (4 and 2)."""
+    body = {"name": "s1", "district": "hd", "stage": "junior", "classes_by_grade": {"7": 4, "8": 3, "9": 1}}
+    r = client.put(f"{API}/schools/s1", json=body, headers=AUTH)
+    assert r.status_code == 200, r.text
+    school = client.get(f"{API}/schools/s1", headers=AUTH).json()
+    assert (school["classes"], school["parallel_classes"], school["classes_by_grade"]) == (
+        8,
+        4,
+        body["classes_by_grade"],
+    )
+    got = rate(client, scope="school", id="s1")
+    assert [(t["type"], t["required"], t["done"]) for t in got["by_type"]] == [("分组", 28, 4), ("演示", 4, 2)]
+    grades = {(r["type"], r["grade"]): (r["required"], r["done"]) for r in got["by_grade"]}
+    assert grades[("分组", 8)] == (24, 3) and grades[("分组", 9)] == (4, 1)
+    assert got["classes"] == 8 and not any(r["class"] == "9-2" for r in got["by_class"])
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"classes_by_grade": {"3": 2}}, "grade(s) 3 are not taught in 学段 junior"),
+        ({"classes_by_grade": {"7": 2, "8": 2}, "classes": 5}, "classes is 5 but classes_by_grade adds up to 4"),
+        ({"classes_by_grade": {"7": 2, "8": 3}, "parallel_classes": 2}, "the largest grade has 3"),
+        ({"classes_by_grade": {"7": -1}}, "greater than or equal to 0"),
+    ],
+)
+def test_classes_by_grade_that_do_not_fit_the_school_are_refused(client, change, says):
+    body = {"name": "s1", "district": "hd", "stage": "junior", **change}
+    r = client.put(f"{API}/schools/s1", json=body, headers=AUTH)
+    assert r.status_code == 422 and says in r.text, r.text

@@ -19,8 +19,8 @@ from campuspulse.server.inventory import service as inventory
 from campuspulse.server.inventory.experiments import ExperimentRecordIn, add_record, load_catalog_csv, put_catalog_item
 from campuspulse.server.inventory.money import yuan_to_fen
 from campuspulse.server.inventory.quantity_rules import QuantityRule, SchoolFacts, required
+from campuspulse.server.inventory.stages import STAGE_GRADES
 from campuspulse.server.inventory.standards import get_standard, load_standard_file, put_standard
-from campuspulse.server.metrics.offering_service import STAGE_GRADES
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
 DISTRICTS = {"haidian": "海淀区", "chaoyang": "朝阳区"}

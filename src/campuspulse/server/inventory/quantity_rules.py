@@ -2,7 +2,8 @@
 
 A rule is data, loaded from the standard's file: written out (`{per: group, n: 1, group_size: 2}`) or in
 the notation of provincial tables (`1/校`, `2/室(physics_lab)`, `13/50人`, `1/组`, `1/组(4人)`). `n` may come in
-bands by the school's number of classes; `double_from_parallel` doubles group sets for large schools (双配套).
+bands by the school's number of classes or of parallel classes; `double_from_parallel` doubles group sets for
+large schools (双配套).
 """
 
 import itertools
@@ -15,11 +16,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Band(BaseModel):
-    """`n` for schools with at most `up_to_classes` classes (None: any larger school)."""
+    """`n` for schools with at most `up_to_classes` classes, or at most `up_to_parallel_classes` classes per grade
+    (neither: any larger school). A rule's bands all count the same way."""
 
     model_config = ConfigDict(extra="forbid")
     up_to_classes: int | None = Field(None, ge=1, le=10_000)
+    up_to_parallel_classes: int | None = Field(None, ge=1, le=1_000)
     n: int = Field(ge=0, le=100_000)
+
+    @property
+    def limit(self) -> int | None:
+        """The band's upper bound, whichever way it counts."""
+        return self.up_to_classes if self.up_to_classes is not None else self.up_to_parallel_classes
 
 
 class QuantityRule(BaseModel):
@@ -40,11 +48,16 @@ class QuantityRule(BaseModel):
         if (self.n is None) == (self.bands is None):
             raise ValueError("give either n or bands")
         if self.bands is not None:
-            if not self.bands or self.bands[-1].up_to_classes is not None:
-                raise ValueError("the last band must have no up_to_classes (it takes every larger school)")
-            limits = [b.up_to_classes for b in self.bands[:-1]]
+            if not self.bands or self.bands[-1].limit is not None:
+                raise ValueError("the last band must have no upper bound (it takes every larger school)")
+            if any(b.up_to_classes is not None and b.up_to_parallel_classes is not None for b in self.bands):
+                raise ValueError("a band is bounded by up_to_classes or by up_to_parallel_classes, not both")
+            kinds = {b.up_to_classes is not None for b in self.bands[:-1]}
+            if len(kinds) > 1:
+                raise ValueError("a rule's bands all count classes (up_to_classes) or all parallel classes")
+            limits = [b.limit for b in self.bands[:-1]]
             if None in limits or any(a >= b for a, b in itertools.pairwise(limits)):  # type: ignore[operator]
-                raise ValueError("every band but the last needs up_to_classes, in increasing order")
+                raise ValueError("every band but the last needs an upper bound, in increasing order")
         if self.per == "room" and not self.room_type:
             raise ValueError("a per-room rule needs room_type")
         return self
@@ -82,15 +95,17 @@ def parse_notation(text: str) -> QuantityRule:
     return QuantityRule(per="group", n=n, group_size=int(m["size"] or 2))
 
 
-def _n(rule: QuantityRule, classes: int) -> int:
+def _n(rule: QuantityRule, school: SchoolFacts) -> int:
     if rule.bands is None:
         return rule.n or 0
-    return next(b.n for b in rule.bands if b.up_to_classes is None or classes <= b.up_to_classes)
+    by_parallel = any(b.up_to_parallel_classes is not None for b in rule.bands)
+    size = school.parallel_classes if by_parallel else school.classes
+    return next(b.n for b in rule.bands if b.limit is None or size <= b.limit)
 
 
 def required(rule: QuantityRule, school: SchoolFacts) -> int:
-    """The quantity the rule asks of this school."""
-    n = _n(rule, school.classes)
+    """The quantity the rule asks of this school (bands by total or by parallel classes, as the rule says)."""
+    n = _n(rule, school)
     match rule.per:
         case "school":
             qty = n

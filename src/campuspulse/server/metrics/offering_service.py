@@ -11,19 +11,12 @@ from sqlalchemy.orm import Session
 from campuspulse.server.access.principals import Scope
 from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory.experiments import CLASS_PATTERN
+from campuspulse.server.inventory.stages import STAGE_GRADES, classes_per_grade
 from campuspulse.server.metrics.offering import ClassRef, Required, offering_counts
 from campuspulse.server.metrics.service import schools_in_scope
 from campuspulse.store.inventory_schema import ExperimentItem, ExperimentRecord, SchoolEdition
 from campuspulse.store.schema import School
 
-STAGE_GRADES: dict[str, range] = {
-    "primary": range(1, 7),
-    "junior": range(7, 10),
-    "senior": range(10, 13),
-    "nine_year": range(1, 10),
-    "complete": range(7, 13),
-    "twelve_year": range(1, 13),
-}
 _TERM = re.compile(r"^(?P<year>\d{4})-(?P<term>[12])$")
 _CLASS = re.compile(CLASS_PATTERN)
 
@@ -84,7 +77,8 @@ def _required(
 
 
 def _classes(school: School, recorded: set[str]) -> list[ClassRef]:
-    names = {f"{g}-{n}" for g in STAGE_GRADES.get(school.stage, ()) for n in range(1, school.parallel_classes + 1)}
+    per_grade = classes_per_grade(school.stage, school.parallel_classes, school.classes_by_grade)
+    names = {f"{g}-{n}" for g, count in per_grade.items() for n in range(1, count + 1)}
     names |= recorded
     refs = []
     for name in names:
