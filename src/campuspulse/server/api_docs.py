@@ -17,6 +17,32 @@ from campuspulse.server.web.session import SESSION_COOKIE, page_principal
 STATIC = "/docs/static"
 
 
+def describe_refusals(app: FastAPI) -> None:
+    """Make the schema say what a 422 of this API holds: the checks of requests answer a list of problems, the
+    server's own refusals (a contract rule, a NUL character, a bad value) a sentence, and a refused workbook its
+    rows' problems beside it."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            refused = schema.get("components", {}).get("schemas", {}).get("HTTPValidationError")
+            if refused is not None:
+                listed = refused["properties"]["detail"]
+                refused["properties"]["detail"] = {
+                    "anyOf": [{"type": "string"}, listed, {"type": "object"}],
+                    "title": "Detail",
+                }
+                refused["properties"]["problems"] = {
+                    "type": "array",
+                    "items": {"type": "object"},
+                    "description": "a refused workbook or file: each row's problem",
+                }
+        return generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def add_api_docs(app: FastAPI) -> None:
     """Serve the schema and the Swagger UI to logged-in callers."""
 

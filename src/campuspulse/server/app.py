@@ -33,7 +33,7 @@ from campuspulse.server.api import (
     telemetry,
     users,
 )
-from campuspulse.server.api_docs import add_api_docs
+from campuspulse.server.api_docs import add_api_docs, describe_refusals
 from campuspulse.server.audit_checkpoints import Checkpointer, CheckpointError, record_public_key
 from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory.excel import SheetRejected
@@ -187,6 +187,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
+    describe_refusals(app)
     if api_docs:
         add_api_docs(app)
     app.state.engine = engine

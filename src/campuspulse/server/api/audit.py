@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from campuspulse.server.access.principals import Role, readable_schools, require_admin
+from campuspulse.server.api import answers
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.audit_checkpoints import Checkpointer, report_witnesses, verify_anchored
 from campuspulse.server.deps import Db
@@ -15,7 +16,7 @@ from campuspulse.store.access_schema import AuditEntry
 router = APIRouter(tags=["audit"])
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=answers.AuditEntries)
 def list_audit(
     db: Db,
     caller: Caller,
@@ -38,7 +39,7 @@ def list_audit(
     return {"entries": entries}
 
 
-@router.get("/audit/verify")
+@router.get("/audit/verify", response_model=answers.AuditVerification, response_model_exclude_unset=True)
 def verify(request: Request, db: Db, caller: Caller) -> dict[str, object]:
     """Recompute the whole chain and name the first broken link; then check it against the heads issued reports
     carry and, when this server publishes checkpoints to a file, against those signed checkpoints: `problems`

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, UploadFile
 from pydantic import BaseModel, ConfigDict
 
 from campuspulse.server.access.principals import require_admin, require_read, require_write
+from campuspulse.server.api import answers
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.provisioning import answer
 from campuspulse.server.api.schemas import IdPath
@@ -28,19 +29,19 @@ class TimetableIn(BaseModel):
     schedule: str
 
 
-@router.get("/calendars")
+@router.get("/calendars", response_model=answers.Calendars)
 def list_calendars(db: Db, _: Caller) -> dict[str, object]:
     """Every calendar (code and name)."""
     return {"calendars": [{"code": c.code, "name": c.name} for c in timetables.list_calendars(db)]}
 
 
-@router.get("/calendars/{code}")
+@router.get("/calendars/{code}", response_model=answers.CalendarOut)
 def get_calendar(code: IdPath, db: Db, _: Caller) -> dict[str, object]:
     """A calendar: terms, holidays, make-up days."""
     return {"code": code, **timetables.get_calendar(db, code).model_dump(mode="json")}
 
 
-@router.put("/calendars/{code}")
+@router.put("/calendars/{code}", response_model=answers.Recompiled)
 def put_calendar(code: IdPath, body: CalendarIn, db: Db, response: Response, caller: Caller) -> dict[str, object]:
     """Create or replace a calendar (admins); schools that follow it are recompiled."""
     require_admin(caller, "change calendars shared by schools")
@@ -48,7 +49,7 @@ def put_calendar(code: IdPath, body: CalendarIn, db: Db, response: Response, cal
     return answer(created, response, {"code": code, "schools_recompiled": schools})
 
 
-@router.post("/calendars/{code}/import")
+@router.post("/calendars/{code}/import", response_model=answers.CalendarImport)
 async def import_calendar(
     code: IdPath,
     file: UploadFile,
@@ -69,19 +70,19 @@ async def import_calendar(
     return await asyncio.to_thread(run)
 
 
-@router.get("/schedules")
+@router.get("/schedules", response_model=answers.Schedules)
 def list_schedules(db: Db, _: Caller) -> dict[str, object]:
     """Every day schedule."""
     return {"schedules": [row_dict(s) for s in timetables.list_schedules(db)]}
 
 
-@router.get("/schedules/{code}")
+@router.get("/schedules/{code}", response_model=answers.ScheduleOut)
 def get_schedule(code: IdPath, db: Db, _: Caller) -> dict[str, object]:
     """A day schedule: the periods of each weekday."""
     return {"code": code, **timetables.get_schedule(db, code).model_dump(mode="json")}
 
 
-@router.put("/schedules/{code}")
+@router.put("/schedules/{code}", response_model=answers.Recompiled)
 def put_schedule(code: IdPath, body: ScheduleIn, db: Db, response: Response, caller: Caller) -> dict[str, object]:
     """Create or replace a day schedule (admins); schools that follow it are recompiled."""
     require_admin(caller, "change day schedules shared by schools")
@@ -89,7 +90,7 @@ def put_schedule(code: IdPath, body: ScheduleIn, db: Db, response: Response, cal
     return answer(created, response, {"code": code, "schools_recompiled": schools})
 
 
-@router.get("/schools/{school}/timetable")
+@router.get("/schools/{school}/timetable", response_model=answers.Timetable)
 def get_timetable(school: IdPath, db: Db, caller: Caller) -> dict[str, object]:
     """The calendar and schedule a school follows."""
     require_read(db, caller, school)
@@ -97,7 +98,7 @@ def get_timetable(school: IdPath, db: Db, caller: Caller) -> dict[str, object]:
     return {"school": school, "calendar": tt.calendar, "schedule": tt.schedule}
 
 
-@router.put("/schools/{school}/timetable")
+@router.put("/schools/{school}/timetable", response_model=answers.TimetableSet)
 def put_timetable(school: IdPath, body: TimetableIn, db: Db, caller: Caller) -> dict[str, object]:
     """Make a school follow a calendar and a schedule; its teaching days inside the calendar are rewritten."""
     require_write(db, caller, school)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Query, Response, UploadFile, status
 from pydantic import StringConstraints
 
 from campuspulse.server.access.principals import require_admin, require_read, require_write
+from campuspulse.server.api import answers
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.provisioning import answer
 from campuspulse.server.api.schemas import IdPath
@@ -19,7 +20,7 @@ from campuspulse.server.inventory.experiments import ExperimentItemIn, Experimen
 router = APIRouter(tags=["experiments"])
 
 
-@router.get("/experiments/catalog")
+@router.get("/experiments/catalog", response_model=answers.Experiments)
 def list_catalog(
     db: Db,
     _: Caller,
@@ -33,7 +34,7 @@ def list_catalog(
     return {"experiments": [experiments.catalog_out(r) for r in rows]}
 
 
-@router.put("/experiments/catalog/{code}")
+@router.put("/experiments/catalog/{code}", response_model=ExperimentItemIn)
 def put_catalog_item(
     code: IdPath, body: ExperimentItemIn, db: Db, response: Response, caller: Caller
 ) -> dict[str, object]:
@@ -45,7 +46,7 @@ def put_catalog_item(
     return answer(created, response, body.model_dump())
 
 
-@router.get("/schools/{school}/experiment-records")
+@router.get("/schools/{school}/experiment-records", response_model=answers.ExperimentRecords)
 def list_records(
     school: IdPath,
     db: Db,
@@ -60,7 +61,11 @@ def list_records(
     return {"records": [experiments.record_out(r) for r in rows]}
 
 
-@router.post("/schools/{school}/experiment-records", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/schools/{school}/experiment-records",
+    status_code=status.HTTP_201_CREATED,
+    response_model=answers.ExperimentRecordOut,
+)
 def add_record(school: IdPath, body: ExperimentRecordIn, db: Db, caller: Caller) -> dict[str, object]:
     """Record that a class did a catalog experiment."""
     require_write(db, caller, school)
@@ -87,7 +92,7 @@ def records_template(_: Caller) -> Response:
     return xlsx(experiments.records_template(), "experiment-records-template.xlsx")
 
 
-@router.post("/schools/{school}/experiment-records/import")
+@router.post("/schools/{school}/experiment-records/import", response_model=answers.RecordsImport)
 async def import_records(school: IdPath, file: UploadFile, db: Db, caller: Caller) -> dict[str, object]:
     """Import experiment records: all rows or none (422 lists every problem); rows already recorded are skipped."""
     data = await file.read()

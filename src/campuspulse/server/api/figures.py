@@ -6,6 +6,7 @@ from typing import Annotated, cast
 from fastapi import APIRouter, Query
 
 from campuspulse.server.access.principals import Scope, require_scope_read
+from campuspulse.server.api import answers
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.deps import Db, Today
 from campuspulse.server.inventory.dates import SupportedDate
@@ -18,7 +19,7 @@ from campuspulse.telemetry import format_ts
 router = APIRouter(tags=["figures"])
 
 
-@router.get("/utilization")
+@router.get("/utilization", response_model=answers.UtilizationAnswer)
 def get_utilization(
     db: Db,
     caller: Caller,
@@ -48,7 +49,7 @@ def get_utilization(
     }
 
 
-@router.get("/compliance")
+@router.get("/compliance", response_model=answers.ComplianceAnswer, response_model_exclude_unset=True)
 def get_compliance(
     db: Db,
     caller: Caller,
@@ -72,7 +73,7 @@ def get_compliance(
     return {**got, "rules": {"version": COMPLIANCE_RULES}}
 
 
-@router.get("/experiments/offering-rate")
+@router.get("/experiments/offering-rate", response_model=answers.OfferingAnswer, response_model_exclude_unset=True)
 def get_offering_rate(
     db: Db,
     caller: Caller,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from campuspulse.server.access.principals import Scope, require_read, require_scope_read
+from campuspulse.server.api import answers
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.deps import Db
 from campuspulse.server.errors import NotFound
@@ -19,7 +20,7 @@ WindowFrom = Annotated[str, Query(alias="from", description="RFC 3339 time or a 
 WindowTo = Annotated[str, Query(description="exclusive; at most 32 days after from")]
 
 
-@router.get("/insights/idle")
+@router.get("/insights/idle", response_model=answers.IdleAnswer)
 def idle_equipment(
     db: Db, caller: Caller, scope: Scope, id: str = "", days: Annotated[int, Query(ge=1, le=200)] = 10
 ) -> dict[str, object]:
@@ -28,7 +29,7 @@ def idle_equipment(
     return insights.idle_equipment(db, scope, id, days, int(time.time() * 1000))
 
 
-@router.get("/insights/rooms")
+@router.get("/insights/rooms", response_model=answers.RoomsAnswer)
 def ranked_rooms(
     db: Db,
     caller: Caller,
@@ -43,7 +44,7 @@ def ranked_rooms(
     return insights.ranked_rooms(db, scope, id, from_, to, limit, int(time.time() * 1000))
 
 
-@router.get("/insights/heatmap")
+@router.get("/insights/heatmap", response_model=answers.HeatmapAnswer)
 def heatmap(
     db: Db,
     caller: Caller,
@@ -57,7 +58,7 @@ def heatmap(
     return insights.heatmap(db, scope, id, from_, to, int(time.time() * 1000))
 
 
-@router.get("/schools/{school}/devices/{device}/timeline")
+@router.get("/schools/{school}/devices/{device}/timeline", response_model=answers.TimelineAnswer)
 def device_timeline(
     db: Db,
     caller: Caller,
@@ -72,7 +73,7 @@ def device_timeline(
     return timeline.device_timeline(db, school, device, from_, to, int(time.time() * 1000))
 
 
-@router.get("/schools/{school}/devices/{device}/readings")
+@router.get("/schools/{school}/devices/{device}/readings", response_model=answers.ReadingsAnswer)
 def device_readings(
     request: Request,
     db: Db,

@@ -15,6 +15,7 @@ from campuspulse.server.access.principals import (
     require_write,
     visible_regions,
 )
+from campuspulse.server.api import answers
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.provisioning import answer
 from campuspulse.server.api.schemas import EquipmentItemIn, IdPath, RegionIn, RoomIn
@@ -27,7 +28,7 @@ router = APIRouter(tags=["inventory"])
 NO_CONTENT = status.HTTP_204_NO_CONTENT
 
 
-@router.get("/regions")
+@router.get("/regions", response_model=answers.Regions)
 def list_regions(db: Db, caller: Caller) -> dict[str, object]:
     """The region tree, as far as the caller's scope reaches: its regions and the regions above them."""
     visible = visible_regions(db, caller)
@@ -35,7 +36,7 @@ def list_regions(db: Db, caller: Caller) -> dict[str, object]:
     return {"regions": [service.row_dict(r) for r in rows]}
 
 
-@router.put("/regions/{region}")
+@router.put("/regions/{region}", response_model=answers.RegionPut)
 def put_region(region: IdPath, body: RegionIn, db: Db, response: Response, caller: Caller) -> dict[str, object]:
     """Create or replace a city or a district (admins)."""
     require_admin(caller, "change the region tree")
@@ -50,13 +51,13 @@ def delete_region(region: IdPath, db: Db, caller: Caller) -> None:
     service.delete_region(db, region)
 
 
-@router.get("/schools")
+@router.get("/schools", response_model=answers.Schools)
 def list_schools(db: Db, caller: Caller) -> dict[str, object]:
     """The schools the caller may read."""
     return {"schools": [service.row_dict(s) for s in service.list_schools(db, readable_schools(db, caller))]}
 
 
-@router.get("/schools/{school}")
+@router.get("/schools/{school}", response_model=answers.SchoolOut)
 def get_school(school: IdPath, db: Db, caller: Caller) -> dict[str, object]:
     """One school."""
     require_read(db, caller, school)
@@ -72,7 +73,7 @@ def delete_school(school: IdPath, db: Db, caller: Caller) -> None:
     service.delete_school(db, school)
 
 
-@router.get("/agents")
+@router.get("/agents", response_model=answers.Agents)
 def list_agents(db: Db, caller: Caller) -> dict[str, object]:
     """The agents of the schools the caller may read."""
     return {"agents": [service.row_dict(a) for a in service.list_agents(db, readable_schools(db, caller))]}
@@ -86,14 +87,14 @@ def delete_agent(agent: IdPath, db: Db, caller: Caller) -> None:
     service.delete_agent(db, agent)
 
 
-@router.get("/schools/{school}/devices")
+@router.get("/schools/{school}/devices", response_model=answers.Devices)
 def list_devices(school: IdPath, db: Db, caller: Caller) -> dict[str, object]:
     """The devices of a school and the agents that watch them."""
     require_read(db, caller, school)
     return {"devices": [service.row_dict(d) for d in service.list_devices(db, school)]}
 
 
-@router.get("/schools/{school}/devices/{device}")
+@router.get("/schools/{school}/devices/{device}", response_model=answers.DeviceOut)
 def get_device(school: IdPath, device: IdPath, db: Db, caller: Caller) -> dict[str, object]:
     """One device."""
     require_read(db, caller, school)
@@ -107,14 +108,14 @@ def delete_device(school: IdPath, device: IdPath, db: Db, caller: Caller) -> Non
     service.delete_device(db, school, device)
 
 
-@router.get("/schools/{school}/rooms")
+@router.get("/schools/{school}/rooms", response_model=answers.Rooms)
 def list_rooms(school: IdPath, db: Db, caller: Caller) -> dict[str, object]:
     """The rooms of a school."""
     require_read(db, caller, school)
     return {"rooms": [service.row_dict(r) for r in service.list_rooms(db, school)]}
 
 
-@router.put("/schools/{school}/rooms/{room}")
+@router.put("/schools/{school}/rooms/{room}", response_model=answers.RoomPut)
 def put_room(
     school: IdPath, room: IdPath, body: RoomIn, db: Db, response: Response, caller: Caller
 ) -> dict[str, object]:
@@ -138,21 +139,21 @@ def equipment_out(row: EquipmentItem) -> dict[str, Any]:
     return out
 
 
-@router.get("/schools/{school}/equipment")
+@router.get("/schools/{school}/equipment", response_model=answers.Equipment)
 def list_equipment(school: IdPath, db: Db, caller: Caller) -> dict[str, object]:
     """A school's equipment ledger (台账)."""
     require_read(db, caller, school)
     return {"items": [equipment_out(r) for r in service.list_equipment(db, school)]}
 
 
-@router.get("/schools/{school}/equipment/{item}")
+@router.get("/schools/{school}/equipment/{item}", response_model=answers.EquipmentOut)
 def get_equipment_item(school: IdPath, item: IdPath, db: Db, caller: Caller) -> dict[str, object]:
     """One line of the equipment ledger."""
     require_read(db, caller, school)
     return equipment_out(service.get_equipment_item(db, school, item))
 
 
-@router.put("/schools/{school}/equipment/{item}")
+@router.put("/schools/{school}/equipment/{item}", response_model=answers.EquipmentOut)
 def put_equipment_item(
     school: IdPath, item: IdPath, body: EquipmentItemIn, db: Db, response: Response, caller: Caller
 ) -> dict[str, object]:
@@ -169,7 +170,7 @@ def delete_equipment_item(school: IdPath, item: IdPath, db: Db, caller: Caller) 
     service.delete_equipment_item(db, school, item)
 
 
-@router.get("/schools/{school}/calendar")
+@router.get("/schools/{school}/calendar", response_model=answers.TeachingDays)
 def list_calendar(
     school: IdPath,
     db: Db,
@@ -196,7 +197,7 @@ def equipment_template(_: Caller) -> Response:
     return xlsx(equipment_ledger.template(), "equipment-template.xlsx")
 
 
-@router.post("/schools/{school}/equipment/import")
+@router.post("/schools/{school}/equipment/import", response_model=answers.LedgerImport)
 async def import_equipment(
     school: IdPath,
     file: UploadFile,

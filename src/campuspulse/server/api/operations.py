@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from campuspulse.server.access.principals import readable_schools, require_read
+from campuspulse.server.api import answers
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.schemas import IdPath
 from campuspulse.server.deps import Db
@@ -13,7 +14,7 @@ from campuspulse.store import health
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/agents/{agent}")
+@router.get("/agents/{agent}", response_model=answers.AgentHealth)
 def get_agent(agent: IdPath, db: Db, caller: Caller) -> dict[str, object]:
     """An agent's status, how far its records are settled, and the seq ranges missing or waited for."""
     found = health.agent_health(db, agent)
@@ -23,7 +24,7 @@ def get_agent(agent: IdPath, db: Db, caller: Caller) -> dict[str, object]:
     return found
 
 
-@router.get("/dead-letters")
+@router.get("/dead-letters", response_model=answers.DeadLetters)
 def get_dead_letters(
     db: Db,
     caller: Caller,

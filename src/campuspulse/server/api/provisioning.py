@@ -5,6 +5,7 @@ from datetime import date
 from fastapi import APIRouter, HTTPException, Response, status
 
 from campuspulse.server.access.principals import Forbidden, Role, require_write
+from campuspulse.server.api import answers
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.schemas import AgentIn, CalendarDayIn, DeviceIn, IdPath, SchoolIn
 from campuspulse.server.deps import Db
@@ -20,7 +21,7 @@ def answer(created: bool, response: Response, body: dict[str, object]) -> dict[s
     return body
 
 
-@router.put("/schools/{school}")
+@router.put("/schools/{school}", response_model=answers.SchoolPut)
 def put_school(school: IdPath, body: SchoolIn, db: Db, response: Response, caller: Caller) -> dict[str, object]:
     """Create or replace a school (admins, and district managers within their region)."""
     if caller.role is Role.SCHOOL_MANAGER:
@@ -30,7 +31,7 @@ def put_school(school: IdPath, body: SchoolIn, db: Db, response: Response, calle
     return answer(created, response, {"school": school, **body.model_dump()})
 
 
-@router.put("/agents/{agent}")
+@router.put("/agents/{agent}", response_model=answers.AgentPut)
 def put_agent(agent: IdPath, body: AgentIn, db: Db, response: Response, caller: Caller) -> dict[str, object]:
     """Register an agent to a school."""
     require_write(db, caller, body.school)
@@ -40,7 +41,7 @@ def put_agent(agent: IdPath, body: AgentIn, db: Db, response: Response, caller: 
     return answer(created, response, {"agent": agent, "school": body.school})
 
 
-@router.put("/schools/{school}/devices/{device}")
+@router.put("/schools/{school}/devices/{device}", response_model=answers.DevicePut)
 def put_device(
     school: IdPath, device: IdPath, body: DeviceIn, db: Db, response: Response, caller: Caller
 ) -> dict[str, object]:
@@ -50,7 +51,7 @@ def put_device(
     return answer(created, response, {"school": school, "device": device, **body.model_dump()})
 
 
-@router.put("/schools/{school}/calendar/{day}")
+@router.put("/schools/{school}/calendar/{day}", response_model=answers.TeachingDayPut)
 def put_calendar_day(
     school: IdPath, day: SupportedDate, body: CalendarDayIn, db: Db, response: Response, caller: Caller
 ) -> dict[str, object]:

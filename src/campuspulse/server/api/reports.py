@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from campuspulse.server.access.principals import Forbidden, Role, Scope, readable_schools, require_scope_read
+from campuspulse.server.api import answers
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.deps import XLSX, XLSX_RESPONSE, Db, RowId, Today
 from campuspulse.server.inventory.dates import SupportedDate
@@ -191,7 +192,7 @@ def _period(first: date, end: date) -> None:
         raise ContractError("from must come before to, at most 400 days apart")
 
 
-@router.post("/reports/issued", status_code=status.HTTP_201_CREATED)
+@router.post("/reports/issued", status_code=status.HTTP_201_CREATED, response_model=answers.IssuedReportOut)
 def issue_report(body: IssueIn, db: Db, caller: Caller) -> dict[str, object]:
     """Issue a commission report: kept in the store with its SHA-256, entered in the audit log (not auditors)."""
     _commission_scope(body.scope)
@@ -202,7 +203,7 @@ def issue_report(body: IssueIn, db: Db, caller: Caller) -> dict[str, object]:
     return _issued_out(issuing.issue(db, body.scope, body.id, body.from_.isoformat(), body.to.isoformat(), caller.name))
 
 
-@router.get("/reports/issued")
+@router.get("/reports/issued", response_model=answers.IssuedReports)
 def issued_reports(db: Db, caller: Caller, scope: Scope | None = None, id: str | None = None) -> dict[str, object]:
     """Reports issued for the scopes the caller may read, newest first, with their SHA-256."""
     rows = issuing.listing(db, readable_schools(db, caller), scope, id)

@@ -6,6 +6,7 @@ import logging
 from fastapi import APIRouter, HTTPException, Request, status
 
 from campuspulse.server.access.principals import Forbidden, Principal, Role, require_write
+from campuspulse.server.api import answers
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.deps import Db, WriterDep
 from campuspulse.store.db import store_unavailable
@@ -47,7 +48,7 @@ def _store(writer: TelemetryWriter, batch: ParsedBatch, raw: bytes) -> IngestRes
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"payload kept as a dead letter: {reason}") from None
 
 
-@router.post("/ingest/records")
+@router.post("/ingest/records", response_model=answers.IngestAnswer)
 async def ingest_records(request: Request, writer: WriterDep, caller: Caller, db: Db) -> dict[str, object]:
     """Store a batch; bad records become dead letters and the rest is stored."""
     raw = await _body(request, caller)

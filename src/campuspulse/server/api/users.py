@@ -16,6 +16,7 @@ from campuspulse.server.access.principals import (
     covers_school,
     region_districts,
 )
+from campuspulse.server.api import answers
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.schemas import Id
 from campuspulse.server.deps import Db
@@ -71,7 +72,7 @@ def _token_out(t: ApiToken) -> dict[str, object]:
     }
 
 
-@router.post("/auth/token")
+@router.post("/auth/token", response_model=answers.AccessToken)
 def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], db: Db) -> dict[str, object]:
     """Exchange a username and password for a bearer access token (a JWT).
 
@@ -92,7 +93,7 @@ def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     return {"access_token": token, "token_type": "bearer", "expires_in": int(ttl.total_seconds())}
 
 
-@router.get("/auth/me")
+@router.get("/auth/me", response_model=answers.Me)
 def me(caller: Caller) -> dict[str, object]:
     """Who the token acts as, and over what."""
     return {"username": caller.name, "role": caller.role, "scope_kind": caller.scope_kind, "scope_id": caller.scope_id}
@@ -110,7 +111,7 @@ def _may_create(db: Db, caller: Principal, body: UserIn) -> None:
     raise Forbidden(f"{caller.name} ({caller.role.value}) may not create a {body.role.value} over that scope")
 
 
-@router.post("/users", status_code=status.HTTP_201_CREATED)
+@router.post("/users", status_code=status.HTTP_201_CREATED, response_model=answers.UserOut)
 def create_user(body: UserIn, db: Db, caller: Caller) -> dict[str, object]:
     """Create a user (admins; district managers for school managers and auditors inside their region)."""
     _may_create(db, caller, body)
@@ -121,7 +122,7 @@ def create_user(body: UserIn, db: Db, caller: Caller) -> dict[str, object]:
     return _user_out(user)
 
 
-@router.get("/users")
+@router.get("/users", response_model=answers.Users)
 def list_users(db: Db, caller: Caller) -> dict[str, object]:
     """Every user (admins)."""
     if caller.role is not Role.ADMIN:
@@ -148,7 +149,7 @@ class UserChangeIn(BaseModel):
     password: str | None = Field(None, min_length=10, max_length=200, description="a new password (a reset)")
 
 
-@router.patch("/users/{username}")
+@router.patch("/users/{username}", response_model=answers.UserOut)
 def change_user(username: str, body: UserChangeIn, db: Db, caller: Caller) -> dict[str, object]:
     """Disable or enable a user, change their role or scope, or reset their password (admins; audited). Every
     change but enabling ends the user's sessions at once."""
@@ -179,7 +180,7 @@ class PasswordChangeIn(BaseModel):
     new_password: str = Field(min_length=10, max_length=200)
 
 
-@router.post("/auth/password")
+@router.post("/auth/password", response_model=answers.AccessToken)
 def change_password(request: Request, body: PasswordChangeIn, db: Db, caller: Caller) -> dict[str, object]:
     """Change one's own password: every session of the user ends (this one too); the answer carries a new access
     token."""
@@ -203,7 +204,7 @@ def delete_user(username: str, db: Db, caller: Caller) -> None:
         raise NotFound(str(exc)) from None
 
 
-@router.post("/auth/api-tokens", status_code=status.HTTP_201_CREATED)
+@router.post("/auth/api-tokens", status_code=status.HTTP_201_CREATED, response_model=answers.NewApiToken)
 def create_api_token(body: ApiTokenIn, db: Db, caller: Caller) -> dict[str, object]:
     """A new API token; its secret is shown once, in this answer."""
     username = body.username or caller.name
@@ -217,7 +218,7 @@ def create_api_token(body: ApiTokenIn, db: Db, caller: Caller) -> dict[str, obje
     return {**_token_out(row), "token": secret}
 
 
-@router.get("/auth/api-tokens")
+@router.get("/auth/api-tokens", response_model=answers.ApiTokens)
 def list_api_tokens(db: Db, caller: Caller) -> dict[str, object]:
     """The caller's API tokens (an admin sees all)."""
     rows = credentials.api_tokens(db, None if caller.role is Role.ADMIN else caller.name)
