@@ -126,3 +126,23 @@ def test_a_day_outside_the_supported_range_is_a_clear_422(client):
         headers=AUTH,
     )
     assert r.status_code == 422 and "2000" in r.text
+
+
+@pytest.mark.parametrize(
+    ("first", "end", "version", "units"),
+    [
+        ("2026-10-01", "2026-11-01", "1", (2, 2)),
+        ("2026-11-01", "2026-11-13", "1", (0, 2)),
+        ("2026-11-16", "2026-11-26", "2", (2, 4)),
+    ],
+)
+def test_the_commission_workbook_takes_compliance_on_its_periods_last_day(client, first, end, version, units):
+    from openpyxl import load_workbook
+
+    params = {"scope": "school", "id": "s1", "from": first, "to": end}
+    r = client.get(f"{API}/reports/commission.xlsx", params=params, headers=AUTH)
+    assert r.status_code == 200, r.text
+    sheet = load_workbook(io.BytesIO(r.content))["配备达标"]
+    header = [c.value for c in sheet[1]]
+    row = dict(zip(header, [c.value for c in sheet[2]], strict=True))
+    assert (row["version"], int(row["units_counted"]), int(row["units_required"])) == (version, *units)

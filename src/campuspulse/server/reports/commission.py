@@ -75,7 +75,10 @@ def build(s: Session, scope: Scope, ident: str, first: str, end: str) -> Commiss
     stages = {sc.stage for sc in schools}
     term = time_bucket(GroupBy.TERM)(_day_before(end))  # type: ignore[misc]
     by = GroupBy.ROOM if scope is Scope.SCHOOL else GroupBy.SCHOOL
-    total = utilization(s, scope, ident, first, end)
+    try:
+        total, rows = utilization(s, scope, ident, first, end), utilization(s, scope, ident, first, end, by)
+    except NotFound:  # no devices yet: compliance and offering still stand
+        total, rows = [], []
     standards = []
     as_of = date.fromisoformat(_day_before(end))  # the period's last day
     for code in sorted({std.code for std in list_standards(s)}):
@@ -91,7 +94,7 @@ def build(s: Session, scope: Scope, ident: str, first: str, end: str) -> Commiss
         term,
         time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         total[0] if total else {},
-        utilization(s, scope, ident, first, end, by),
+        rows,
         standards,
         offering_rate(s, scope, ident, term),
     )
