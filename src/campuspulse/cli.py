@@ -370,6 +370,7 @@ def server(config: ConfigOpt, verbose: bool = False) -> None:
         api_docs=opts.api_docs,
         checkpointer=checkpointer,
         checkpoint_every_s=opts.audit_checkpoint_every_s,
+        alerts=settings.alerts,
     )
     proxies = opts.forwarded_allow_ips
     uvicorn.run(

@@ -216,6 +216,22 @@ def import_standards(
             progress.advance(task)
 
 
+@import_app.command("alert-rules")
+def import_alert_rules(
+    files: Annotated[list[Path], typer.Argument(help="alert rule files (YAML), e.g. config/alerts/*.yaml")],
+    store: StoreOpt = None,
+) -> None:
+    """Load alert rules from their files, each rule under the file's version (all files, or none if one is wrong)."""
+    from campuspulse.server.alerts.rules import put_rule, read_rules
+
+    parsed = _read_all(files, read_rules)
+    with _session(store) as s:
+        for rule_file in parsed:
+            for rule in rule_file.rules:
+                created = put_rule(s, rule_file.version, rule)
+                console.print(f"{'created' if created else 'replaced'} {rule.code} {rule_file.version} ({rule.kind})")
+
+
 @import_app.command("equipment")
 def import_equipment(
     school: Annotated[str, typer.Argument(help="school code")],

@@ -19,6 +19,8 @@ from campuspulse import __version__
 from campuspulse.heap import settle_heap
 from campuspulse.server.access.credentials import signing_key
 from campuspulse.server.access.principals import Forbidden
+from campuspulse.server.alerts.service import AlertService, AlertSettings
+from campuspulse.server.api import alerts as alerts_api
 from campuspulse.server.api import (
     audit,
     calendars,
@@ -74,6 +76,7 @@ def _background(
     rollup_every_s: float | None,
     tz: str,
     checkpoints: tuple[Checkpointer, float] | None,
+    alerts: tuple[AlertService, float] | None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """While the server runs: settle stale seq gaps (records sent over HTTP wait behind gaps too), if asked, run
     the scheduler that keeps the daily rollups current, and publish checkpoints of the audit chain."""
@@ -105,9 +108,20 @@ def _background(
                     log.exception("audit: publishing a checkpoint failed")
                 await asyncio.sleep(period_s)
 
+        async def alert_loop(service: AlertService, tick_s: float) -> None:
+            while True:
+                try:
+                    await asyncio.to_thread(service.evaluate)
+                    await asyncio.to_thread(service.deliver)
+                except Exception:
+                    log.exception("alerts: evaluation or delivery failed")
+                await asyncio.sleep(tick_s)
+
         tasks = [asyncio.create_task(loop())]
         if checkpoints is not None:
             tasks.append(asyncio.create_task(checkpoint_loop(*checkpoints)))
+        if alerts is not None:
+            tasks.append(asyncio.create_task(alert_loop(*alerts)))
         try:
             yield
         finally:
@@ -162,15 +176,18 @@ def create_app(
     api_docs: bool = True,
     checkpointer: Checkpointer | None = None,
     checkpoint_every_s: float = 3600,
+    alerts: AlertSettings | None = None,
 ) -> FastAPI:
     """The server on a store URL or an open engine; the schema is migrated on start.
 
     `rollup_every_s` runs the rollup scheduler in this process (give it to one replica only); `checkpointer`
     publishes signed checkpoints of the audit chain every `checkpoint_every_s` (its public key is recorded in the
-    store, so that a change of key is audited).
+    store, so that a change of key is audited); `alerts`, when enabled, evaluates the alert rules and delivers
+    their notifications.
     """
     engine = make_engine(store_url) if isinstance(store_url, str) else store_url
     upgrade(engine)
+    alert_service = AlertService(engine, alerts.channels) if alerts and alerts.enabled else None
     writer = TelemetryWriter(engine, reorder_window_s, max_future_skew_s)
     app = FastAPI(
         lifespan=_background(
@@ -179,6 +196,7 @@ def create_app(
             rollup_every_s,
             ui_timezone,
             (checkpointer, checkpoint_every_s) if checkpointer else None,
+            (alert_service, alerts.tick_s) if alert_service and alerts else None,
         ),
         title="campuspulse",
         version=__version__,
@@ -195,6 +213,7 @@ def create_app(
     app.state.admin_token = admin_token or os.environ.get("CAMPUSPULSE_ADMIN_TOKEN")
     app.state.jwt_key = _jwt_key(engine, jwt_secret)
     app.state.checkpointer = checkpointer
+    app.state.alerts = alert_service
     if checkpointer is not None:
         with Session(engine) as s, s.begin():
             s.info["actor"] = "server"
@@ -253,6 +272,7 @@ def create_app(
         reports,
         operations,
         audit,
+        alerts_api,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     for exc_type, code in (

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
+from campuspulse.server.alerts.service import AlertSettings
 from campuspulse.settings import ProcessSettings, Section
 from campuspulse.store.settings import StoreSettings
 
@@ -51,3 +52,4 @@ class ServerRoleSettings(ProcessSettings):
 
     store: StoreSettings = Field(default_factory=StoreSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)

@@ -15,6 +15,7 @@ from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from campuspulse.store.access_schema import ApiToken, AuditEntry, AuditHead, ServerSecret, User
+from campuspulse.store.alert_schema import Alert
 from campuspulse.store.inventory_schema import (
     CalendarDef,
     DaySchedule,
@@ -62,6 +63,10 @@ AUDITED: dict[type, _Spec] = {
     User: _Spec("user", hidden=("password_hash",)),
     ApiToken: _Spec("api_token", hidden=("secret_hash",)),
     ServerSecret: _Spec("server_secret", digested=("value",)),
+    Alert: _Spec(
+        "alert",
+        columns=("id", "rule", "subject", "school", "state", "acknowledged_by", "acknowledged_at", "resolved_at"),
+    ),
     IssuedReport: _Spec(
         "issued_report",
         columns=(

@@ -8,6 +8,7 @@ from typing import Any, get_args, get_type_hints
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import inspect as sa_inspect
 
+from campuspulse.server.alerts.rules import RuleIn
 from campuspulse.server.inventory.calendars import CalendarIn, ScheduleIn
 from campuspulse.server.inventory.experiments import ExperimentItemIn
 from campuspulse.store.inventory_schema import DaySchedule, EquipmentItem, Region, Room, Standard
@@ -716,3 +717,65 @@ class IssuedReports(Answer):
     """`GET /reports/issued`."""
 
     reports: list[IssuedReportOut]
+
+
+# --- alerts ---------------------------------------------------------------------------------------------------
+
+
+class AlertOut(Answer):
+    """An alert: which rule found what about which subject, and where it stands."""
+
+    id: int
+    rule: str
+    rule_version: str
+    kind: str
+    severity: str
+    subject: str
+    school: str | None
+    district: str | None
+    state: str = Field(description="open, acknowledged or resolved")
+    summary: str
+    details: dict[str, Any]
+    opened_at: datetime
+    holding_at: datetime = Field(description="the last evaluation that found the condition")
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    notifications: int
+    flaps: int = Field(description="times it cleared and came back before it could resolve")
+
+
+class Alerts(Answer):
+    """`GET /alerts`: the alerts and their counts by `state/severity`."""
+
+    alerts: list[AlertOut]
+    counts: dict[str, int]
+
+
+class DeliveryOut(Answer):
+    """A notification of an alert to a channel."""
+
+    channel: str
+    event: str
+    attempts: int
+    delivered_at: datetime | None
+    next_at: datetime | None = Field(description="the next try, while undelivered")
+    last_error: str | None
+
+
+class AlertWithDeliveries(AlertOut):
+    """`GET /alerts/{id}`."""
+
+    deliveries: list[DeliveryOut]
+
+
+class AlertRuleOut(RuleIn):
+    """A rule in force and its version."""
+
+    version: str
+
+
+class AlertRules(Answer):
+    """`GET /alert-rules`."""
+
+    rules: list[AlertRuleOut]

@@ -2,7 +2,13 @@
 
 from alembic import context
 
-from campuspulse.store import access_schema, inventory_schema, report_schema, rollup_schema  # noqa: F401
+from campuspulse.store import (  # noqa: F401
+    access_schema,
+    alert_schema,
+    inventory_schema,
+    report_schema,
+    rollup_schema,
+)
 from campuspulse.store.schema import Base
 
 connection = context.config.attributes.get("connection")
