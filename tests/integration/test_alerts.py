@@ -115,7 +115,9 @@ def test_silence_beyond_the_timeout_is_offline_too_and_coming_back_resolves_afte
     run = service(client)
     seen(client, "a2", at=AT - timedelta(seconds=151))
     run.evaluate(AT, force=True)
-    assert "silent for 151 s" in by_subject(client)["agent:a2"]["details"]["reason"]
+    found = by_subject(client)
+    assert "silent for 151 s" in found["agent:a2"]["details"]["reason"]
+    assert "device:s1/d3" not in found, "its device is behind a silent agent"
     seen(client, "a2", at=AT + timedelta(seconds=5))
     run.evaluate(AT + timedelta(seconds=10), force=True)
     assert by_subject(client)["agent:a2"]["state"] == "open", "clear, but not long enough to resolve"
@@ -407,3 +409,29 @@ def test_each_rule_finds_its_condition_and_nothing_without_it(client, rule, make
     found = by_subject(client)
     assert subject in found and says in found[subject]["summary"], found
     assert found[subject]["kind"] == rule.kind
+
+
+def test_the_last_will_of_the_current_connection_marks_the_agent_offline_and_an_old_one_does_not(client):
+    """The will is written when the agent connects, so its `ts` is older than the statuses after it; the `session`
+    it carries says which connection it ends (a will of an earlier connection, redelivered, changes nothing)."""
+    from campuspulse.telemetry import format_ts
+    from campuspulse.telemetry.records import StatusPayload
+
+    writer = client.app.state.writer
+    t0 = int(AT.timestamp() * 1000)
+
+    def status(online: bool, ts: int, session: int) -> StatusPayload:
+        return StatusPayload(agent="a1", school="s1", online=online, ts=format_ts(ts), session=format_ts(session))
+
+    def online() -> bool | None:
+        with client.app.state.engine.connect() as conn:
+            return conn.execute(text("SELECT online FROM agents WHERE id = 'a1'")).scalar_one()
+
+    writer.apply_status(status(True, t0 + 1_000, t0), "test")
+    writer.apply_status(status(True, t0 + 60_000, t0), "test")
+    writer.apply_status(status(False, t0 - 30_000, t0 - 40_000), "test")  # a will of an earlier connection
+    assert online()
+    writer.apply_status(status(False, t0, t0), "test")  # this connection's will: the broker lost the agent
+    assert not online()
+    writer.apply_status(status(True, t0 + 90_000, t0 + 85_000), "test")  # reconnected
+    assert online()

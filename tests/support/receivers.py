@@ -4,6 +4,7 @@ SMTP server with STARTTLS (aiosmtpd) that keeps every message."""
 import json
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class Received:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.time)  # when it arrived
 
     @property
     def json(self) -> Any:

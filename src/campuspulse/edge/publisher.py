@@ -65,6 +65,7 @@ class Publisher:
         self.mqtt, self.agent, self.school, self.queue = mqtt, agent, school, queue
         self.devices, self.batch_size, self.status_every_s = devices, batch_size, status_every_s
         self._status_at = 0.0
+        self._session = format_ts(int(time.time() * 1000))
         self._announced: list[list[int]] = []  # the dropped ranges of the status made last
         self.wakeup = asyncio.Event()
         self.connected = asyncio.Event()
@@ -87,6 +88,7 @@ class Publisher:
             "school": self.school,
             "online": online,
             "ts": format_ts(int(time.time() * 1000)),
+            "session": self._session,
             "version": __version__,
             "devices": self.devices,
         }
@@ -109,6 +111,7 @@ class Publisher:
         """Publish until `stop` is set, reconnecting with backoff; announce going offline on the way out."""
         backoff = delays()
         while not stop.is_set():
+            self._session = format_ts(int(time.time() * 1000))  # this connection's: its will says which it ends
             will = aiomqtt.Will(self._topic[TopicKind.STATUS], self._status(False, queue=False), qos=1, retain=True)
             try:
                 async with mqtt_client(self.mqtt, self.agent, will) as client:

@@ -518,9 +518,14 @@ class TelemetryWriter:
         agent = s.get(Agent, status.agent)
         assert agent is not None
         seen = ms_to_datetime(status.ts)
-        if agent.last_seen is None or seen >= agent.last_seen:  # a retained or redelivered old status
+        session = None if status.session is None else ms_to_datetime(status.session)
+        if agent.last_seen is not None and seen < agent.last_seen:  # a retained or redelivered old status …
+            if not status.online and session is not None and session == agent.session_since:
+                agent.online = False  # … or the broker's last will of the connection the agent was on: it died
+        else:
             agent.online = status.online
             agent.last_seen = seen
+            agent.session_since = session if status.online else agent.session_since
             agent.version = status.version or agent.version
             if status.queue is not None:
                 agent.queue_records = status.queue.records

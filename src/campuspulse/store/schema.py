@@ -49,6 +49,7 @@ class Agent(Base):
     school: Mapped[str] = mapped_column(String(64), index=True)
     online: Mapped[bool | None] = mapped_column(default=None)
     last_seen: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    session_since: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)  # its connection's start
     version: Mapped[str | None] = mapped_column(String(64), default=None)
     queue_records: Mapped[int | None] = mapped_column(default=None)
     queue_oldest: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

@@ -130,6 +130,7 @@ class StatusPayload(BaseModel):
     epoch: Epoch = ""
     online: bool
     ts: Timestamp
+    session: Timestamp | None = None  # when the connection this status belongs to began; its last will says it too
     version: Annotated[str, StringConstraints(max_length=64)] | None = None
     devices: list[Id] = Field(default_factory=list, max_length=MAX_DEVICES)
     dropped: list[tuple[Seq, Seq]] = Field(default_factory=list, max_length=MAX_DROPPED_RANGES)
