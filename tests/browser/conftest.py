@@ -13,6 +13,7 @@ import httpx
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy import Engine
 
 from campuspulse.server.app import create_app
 from tests.support.campus import AUTH, TOKEN
@@ -30,6 +31,7 @@ class Site:
     url: str
     api: httpx.Client
     next_seq: dict[str, int]
+    engine: Engine
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         time.sleep(0.05)
     url = f"http://127.0.0.1:{port}"
     with httpx.Client(base_url=f"{url}/api/v1", headers=AUTH, timeout=30) as api:
-        yield Site(url, api, next_seq)
+        yield Site(url, api, next_seq, app.state.engine)
     server.should_exit = True
     thread.join(10)
     app.state.engine.dispose()

@@ -61,17 +61,21 @@ def _devices_of(s: Session, agents: set[str]) -> dict[str, list[str]]:
     return hidden
 
 
-def offline_agents(s: Session, now: datetime, after_s: float) -> dict[str, tuple[Agent, str]]:
-    """Agents the broker declared lost (their last will) or silent beyond `after_s`, with why; agents never
-    heard from are not counted (not deployed yet)."""
+def offline_agents(s: Session, now: datetime, after_s: float) -> dict[str, tuple[Agent, str, str]]:
+    """Agents the broker declared lost (their last will) or silent beyond `after_s`, with why (in English and
+    Chinese); agents never heard from are not counted (not deployed yet)."""
     found = {}
     for agent in s.scalars(select(Agent).where(Agent.last_seen.is_not(None))):
         assert agent.last_seen is not None
-        silent = (now - agent.last_seen).total_seconds()
+        silent = int((now - agent.last_seen).total_seconds())
         if agent.online is False:
-            found[agent.id] = (agent, "the broker delivered its last will (connection lost)")
+            found[agent.id] = (agent, "the broker delivered its last will (connection lost)", "连接中断（遗嘱消息）")
         elif silent > after_s:
-            found[agent.id] = (agent, f"silent for {int(silent)} s (no status beyond {int(after_s)} s)")
+            found[agent.id] = (
+                agent,
+                f"silent for {silent} s (no status beyond {int(after_s)} s)",
+                f"已 {silent} 秒无状态上报（限 {int(after_s)} 秒）",
+            )
     return found
 
 
@@ -84,10 +88,10 @@ def agent_offline(s: Session, rule: RuleIn, ctx: Context) -> list[Finding]:
         Finding(
             f"agent:{agent_id}",
             agent.school,
-            f"采集端 {agent_id} 离线：{why}",
+            f"采集端 {agent_id} 离线：{why_zh}",
             {"agent": agent_id, "reason": why, "hides": hidden.get(agent_id, []), "last_seen": _iso(agent.last_seen)},
         )
-        for agent_id, (agent, why) in sorted(found.items())
+        for agent_id, (agent, why, why_zh) in sorted(found.items())
     ]
 
 

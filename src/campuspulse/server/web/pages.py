@@ -67,6 +67,11 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     query = {k: v for k, v in request.query_params.items() if k != "lang"}
     query["lang"] = "en" if t.lang == "zh" else "zh"
     context = {"t": t, "other_lang_query": urlencode(query), "logout_csrf": form_token(request), **context}
+    user = context.get("user")
+    if isinstance(user, Principal):
+        from campuspulse.server.web.alert_centre import unresolved_counts
+
+        context["alert_counts"] = unresolved_counts(request.app.state.engine, user)
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     if request.query_params.get("lang") == t.lang:
         response.set_cookie("lang", t.lang, max_age=365 * 86400, samesite="lax", path="/")
