@@ -28,6 +28,8 @@ from campuspulse.drivers.simulated import SimulatedDevice
 from campuspulse.edge.agent import EdgeAgent
 from campuspulse.edge.settings import AgentSettings, DeviceSettings
 from campuspulse.server.access.principals import Scope
+from campuspulse.server.alerts.rules import put_rule, read_rules
+from campuspulse.server.alerts.service import AlertSettings
 from campuspulse.server.app import create_app
 from campuspulse.server.inventory.standards import list_standards
 from campuspulse.server.metrics.available_time import local_ms
@@ -154,6 +156,21 @@ def _school_table(
     return table
 
 
+ALERT_RULES = Path(__file__).parents[3] / "config" / "alerts" / "campus.yaml"
+
+
+def _load_alert_rules(engine: Engine) -> int:
+    """The campus alert rules of the checkout, if the demo runs from one; how many."""
+    if not ALERT_RULES.exists():
+        return 0
+    rule_file = read_rules(ALERT_RULES)
+    with Session(engine) as s, s.begin():
+        s.info["actor"] = "demo"
+        for rule in rule_file.rules:
+            put_rule(s, rule_file.version, rule)
+    return len(rule_file.rules)
+
+
 async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
     """Set up the simulated campus and run everything until interrupted (or for `duration_s`)."""
     console = console or Console()
@@ -168,7 +185,8 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
     today_periods = {sc.code: live_periods(now, sc.periods, opts.compressed_day) for sc in campus}
     history = [d.isoformat() for d in teaching_days(now.date(), opts.history_days)]
 
-    app = create_app(f"sqlite:///{opts.data_dir / 'store.db'}", admin_token=token, rollup_every_s=30)
+    alerts = AlertSettings(enabled=True, tick_s=2)  # the alert centre of the dashboard; no channels
+    app = create_app(f"sqlite:///{opts.data_dir / 'store.db'}", admin_token=token, rollup_every_s=30, alerts=alerts)
     engine = app.state.engine
     passwords = provision_campus(engine, campus, today_periods, history, today)
 
@@ -218,12 +236,19 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
         console.print(
             f"user [bold]{name}[/] password [bold]{password}[/] (dashboard {url}/ui/, or POST {url}/api/v1/auth/token)"
         )
+    if ALERT_RULES.exists():
+        console.print(f"alerts: the rules of {ALERT_RULES} come into force once the agents have sent their history;")
+        console.print(f"        the alert centre is {url}/ui/alerts")
     console.print("Ctrl-C stops it.\n")
+    rules_loaded = False
     started = time.monotonic()
     try:
         with Live(console=console, refresh_per_second=1, transient=False) as live:
             while not stop.is_set():
                 queued = sum(len(a.queue) for a in agents)
+                if not queued and not rules_loaded:  # the history is in: alerts judge what really happened
+                    await asyncio.to_thread(_load_alert_rules, engine)
+                    rules_loaded = True
                 live.update(_school_table(engine, campus, today, collector.counters, queued))
                 if opts.duration_s and time.monotonic() - started >= opts.duration_s:
                     break

@@ -57,17 +57,27 @@ def apply_findings(
     now: datetime,
     subs: Sequence[Subscription],
     regions: dict[str, set[str]],
+    pending: dict[str, datetime] | None = None,
 ) -> dict[str, int]:
-    """Bring the rule's alerts up to date with what it found now; how many were opened, resolved, reminded."""
+    """Bring the rule's alerts up to date with what it found now; how many were opened, resolved, reminded.
+    `pending`: when each subject without an alert was first found (kept by the caller between evaluations), so
+    that an alert opens only once its condition has held for the rule's `for_s`."""
     counts = {"opened": 0, "resolved": 0, "reminded": 0}
     current = {
         a.subject: a
         for a in s.scalars(select(Alert).where(Alert.rule == rule.code, Alert.state != RESOLVED).with_for_update())
     }
     district = dict(s.execute(select(School.code, School.district)).all())
+    waiting = pending if pending is not None else {}
+    for gone in set(waiting) - {f.subject for f in findings}:
+        del waiting[gone]
     for f in findings:
         alert = current.pop(f.subject, None)
         if alert is None:
+            since = waiting.setdefault(f.subject, now)
+            if now - since < timedelta(seconds=rule.for_s):
+                continue
+            waiting.pop(f.subject, None)
             alert = Alert(
                 rule=rule.code,
                 rule_version=version,

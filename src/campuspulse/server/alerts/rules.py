@@ -41,6 +41,9 @@ class RuleIn(BaseModel):
     window_s: float | None = Field(None, gt=0, le=86_400 * 31, description="counted over this window")
     teaching_days: int | None = Field(None, ge=1, le=200, description="equipment idle this many teaching days")
     every_s: float = Field(5, ge=1, le=86_400, description="how often the rule is evaluated")
+    for_s: float = Field(
+        0, ge=0, le=86_400, description="a condition must hold this long before its alert opens (stale reports pass)"
+    )
     clear_after_s: float = Field(
         60, ge=0, le=86_400, description="clear this long before an alert resolves (a flapping subject stays one)"
     )

@@ -53,6 +53,7 @@ class AlertService:
     engine: Engine
     channels: Sequence[ChannelSettings] = ()
     last_run: dict[str, float] = field(default_factory=dict)
+    pending: dict[str, dict[str, datetime]] = field(default_factory=lambda: defaultdict(dict))
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     @property
@@ -78,7 +79,8 @@ class AlertService:
                 with Session(self.engine) as s, s.begin():
                     s.info["actor"] = ACTOR
                     findings = FINDERS[rule.kind](s, rule, ctx)
-                    for key, n in apply_findings(s, version, rule, findings, now, self.subscriptions, regions).items():
+                    subs, waiting = self.subscriptions, self.pending[rule.code]
+                    for key, n in apply_findings(s, version, rule, findings, now, subs, regions, waiting).items():
                         done[key] += n
             except Exception:  # one rule's failure stops no other
                 log.exception("alerts: evaluating rule %s failed", rule.code)
