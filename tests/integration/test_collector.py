@@ -155,7 +155,9 @@ def test_time_series_server_down_for_60s_keeps_the_store_going(store_engine, mos
         started = time.monotonic()
         publish_all(mosquitto.port, data)
         wait_until(lambda: settled(store_engine, data), what="the store, while the time series is down")
-        assert not col.sink.drained() and col.sink.counters.write_errors > 0
+        # the lines are spooled just after their store commit: wait for the sink to have tried and failed
+        failing = lambda: not col.sink.drained() and col.sink.counters.write_errors > 0  # noqa: E731
+        wait_until(failing, what="the time-series writes to fail and the spool to hold the lines")
         time.sleep(max(0.0, 60 - (time.monotonic() - started)))
         victoria.start()
         wait_until(lambda: col.sink.drained(), 90, "the spool to drain after the restart")
