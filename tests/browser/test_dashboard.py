@@ -22,10 +22,9 @@ def card(page: Page, figure: str) -> str:
 
 
 def period(page: Page) -> dict[str, str]:
-    return {
-        "from": page.input_value("form.period input[name=from]"),
-        "to": page.input_value("form.period input[name=to]"),
-    }
+    """The page's period as the API takes it (the form's end date is inclusive, the API's `to` exclusive)."""
+    until = date.fromisoformat(page.input_value("form.period input[name=until]"))
+    return {"from": page.input_value("form.period input[name=from]"), "to": (until + timedelta(days=1)).isoformat()}
 
 
 def get(site: Site, path: str, **params: object) -> dict:
@@ -98,13 +97,13 @@ def test_auditor_drills_down_from_the_city_to_a_school(page: Page, site: Site):
     shoot(page, "city")
 
     page.click('#ranking a:text-is("朝阳区")')
-    expect(page).to_have_url(re.compile("/ui/region/chaoyang$"))
+    expect(page).to_have_url(re.compile(r"/ui/region/chaoyang\?from=.*&to="))
     offered = get(site, "/experiments/offering-rate", scope="district", id="chaoyang", term=_term(page))
     done = sum(r["done"] for r in offered["by_school"])
     required = sum(r["required"] for r in offered["by_school"])
     assert card(page, "offering_rate") == percent(done / required)
     page.click(f'#ranking tr[data-key="{OTHER}"] a')
-    expect(page).to_have_url(re.compile(f"/ui/schools/{OTHER}$"))
+    expect(page).to_have_url(re.compile(f"/ui/schools/{OTHER}\\?from="))
     gaps = get(site, "/compliance", scope="school", id=OTHER, standard="SAMPLE-JUNIOR-PHYSICS")["gaps"]
     assert gaps, "the sample campus leaves this school short of the standard"
     for g in gaps:
@@ -249,3 +248,30 @@ def test_the_printable_report_shows_the_api_figures_and_prints(page: Page, site:
     with page.expect_download() as download:
         page.click("#xlsx")
     assert download.value.suggested_filename.endswith(".xlsx")
+
+
+def test_one_period_everywhere_carried_by_links_with_inclusive_end_dates(page: Page, site: Site):
+    """District and school pages used to default to different periods (the same school showed 37.5% in the
+    district table and 36.9% one click later), drill-down links dropped the chosen period, and the end date was
+    exclusive ("至（不含）": choosing 11/01–11/30 lost the 30th)."""
+    log_in(page, site, "hd-manager-2")
+    expect(page).to_have_url(re.compile("/ui/region/haidian$"))
+    expect(page.locator("header.top nav.crumbs a")).to_have_count(0)  # no 全市 for a district's manager
+    expect(page.locator("form.period")).to_contain_text("至（含）")
+    last = date.fromisoformat(_last_school_day())
+    first = (last - timedelta(days=13)).isoformat()
+    page.fill("form.period input[name=from]", first)
+    page.fill("form.period input[name=until]", last.isoformat())
+    page.click("form.period button[type=submit]")
+    expect(page).to_have_url(re.compile(f"until={last.isoformat()}"))
+    span = {"from": first, "to": (last + timedelta(days=1)).isoformat()}
+    assert period(page) == span, "the last day chosen is counted"
+    row = page.locator(f'#ranking tr[data-key="{SCHOOL}"]')
+    in_table = row.locator('td[data-col="utilization"]').inner_text().strip()
+    row.locator("a").click()
+    expect(page).to_have_url(re.compile(f"/ui/schools/{SCHOOL}\\?from={first}&to="))
+    assert period(page) == span, "the link carried the period"
+    assert card(page, "utilization") == in_table
+    expect(page.locator("header.top nav.crumbs a")).to_have_text(["海淀区"])
+    figures = get(site, "/utilization", scope="school", id=SCHOOL, **span)["rows"][0]
+    assert in_table == percent(figures["utilization"])

@@ -23,6 +23,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "period": ("统计区间", "Period"),
     "from": ("从", "From"),
     "to": ("至（不含）", "To (exclusive)"),
+    "until": ("至（含）", "To (inclusive)"),
     "show": ("查看", "Show"),
     "utilization": ("使用率", "Utilization"),
     "coverage": ("数据覆盖率", "Coverage"),

@@ -17,7 +17,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.access import credentials
-from campuspulse.server.access.principals import Forbidden, Principal, Scope, readable_schools, require_scope_read
+from campuspulse.server.access.principals import (
+    Forbidden,
+    Principal,
+    Scope,
+    ScopeKind,
+    readable_schools,
+    require_scope_read,
+)
 from campuspulse.server.deps import XLSX, Db
 from campuspulse.server.errors import NotFound
 from campuspulse.server.metrics.available_time import local_date
@@ -40,7 +47,6 @@ from campuspulse.server.web.session import (
     start_session,
 )
 from campuspulse.store import health
-from campuspulse.store.inventory_schema import Region
 from campuspulse.store.schema import Agent, AgentProgress, Device, School
 from campuspulse.telemetry import ContractError
 
@@ -94,6 +100,18 @@ def _page(request: Request, name: str, user: Principal, build: Callable[[], dict
 
 def _today(request: Request) -> date:
     return local_date(int(time.time() * 1000), ZoneInfo(request.app.state.ui_tz))
+
+
+def _period(request: Request) -> views.Period:
+    """The page's period: `from`, and `until` (its last day, as the form asks) or `to` (exclusive, as links carry);
+    by default the four weeks up to and including today."""
+    q = request.query_params
+    return views.period_of(q.get("from"), q.get("to"), _today(request), q.get("until"))
+
+
+def _crumbs(request: Request, db: Session, user: Principal, district: str | None = None) -> list[tuple[str, str]]:
+    here = request.url.path
+    return [(name, href) for name, href in views.crumbs_of(user, db, district) if href != here]
 
 
 @router.get("/login")
@@ -168,32 +186,35 @@ def home(request: Request, db: Db) -> Response:
 
 @router.get("/region")
 @router.get("/region/{region}")
-def region_page(request: Request, db: Db, region: str | None = None, to: str | None = None) -> Response:
+def region_page(request: Request, db: Db, region: str | None = None) -> Response:
     """A city's districts or a district's schools, ranked."""
     user = page_principal(request, db)
 
     def build() -> dict[str, Any]:
-        period = views.period_of(request.query_params.get("from"), to, _today(request))
+        period = _period(request)
         view = views.region_view(db, user, region, period)
-        return {"view": view, "period": period, "live": f"/ui/live?{urlencode({'region': region or ''})}"}
+        return {
+            "view": view,
+            "period": period,
+            "crumbs": _crumbs(request, db, user),
+            "live": f"/ui/live?{urlencode({'region': region or ''})}",
+        }
 
     return _page(request, "region.html", user, build)
 
 
 @router.get("/schools/{school}")
-def school_page(request: Request, db: Db, school: str, to: str | None = None) -> Response:
+def school_page(request: Request, db: Db, school: str) -> Response:
     """A school's figures, rooms × weekdays, idle equipment, gaps, experiments and devices."""
     user = page_principal(request, db)
 
     def build() -> dict[str, Any]:
-        tomorrow = (_today(request) + timedelta(days=1)).isoformat()  # today so far, so that live updates show
-        period = views.period_of(request.query_params.get("from"), to or tomorrow, _today(request))
+        period = _period(request)
         v = views.school_view(db, user, school, period, int(time.time() * 1000))
-        district = db.get(Region, v["school"].district)
         return {
             "v": v,
             "period": period,
-            "district_name": district.name if district else v["school"].district,
+            "crumbs": _crumbs(request, db, user, v["school"].district),
             "live": f"/ui/live?{urlencode({'school': school})}",
             **_weekday_grid(v["heat"], Text(lang_of(request))),
             **_class_grid(v["offering"]),
@@ -259,6 +280,8 @@ def device_page(
         return {
             "school": sc,
             "device": dev,
+            "crumbs": _crumbs(request, db, user, sc.district),
+            "school_link": user.scope_kind is not ScopeKind.SCHOOL or user.scope_id == school,
             "day": first.isoformat(),
             "span": "week" if width == 7 else "day",
             "line": line,
@@ -277,7 +300,7 @@ def _report(request: Request, db: Session, user: Principal, scope: Scope, ident:
     if scope not in (Scope.SCHOOL, Scope.DISTRICT, Scope.CITY):
         raise ContractError(f"reports are made for a school, district or city, not a {scope.value}")
     require_scope_read(db, user, scope, ident)
-    period = views.period_of(request.query_params.get("from"), request.query_params.get("to"), _today(request))
+    period = _period(request)
     return commission.build(db, scope, ident, period.first, period.end)
 
 

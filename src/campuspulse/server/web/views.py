@@ -37,11 +37,28 @@ class Period:
     as_of: date
     today: date
 
+    @property
+    def last(self) -> str:
+        """The period's last day (the pages show end dates inclusive)."""
+        return self.as_of.isoformat()
 
-def period_of(first: str | None, end: str | None, today: date) -> Period:
-    """The asked period, by default the four weeks up to today (whole days, so rollups answer)."""
+    @property
+    def query(self) -> str:
+        """The period as a link's query, so that every page a link leads to shows the same period."""
+        return f"from={self.first}&to={self.end}"
+
+
+def period_of(first: str | None, end: str | None, today: date, until: str | None = None) -> Period:
+    """The asked period — `end` exclusive, or `until` its last day — by default the four weeks up to and including
+    today, the same on every page."""
     try:
-        end_d = date.fromisoformat(end) if end else today
+        end_d = (
+            date.fromisoformat(until) + timedelta(days=1)
+            if until
+            else date.fromisoformat(end)
+            if end
+            else today + timedelta(days=1)
+        )
         first_d = date.fromisoformat(first) if first else end_d - timedelta(days=28)
     except ValueError as exc:
         raise ContractError(f"from and to are dates like 2026-09-01: {exc}") from None
@@ -73,6 +90,22 @@ class RankRow:
     def offering_rate(self) -> float | None:
         """Experiment–class pairs done over required, 分组 and 演示 together."""
         return self.done / self.required if self.required else None
+
+
+def crumbs_of(p: Principal, s: Session, district: str | None = None) -> list[tuple[str, str]]:
+    """The breadcrumb links above a page that the user may open: the city only for callers who see it, their
+    district (or the page's) for district-wide callers; (label key or name, href)."""
+    out: list[tuple[str, str]] = []
+    if p.scope_kind is ScopeKind.ALL:
+        out.append(("", "/ui/region"))
+    elif p.scope_kind is ScopeKind.REGION:
+        row = s.get(Region, p.scope_id)
+        if row is not None and row.level == "city":
+            out.append((row.name, f"/ui/region/{p.scope_id}"))
+    if district and p.scope_kind is not ScopeKind.SCHOOL:
+        row = s.get(Region, district)
+        out.append((row.name if row else district, f"/ui/region/{district}"))
+    return out
 
 
 def home_of(p: Principal) -> str:
