@@ -2,11 +2,12 @@
 
 import re
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import orjson
 from playwright.sync_api import Page, expect
+from sqlalchemy import text
 
 from campuspulse.demo.campus import local_now
 from campuspulse.server.web.charts import percent
@@ -250,6 +251,9 @@ def test_the_printable_report_shows_the_api_figures_and_prints(page: Page, site:
     assert download.value.suggested_filename.endswith(".xlsx")
 
 
+SEEN_UTC = datetime(2026, 11, 30, 2, 24, 26, tzinfo=UTC)
+
+
 def test_one_period_everywhere_carried_by_links_with_inclusive_end_dates(page: Page, site: Site):
     """District and school pages used to default to different periods (the same school showed 37.5% in the
     district table and 36.9% one click later), drill-down links dropped the chosen period, and the end date was
@@ -275,3 +279,7 @@ def test_one_period_everywhere_carried_by_links_with_inclusive_end_dates(page: P
     expect(page.locator("header.top nav.crumbs a")).to_have_text(["海淀区"])
     figures = get(site, "/utilization", scope="school", id=SCHOOL, **span)["rows"][0]
     assert in_table == percent(figures["utilization"])
+    with site.engine.begin() as conn:  # a status heard at 02:24 UTC is 10:24 in Beijing
+        conn.execute(text("UPDATE agents SET last_seen = :at WHERE school = :s"), {"at": SEEN_UTC, "s": SCHOOL})
+    page.reload()
+    expect(page.locator("table.agents td:nth-child(3)").first).to_have_text("2026-11-30 10:24")

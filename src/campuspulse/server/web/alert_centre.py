@@ -2,9 +2,7 @@
 header of every page counts the unresolved ones."""
 
 from contextlib import suppress
-from datetime import datetime
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import RedirectResponse, Response
@@ -34,11 +32,6 @@ def unresolved_counts(engine: Engine, user: Principal) -> dict[str, int]:
         return {severity: n for severity, n in s.execute(q.group_by(Alert.severity))}
 
 
-def local(at: datetime | None, tz: str) -> str:
-    """A time in the dashboard's zone, to the minute."""
-    return "" if at is None else at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
-
-
 @router.get("/alerts")
 def alert_centre(request: Request, db: Db, state: Literal["unresolved", "resolved"] = "unresolved") -> Response:
     """The alerts of the user's scope."""
@@ -53,8 +46,6 @@ def alert_centre(request: Request, db: Db, state: Literal["unresolved", "resolve
         user=user,
         alerts=db.scalars(q).all(),
         state=state,
-        tz=request.app.state.ui_tz,
-        local=local,
         may_ack=user.role is not Role.AUDITOR,
         done=t("alert_acknowledged") if done == "ack" else None,
     )

@@ -4,7 +4,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -67,9 +67,22 @@ templates.env.globals |= {
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
+def local_time(value: datetime | str | None, tz: str) -> str:
+    """A moment in the dashboard's time zone, to the minute (`—` for none)."""
+    if value is None or value == "":
+        return "—"
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
-    """A page in the language of the request, with what every page needs (language switch, form token)."""
+    """A page in the language of the request, with what every page needs (language switch, form token, `when` for
+    times in the dashboard's zone)."""
     t = Text(lang_of(request))
+    tz = request.app.state.ui_tz
+    context.setdefault("when", lambda value: local_time(value, tz))
     query = {k: v for k, v in request.query_params.items() if k != "lang"}
     query["lang"] = "en" if t.lang == "zh" else "zh"
     context = {"t": t, "other_lang_query": urlencode(query), "logout_csrf": form_token(request), **context}
