@@ -283,3 +283,7 @@ def test_one_period_everywhere_carried_by_links_with_inclusive_end_dates(page: P
         conn.execute(text("UPDATE agents SET last_seen = :at WHERE school = :s"), {"at": SEEN_UTC, "s": SCHOOL})
     page.reload()
     expect(page.locator("table.agents td:nth-child(3)").first).to_have_text("2026-11-30 10:24")
+
+    answer = page.goto(f"{site.url}/ui/schools/{SCHOOL}?from={last.isoformat()}&until={first}")
+    assert answer is not None and answer.status == 422
+    expect(page.locator("p.error")).to_have_text("开始日期须不晚于结束日期，且区间不超过 400 天")

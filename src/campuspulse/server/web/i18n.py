@@ -24,6 +24,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "from": ("从", "From"),
     "to": ("至（不含）", "To (exclusive)"),
     "until": ("至（含）", "To (inclusive)"),
+    "period_dates": ("起止日期应为 2026-09-01 这样的日期", "From and to are dates like 2026-09-01"),
+    "period_range": (
+        "开始日期须不晚于结束日期，且区间不超过 {days} 天",
+        "The start must not come after the end, and the period is at most {days} days",
+    ),
     "show": ("查看", "Show"),
     "utilization": ("使用率", "Utilization"),
     "coverage": ("数据覆盖率", "Coverage"),

@@ -107,7 +107,8 @@ def _page(request: Request, name: str, user: Principal, build: Callable[[], dict
     except NotFound as exc:
         heading, code, message = t("not_found"), status.HTTP_404_NOT_FOUND, str(exc)
     except ContractError as exc:
-        heading, code, message = t("bad_input"), status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)
+        said = t(exc.key, days=views.MAX_DAYS) if isinstance(exc, views.PeriodRefused) else str(exc)
+        heading, code, message = t("bad_input"), status.HTTP_422_UNPROCESSABLE_CONTENT, said
     return render(request, "error.html", code, user=user, heading=heading, message=message)
 
 

@@ -26,6 +26,14 @@ from campuspulse.telemetry import ContractError
 MAX_DAYS = 400
 
 
+class PeriodRefused(ContractError):
+    """A period a page cannot show; `key` names the message in the page's language."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 @dataclass(frozen=True, slots=True)
 class Period:
     """The dates a page covers, [first, end), the school term the end falls in, and the day compliance is taken
@@ -61,9 +69,9 @@ def period_of(first: str | None, end: str | None, today: date, until: str | None
         )
         first_d = date.fromisoformat(first) if first else end_d - timedelta(days=28)
     except ValueError as exc:
-        raise ContractError(f"from and to are dates like 2026-09-01: {exc}") from None
+        raise PeriodRefused("period_dates", f"from and to are dates like 2026-09-01: {exc}") from None
     if not 0 < (end_d - first_d).days <= MAX_DAYS:
-        raise ContractError(f"from must come before to, at most {MAX_DAYS} days apart")
+        raise PeriodRefused("period_range", f"from must come before to, at most {MAX_DAYS} days apart")
     term = time_bucket(GroupBy.TERM)((end_d - timedelta(days=1)).isoformat())  # type: ignore[misc]
     return Period(first_d.isoformat(), end_d.isoformat(), term, end_d - timedelta(days=1), today)
 
