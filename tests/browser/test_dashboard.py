@@ -284,6 +284,18 @@ def test_one_period_everywhere_carried_by_links_with_inclusive_end_dates(page: P
     page.reload()
     expect(page.locator("table.agents td:nth-child(3)").first).to_have_text("2026-11-30 10:24")
 
+    page.click("nav.quick-periods a[data-period=this_month]")
+    today = local_now().date()
+    month = {"from": today.replace(day=1).isoformat(), "to": (today + timedelta(days=1)).isoformat()}
+    assert period(page) == month
+    expect(page.locator("nav.quick-periods a[aria-current]")).to_have_text("本月")
+    got = get(site, "/utilization", scope="school", id=SCHOOL, **month)["rows"][0]
+    assert card(page, "utilization") == percent(got["utilization"])
+    page.click("nav.quick-periods a[data-period=previous]")
+    days = date.fromisoformat(month["to"]) - date.fromisoformat(month["from"])
+    before = date.fromisoformat(month["from"])
+    assert period(page) == {"from": (before - days).isoformat(), "to": before.isoformat()}, "the same length, before"
+
     answer = page.goto(f"{site.url}/ui/schools/{SCHOOL}?from={last.isoformat()}&until={first}")
     assert answer is not None and answer.status == 422
     expect(page.locator("p.error")).to_have_text("开始日期须不晚于结束日期，且区间不超过 400 天")

@@ -48,11 +48,12 @@ def time_bucket(group_by: GroupBy | None) -> Callable[[str], str] | None:
         case GroupBy.MONTH:
             return lambda day: day[:7]
         case GroupBy.TERM:
-            return _term_of
+            return term_of
     return None
 
 
-def _term_of(day: str) -> str:
+def term_of(day: str) -> str:
+    """The school term a local day falls in: `2026-1` (August–January) or `2026-2` (February–July)."""
     year, month = int(day[:4]), int(day[5:7])
     if month >= 8:
         return f"{year}-1"

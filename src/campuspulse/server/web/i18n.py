@@ -24,6 +24,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "from": ("从", "From"),
     "to": ("至（不含）", "To (exclusive)"),
     "until": ("至（含）", "To (inclusive)"),
+    "previous": ("‹ 上一段", "‹ Previous"),
+    "next": ("下一段 ›", "Next ›"),
+    "this_week": ("本周", "This week"),
+    "this_month": ("本月", "This month"),
+    "this_term": ("本学期", "This term"),
+    "last_term": ("上学期", "Last term"),
     "period_dates": ("起止日期应为 2026-09-01 这样的日期", "From and to are dates like 2026-09-01"),
     "period_range": (
         "开始日期须不晚于结束日期，且区间不超过 {days} 天",

@@ -16,8 +16,8 @@ from campuspulse.server.inventory.standards import get_standard, list_standards
 from campuspulse.server.metrics import insights
 from campuspulse.server.metrics.available_time import local_ms
 from campuspulse.server.metrics.compliance_service import compliance
-from campuspulse.server.metrics.offering_service import offering_rate
-from campuspulse.server.metrics.service import GroupBy, schools_in_scope, time_bucket, utilization
+from campuspulse.server.metrics.offering_service import offering_rate, term_window
+from campuspulse.server.metrics.service import GroupBy, schools_in_scope, term_of, time_bucket, utilization
 from campuspulse.store import health
 from campuspulse.store.inventory_schema import Region
 from campuspulse.store.schema import Device, School
@@ -54,6 +54,30 @@ class Period:
     def query(self) -> str:
         """The period as a link's query, so that every page a link leads to shows the same period."""
         return f"from={self.first}&to={self.end}"
+
+    def shortcuts(self) -> list[tuple[str, str, bool]]:
+        """(label key, query, is the period shown) for 本周, 本月, 本学期, 上学期, and the periods of the same
+        length before and after this one (none after today)."""
+        today = self.today
+        term = term_of(today.isoformat())
+        year, n = int(term[:4]), int(term[-1])
+        _, t0, t1 = term_window(term)
+        _, p0, p1 = term_window(f"{year - 1}-2" if n == 1 else f"{year}-1")
+        spans = [
+            ("this_week", today - timedelta(days=today.weekday()), today),
+            ("this_month", today.replace(day=1), today),
+            ("this_term", t0, min(t1, today)),
+            ("last_term", p0, p1),
+        ]
+        first, end = date.fromisoformat(self.first), date.fromisoformat(self.end)
+        length = end - first
+        spans.insert(0, ("previous", first - length, first - timedelta(days=1)))
+        if end <= today:
+            spans.append(("next", end, min(end + length - timedelta(days=1), today)))
+        return [
+            (key, f"from={a.isoformat()}&until={b.isoformat()}", (a.isoformat(), b) == (self.first, self.as_of))
+            for key, a, b in spans
+        ]
 
 
 def period_of(first: str | None, end: str | None, today: date, until: str | None = None) -> Period:
