@@ -386,3 +386,15 @@ def test_ledger_cells_are_read_strictly_and_chinese_dates_are_dates(client):
         assert upload(client, "s1", write_workbook(SHEET, COLUMNS, [row], "")).status_code == 200, day
     dated = {i["item"]: i["purchase_date"] for i in ledger(client, "s1") if i["item"].startswith("d")}
     assert dated == {"d0": "2026-11-20", "d1": "2026-11-20", "d2": "2026-11-20"}
+
+
+def test_devices_have_names_beside_their_codes(client):
+    put(client, "/agents/a1", {"school": "s1"})
+    body = {"agent": "a1", "room": "lab1", "kind": "oscilloscope", "name": "1 号示波器"}
+    r = client.put(f"{API}/schools/s1/devices/osc1", json=body, headers=AUTH)
+    assert r.status_code == 201 and r.json()["name"] == "1 号示波器", r.text
+    got = client.get(f"{API}/schools/s1/devices/osc1", headers=AUTH).json()
+    assert (got["device"], got["name"]) == ("osc1", "1 号示波器"), "the code stays the id"
+    unnamed = client.put(f"{API}/schools/s1/devices/osc2", json={**body, "name": None}, headers=AUTH).json()
+    assert unnamed["name"] is None
+    assert client.put(f"{API}/schools/s1/devices/osc3", json={**body, "name": ""}, headers=AUTH).status_code == 422

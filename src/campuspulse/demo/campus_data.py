@@ -24,6 +24,22 @@ from campuspulse.server.inventory.standards import get_standard, load_standard_f
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
 DISTRICTS = {"haidian": "海淀区", "chaoyang": "朝阳区"}
+ROOM_WORDS = {
+    "physics-lab": "物理实验室",
+    "chemistry-lab": "化学实验室",
+    "biology-lab": "生物实验室",
+    "science-lab": "科学实验室",
+    "classroom": "教室",
+    "maker-space": "创客空间",
+}
+
+
+def room_name(room_id: str) -> str:
+    """What a school calls a room of the sample campus: `physics-lab-1` → 物理实验室 1."""
+    kind, _, number = room_id.rpartition("-")
+    return f"{ROOM_WORDS.get(kind, kind)} {number}"
+
+
 # share of each required item a school holds in working order, by school position
 EQUIPPED = (1.0, 0.9, 0.7)
 
@@ -103,7 +119,7 @@ def seed_store(s: Session, campus: list[SimSchool], today: date) -> dict[str, st
     for sc in campus:
         for room in sc.rooms:
             inventory.put_room(
-                s, sc.code, room.id, {"name": room.id, "type": room.type.replace("-", "_"), "capacity": 50}
+                s, sc.code, room.id, {"name": room_name(room.id), "type": room.type.replace("-", "_"), "capacity": 50}
             )
     standards = _standards(s)
     for position, sc in enumerate(campus):

@@ -67,6 +67,7 @@ class Device(Base):
     room: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(64))
     equipment_item: Mapped[str | None] = mapped_column(String(64), default=None)
+    name: Mapped[str | None] = mapped_column(String(200), default=None)  # what people call it; the code is its id
 
 
 class CalendarDay(Base):

@@ -525,6 +525,7 @@ class DevicePut(Answer):
     room: str
     kind: str
     equipment_item: str | None
+    name: str | None = None
 
 
 class RoomPut(Answer):

@@ -80,6 +80,7 @@ class DeviceIn(BaseModel):
     room: Id
     kind: str = Field(min_length=1, max_length=64)
     equipment_item: str | None = Field(None, max_length=64)
+    name: str | None = Field(None, min_length=1, max_length=200, description="what people call it, e.g. 1 号示波器")
 
 
 class CalendarDayIn(BaseModel):

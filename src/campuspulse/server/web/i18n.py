@@ -192,6 +192,25 @@ TEXT: dict[str, tuple[str, str]] = {
     "alert_not_yours": ("无权确认该告警（审计员只读）", "Not yours to acknowledge (auditors read only)"),
     "done_own_password": ("密码已修改，其他设备上的登录已退出", "Password changed; your other sessions have ended"),
 }
+KIND_NAMES: dict[str, tuple[str, str]] = {  # device kinds the sample campus and common deployments use
+    "projector": ("投影仪", "projector"),
+    "smart-board": ("交互式电子白板", "interactive whiteboard"),
+    "smart_board": ("交互式电子白板", "interactive whiteboard"),
+    "oscilloscope": ("示波器", "oscilloscope"),
+    "lab-pc": ("实验室电脑", "lab PC"),
+    "lab_pc": ("实验室电脑", "lab PC"),
+    "pc": ("电脑", "PC"),
+    "balance": ("电子天平", "balance"),
+    "microscope-camera": ("显微摄像头", "microscope camera"),
+    "power-supply": ("学生电源", "power supply"),
+    "3d-printer": ("3D 打印机", "3D printer"),
+    "laser-cutter": ("激光切割机", "laser cutter"),
+    "incubator": ("培养箱", "incubator"),
+    "fume-hood": ("通风橱", "fume hood"),
+    "camera": ("摄像头", "camera"),
+    "smart-plug": ("智能插座", "smart plug"),
+    "power-meter": ("电能表", "power meter"),
+}
 STATE_KEYS = {"in_use": "in_use", "idle": "idle_state", "off": "off", "fault": "fault", "unknown": "unknown"}
 
 
@@ -214,6 +233,11 @@ class Text:
         pair = TEXT.get(key)
         text = pair[self._i] if pair else key
         return text.format(**values) if values else text
+
+    def kind(self, kind: str) -> str:
+        """A device kind in words (its code when it is not a known kind)."""
+        pair = KIND_NAMES.get(kind)
+        return pair[self._i] if pair else kind
 
     def state(self, state: str) -> str:
         """A device state in words."""

@@ -47,6 +47,7 @@ from campuspulse.server.web.session import (
     start_session,
 )
 from campuspulse.store import health
+from campuspulse.store.inventory_schema import Room
 from campuspulse.store.schema import Agent, AgentProgress, Device, School
 from campuspulse.telemetry import ContractError
 
@@ -230,20 +231,26 @@ def school_page(request: Request, db: Db, school: str) -> Response:
             "period": period,
             "crumbs": _crumbs(request, db, user, v["school"].district),
             "live": f"/ui/live?{urlencode({'school': school})}",
-            **_weekday_grid(v["heat"], Text(lang_of(request))),
+            **_weekday_grid(v["heat"], Text(lang_of(request)), v["rooms"], v["room_names"]),
             **_class_grid(v["offering"]),
         }
 
     return _page(request, "school.html", user, build)
 
 
-def _weekday_grid(heat: dict[tuple[str, int], float | None], t: Text) -> dict[str, Any]:
-    """Heatmap cells keyed by weekday name; the weekend only where something was taught."""
+def _weekday_grid(
+    heat: dict[tuple[str, int], float | None], t: Text, rooms: list[str], names: dict[str, str]
+) -> dict[str, Any]:
+    """Heatmap rows by room name (with the code where names repeat) and cells keyed by weekday name; the weekend
+    only where something was taught."""
     labels = t("weekdays").split(",")
     shown = [wd for wd in range(1, 8) if wd <= 5 or any(k[1] == wd for k in heat)]
+    taken = [names.get(r, r) for r in rooms]
+    row = {r: n if taken.count(n) == 1 else f"{n} ({r})" for r, n in zip(rooms, taken, strict=True)}
     return {
         "weekdays": [labels[wd - 1] for wd in shown],
-        "heat": {(room, labels[wd - 1]): rate for (room, wd), rate in heat.items()},
+        "room_rows": [row[r] for r in rooms],
+        "heat": {(row.get(room, room), labels[wd - 1]): rate for (room, wd), rate in heat.items()},
     }
 
 
@@ -295,6 +302,7 @@ def device_page(
             "school": sc,
             "device": dev,
             "crumbs": _crumbs(request, db, user, sc.district),
+            "room_name": room.name if (room := db.get(Room, (school, dev.room))) else dev.room,
             "school_link": user.scope_kind is not ScopeKind.SCHOOL or user.scope_id == school,
             "day": first.isoformat(),
             "span": "week" if width == 7 else "day",

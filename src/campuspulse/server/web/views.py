@@ -19,7 +19,7 @@ from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.offering_service import offering_rate, term_window
 from campuspulse.server.metrics.service import GroupBy, schools_in_scope, term_of, time_bucket, utilization
 from campuspulse.store import health
-from campuspulse.store.inventory_schema import Region
+from campuspulse.store.inventory_schema import Region, Room
 from campuspulse.store.schema import Device, School
 from campuspulse.telemetry import ContractError
 
@@ -263,6 +263,7 @@ def school_view(s: Session, p: Principal, school: str, period: Period, now_ms: i
         "devices": devices,
         "per_device": per_device,
         "rooms": rooms,
+        "room_names": dict(s.execute(select(Room.room, Room.name).where(Room.school == school)).all()),
         "heat": room_weekdays(s, school, rooms, period),
         "idle": idle,
         "checks": checks,
