@@ -4,6 +4,7 @@ import re
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import orjson
 from playwright.sync_api import Page, expect
@@ -299,3 +300,33 @@ def test_one_period_everywhere_carried_by_links_with_inclusive_end_dates(page: P
     answer = page.goto(f"{site.url}/ui/schools/{SCHOOL}?from={last.isoformat()}&until={first}")
     assert answer is not None and answer.status == 422
     expect(page.locator("p.error")).to_have_text("开始日期须不晚于结束日期，且区间不超过 400 天")
+
+
+def test_tables_search_sort_and_export_what_they_show(page: Page, site: Site):
+    log_in(page, site, "junior-manager")
+    table = page.locator("#device-table")
+    rows = table.locator("tbody tr:visible")
+    everything = rows.count()
+    page.locator("#devices .table-tools input[type=search]").fill("示波器")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("physics-lab-1-oscilloscope")
+    page.locator("#devices .table-tools input[type=search]").fill("")
+    expect(rows).to_have_count(everything)
+
+    header = table.locator("thead th", has_text="使用率")
+    header.click()
+    expect(header).to_have_attribute("aria-sort", "descending")
+    shown = [float(t.strip("%")) for t in table.locator('tbody td[data-col="utilization"]').all_inner_texts()]
+    assert shown == sorted(shown, reverse=True)
+    header.click()
+    shown = [float(t.strip("%")) for t in table.locator('tbody td[data-col="utilization"]').all_inner_texts()]
+    assert shown == sorted(shown)
+
+    page.locator("#devices .table-tools input[type=search]").fill("实验室电脑")
+    with page.expect_download() as download:
+        page.locator("#devices .table-tools button").click()
+    assert download.value.suggested_filename.startswith("hd-junior-01-devices-")
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("设备,功能室,类型,使用率")
+    assert len(lines) == 1 + rows.count() and all("实验室电脑" in line for line in lines[1:])

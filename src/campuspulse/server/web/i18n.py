@@ -24,6 +24,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "from": ("从", "From"),
     "to": ("至（不含）", "To (exclusive)"),
     "until": ("至（含）", "To (inclusive)"),
+    "search": ("搜索", "Search"),
+    "export_csv": ("导出 CSV", "Export CSV"),
     "previous": ("‹ 上一段", "‹ Previous"),
     "next": ("下一段 ›", "Next ›"),
     "this_week": ("本周", "This week"),
