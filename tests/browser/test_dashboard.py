@@ -285,6 +285,11 @@ def test_one_period_everywhere_carried_by_links_with_inclusive_end_dates(page: P
     page.reload()
     expect(page.locator("table.agents td:nth-child(3)").first).to_have_text("2026-11-30 10:24")
 
+    explained = page.locator('.card[data-figure="utilization"]').get_attribute("title") or ""
+    assert explained.startswith("使用率 = 各设备“使用中”时长之和"), "each headline figure says how it is computed"
+    page.locator("details.explain summary").click()
+    expect(page.locator("details.explain dd").nth(5)).to_contain_text("达标的学校数")
+
     page.click("nav.quick-periods a[data-period=this_month]")
     today = local_now().date()
     month = {"from": today.replace(day=1).isoformat(), "to": (today + timedelta(days=1)).isoformat()}

@@ -25,6 +25,32 @@ TEXT: dict[str, tuple[str, str]] = {
     "to": ("至（不含）", "To (exclusive)"),
     "until": ("至（含）", "To (inclusive)"),
     "search": ("搜索", "Search"),
+    "how_computed": ("这些数字怎么算", "How these figures are computed"),
+    "explain_utilization": (
+        "使用率 = 各设备“使用中”时长之和 ÷ 各设备可用时长（课表内教学时段）之和；先累加秒数再相除。",
+        "Utilization = seconds in use summed over the devices ÷ their available (timetabled teaching) seconds.",
+    ),
+    "explain_coverage": (
+        "数据覆盖率 = 有数据的时长 ÷ 可用时长；低于 100% 表示部分时段设备无数据（离线或未上报）。",
+        "Coverage = seconds with data ÷ available seconds; below 100% some teaching time has no data.",
+    ),
+    "explain_devices_used": (
+        "已使用设备 = 区间内至少使用过一次的设备数 / 设备总数。",
+        "Devices used at least once / all devices.",
+    ),
+    "explain_sessions": ("使用次数 = 连续“使用中”的次数（相接的记录算一次）。", "Sessions = runs of in-use time."),
+    "explain_used_periods": (
+        "使用课时 = 使用时长达到该课时一半及以上的课时数 / 可用课时数。",
+        "Periods used = periods in use for at least half their length / periods available.",
+    ),
+    "explain_compliance_rate": (
+        "配备达标率 = 达标的学校数 ÷ 适用该标准（同学段）的学校数；学校达标指基本配备项目全部配足（R_item ≥ 阈值）。",
+        "Compliance rate = schools 达标 ÷ schools the standard applies to; 达标: R_item ≥ the threshold.",
+    ),
+    "explain_offering_rate": (
+        "实验开出率 = 各班已开出的必做实验数之和 ÷ 各班应开必做实验数之和（按本学期目录与教材版本）。",
+        "Offering rate = required class–experiment pairs done ÷ required pairs, this term, by catalog and edition.",
+    ),
     "export_csv": ("导出 CSV", "Export CSV"),
     "previous": ("‹ 上一段", "‹ Previous"),
     "next": ("下一段 ›", "Next ›"),
