@@ -38,7 +38,8 @@ StoreOpt = Annotated[
 
 
 @contextmanager
-def _session(store: str | None) -> "Iterator[Session]":
+def store_session(store: str | None) -> "Iterator[Session]":
+    """A session on the store of `--store` (default: the SQLite file) in one transaction, acting as `cli:<login>`."""
     from sqlalchemy.orm import Session  # the agent's process, which shares this CLI, never loads SQLAlchemy
 
     from campuspulse.store.db import open_store
@@ -85,7 +86,7 @@ def create_user(
     role_v, kind_v, ident = _role_and_scope(role, scope)
     password = None if machine else _new_password(password_env)
     try:
-        with _session(store) as s:
+        with store_session(store) as s:
             create(s, username, role_v, kind_v, ident, password)
     except ValueError as exc:
         _fail(str(exc))
@@ -114,7 +115,7 @@ def _role_and_scope(role: str, scope: str) -> "tuple[Role, ScopeKind, str]":
 def _on_user(store: str | None, change: "Callable[[Session], object]") -> None:
     """Apply a change to a user in one transaction; exit 2 saying why if there is no such user or it is refused."""
     try:
-        with _session(store) as s:
+        with store_session(store) as s:
             change(s)
     except (LookupError, ValueError) as exc:
         _fail(str(exc))
@@ -191,7 +192,7 @@ def create_token(
     from campuspulse.server.access.principals import Forbidden
 
     try:
-        with _session(store) as s:
+        with store_session(store) as s:
             ttl = timedelta(days=ttl_days) if ttl_days else None
             _, secret = create_api_token(s, username, name, ttl, agent)
     except (BadCredentials, Forbidden) as exc:
@@ -208,7 +209,7 @@ def import_standards(
     from campuspulse.server.inventory.standards import load_standard_file, put_standard
 
     parsed = _read_all(files, load_standard_file)
-    with _session(store) as s, Progress(console=console) as progress:
+    with store_session(store) as s, Progress(console=console) as progress:
         task = progress.add_task("standards", total=len(parsed))
         for code, version, body in parsed:
             created = put_standard(s, code, version, body)
@@ -225,7 +226,7 @@ def import_alert_rules(
     from campuspulse.server.alerts.rules import put_rule, read_rules
 
     parsed = _read_all(files, read_rules)
-    with _session(store) as s:
+    with store_session(store) as s:
         for rule_file in parsed:
             for rule in rule_file.rules:
                 created = put_rule(s, rule_file.version, rule)
@@ -245,7 +246,7 @@ def import_equipment(
     from campuspulse.server.inventory.excel import SheetRejected
 
     try:
-        with _session(store) as s:
+        with store_session(store) as s:
             result = import_ledger(s, school, file.read_bytes(), "replace" if replace else "upsert")
     except SheetRejected as exc:
         for p in exc.problems:
@@ -266,7 +267,7 @@ def import_calendars(
     from campuspulse.server.inventory.calendar_files import load_calendar_file
 
     parsed = _read_all(files, load_calendar_file)
-    with _session(store) as s:
+    with store_session(store) as s:
         for f in parsed:
             for code, schedule in f.schedules.items():
                 _, n = timetables.put_schedule(s, code, schedule)
@@ -285,7 +286,7 @@ def import_experiments(
     from campuspulse.server.inventory.experiments import load_catalog_csv, put_catalog_item
 
     parsed = list(zip(files, _read_all(files, load_catalog_csv), strict=True))
-    with _session(store) as s, Progress(console=console) as progress:
+    with store_session(store) as s, Progress(console=console) as progress:
         task = progress.add_task("experiments", total=sum(len(items) for _, items in parsed))
         for f, items in parsed:
             created = 0

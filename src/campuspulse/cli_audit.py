@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from campuspulse.cli_admin import StoreOpt, _session, console, err
+from campuspulse.cli_admin import StoreOpt, console, err, store_session
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -72,7 +72,7 @@ def verify(
         raise typer.Exit(2) from None
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as progress:
         progress.add_task("recomputing the audit chain …")
-        with _session(store) as s:
+        with store_session(store) as s:
             from_reports, unreadable = report_witnesses(s, report or [])
             result = verify_anchored(s, [*witnesses, *from_reports], [*problems, *unreadable])
     for problem in result["problems"]:
@@ -102,7 +102,7 @@ def checkpoint(
 
     try:
         private, created = load_or_create_key(key)
-        with _session(store) as s:
+        with store_session(store) as s:
             record_public_key(s, private.public_key())
             cp = sign_head(s, private)
         publish(cp, to)
