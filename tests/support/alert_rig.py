@@ -37,7 +37,7 @@ from tests.support.waiting import wait_until
 
 KEEPALIVE_S = 5  # the broker delivers an agent's last will 1.5 keepalives after it last heard it
 OFFLINE_AFTER_S = 20  # the rule's silence timeout
-DEVICE_AFTER_S = 45  # a device unknown this long in a teaching period is silent
+DEVICE_AFTER_S = 20  # a device unknown this long in a teaching period is silent
 SECRET = "rig-webhook-secret"
 
 
