@@ -78,6 +78,9 @@ def local_time(value: datetime | str | None, tz: str) -> str:
     return at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
 
 
+templates.env.globals["when"] = lambda value: local_time(value, "Asia/Shanghai")  # pages pass their own zone
+
+
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
     """A page in the language of the request, with what every page needs (language switch, form token, `when` for
     times in the dashboard's zone)."""
