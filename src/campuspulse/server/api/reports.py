@@ -23,7 +23,8 @@ from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.offering_service import offering_rate
 from campuspulse.server.metrics.service import GroupBy, utilization
 from campuspulse.server.reports import commission, issuing
-from campuspulse.server.reports.commission import FORMULAS, RULES, build, workbook
+from campuspulse.server.reports.commission import FORMULAS, RULES, build
+from campuspulse.server.reports.commission_xlsx import workbook
 from campuspulse.store.report_schema import IssuedReport
 from campuspulse.telemetry import ContractError
 

@@ -10,15 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.access.principals import Scope
-from campuspulse.server.audit_checkpoints import head_rows
 from campuspulse.server.errors import NotFound
-from campuspulse.server.inventory.excel import write_tables
 from campuspulse.server.inventory.standards import get_standard, list_standards
 from campuspulse.server.metrics.compliance_service import compliance
 from campuspulse.server.metrics.offering_service import offering_rate
 from campuspulse.server.metrics.rules import COMPLIANCE_RULES, OFFERING_RULES, UTILIZATION_RULES
 from campuspulse.server.metrics.service import GroupBy, schools_in_scope, time_bucket, utilization
-from campuspulse.store.inventory_schema import Region
+from campuspulse.store.inventory_schema import Region, Room
 from campuspulse.store.schema import School
 
 FORMULAS = {
@@ -50,6 +48,7 @@ class CommissionReport:
     utilization_rows: list[dict[str, Any]]
     standards: list[dict[str, Any]]  # per standard: the compliance answer (standard, schools, summary, gaps)
     offering: dict[str, Any]
+    names: dict[str, str]  # the display name of each row's key (school, or school/room) and school
     audit_head: tuple[int, str] | None = None  # the audit chain's (seq, hash) when the report was issued
 
     @property
@@ -97,7 +96,13 @@ def build(s: Session, scope: Scope, ident: str, first: str, end: str) -> Commiss
         rows,
         standards,
         offering_rate(s, scope, ident, term),
+        _names(s, [ident] if scope is Scope.SCHOOL else [], {sc.code: sc.name for sc in schools}),
     )
+
+
+def _names(s: Session, codes: list[str], schools: dict[str, str]) -> dict[str, str]:
+    rooms = s.execute(select(Room.school, Room.room, Room.name).where(Room.school.in_(codes))).all() if codes else []
+    return {**schools, **{f"{school}/{room}": name for school, room, name in rooms}}
 
 
 def _day_before(day: str) -> str:
@@ -108,56 +113,6 @@ def file_name(scope: str, ident: str, first: object) -> str:
     """The commission workbook's file name: `campuspulse-commission-city-2026-11-01.xlsx`, or with the region or
     school code after the scope."""
     return f"campuspulse-commission-{scope}{f'-{ident}' if ident else ''}-{first}.xlsx"
-
-
-def workbook(r: CommissionReport) -> bytes:
-    """The report as XLSX: 说明, then a sheet per indicator, then the formulas."""
-    names = [
-        f"{c['standard']['code']} {c['standard']['version']} {c['standard']['name']}"
-        + (" (sample)" if c["standard"]["sample"] else "")
-        for c in r.standards
-    ]
-    about = [
-        ("report", "commission"),
-        ("scope", r.scope.value),
-        ("id", r.ident),
-        ("name", r.name),
-        ("from", r.first),
-        ("to (exclusive)", r.end),
-        ("term", r.term),
-        ("coverage", r.total.get("coverage")),
-        ("approximate_s", r.total.get("approximate_s")),
-        ("standards", "; ".join(names) or "none"),
-        *((f"rules: {k}", v) for k, v in RULES.items()),
-        ("generated", r.generated),
-        *(head_rows(*r.audit_head) if r.audit_head else ()),
-    ]
-    schools = [
-        {"standard": c["standard"]["code"], "version": c["standard"]["version"], **row}
-        for c in r.standards
-        for row in c["schools"]
-    ]
-    rates = [
-        {
-            "standard": c["standard"]["code"],
-            "version": c["standard"]["version"],
-            "stage": c["standard"]["stage"],
-            **c["summary"],
-        }
-        for c in r.standards
-    ]
-    gaps = [{"standard": c["standard"]["code"], **g} for c in r.standards for g in c.get("gaps", [])]
-    sheets: dict[str, list[dict[str, Any]]] = {
-        "使用率": [{**r.total, "key": "total"}, *r.utilization_rows] if r.total else r.utilization_rows,
-        "配备达标": schools,
-        "达标率": rates,
-        **({"配备缺口": gaps} if r.scope is Scope.SCHOOL else {}),
-        "实验开出率": r.offering["by_school"],
-        "实验开出率_年级": r.offering["by_grade"],
-        **({"实验开出率_班级": r.offering["by_class"]} if "by_class" in r.offering else {}),
-        "公式": [{"indicator": k, "formula": v} for k, v in FORMULAS.items()],
-    }
-    return write_tables(sheets, [(k, "" if v is None else str(v)) for k, v in about])
 
 
 def district_codes(s: Session) -> list[str]:

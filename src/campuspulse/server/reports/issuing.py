@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from campuspulse.server.access.principals import Scope
 from campuspulse.server.audit_checkpoints import current_head
 from campuspulse.server.errors import Conflict, NotFound
-from campuspulse.server.reports.commission import build, district_codes, workbook
+from campuspulse.server.reports.commission import build, district_codes
+from campuspulse.server.reports.commission_xlsx import workbook
 from campuspulse.store.db import isolated
 from campuspulse.store.report_schema import IssuedReport
 from campuspulse.store.schema import School

@@ -32,7 +32,7 @@ from campuspulse.server.metrics.readings import ReadingsStore, ReadingsUnavailab
 from campuspulse.server.metrics.rules import COMPLIANCE_RULES, OFFERING_RULES, UTILIZATION_RULES
 from campuspulse.server.metrics.service import utilization
 from campuspulse.server.metrics.timeline import device_timeline
-from campuspulse.server.reports import commission
+from campuspulse.server.reports import commission, commission_xlsx
 from campuspulse.server.reports.commission import CommissionReport
 from campuspulse.server.web import charts, views
 from campuspulse.server.web.i18n import Text, lang_of
@@ -349,7 +349,7 @@ def report_file(request: Request, db: Db, scope: Scope, id: str = "") -> Respons
     r = _report(request, db, user, scope, id)
     name = commission.file_name(scope.value, id, r.first)
     return Response(
-        commission.workbook(r), media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        commission_xlsx.workbook(r), media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
 
 
