@@ -1,5 +1,6 @@
 """Shared fixtures: stores on SQLite and on the real PostgreSQL, a private Mosquitto per session."""
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,6 +9,10 @@ import pytest
 from campuspulse.store.db import make_engine, upgrade
 from tests.support.mosquitto import Mosquitto
 from tests.support.scratch_db import create_database, drop_database
+
+# CLI output is printed by rich at the terminal's width (80 columns without one): wide enough here that the long
+# paths of a parallel worker's temporary directories are not wrapped mid-name in the messages tests read.
+os.environ["COLUMNS"] = "240"
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """The dashboard in a real browser: each view's numbers against the API, drill-down, scopes, live refresh."""
 
+import io
 import re
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import orjson
 from playwright.sync_api import Page, expect
+from pypdf import PdfReader
 from sqlalchemy import text
 
 from campuspulse.demo.campus import local_now
@@ -251,12 +253,43 @@ def test_the_printable_report_shows_the_api_figures_and_prints(page: Page, site:
     rate = get(site, "/compliance", scope="district", id="haidian", standard="SAMPLE-JUNIOR-PHYSICS")["summary"]
     shown = page.locator('span[data-standard="SAMPLE-JUNIOR-PHYSICS"]').inner_text()
     assert shown == percent(rate["compliance_rate"])
+    last = (date.fromisoformat(span["to"]) - timedelta(days=1)).isoformat()
+    assert page.locator('#about td[data-col="period"]').inner_text() == f"{span['from']} – {last}（含结束日）"
+    names = {s["code"]: s["name"] for s in get(site, "/schools")["schools"]}
+    assert page.locator("#report-utilization tbody td:first-child").all_inner_texts() == [
+        names[r["key"]]
+        for r in get(site, "/utilization", scope="district", id="haidian", group_by="school", **span)["rows"]
+    ]
+    formulas = page.locator("dl.formulas").inner_text()
+    assert "使用率 = " in formulas and "R_item = 配足的基本项目数" in formulas and "utilization =" not in formulas
+    expect(page.locator("#signature")).to_contain_text("审核人")
     shoot(page, "report")
-    pdf = page.pdf(format="A4", print_background=True)
-    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
     with page.expect_download() as download:
         page.click("#xlsx")
     assert download.value.suggested_filename.endswith(".xlsx")
+
+    page.emulate_media(media="print")
+    pages = PdfReader(io.BytesIO(page.pdf(format="A4", print_background=True))).pages
+    headings = {h.strip() for h in page.locator(".report h1, .report h2, .report h3").all_inner_texts()}
+    texts = [p.extract_text() for p in pages]
+    assert len(texts) >= 2
+    for n, printed in enumerate(texts, start=1):
+        lines = [line.strip() for line in printed.splitlines() if line.strip()]
+        assert f"{n} / {len(texts)}" in lines, (n, lines[-3:])  # the page number at the foot of every page
+        body = [line for line in lines if line != f"{n} / {len(texts)}"]
+        assert not any(body[-1].startswith(h[:12]) for h in headings), (n, body[-1])  # no heading left at a page's end
+    assert "审核人" in texts[-1] and "编制单位" in texts[-1]
+    page.emulate_media(media="screen")
+
+
+def test_a_district_managers_report_offers_no_city_breadcrumb(page: Page, site: Site):
+    log_in(page, site, "hd-manager-2")
+    page.goto(f"{site.url}/ui/report?scope=district&id=haidian&{past()}")
+    crumbs = page.locator("nav.crumbs a")
+    assert "/ui/region?" not in " ".join(a.get_attribute("href") or "" for a in crumbs.all())
+    expect(crumbs.first).to_have_attribute("href", re.compile(r"^/ui/region/haidian\?from="))
+    page.goto(f"{site.url}/ui/report?scope=school&id=hd-junior-01&{past()}")
+    expect(page.locator("nav.crumbs a").last).to_have_attribute("href", re.compile(r"^/ui/schools/hd-junior-01\?"))
 
 
 SEEN_UTC = datetime(2026, 11, 30, 2, 24, 26, tzinfo=UTC)

@@ -68,10 +68,12 @@ def test_demo_serves_a_utilization_figure_that_changes(tmp_path):
         assert httpx.get(f"{base}/api/v1/utilization", params=params).status_code == 401
         printed = (tmp_path / "demo.log").read_text()
         assert re.search(r"MQTT broker: 127\.0\.0\.1:\d+", printed), "the broker's port is printed"
-        admin = re.search(r"user admin password (\S+)", printed)
+        admin = re.search(r"admin\s+password (\S+)", printed)
         assert admin, "an admin can log in to the dashboard"
         login = httpx.post(f"{base}/api/v1/auth/token", data={"username": "admin", "password": admin.group(1)})
         assert login.status_code == 200, login.text
+        teacher = re.search(r"hd-teacher\s+password (\S+)\s+teacher at hd-junior-01", printed)
+        assert teacher, "a teacher's login is printed with where to go"
     finally:
         proc.send_signal(signal.SIGINT)
         try:

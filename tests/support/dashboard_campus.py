@@ -19,6 +19,7 @@ STEP_S = 600
 EXTRA_USERS = {  # name: (role, scope kind, scope id)
     "junior-manager": (Role.SCHOOL_MANAGER, ScopeKind.SCHOOL, "hd-junior-01"),
     "cy-auditor": (Role.AUDITOR, ScopeKind.REGION, "chaoyang"),
+    "jr-teacher": (Role.TEACHER, ScopeKind.SCHOOL, "hd-junior-01"),
 }
 PASSWORD = "correct horse battery staple"
 WHOLE_DAY = [("00:00", "23:59")]  # today is taught all day, so that records sent now count

@@ -130,6 +130,7 @@ def seed_store(s: Session, campus: list[SimSchool], today: date) -> dict[str, st
         "admin": (Role.ADMIN, ScopeKind.ALL, ""),
         "hd-manager": (Role.DISTRICT_MANAGER, ScopeKind.REGION, "haidian"),
         "auditor": (Role.AUDITOR, ScopeKind.ALL, ""),
+        "hd-teacher": (Role.TEACHER, ScopeKind.SCHOOL, "hd-junior-01"),
     }
     passwords = {}
     for name, (role, kind, scope) in users.items():

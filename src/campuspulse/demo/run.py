@@ -159,6 +159,14 @@ def _school_table(
 ALERT_RULES = Path(__file__).parents[3] / "config" / "alerts" / "campus.yaml"
 
 
+DEMO_ROLES = {
+    "admin": "admin: everything, users at /ui/users",
+    "hd-manager": "district manager of haidian",
+    "auditor": "auditor: reads the whole city",
+    "hd-teacher": "teacher at hd-junior-01: records experiments at /ui/teach (try it on a phone)",
+}
+
+
 def _load_alert_rules(engine: Engine) -> int:
     """The campus alert rules of the checkout, if the demo runs from one; how many."""
     if not ALERT_RULES.exists():
@@ -232,10 +240,9 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
         f"try: curl -H 'Authorization: Bearer {token}' "
         f"'{url}/api/v1/utilization?scope=city&from={today}&to={tomorrow}&group_by=school'"
     )
+    console.print(f"logins (dashboard {url}/ui/, or POST {url}/api/v1/auth/token):")
     for name, password in passwords.items():
-        console.print(
-            f"user [bold]{name}[/] password [bold]{password}[/] (dashboard {url}/ui/, or POST {url}/api/v1/auth/token)"
-        )
+        console.print(f"  [bold]{name:<11}[/] password [bold]{password}[/]   {DEMO_ROLES.get(name, '')}")
     if ALERT_RULES.exists():
         console.print(f"alerts: the rules of {ALERT_RULES} come into force once the agents have sent their history;")
         console.print(f"        the alert centre is {url}/ui/alerts")

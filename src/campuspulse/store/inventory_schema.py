@@ -127,6 +127,7 @@ class ExperimentRecord(Base):
     day: Mapped[date] = mapped_column(Date)
     teacher: Mapped[str] = mapped_column(String(100))
     evidence: Mapped[str] = mapped_column(String(500), default="")
+    recorded_by: Mapped[str] = mapped_column(String(64), default="", server_default="")  # the user who entered it
 
 
 class CalendarDef(Base):

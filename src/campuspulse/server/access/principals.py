@@ -4,6 +4,7 @@
 - `district_manager`: reads and writes the schools of its region (a district, or a city and its districts).
 - `school_manager`: reads and writes one school.
 - `auditor`: reads, never writes, across the scope it is given (everything, a region, or a school).
+- `teacher`: reads one school and writes only its experiment records (and deletes only those it wrote).
 """
 
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ class Role(StrEnum):
     DISTRICT_MANAGER = "district_manager"
     SCHOOL_MANAGER = "school_manager"
     AUDITOR = "auditor"
+    TEACHER = "teacher"
 
 
 class ScopeKind(StrEnum):
@@ -38,7 +40,9 @@ ALLOWED_SCOPES: dict[Role, tuple[ScopeKind, ...]] = {
     Role.DISTRICT_MANAGER: (ScopeKind.REGION,),
     Role.SCHOOL_MANAGER: (ScopeKind.SCHOOL,),
     Role.AUDITOR: (ScopeKind.ALL, ScopeKind.REGION, ScopeKind.SCHOOL),
+    Role.TEACHER: (ScopeKind.SCHOOL,),
 }
+MANAGES_NOTHING = (Role.AUDITOR, Role.TEACHER)  # may not change inventory, alerts, reports or telemetry
 
 
 class Scope(StrEnum):
@@ -140,6 +144,8 @@ def require_write(s: Session, p: Principal, school: str, district: str | None = 
     """Raise Forbidden unless `p` may change `school` (and, for a new or moved school, `district`)."""
     if p.role is Role.AUDITOR:
         raise Forbidden(f"{p.name} is an auditor: read-only")
+    if p.role is Role.TEACHER:
+        raise Forbidden(f"{p.name} is a teacher and writes experiment records only")
     if district is None:
         allowed = covers_school(s, p, school)
     else:
@@ -150,6 +156,15 @@ def require_write(s: Session, p: Principal, school: str, district: str | None = 
     if not allowed:
         where = f"school {school!r}" + (f" in district {district!r}" if district else "")
         raise Forbidden(f"{p.name} ({p.role.value}) may change {p.scope_label}, not {where}")
+
+
+def require_record_write(s: Session, p: Principal, school: str) -> None:
+    """Raise Forbidden unless `p` may add experiment records to `school` (managers of it, admins, its teachers)."""
+    if p.role is Role.TEACHER:
+        if school != p.scope_id:
+            raise Forbidden(f"{p.name} teaches at school {p.scope_id!r}, not {school!r}")
+        return
+    require_write(s, p, school)
 
 
 def require_admin(p: Principal, what: str) -> None:

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy import func, select
 
-from campuspulse.server.access.principals import Role, readable_schools, require_admin, require_read
+from campuspulse.server.access.principals import MANAGES_NOTHING, readable_schools, require_admin, require_read
 from campuspulse.server.alerts import lifecycle
 from campuspulse.server.alerts.rules import RuleIn, current_rules, put_rule
 from campuspulse.server.api import answers
@@ -105,8 +105,8 @@ def get_alert(alert_id: RowId, db: Db, caller: Caller) -> dict[str, object]:
 def acknowledge(alert_id: RowId, db: Db, caller: Caller) -> dict[str, object]:
     """Acknowledge an alert: someone is on it, reminders stop (managers and admins of its scope; audited)."""
     alert = _visible(db, caller, alert_id)
-    if caller.role is Role.AUDITOR:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "auditors read alerts; managers and admins acknowledge them")
+    if caller.role in MANAGES_NOTHING:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "managers and admins acknowledge alerts; others read them")
     try:
         return alert_out(lifecycle.acknowledge(db, alert.id, caller.name))
     except ValueError as exc:

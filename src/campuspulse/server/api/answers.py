@@ -675,6 +675,7 @@ class ExperimentRecordOut(Answer):
     date: date
     teacher: str
     evidence: str
+    recorded_by: str = Field(description="the user who entered it")
 
 
 class ExperimentRecords(Answer):

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response, UploadFile, status
 from pydantic import StringConstraints
 
-from campuspulse.server.access.principals import require_admin, require_read, require_write
+from campuspulse.server.access.principals import Role, require_admin, require_read, require_record_write, require_write
 from campuspulse.server.api import answers
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.api.provisioning import answer
@@ -67,16 +67,16 @@ def list_records(
     response_model=answers.ExperimentRecordOut,
 )
 def add_record(school: IdPath, body: ExperimentRecordIn, db: Db, caller: Caller) -> dict[str, object]:
-    """Record that a class did a catalog experiment."""
-    require_write(db, caller, school)
-    return experiments.record_out(experiments.add_record(db, school, body))
+    """Record that a class did a catalog experiment (the school's managers and teachers)."""
+    require_record_write(db, caller, school)
+    return experiments.record_out(experiments.add_record(db, school, body, caller.name))
 
 
 @router.delete("/schools/{school}/experiment-records/{record_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_record(school: IdPath, record_id: RowId, db: Db, caller: Caller) -> None:
-    """Remove a record."""
-    require_write(db, caller, school)
-    experiments.delete_record(db, school, record_id)
+    """Remove a record (a teacher: only one they entered)."""
+    require_record_write(db, caller, school)
+    experiments.delete_record(db, school, record_id, caller.name if caller.role is Role.TEACHER else None)
 
 
 @router.get("/schools/{school}/experiment-records.xlsx", response_class=Response, responses=XLSX_RESPONSE)
@@ -99,7 +99,7 @@ async def import_records(school: IdPath, file: UploadFile, db: Db, caller: Calle
 
     def run() -> int:
         require_write(db, caller, school)
-        return experiments.import_records(db, school, data)
+        return experiments.import_records(db, school, data, caller.name)
 
     return {"school": school, "added": await asyncio.to_thread(run)}
 

@@ -13,7 +13,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from campuspulse.server.access.principals import Forbidden, Role, Scope, readable_schools, require_scope_read
+from campuspulse.server.access.principals import (
+    MANAGES_NOTHING,
+    Forbidden,
+    Scope,
+    readable_schools,
+    require_scope_read,
+)
 from campuspulse.server.api import answers
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.deps import XLSX, XLSX_RESPONSE, Db, RowId, Today
@@ -197,8 +203,8 @@ def _period(first: date, end: date) -> None:
 def issue_report(body: IssueIn, db: Db, caller: Caller) -> dict[str, object]:
     """Issue a commission report: kept in the store with its SHA-256, entered in the audit log (not auditors)."""
     _commission_scope(body.scope)
-    if caller.role is Role.AUDITOR:
-        raise Forbidden(f"{caller.name} is an auditor and reads only; a manager or an admin issues reports")
+    if caller.role in MANAGES_NOTHING:
+        raise Forbidden(f"{caller.name} is {caller.role.value} and issues no report; a manager or an admin does")
     require_scope_read(db, caller, body.scope, body.id)
     _period(body.from_, body.to)
     return _issued_out(issuing.issue(db, body.scope, body.id, body.from_.isoformat(), body.to.isoformat(), caller.name))

@@ -5,7 +5,7 @@ import logging
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from campuspulse.server.access.principals import Forbidden, Principal, Role, require_write
+from campuspulse.server.access.principals import MANAGES_NOTHING, Forbidden, Principal, require_write
 from campuspulse.server.api import answers
 from campuspulse.server.api.auth import Caller
 from campuspulse.server.deps import Db, WriterDep
@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 
 async def _body(request: Request, caller: Principal) -> bytes:
     """The request's body, read no further than the contract's size limit (413 beyond it)."""
-    if caller.role is Role.AUDITOR:  # read-only callers write nothing, not even a dead letter
-        raise Forbidden(f"{caller.name} is an auditor: read-only")
+    if caller.role in MANAGES_NOTHING:  # they write no telemetry, not even a dead letter
+        raise Forbidden(f"{caller.name} is {caller.role.value} and sends no telemetry")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"payload over {MAX_PAYLOAD_BYTES:,} bytes")

@@ -102,18 +102,21 @@ def me(caller: Caller) -> dict[str, object]:
 def _may_create(db: Db, caller: Principal, body: UserIn) -> None:
     if caller.role is Role.ADMIN:
         return
-    if caller.role is Role.DISTRICT_MANAGER and body.role in (Role.SCHOOL_MANAGER, Role.AUDITOR):
+    if caller.role is Role.DISTRICT_MANAGER and body.role in (Role.SCHOOL_MANAGER, Role.AUDITOR, Role.TEACHER):
         inside = (body.scope_kind is ScopeKind.SCHOOL and covers_school(db, caller, body.scope_id)) or (
             body.scope_kind is ScopeKind.REGION and body.scope_id in region_districts(db, caller.scope_id)
         )
         if inside:
             return
+    if caller.role is Role.SCHOOL_MANAGER and body.role is Role.TEACHER and body.scope_id == caller.scope_id:
+        return  # a school's manager signs up its teachers
     raise Forbidden(f"{caller.name} ({caller.role.value}) may not create a {body.role.value} over that scope")
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, response_model=answers.UserOut)
 def create_user(body: UserIn, db: Db, caller: Caller) -> dict[str, object]:
-    """Create a user (admins; district managers for school managers and auditors inside their region)."""
+    """Create a user (admins; district managers for school managers, auditors and teachers inside their region;
+    school managers for teachers of their school)."""
     _may_create(db, caller, body)
     try:
         user = credentials.create_user(db, body.username, body.role, body.scope_kind, body.scope_id, body.password)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campuspulse.config_files import ConfigError, ConfigProblem
+from campuspulse.server.access.principals import Forbidden
 from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory.csv_text import CsvBroken, csv_rows
 from campuspulse.server.inventory.dates import SupportedDate
@@ -148,8 +149,9 @@ def _check(s: Session, body: ExperimentRecordIn) -> NotFound | Conflict | None:
     return None
 
 
-def add_record(s: Session, school: str, body: ExperimentRecordIn) -> ExperimentRecord:
-    """Record that a class did an experiment; NotFound or Conflict if it does not fit the catalog."""
+def add_record(s: Session, school: str, body: ExperimentRecordIn, by: str = "") -> ExperimentRecord:
+    """Record that a class did an experiment, entered by user `by`; NotFound or Conflict if it does not fit the
+    catalog."""
     require_school(s, school)
     if (problem := _check(s, body)) is not None:
         raise problem
@@ -161,6 +163,7 @@ def add_record(s: Session, school: str, body: ExperimentRecordIn) -> ExperimentR
         day=body.date,
         teacher=body.teacher,
         evidence=body.evidence,
+        recorded_by=by,
     )
     s.add(row)
     s.flush()
@@ -178,6 +181,7 @@ def record_out(row: ExperimentRecord) -> dict[str, Any]:
         "date": row.day,
         "teacher": row.teacher,
         "evidence": row.evidence,
+        "recorded_by": row.recorded_by,
     }
 
 
@@ -196,11 +200,13 @@ def list_records(
     return s.scalars(q.order_by(ExperimentRecord.day, ExperimentRecord.id)).all()
 
 
-def delete_record(s: Session, school: str, record_id: int) -> None:
-    """Remove a record (the audit log keeps what it said)."""
+def delete_record(s: Session, school: str, record_id: int, only_by: str | None = None) -> None:
+    """Remove a record (the audit log keeps what it said); `only_by`: only if that user entered it."""
     row = s.get(ExperimentRecord, record_id)
     if row is None or row.school != school:
         raise NotFound(f"no experiment record {record_id} in school {school!r}")
+    if only_by is not None and row.recorded_by != only_by:
+        raise Forbidden(f"{only_by} may delete the records they entered; record {record_id} was entered by another")
     s.delete(row)
 
 
@@ -226,7 +232,7 @@ def records_template() -> bytes:
     return write_workbook(SHEET, RECORD_COLUMNS, [], RECORD_NOTES)
 
 
-def import_records(s: Session, school: str, data: bytes) -> int:
+def import_records(s: Session, school: str, data: bytes, by: str = "") -> int:
     """Add every row as a record, or none if any row is wrong (SheetRejected lists why); rows already recorded
     (same class, experiment and date) are skipped, so importing an export twice adds nothing."""
     require_school(s, school)
@@ -252,7 +258,7 @@ def import_records(s: Session, school: str, data: bytes) -> int:
     added = 0
     for body in valid:
         if (body.class_, body.experiment, body.date) not in have:
-            add_record(s, school, body)
+            add_record(s, school, body, by)
             have.add((body.class_, body.experiment, body.date))
             added += 1
     return added

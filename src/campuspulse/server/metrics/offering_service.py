@@ -122,3 +122,42 @@ def offering_rate(s: Session, scope: Scope, ident: str, term: str, include_optio
         rows = sorted(counts["class"].items(), key=lambda kv: (kv[0][0], order[str(kv[0][2])]))
         out["by_class"] = [c.row(type=k[0], **{"class": k[2]}) for k, c in rows]
     return out
+
+
+def class_plan(s: Session, school: School, class_name: str, term: str) -> list[dict[str, Any]]:
+    """The catalog experiments of a class's grade this term in its school's editions, required ones first, each
+    with the days the class recorded it in the term."""
+    catalog_term, first, last = term_window(term)
+    m = _CLASS.match(class_name)
+    if m is None:
+        raise NotFound(f"class {class_name!r} should be <grade>-<number>, e.g. 8-3")
+    grade = int(m["grade"])
+    plan, _ = _required(s, [school], catalog_term, include_optional=True, strict=False)
+    codes = [r.code for r in plan.get(school.code, []) if r.grade == grade]
+    items = s.scalars(select(ExperimentItem).where(ExperimentItem.code.in_(codes))).all() if codes else []
+    done: dict[str, list[date]] = defaultdict(list)
+    q = select(ExperimentRecord.experiment, ExperimentRecord.day).where(
+        ExperimentRecord.school == school.code,
+        ExperimentRecord.class_ == class_name,
+        ExperimentRecord.day >= first,
+        ExperimentRecord.day <= last,
+    )
+    for code, day in s.execute(q.order_by(ExperimentRecord.day)):
+        done[code].append(day)
+    rows = [
+        {
+            "code": i.code,
+            "name": i.name,
+            "subject": i.subject,
+            "type": i.type,
+            "required": i.required,
+            "done": done.get(i.code, []),
+        }
+        for i in items
+    ]
+    return sorted(rows, key=lambda r: (not r["required"], r["subject"], r["type"], r["code"]))
+
+
+def class_names(school: School, recorded: set[str]) -> list[str]:
+    """A school's classes: those its grades have (by its record of classes), and any recorded besides."""
+    return [c.name for c in _classes(school, recorded)]

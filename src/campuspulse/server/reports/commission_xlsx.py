@@ -207,21 +207,21 @@ def _offering(r: CommissionReport) -> list[Table]:
     return tables
 
 
-def _formulas() -> list[tuple[str, str]]:
-    t = Text("zh")
+def formula_lines(t: Text) -> list[tuple[str, str]]:
+    """Each headline figure and how it is computed, in `t`'s language."""
     return [
-        ("使用率", t("explain_utilization")),
-        ("数据覆盖率", t("explain_coverage")),
-        ("使用课时", t("explain_used_periods")),
-        (
-            "配备达标",
-            "R_item = 配足的基本项目数 ÷ 基本项目数；R_qty = Σ min(现有完好数, 要求数) ÷ Σ 要求数；"
-            "R_val = Σ min(现有完好数, 要求数)×参考单价 ÷ Σ 要求数×参考单价。现有数只计完好单位；分母为 0 或有基本"
-            "项目缺参考单价时该比率不计算（说明列写明原因）。R_item ≥ 达标线为达标。"
-            "装备总值计完好与待修单位的原值，报废单位不计。",
-        ),
-        ("配备达标率", t("explain_compliance_rate")),
-        ("实验开出率", t("explain_offering_rate") + " 分组实验与演示实验分别计算。"),
+        (t("utilization"), t("explain_utilization")),
+        (t("coverage"), t("explain_coverage")),
+        (t("used_periods"), t("explain_used_periods")),
+        ("R_item · R_qty · R_val", t("explain_compliance_parts")),
+        (t("compliance_rate"), t("explain_compliance_rate")),
+        (t("offering_rate"), t("explain_offering_rate") + " " + t("explain_offering_types")),
+    ]
+
+
+def _formulas() -> list[tuple[str, str]]:
+    return [
+        *formula_lines(Text("zh")),
         (
             "表中公式",
             "各比率单元格是对同一行分子、分母的 Excel 公式 =ROUND(分子/分母,6)，显示为百分比，与系统接口的数值一致。",

@@ -9,9 +9,9 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import ColumnElement, Engine, func, select
 from sqlalchemy.orm import Session
 
-from campuspulse.server.access.principals import Principal, Role, readable_schools
+from campuspulse.server.access.principals import MANAGES_NOTHING, Principal, readable_schools
 from campuspulse.server.alerts import lifecycle
-from campuspulse.server.deps import Db
+from campuspulse.server.deps import Db, RowId
 from campuspulse.server.web.i18n import Text, lang_of
 from campuspulse.server.web.pages import render
 from campuspulse.server.web.session import form_token_ok, page_principal
@@ -46,13 +46,13 @@ def alert_centre(request: Request, db: Db, state: Literal["unresolved", "resolve
         user=user,
         alerts=db.scalars(q).all(),
         state=state,
-        may_ack=user.role is not Role.AUDITOR,
+        may_ack=user.role not in MANAGES_NOTHING,
         done=t("alert_acknowledged") if done == "ack" else None,
     )
 
 
 @router.post("/alerts/{alert_id}/ack")
-def acknowledge(request: Request, db: Db, alert_id: int, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+def acknowledge(request: Request, db: Db, alert_id: RowId, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
     """Acknowledge an alert of one's scope from the page."""
     user = page_principal(request, db)
     t = Text(lang_of(request))
@@ -63,7 +63,7 @@ def acknowledge(request: Request, db: Db, alert_id: int, csrf: Annotated[str, Fo
     problem = None
     if not form_token_ok(request, csrf):
         problem, code = t("form_expired"), status.HTTP_403_FORBIDDEN
-    elif not visible or user.role is Role.AUDITOR:
+    elif not visible or user.role in MANAGES_NOTHING:
         problem, code = t("alert_not_yours"), status.HTTP_403_FORBIDDEN
     if problem is not None:
         return render(request, "error.html", code, user=user, heading=t("forbidden"), message=problem)

@@ -116,7 +116,8 @@ def _page(request: Request, name: str, user: Principal, build: Callable[[], dict
     return render(request, "error.html", code, user=user, heading=heading, message=message)
 
 
-def _today(request: Request) -> date:
+def local_today(request: Request) -> date:
+    """Today in the dashboard's zone."""
     return local_date(int(time.time() * 1000), ZoneInfo(request.app.state.ui_tz))
 
 
@@ -124,7 +125,7 @@ def _period(request: Request) -> views.Period:
     """The page's period: `from`, and `until` (its last day, as the form asks) or `to` (exclusive, as links carry);
     by default the four weeks up to and including today."""
     q = request.query_params
-    return views.period_of(q.get("from"), q.get("to"), _today(request), q.get("until"))
+    return views.period_of(q.get("from"), q.get("to"), local_today(request), q.get("until"))
 
 
 def _crumbs(request: Request, db: Session, user: Principal, district: str | None = None) -> list[tuple[str, str]]:
@@ -336,8 +337,24 @@ def report_page(request: Request, db: Db, scope: Scope, id: str = "") -> Respons
 
     def build() -> dict[str, Any]:
         r = _report(request, db, user, scope, id)
-        query = urlencode({"scope": scope.value, "id": id, "from": r.first, "to": r.end})
-        return {"r": r, "query": query, "formulas": commission.FORMULAS, "hours": _hours}
+        period = {"from": r.first, "to": r.end}
+        query = urlencode({"scope": scope.value, "id": id, **period})
+        district = id if scope is Scope.DISTRICT else None
+        if scope is Scope.SCHOOL:
+            school = db.get(School, id)
+            district = school.district if school else None
+        crumbs = _crumbs(request, db, user, district)
+        if scope is Scope.SCHOOL:
+            crumbs.append((r.name, f"/ui/schools/{id}"))
+        return {
+            "r": r,
+            "query": query,
+            "period_query": urlencode(period),
+            "crumbs": crumbs,
+            "last_day": (date.fromisoformat(r.end) - timedelta(days=1)).isoformat(),
+            "formulas": commission_xlsx.formula_lines(Text(lang_of(request))),
+            "hours": _hours,
+        }
 
     return _page(request, "report.html", user, build)
 

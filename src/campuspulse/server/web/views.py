@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campuspulse.server.access.principals import Principal, Scope, ScopeKind, require_scope_read
+from campuspulse.server.access.principals import Principal, Role, Scope, ScopeKind, require_scope_read
 from campuspulse.server.errors import NotFound
 from campuspulse.server.inventory.standards import get_standard, list_standards
 from campuspulse.server.metrics import insights
@@ -141,7 +141,9 @@ def crumbs_of(p: Principal, s: Session, district: str | None = None) -> list[tup
 
 
 def home_of(p: Principal) -> str:
-    """The page a user starts on: the whole city, their region, or their school."""
+    """The page a user starts on: the whole city, their region, their school, or a teacher's record form."""
+    if p.role is Role.TEACHER:
+        return "/ui/teach"
     if p.scope_kind is ScopeKind.ALL:
         return "/ui/region"
     if p.scope_kind is ScopeKind.REGION:

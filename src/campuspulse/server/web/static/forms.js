@@ -5,3 +5,19 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 });
+
+// A select marked data-autosubmit sends its form when it changes (the class picker of the record page).
+document.addEventListener("change", (event) => {
+  const el = event.target;
+  if (el instanceof HTMLSelectElement && el.dataset.autosubmit !== undefined && el.form) {
+    el.form.requestSubmit();
+  }
+  // The 分组/演示 choice narrows the experiment list to that type.
+  if (el instanceof HTMLInputElement && el.name === "show_type" && el.form) {
+    const select = el.form.querySelector("select[name=experiment]");
+    for (const option of select ? select.options : []) {
+      option.hidden = Boolean(el.value && option.dataset.type && option.dataset.type !== el.value);
+    }
+    if (select && select.selectedOptions[0] && select.selectedOptions[0].hidden) select.value = "";
+  }
+});
