@@ -12,6 +12,7 @@ from campuspulse.server.app import create_app
 from campuspulse.server.metrics.service import term_of
 from tests.support.campus import AUTH, TOKEN
 from tests.support.dashboard_campus import PASSWORD, seed
+from tests.support.pages import form_token
 
 API = "/api/v1"
 SCHOOL = "hd-junior-01"
@@ -110,14 +111,8 @@ def test_managers_sign_up_teachers_of_their_own_schools_only(client):
     assert refused.status_code == 409 and "teacher takes a scope of kind school" in refused.json()["detail"]
 
 
-def _form_token(html: str) -> str:
-    m = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert m, "the page carries its form token"
-    return m.group(1)
-
-
 def test_the_record_page_adds_a_record_the_offering_rate_counts(client):
-    csrf = _form_token(client.get("/ui/login").text)
+    csrf = form_token(client.get("/ui/login").text)
     r = client.post(
         "/ui/login", data={"username": "jr-teacher", "password": PASSWORD, "csrf": csrf}, follow_redirects=False
     )
@@ -133,7 +128,7 @@ def test_the_record_page_adds_a_record_the_offering_rate_counts(client):
     todo = re.findall(r'<tr data-code="([^"]+)"><td>', page.text)  # required experiments not done yet
     assert todo, "the class has a required experiment still to do"
     form = {"class": "8-2", "experiment": todo[0], "day": local_now().date().isoformat(), "teacher": "王老师"}
-    sent = client.post("/ui/teach", data={**form, "csrf": _form_token(page.text)}, follow_redirects=False)
+    sent = client.post("/ui/teach", data={**form, "csrf": form_token(page.text)}, follow_redirects=False)
     assert sent.status_code == 303 and "done=added" in sent.headers["location"]
     after = client.get(
         f"{API}/experiments/offering-rate", params={"scope": "school", "id": SCHOOL, "term": term}, headers=AUTH
@@ -145,7 +140,7 @@ def test_the_record_page_adds_a_record_the_offering_rate_counts(client):
 
     again = client.get("/ui/teach", params={"class": "8-2"})
     future = (local_now().date() + timedelta(days=2)).isoformat()
-    wrong = client.post("/ui/teach", data={**form, "day": future, "csrf": _form_token(again.text)})
+    wrong = client.post("/ui/teach", data={**form, "day": future, "csrf": form_token(again.text)})
     assert wrong.status_code == 422 and "日期须在一年内且不晚于今天" in wrong.text
     assert f'value="{future}"' in wrong.text, "what was typed stays on the form"
     stale = client.post("/ui/teach", data={**form, "csrf": "not-the-token"})

@@ -332,3 +332,17 @@ def open_checkpointer(key_file: Path, target: str) -> tuple[Checkpointer, bool]:
     """A checkpointer with the key in `key_file` (made if missing: True) publishing to `target`."""
     key, created = load_or_create_key(key_file)
     return Checkpointer(key, target), created
+
+
+def verify_everything(db: Session, checkpointer: Checkpointer | None) -> dict[str, Any]:
+    """The chain checked in itself, against this server's signed checkpoints (if it publishes them to a file) and
+    against the heads issued reports carry: ok, entries, head, first_broken, witnesses, problems."""
+    witnesses, problems = checkpointer.witnesses() if checkpointer else ([], [])
+    from_reports, unreadable = report_witnesses(db)
+    anchored = verify_anchored(db, [*witnesses, *from_reports], [*problems, *unreadable])
+    return {
+        **anchored["chain"],
+        "ok": anchored["ok"],
+        "witnesses": anchored["witnesses"],
+        "problems": anchored["problems"],
+    }

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from campuspulse.server.access.principals import Role, readable_schools, require_admin
 from campuspulse.server.api import answers
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.audit_checkpoints import Checkpointer, report_witnesses, verify_anchored
+from campuspulse.server.audit_checkpoints import verify_everything
 from campuspulse.server.deps import Db
 from campuspulse.store.access_schema import AuditEntry
 
@@ -46,13 +46,4 @@ def verify(request: Request, db: Db, caller: Caller) -> dict[str, object]:
     names every disagreement (admins and auditors)."""
     if caller.role is not Role.AUDITOR:
         require_admin(caller, "verify the audit chain")
-    checkpointer: Checkpointer | None = request.app.state.checkpointer
-    witnesses, problems = checkpointer.witnesses() if checkpointer else ([], [])
-    from_reports, unreadable = report_witnesses(db)
-    anchored = verify_anchored(db, [*witnesses, *from_reports], [*problems, *unreadable])
-    return {
-        **anchored["chain"],
-        "ok": anchored["ok"],
-        "witnesses": anchored["witnesses"],
-        "problems": anchored["problems"],
-    }
+    return verify_everything(db, request.app.state.checkpointer)

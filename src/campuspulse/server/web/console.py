@@ -1,0 +1,366 @@
+"""The management console of the dashboard, scoped by role: issued reports (issue, list, download), the audit log
+with its verification, each school's equipment ledger (download, upload with every row problem shown in the
+page), and dead letters. Each page shows only what the user's scope holds; every form carries the session token."""
+
+import asyncio
+import json
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, File, Form, Request, UploadFile, status
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campuspulse.server.access.principals import (
+    MANAGES_NOTHING,
+    Forbidden,
+    Principal,
+    Role,
+    Scope,
+    ScopeKind,
+    covers_school,
+    readable_schools,
+    require_read,
+    require_scope_read,
+    require_write,
+)
+from campuspulse.server.audit_checkpoints import verify_everything
+from campuspulse.server.deps import XLSX, Db, RowId
+from campuspulse.server.errors import Conflict, NotFound
+from campuspulse.server.inventory import equipment_ledger
+from campuspulse.server.inventory.excel import SheetRejected
+from campuspulse.server.reports import commission, issuing
+from campuspulse.server.web import views
+from campuspulse.server.web.i18n import Text, lang_of
+from campuspulse.server.web.pages import local_today, render
+from campuspulse.server.web.problems_zh import problem_zh
+from campuspulse.server.web.session import form_token_ok, page_principal
+from campuspulse.store.access_schema import AuditEntry
+from campuspulse.store.health import dead_letters
+from campuspulse.store.inventory_schema import EquipmentItem, Region
+from campuspulse.store.schema import School
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+AUDIT_PAGE = 100
+MAX_UPLOAD = 50 * 1024 * 1024
+
+
+def _refused(request: Request, user: Principal, exc: Exception) -> Response:
+    t = Text(lang_of(request))
+    code = {Forbidden: 403, NotFound: 404, Conflict: 409}.get(type(exc), 403)
+    heading = t({403: "forbidden", 404: "not_found"}.get(code, "bad_input"))
+    return render(request, "error.html", code, user=user, heading=heading, message=str(exc))
+
+
+def _schools(db: Session, user: Principal) -> list[School]:
+    within = readable_schools(db, user)
+    q = select(School).order_by(School.district, School.code)
+    return list(db.scalars(q if within is None else q.where(School.code.in_(within))))
+
+
+@router.get("/manage")
+def manage(request: Request, db: Db) -> Response:
+    """What this user may run from the dashboard, and each school's ledger."""
+    user = page_principal(request, db)
+    schools = _schools(db, user)
+    lines = dict(
+        db.execute(
+            select(EquipmentItem.school, func.count())
+            .where(EquipmentItem.school.in_([s.code for s in schools]))
+            .group_by(EquipmentItem.school)
+        ).all()
+    )
+    return render(request, "manage.html", user=user, schools=schools, lines=lines, may_change=_may_change(user))
+
+
+def _may_change(user: Principal) -> bool:
+    return user.role not in MANAGES_NOTHING
+
+
+# --- issued reports ----------------------------------------------------------------------------------------------
+
+
+def _scopes(db: Session, user: Principal) -> list[tuple[str, str, str]]:
+    """(scope, id, name) a user may issue or read a report for: the city, regions, schools of their scope."""
+    out: list[tuple[str, str, str]] = []
+    if user.scope_kind is ScopeKind.ALL:
+        out.append((Scope.CITY.value, "", ""))
+    districts = sorted({s.district for s in _schools(db, user)})
+    if user.scope_kind is not ScopeKind.SCHOOL:
+        names = dict(db.execute(select(Region.code, Region.name).where(Region.code.in_(districts))).all())
+        out += [(Scope.DISTRICT.value, d, names.get(d, d)) for d in districts]
+    out += [(Scope.SCHOOL.value, s.code, s.name) for s in _schools(db, user)]
+    return out
+
+
+def _reports_page(
+    request: Request, db: Session, user: Principal, code: int = 200, error: str | None = None
+) -> Response:
+    t = Text(lang_of(request))
+    rows = issuing.listing(db, readable_schools(db, user))
+    today = local_today(request)
+    first_of_month = today.replace(day=1)
+    last_month_end = first_of_month - timedelta(days=1)
+    done = request.query_params.get("done")
+    return render(
+        request,
+        "issued_reports.html",
+        code,
+        user=user,
+        reports=rows,
+        scopes=_scopes(db, user),
+        may_issue=_may_change(user),
+        default_from=last_month_end.replace(day=1).isoformat(),
+        default_until=last_month_end.isoformat(),
+        today=today.isoformat(),
+        error=error,
+        done=t("report_issued") if done == "issued" else None,
+    )
+
+
+@router.get("/reports")
+def reports(request: Request, db: Db) -> Response:
+    """Issued reports of the user's scope, newest first, and a form to issue one."""
+    user = page_principal(request, db)
+    if user.role is Role.TEACHER:
+        return _refused(request, user, Forbidden(Text(lang_of(request))("teachers_record_only")))
+    return _reports_page(request, db, user)
+
+
+@router.post("/reports")
+def issue(
+    request: Request,
+    db: Db,
+    target: Annotated[str, Form(max_length=140)],
+    first: Annotated[str, Form(alias="from", max_length=32)],
+    until: Annotated[str, Form(max_length=32)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Issue a commission report (managers and admins): kept with its hash, entered in the audit chain."""
+    user = page_principal(request, db)
+    t = Text(lang_of(request))
+    if not _may_change(user):
+        return _refused(request, user, Forbidden(t("issue_not_yours")))
+    if not form_token_ok(request, csrf):
+        return _reports_page(request, db, user, 403, t("form_expired"))
+    scope_name, _, ident = target.partition(":")
+    try:
+        scope = Scope(scope_name)
+        start, last = date.fromisoformat(first), date.fromisoformat(until)
+    except ValueError:
+        return _reports_page(request, db, user, 422, t("bad_input"))
+    if scope not in (Scope.SCHOOL, Scope.DISTRICT, Scope.CITY) or not 0 <= (last - start).days < 400:
+        return _reports_page(request, db, user, 422, t("report_period_refused"))
+    try:
+        require_scope_read(db, user, scope, ident)
+        issuing.issue(db, scope, ident, start.isoformat(), (last + timedelta(days=1)).isoformat(), user.name)
+    except (Forbidden, NotFound) as exc:
+        return _refused(request, user, exc)
+    return RedirectResponse("/ui/reports?done=issued", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/reports/issued/{report_id}")
+def issued_file(request: Request, db: Db, report_id: RowId) -> Response:
+    """An issued report's file as issued (a page saying so if the stored file was altered since)."""
+    user = page_principal(request, db)
+    try:
+        row = issuing.fetch(db, report_id)
+        require_scope_read(db, user, Scope(row.scope), row.ident)
+    except (Forbidden, NotFound, Conflict) as exc:
+        return _refused(request, user, exc)
+    name = commission.file_name(row.scope, row.ident, row.period_from)
+    return Response(
+        row.content,
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Content-SHA256": row.sha256},
+    )
+
+
+# --- audit log ---------------------------------------------------------------------------------------------------
+
+
+def _shown(value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        text = json.dumps(json.loads(value), ensure_ascii=False, sort_keys=True)
+    except ValueError:
+        text = value
+    return text if len(text) <= 400 else text[:400] + " …"
+
+
+@router.get("/audit")
+def audit(request: Request, db: Db, school: str | None = None, before: int | None = None, verify: int = 0) -> Response:
+    """The audit log of the user's scope, newest first, a page at a time; `verify=1` checks the whole chain
+    (admins and auditors)."""
+    user = page_principal(request, db)
+    t = Text(lang_of(request))
+    if user.role is Role.TEACHER:
+        return _refused(request, user, Forbidden(t("teachers_record_only")))
+    q = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(AUDIT_PAGE)
+    if before is not None:
+        q = q.where(AuditEntry.seq < max(0, min(before, 2**63 - 1)))
+    if school:
+        q = q.where(AuditEntry.school == school[:64])
+    within = readable_schools(db, user)
+    if within is not None:
+        q = q.where(AuditEntry.school.in_(within))
+    entries = [
+        {
+            "seq": e.seq,
+            "at": e.at,
+            "actor": e.actor,
+            "action": e.action,
+            "entity": e.entity,
+            "key": e.key,
+            "school": e.school,
+            "old": _shown(e.old),
+            "new": _shown(e.new),
+        }
+        for e in db.scalars(q)
+    ]
+    may_verify = user.role in (Role.ADMIN, Role.AUDITOR)
+    checked = verify_everything(db, request.app.state.checkpointer) if verify and may_verify else None
+    older = (
+        {"before": entries[-1]["seq"], **({"school": school} if school else {})} if len(entries) == AUDIT_PAGE else None
+    )
+    return render(
+        request,
+        "audit.html",
+        user=user,
+        entries=entries,
+        school=school or "",
+        older=urlencode(older) if older else None,
+        may_verify=may_verify,
+        checked=checked,
+    )
+
+
+# --- equipment ledger --------------------------------------------------------------------------------------------
+
+
+def _ledger_page(
+    request: Request,
+    db: Session,
+    user: Principal,
+    school: School,
+    code: int = 200,
+    problems: list[dict[str, Any]] | None = None,
+    error: str | None = None,
+    result: dict[str, int] | None = None,
+) -> Response:
+    lines = db.scalar(select(func.count()).where(EquipmentItem.school == school.code)) or 0
+    labels = {c.key: c.label for c in equipment_ledger.COLUMNS}
+    said = problem_zh if lang_of(request) == "zh" else str
+    return render(
+        request,
+        "ledger.html",
+        code,
+        user=user,
+        school=school,
+        lines=lines,
+        may_change=_may_change(user) and covers_school(db, user, school.code),
+        problems=[
+            {**p, "label": labels.get(p["column"], p["column"]), "message": said(p["message"])} for p in problems or []
+        ],
+        error=error,
+        result=result,
+        crumbs=views.crumbs_of(user, db, school.district),
+    )
+
+
+def _school(db: Session, user: Principal, code: str) -> School:
+    require_read(db, user, code)
+    row = db.get(School, code)
+    if row is None:
+        raise NotFound(f"no school {code!r}")
+    return row
+
+
+@router.get("/schools/{code}/ledger")
+def ledger(request: Request, db: Db, code: str) -> Response:
+    """A school's equipment ledger: download it or the template, upload a changed one."""
+    user = page_principal(request, db)
+    try:
+        school = _school(db, user, code)
+    except (Forbidden, NotFound) as exc:
+        return _refused(request, user, exc)
+    return _ledger_page(request, db, user, school)
+
+
+@router.get("/schools/{code}/equipment.xlsx")
+def ledger_file(request: Request, db: Db, code: str) -> Response:
+    """The school's ledger as the workbook the upload reads."""
+    user = page_principal(request, db)
+    try:
+        _school(db, user, code)
+    except (Forbidden, NotFound) as exc:
+        return _refused(request, user, exc)
+    name = f"{code}-equipment.xlsx"
+    return Response(
+        equipment_ledger.export_ledger(db, code),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/templates/equipment.xlsx")
+def ledger_template(request: Request, db: Db) -> Response:
+    """An empty ledger with a sheet explaining each column."""
+    page_principal(request, db)
+    return Response(
+        equipment_ledger.template(),
+        media_type=XLSX,
+        headers={"Content-Disposition": 'attachment; filename="equipment-template.xlsx"'},
+    )
+
+
+@router.post("/schools/{code}/ledger")
+async def upload_ledger(
+    request: Request,
+    db: Db,
+    code: str,
+    file: Annotated[UploadFile, File()],
+    mode: Annotated[Literal["upsert", "replace"], Form()] = "upsert",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Import a ledger: every row checked first; with any problem nothing is written and each is listed."""
+    user = page_principal(request, db)
+    t = Text(lang_of(request))
+    try:
+        school = await asyncio.to_thread(_school, db, user, code)
+        if not form_token_ok(request, csrf):
+            raise Forbidden(t("form_expired"))
+        await asyncio.to_thread(require_write, db, user, code)
+    except (Forbidden, NotFound) as exc:
+        return _refused(request, user, exc)
+    data = await file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        return _ledger_page(request, db, user, school, 413, error=t("upload_too_large", mb=MAX_UPLOAD // 2**20))
+    try:
+        result = await asyncio.to_thread(equipment_ledger.import_ledger, db, code, data, mode)
+    except SheetRejected as exc:
+        problems = [p.as_dict() for p in exc.problems]
+        return _ledger_page(
+            request, db, user, school, 422, problems=problems, error=t("ledger_rejected", n=len(problems))
+        )
+    done = {"created": result.created, "updated": result.updated, "deleted": result.deleted}
+    return _ledger_page(request, db, user, school, result=done)
+
+
+# --- dead letters ------------------------------------------------------------------------------------------------
+
+
+@router.get("/dead-letters")
+def dead_letter_list(request: Request, db: Db, school: str | None = None) -> Response:
+    """The newest input that broke the contract, of the user's scope, with the reason."""
+    user = page_principal(request, db)
+    if user.role is Role.TEACHER:
+        return _refused(request, user, Forbidden(Text(lang_of(request))("teachers_record_only")))
+    letters = dead_letters(db, 200, None, (school or "")[:64] or None, readable_schools(db, user))
+    for d in letters:
+        raw = d["raw"] if isinstance(d["raw"], str) else repr(d["raw"])
+        d["raw"] = raw if len(raw) <= 300 else raw[:300] + " …"
+    return render(request, "dead_letters.html", user=user, letters=letters, school=school or "")

@@ -1,0 +1,145 @@
+"""The dashboard's management console through HTTP, as a browser sends its forms (SQLite and PostgreSQL): issuing
+and downloading reports, the audit log and its verification, a ledger upload refused row by row then accepted,
+dead letters — each within the user's scope and role."""
+
+import hashlib
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+
+from campuspulse.demo.campus import local_now
+from campuspulse.server.app import create_app
+from tests.support.campus import AUTH, TOKEN
+from tests.support.dashboard_campus import seed
+from tests.support.pages import form_token, logged_in
+
+API = "/api/v1"
+SCHOOL = "hd-junior-01"
+
+
+@pytest.fixture
+def app(store_url):
+    app = create_app(store_url, admin_token=TOKEN)
+    seed(app.state.engine, back=2)
+    yield app
+    app.state.engine.dispose()
+
+
+def test_a_manager_issues_a_report_from_the_dashboard_and_downloads_it_as_issued(app):
+    with logged_in(app, "hd-manager-2") as c, TestClient(app) as api:
+        page = c.get("/ui/reports")
+        assert page.status_code == 200 and 'id="issue-form"' in page.text
+        targets = re.findall(r'<option value="([^"]+)">', page.text)
+        assert "district:haidian" in targets and "city:" not in targets, "only the scopes the manager may read"
+        assert not any(t.startswith("school:cy-") for t in targets)
+        last = local_now().date() - timedelta(days=1)
+        form = {"target": "district:haidian", "from": (last - timedelta(days=6)).isoformat(), "until": last.isoformat()}
+        r = c.post("/ui/reports", data={**form, "csrf": form_token(page.text)}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/ui/reports?done=issued"
+        issued = api.get(f"{API}/reports/issued", headers=AUTH).json()["reports"]
+        assert [(x["scope"], x["scope_id"], x["from"], x["to"], x["issued_by"]) for x in issued] == [
+            ("district", "haidian", form["from"], local_now().date().isoformat(), "hd-manager-2")
+        ]
+        listed = c.get("/ui/reports?done=issued")
+        assert "报告已签发" in listed.text and f'href="/ui/reports/issued/{issued[0]["id"]}"' in listed.text
+        f = c.get(f"/ui/reports/issued/{issued[0]['id']}")
+        assert f.status_code == 200 and hashlib.sha256(f.content).hexdigest() == issued[0]["sha256"]
+
+        bad = c.post("/ui/reports", data={**form, "target": "city:", "csrf": form_token(page.text)})
+        assert bad.status_code == 403, "a district manager issues nothing for the city"
+        backwards = {**form, "from": form["until"], "until": form["from"], "csrf": form_token(page.text)}
+        assert c.post("/ui/reports", data=backwards).status_code == 422
+        assert c.post("/ui/reports", data={**form, "csrf": "forged"}).status_code == 403
+    with logged_in(app, "cy-auditor") as other:
+        assert 'id="issue-form"' not in other.get("/ui/reports").text
+        assert other.get(f"/ui/reports/issued/{issued[0]['id']}").status_code == 403
+        assert other.post("/ui/reports", data={**form, "csrf": "x"}).status_code == 403
+
+
+def test_the_audit_log_shows_its_scope_and_verifies_for_auditors(app):
+    with logged_in(app, "auditor-2") as c:
+        page = c.get("/ui/audit", params={"verify": 1})
+        assert page.status_code == 200 and "审计链完好" in page.text
+        assert len(re.findall(r'<tr data-seq="', page.text)) == 100
+        older = re.search(r'href="/ui/audit\?(before=\d+)"', page.text)
+        assert older, "a page of 100 entries links to the older ones"
+        assert c.get(f"/ui/audit?{older.group(1)}").status_code == 200
+    with logged_in(app, "cy-auditor") as c:
+        shown = c.get("/ui/audit").text
+        schools = set(re.findall(r"<td>((?:hd|cy)-[a-z]+-\d+)</td>", shown))
+        assert schools and all(s.startswith("cy-") for s in schools), schools
+    with logged_in(app, "jr-teacher") as c:
+        assert c.get("/ui/audit").status_code == 403
+        assert c.get("/ui/reports").status_code == 403
+        assert c.get("/ui/dead-letters").status_code == 403
+    with logged_in(app, "hd-manager-2") as c:
+        assert 'id="verify"' not in c.get("/ui/audit").text, "the chain is verified by admins and auditors"
+
+
+def _ledger(app) -> bytes:
+    with TestClient(app) as api:
+        return api.get(f"{API}/schools/{SCHOOL}/equipment.xlsx", headers=AUTH).content
+
+
+def _edited(content: bytes, changes: dict[tuple[int, str], object]) -> bytes:
+    wb = load_workbook(io.BytesIO(content))
+    ws = wb["台账"]
+    header = [str(c.value) for c in ws[1]]
+    for (row, key), value in changes.items():
+        column = next(i for i, h in enumerate(header, start=1) if h.endswith(f"({key})"))
+        ws.cell(row=row, column=column, value=value)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def test_a_ledger_upload_lists_every_bad_row_in_the_page_and_writes_nothing_until_it_is_right(app):
+    before = _ledger(app)
+    with logged_in(app, "junior-manager") as c:
+        page = c.get(f"/ui/schools/{SCHOOL}/ledger")
+        assert page.status_code == 200 and 'id="ledger-form"' in page.text
+        lines = int(re.search(r'id="line-count">(\d+)<', page.text).group(1))
+        bad = _edited(before, {(2, "quantity"): -3, (4, "status"): "坏了", (5, "purchase_date"): "2026-13-40"})
+        files = {"file": ("台账.xlsx", bad, "application/octet-stream")}
+        r = c.post(f"/ui/schools/{SCHOOL}/ledger", data={"csrf": form_token(page.text), "mode": "upsert"}, files=files)
+        assert r.status_code == 422 and "3 处问题，未导入任何一行" in r.text
+        flagged = re.findall(r'<tr data-row="(\d+)" data-column="([a-z_]+)">', r.text)
+        assert sorted(flagged) == [("2", "quantity"), ("4", "status"), ("5", "purchase_date")]
+        assert "数量" in r.text and "状态" in r.text, "columns are named as the workbook names them"
+        assert _ledger(app) == before or load_workbook(io.BytesIO(_ledger(app)))["台账"].max_row == lines + 1
+
+        good = _edited(before, {(2, "quantity"): 77})
+        files = {"file": ("台账.xlsx", good, "application/octet-stream")}
+        ok = c.post(f"/ui/schools/{SCHOOL}/ledger", data={"csrf": form_token(page.text), "mode": "upsert"}, files=files)
+        assert ok.status_code == 200 and "已导入：新增 0 行" in ok.text, ok.text[-600:]
+        changed = load_workbook(io.BytesIO(_ledger(app)))["台账"]
+        header = [str(x.value) for x in changed[1]]
+        assert changed.cell(row=2, column=header.index("数量 (quantity)") + 1).value == 77
+        junk = {"file": ("x.xlsx", b"not a workbook", "application/octet-stream")}
+        refused = c.post(f"/ui/schools/{SCHOOL}/ledger", data={"csrf": form_token(page.text)}, files=junk)
+        assert refused.status_code == 422
+        assert c.post(f"/ui/schools/{SCHOOL}/ledger", data={"csrf": "forged"}, files=files).status_code == 403
+        assert c.get("/ui/schools/cy-junior-03/ledger").status_code == 403
+    with logged_in(app, "auditor-2") as c:
+        page = c.get(f"/ui/schools/{SCHOOL}/ledger")
+        assert page.status_code == 200 and 'id="ledger-form"' not in page.text
+        assert c.get(f"/ui/schools/{SCHOOL}/equipment.xlsx").content[:2] == b"PK"
+        refused = c.post(f"/ui/schools/{SCHOOL}/ledger", data={"csrf": form_token(page.text)}, files=files)
+        assert refused.status_code == 403
+
+
+def test_dead_letters_show_with_their_reason_within_scope(app):
+    with TestClient(app) as api:
+        body = b'{"v":1,"agent":"hd-junior-01-x","school":"hd-junior-01","records":[{"type":"state","seq":"x"}]}'
+        api.post(f"{API}/ingest/records", content=body, headers={**AUTH, "Content-Type": "application/json"})
+        letters = api.get(f"{API}/dead-letters", headers=AUTH).json()["dead_letters"]
+    assert letters and letters[0]["school"] == SCHOOL, "the bad record became a dead letter of its school"
+    with logged_in(app, "hd-manager-2") as c:
+        page = c.get("/ui/dead-letters")
+        assert page.status_code == 200 and f'<tr data-id="{letters[0]["id"]}">' in page.text
+    with logged_in(app, "cy-auditor") as c:
+        assert f'<tr data-id="{letters[0]["id"]}">' not in c.get("/ui/dead-letters").text
