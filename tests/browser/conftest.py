@@ -84,7 +84,10 @@ def log_in(page: Page, site: Site, username: str, password: str = PASSWORD) -> N
     page.wait_for_url(lambda u: "/ui/login" not in u)
 
 
-def shoot(page: Page, name: str) -> None:
-    """Save a full-page screenshot for the README."""
+def shoot(page: Page, name: str, selector: str | None = None) -> None:
+    """Save a screenshot for the README: the full page, or the element `selector` names."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if selector is not None:
+        page.locator(selector).screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+        return
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

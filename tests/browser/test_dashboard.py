@@ -375,3 +375,31 @@ def test_tables_search_sort_and_export_what_they_show(page: Page, site: Site):
     lines = text.strip().splitlines()
     assert lines[0].startswith("设备,功能室,类型,使用率")
     assert len(lines) == 1 + rows.count() and all("实验室电脑" in line for line in lines[1:])
+
+
+def test_the_trend_by_week_and_month_shows_the_api_figures(page: Page, site: Site):
+    log_in(page, site, "auditor-2")
+    page.goto(f"{site.url}/ui/schools/hd-junior-01?{past()}")
+    rows = page.locator("#trend tbody tr")
+    expect(rows).to_have_count(12)
+    keys = rows.evaluate_all("rs => rs.map(r => r.dataset.key)")
+    first = page.locator("#trend tbody tr").first.locator("td").first.text_content()
+    last_day = past().split("until=")[1]
+    end = (date.fromisoformat(last_day) + timedelta(days=1)).isoformat()
+    api = {
+        r["key"]: r
+        for r in get(
+            site, "/utilization", scope="school", id="hd-junior-01", group_by="week", **{"from": first, "to": end}
+        )["rows"]
+    }
+    for key in keys:
+        cell = page.locator(f'#trend tr[data-key="{key}"] td[data-col="utilization"]')
+        assert cell.text_content() == (percent(api[key]["utilization"]) if key in api else "—"), key
+    assert any(key in api for key in keys[-2:]), "the last weeks have data"
+    expect(page.locator("svg.columns g")).to_have_count(12)
+    shoot(page, "trend", "#trend-section")
+    page.click("#trend-month")
+    expect(page.locator("#trend tbody tr")).to_have_count(6)
+    assert "from=" in page.url and "trend=month" in page.url, "the period stays with the trend's choice"
+    month = page.locator("#trend tbody tr").last.get_attribute("data-key")
+    assert month == last_day[:7]

@@ -121,3 +121,24 @@ def timeline(
 
 def _clock(ms: int, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(ms / 1000, tz).strftime("%m-%d %H:%M")
+
+
+def columns(points: Sequence[tuple[str, float | None]], colour: str = "#1565c0") -> Markup:
+    """A column per labelled rate in [0, 1], its percentage above it; a missing rate leaves its column empty."""
+    col_w, gap, plot_h, top, foot = 44, 8, 120, 18, 20
+    width, height = len(points) * (col_w + gap) + gap, top + plot_h + foot
+    out = [f'<svg class="columns" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">']
+    out.append(f'<line x1="0" y1="{top + plot_h}" x2="{width}" y2="{top + plot_h}" stroke="#cfd8dc"/>')
+    for i, (label, value) in enumerate(points):
+        x = gap + i * (col_w + gap)
+        h = 0 if value is None else round(max(0.0, min(1.0, value)) * plot_h)
+        out.append(
+            f'<g data-label="{escape(label)}"><title>{escape(label)}: {escape(percent(value))}</title>'
+            f'<rect x="{x}" y="{top + plot_h - h}" width="{col_w}" height="{h}" fill="{colour}"/>'
+            f'<text x="{x + col_w / 2}" y="{top + plot_h - h - 4}" text-anchor="middle" class="cell">'
+            f"{escape(percent(value)) if value is not None else ''}</text>"
+            f'<text x="{x + col_w / 2}" y="{top + plot_h + 14}" text-anchor="middle" class="axis">'
+            f"{escape(label)}</text></g>"
+        )
+    out.append("</svg>")
+    return Markup("".join(out))

@@ -30,7 +30,7 @@ from campuspulse.server.errors import NotFound
 from campuspulse.server.metrics.available_time import local_date
 from campuspulse.server.metrics.readings import ReadingsStore, ReadingsUnavailable
 from campuspulse.server.metrics.rules import COMPLIANCE_RULES, OFFERING_RULES, UTILIZATION_RULES
-from campuspulse.server.metrics.service import utilization
+from campuspulse.server.metrics.service import GroupBy, utilization
 from campuspulse.server.metrics.timeline import device_timeline
 from campuspulse.server.reports import commission, commission_xlsx
 from campuspulse.server.reports.commission import CommissionReport
@@ -215,6 +215,7 @@ def region_page(request: Request, db: Db, region: str | None = None) -> Response
         return {
             "view": view,
             "period": period,
+            **_trend(request, db, Scope(view["scope"]), view["id"], period),
             "crumbs": _crumbs(request, db, user),
             "live": f"/ui/live?{urlencode({'region': region or ''})}",
         }
@@ -233,6 +234,7 @@ def school_page(request: Request, db: Db, school: str) -> Response:
         return {
             "v": v,
             "period": period,
+            **_trend(request, db, Scope.SCHOOL, school, period),
             "crumbs": _crumbs(request, db, user, v["school"].district),
             "live": f"/ui/live?{urlencode({'school': school})}",
             **_weekday_grid(v["heat"], Text(lang_of(request)), v["rooms"], v["room_names"]),
@@ -240,6 +242,17 @@ def school_page(request: Request, db: Db, school: str) -> Response:
         }
 
     return _page(request, "school.html", user, build)
+
+
+def _trend(request: Request, db: Session, scope: Scope, ident: str, period: views.Period) -> dict[str, Any]:
+    """The trend of a page: by week (default) or month (`trend=month`), as columns and as a table."""
+    by = GroupBy.MONTH if request.query_params.get("trend") == "month" else GroupBy.WEEK
+    points = views.trend(db, scope, ident, period, by)
+    return {
+        "trend_by": by.value,
+        "trend": points,
+        "trend_chart": charts.columns([(p.label, p.figures.get("utilization")) for p in points]),
+    }
 
 
 def _weekday_grid(

@@ -277,3 +277,44 @@ def school_view(s: Session, p: Principal, school: str, period: Period, now_ms: i
 def local_midnight(day: date, tz: ZoneInfo) -> int:
     """Local midnight at the start of `day`, in ms."""
     return local_ms(day, "00:00", tz)
+
+
+TREND_LENGTH = {GroupBy.WEEK: 12, GroupBy.MONTH: 6}
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """A week or month of a trend: its key (`2026-W37`, `2026-09`), its label, and its figures (empty without)."""
+
+    key: str
+    label: str
+    first: str
+    figures: dict[str, Any]
+
+
+def trend(s: Session, scope: Scope, ident: str, period: Period, by: GroupBy) -> list[TrendPoint]:
+    """Utilization by week (the 12 weeks) or by month (the 6 months) up to the period's last day, oldest first; a
+    week or month without data keeps its place."""
+    last = period.as_of
+    starts: list[date] = []
+    if by is GroupBy.WEEK:
+        monday = last - timedelta(days=last.weekday())
+        starts = [monday - timedelta(weeks=n) for n in reversed(range(TREND_LENGTH[by]))]
+    else:
+        year, month = last.year, last.month
+        for _ in range(TREND_LENGTH[by]):
+            starts.insert(0, date(year, month, 1))
+            year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    end = (last + timedelta(days=1)).isoformat()
+    try:
+        rows = {str(r["key"]): r for r in utilization(s, scope, ident, starts[0].isoformat(), end, by)}
+    except NotFound:  # no devices yet
+        rows = {}
+    key_of = time_bucket(by)
+    assert key_of is not None
+    points = []
+    for start in starts:
+        key = key_of(start.isoformat())
+        label = f"{start.month}/{start.day}" if by is GroupBy.WEEK else f"{start.year}-{start.month:02d}"
+        points.append(TrendPoint(key, label, start.isoformat(), rows.get(key, {})))
+    return points
