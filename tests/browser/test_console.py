@@ -66,3 +66,24 @@ def test_a_district_manager_issues_a_report_and_downloads_it_as_issued(page: Pag
     content = Path(download.value.path()).read_bytes()
     assert hashlib.sha256(content).hexdigest() == issued["sha256"]
     assert download.value.suggested_filename == f"campuspulse-commission-district-haidian-{issued['from']}.xlsx"
+
+
+def test_any_table_exports_to_excel_with_numbers_as_numbers(page: Page, site: Site):
+    log_in(page, site, "auditor-2")
+    page.goto(f"{site.url}/ui/region/haidian")
+    shown = page.locator("#ranking tbody tr").evaluate_all(
+        "rs => rs.map(r => [r.dataset.key, r.querySelector('[data-col=utilization]').textContent.trim()])"
+    )
+    with page.expect_download() as download:
+        page.locator('.table-tools[data-for="ranking"] button.xlsx').click()
+    assert download.value.suggested_filename.startswith("ranking-haidian-")
+    wb = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
+    ws = wb.worksheets[1]
+    header = [c.value for c in ws[1]]
+    assert header[2] == "使用率"
+    got = list(ws.iter_rows(min_row=2, values_only=True))
+    assert len(got) == len(shown)
+    for (_, text), row in zip(shown, got, strict=True):
+        assert isinstance(row[2], float) and f"{row[2] * 100:.1f}%" == text
+        assert isinstance(row[0], int), "the rank is a number"
+    assert ws.cell(row=2, column=3).number_format == "0.0%"

@@ -143,3 +143,20 @@ def test_dead_letters_show_with_their_reason_within_scope(app):
         assert page.status_code == 200 and f'<tr data-id="{letters[0]["id"]}">' in page.text
     with logged_in(app, "cy-auditor") as c:
         assert f'<tr data-id="{letters[0]["id"]}">' not in c.get("/ui/dead-letters").text
+
+
+def test_a_table_export_takes_only_a_logged_in_pages_post_and_refuses_junk(app):
+    with logged_in(app, "auditor-2") as c:
+        csrf = form_token(c.get("/ui/manage").text)
+        table = '{"header": ["学校", "使用率", "日期"], "rows": [["一中", "45.3%", "2026-11-30"], ["二中", "—", ""]]}'
+        r = c.post("/ui/table.xlsx", data={"csrf": csrf, "table": table, "file": "排名/../x", "title": "排名"})
+        assert r.status_code == 200 and r.headers["content-disposition"] == 'attachment; filename="x.xlsx"'
+        ws = load_workbook(io.BytesIO(r.content)).worksheets[1]
+        assert [c.value for c in ws[2]][:2] == ["一中", 0.453] and ws["B2"].number_format == "0.0%"
+        assert ws["B3"].value is None
+        for junk in ("not json", "[1, 2]", '{"header": 3, "rows": []}', '{"rows": []}'):
+            assert c.post("/ui/table.xlsx", data={"csrf": csrf, "table": junk}).status_code == 422, junk
+        assert c.post("/ui/table.xlsx", data={"csrf": "forged", "table": table}).status_code == 403
+    with TestClient(app) as stranger:
+        r = stranger.post("/ui/table.xlsx", data={"table": table}, follow_redirects=False)
+        assert r.status_code in (303, 401) and "xlsx" not in r.headers.get("content-type", "")

@@ -41,7 +41,7 @@ from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory.excel import SheetRejected
 from campuspulse.server.metrics.readings import ReadingsStore
 from campuspulse.server.scheduler import start_scheduler
-from campuspulse.server.web import accounts, alert_centre, console, pages, teaching
+from campuspulse.server.web import accounts, alert_centre, console, pages, table_xlsx, teaching
 from campuspulse.server.web.session import LoginRequired, to_login
 from campuspulse.store.db import make_engine, upgrade
 from campuspulse.store.ingest import TelemetryWriter
@@ -288,6 +288,7 @@ def create_app(
     app.include_router(alert_centre.router)
     app.include_router(teaching.router)
     app.include_router(console.router)
+    app.include_router(table_xlsx.router)
     app.mount("/ui/static", StaticFiles(directory=pages.STATIC_DIR), name="ui-static")
     app.add_exception_handler(LoginRequired, to_login)
 

@@ -83,6 +83,7 @@ class Book:
     about: list[tuple[str, Any, str]]
     tables: list[Table] = field(default_factory=list)
     texts: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
+    fields: bool = True  # a 字段 sheet mapping each header to its key
 
 
 def _number(value: Any) -> Any:
@@ -251,6 +252,7 @@ def write(book: Book) -> bytes:
         w.table(t)
     for title, lines in book.texts:
         w.texts(title, lines)
-    w.fields(book.tables)
+    if book.fields:
+        w.fields(book.tables)
     wb.close()
     return out.getvalue()

@@ -52,6 +52,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "Offering rate = required class–experiment pairs done ÷ required pairs, this term, by catalog and edition.",
     ),
     "export_csv": ("导出 CSV", "Export CSV"),
+    "export_xlsx": ("导出 Excel", "Export Excel"),
     "previous": ("‹ 上一段", "‹ Previous"),
     "next": ("下一段 ›", "Next ›"),
     "this_week": ("本周", "This week"),

@@ -1,9 +1,10 @@
-// Tables marked data-tools get a search box, sortable headers and a CSV export of the rows shown, and keep them
-// across live refreshes of the page's figures.
+// Tables marked data-tools get a search box, sortable headers and a CSV and an Excel export of the rows shown, and
+// keep them across live refreshes of the page's figures.
 (() => {
   const state = {}; // table id → {query, column, descending}
 
-  const cellText = (cell) => (cell ? cell.innerText.trim() : "");
+  // textContent, not innerText: a table inside a closed <details> still has its text
+  const cellText = (cell) => (cell ? (cell.textContent || "").replace(/\s+/g, " ").trim() : "");
   const asNumber = (text) => {
     const m = text.replace(/,/g, "").match(/^-?\d+(\.\d+)?/);
     return m ? parseFloat(m[0]) : null;
@@ -28,7 +29,7 @@
       rows.forEach((r) => body.appendChild(r));
     }
     const q = (s.query || "").toLowerCase();
-    rows.forEach((r) => { r.hidden = q !== "" && !r.innerText.toLowerCase().includes(q); });
+    rows.forEach((r) => { r.hidden = q !== "" && !cellText(r).toLowerCase().includes(q); });
     table.querySelectorAll("thead th").forEach((th, i) => {
       th.setAttribute("aria-sort", i === s.column ? (s.descending ? "descending" : "ascending") : "none");
     });
@@ -50,12 +51,44 @@
     link.remove();
   }
 
+  function shown(table) {
+    const header = Array.from(table.tHead.rows[0].cells).map(cellText);
+    const rows = Array.from(table.tBodies[0].rows).filter((r) => !r.hidden).map((r) => Array.from(r.cells).map(cellText));
+    return { header, rows };
+  }
+
+  function exportXlsx(table) {
+    // the server writes the workbook (numbers as numbers, percentages as percentages); the session's form token
+    // goes with it, as with every form of the page
+    const token = document.querySelector("input[name=csrf]");
+    const form = document.createElement("form");
+    form.method = "post";
+    form.action = "/ui/table.xlsx";
+    const fields = {
+      csrf: token ? token.value : "",
+      title: document.title.split(" · ")[0],
+      file: table.dataset.file || table.id || "table",
+      table: JSON.stringify(shown(table)),
+    };
+    for (const [name, value] of Object.entries(fields)) {
+      const input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = value;
+      form.appendChild(input);
+    }
+    document.body.appendChild(form);
+    form.submit();
+    form.remove();
+  }
+
   function enhance(table) {
     if (!table.id || table.dataset.enhanced) return;
     table.dataset.enhanced = "1";
     const s = (state[table.id] = state[table.id] || {});
     const bar = document.createElement("div");
     bar.className = "table-tools";
+    bar.dataset.for = table.id;
     const search = document.createElement("input");
     search.type = "search";
     search.placeholder = table.dataset.labelSearch || "Search";
@@ -65,7 +98,12 @@
     csv.type = "button";
     csv.textContent = table.dataset.labelCsv || "CSV";
     csv.addEventListener("click", () => exportCsv(table));
-    bar.append(search, csv);
+    const xlsx = document.createElement("button");
+    xlsx.type = "button";
+    xlsx.className = "xlsx";
+    xlsx.textContent = table.dataset.labelXlsx || "Excel";
+    xlsx.addEventListener("click", () => exportXlsx(table));
+    bar.append(search, csv, xlsx);
     (table.closest(".scroll") || table).before(bar);
     table.querySelectorAll("thead th").forEach((th, i) => {
       if (!cellText(th)) return;
