@@ -403,3 +403,13 @@ def test_the_trend_by_week_and_month_shows_the_api_figures(page: Page, site: Sit
     assert "from=" in page.url and "trend=month" in page.url, "the period stays with the trend's choice"
     month = page.locator("#trend tbody tr").last.get_attribute("data-key")
     assert month == last_day[:7]
+
+
+def test_coverage_names_the_teaching_days_it_counts(page: Page, site: Site):
+    log_in(page, site, "auditor-2")
+    page.goto(f"{site.url}/ui/schools/hd-junior-01?{past()}")
+    first, last = past().split("from=")[1].split("&")[0], past().split("until=")[1]
+    days = [d["date"] for d in get(site, "/schools/hd-junior-01/calendar", **{"from": first, "to": last})["days"]]
+    shown = page.locator("#teaching-days")
+    expect(shown).to_contain_text(f"计 {len(days)} 个教学日")
+    assert shown.get_attribute("title") == ", ".join(days)

@@ -160,3 +160,36 @@ def test_a_table_export_takes_only_a_logged_in_pages_post_and_refuses_junk(app):
     with TestClient(app) as stranger:
         r = stranger.post("/ui/table.xlsx", data={"table": table}, follow_redirects=False)
         assert r.status_code in (303, 401) and "xlsx" not in r.headers.get("content-type", "")
+
+
+def test_a_manager_names_rooms_and_devices_and_the_pages_and_api_use_the_names(app):
+    with TestClient(app) as api:
+        devices = api.get(f"{API}/schools/{SCHOOL}/devices", headers=AUTH).json()["devices"]
+    device, room = devices[0]["device"], devices[0]["room"]
+    with logged_in(app, "junior-manager") as c:
+        page = c.get(f"/ui/schools/{SCHOOL}/names")
+        assert page.status_code == 200 and f'name="device:{device}"' in page.text
+        form = {
+            "csrf": form_token(page.text),
+            f"room:{room}": "  物理实验室（东楼）  ",
+            f"device:{device}": "东楼 1 号示波器",
+        }
+        r = c.post(f"/ui/schools/{SCHOOL}/names", data=form, follow_redirects=False)
+        assert r.status_code == 303
+        school_page = c.get(f"/ui/schools/{SCHOOL}").text
+        assert "东楼 1 号示波器" in school_page and "物理实验室（东楼）" in school_page
+        cleared = c.post(f"/ui/schools/{SCHOOL}/names", data={**form, f"device:{device}": "", f"room:{room}": ""})
+        assert cleared.status_code == 200
+        too_long = c.post(f"/ui/schools/{SCHOOL}/names", data={**form, f"device:{device}": "名" * 201})
+        assert too_long.status_code == 422 and "名称不超过 200 个字符" in too_long.text
+        forged = c.post(f"/ui/schools/{SCHOOL}/names", data={**form, "csrf": "forged"})
+        assert forged.status_code == 403
+    with TestClient(app) as api:
+        after = {d["device"]: d for d in api.get(f"{API}/schools/{SCHOOL}/devices", headers=AUTH).json()["devices"]}
+        rooms = {r["room"]: r for r in api.get(f"{API}/schools/{SCHOOL}/rooms", headers=AUTH).json()["rooms"]}
+    assert after[device]["name"] is None, "an empty device name clears it"
+    assert rooms[room]["name"] == "物理实验室（东楼）", "a room keeps its name when the field is left empty"
+    with logged_in(app, "auditor-2") as c:
+        page = c.get(f"/ui/schools/{SCHOOL}/names")
+        assert page.status_code == 200 and 'name="device:' not in page.text
+        assert c.post(f"/ui/schools/{SCHOOL}/names", data={"csrf": form_token(page.text)}).status_code == 403

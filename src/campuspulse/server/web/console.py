@@ -1,6 +1,7 @@
 """The management console of the dashboard, scoped by role: issued reports (issue, list, download), the audit log
 with its verification, each school's equipment ledger (download, upload with every row problem shown in the
-page), and dead letters. Each page shows only what the user's scope holds; every form carries the session token."""
+page), the names of its rooms and devices, and dead letters. Each page shows only what the user's scope holds;
+every form carries the session token."""
 
 import asyncio
 import json
@@ -39,8 +40,8 @@ from campuspulse.server.web.problems_zh import problem_zh
 from campuspulse.server.web.session import form_token_ok, page_principal
 from campuspulse.store.access_schema import AuditEntry
 from campuspulse.store.health import dead_letters
-from campuspulse.store.inventory_schema import EquipmentItem, Region
-from campuspulse.store.schema import School
+from campuspulse.store.inventory_schema import EquipmentItem, Region, Room
+from campuspulse.store.schema import Device, School
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 AUDIT_PAGE = 100
@@ -364,3 +365,70 @@ def dead_letter_list(request: Request, db: Db, school: str | None = None) -> Res
         raw = d["raw"] if isinstance(d["raw"], str) else repr(d["raw"])
         d["raw"] = raw if len(raw) <= 300 else raw[:300] + " …"
     return render(request, "dead_letters.html", user=user, letters=letters, school=school or "")
+
+
+# --- names of rooms and devices ----------------------------------------------------------------------------------
+
+MAX_NAME = 200
+
+
+def _names_page(
+    request: Request, db: Session, user: Principal, school: School, code: int = 200, error: str | None = None
+) -> Response:
+    t = Text(lang_of(request))
+    rooms = db.scalars(select(Room).where(Room.school == school.code).order_by(Room.room)).all()
+    devices = db.scalars(select(Device).where(Device.school == school.code).order_by(Device.room, Device.device)).all()
+    return render(
+        request,
+        "names.html",
+        code,
+        user=user,
+        school=school,
+        rooms=rooms,
+        devices=devices,
+        may_change=_may_change(user) and covers_school(db, user, school.code),
+        crumbs=views.crumbs_of(user, db, school.district),
+        error=error,
+        done=t("names_saved") if request.query_params.get("done") == "saved" else None,
+    )
+
+
+@router.get("/schools/{code}/names")
+def names(request: Request, db: Db, code: str) -> Response:
+    """The names of a school's rooms and devices (their codes stay their ids), editable by its managers."""
+    user = page_principal(request, db)
+    try:
+        school = _school(db, user, code)
+    except (Forbidden, NotFound) as exc:
+        return _refused(request, user, exc)
+    return _names_page(request, db, user, school)
+
+
+@router.post("/schools/{code}/names")
+async def save_names(request: Request, db: Db, code: str) -> Response:
+    """Save the names the form holds: `room:<code>` and `device:<code>` fields; an empty device name clears it (a
+    room keeps one)."""
+    user = page_principal(request, db)
+    t = Text(lang_of(request))
+    form = await request.form(max_files=0, max_fields=5000)
+    try:
+        school = _school(db, user, code)
+        if not form_token_ok(request, str(form.get("csrf", ""))):
+            raise Forbidden(t("form_expired"))
+        require_write(db, user, code)
+    except (Forbidden, NotFound) as exc:
+        return _refused(request, user, exc)
+    rooms = {r.room: r for r in db.scalars(select(Room).where(Room.school == code))}
+    devices = {d.device: d for d in db.scalars(select(Device).where(Device.school == code))}
+    for field, value in form.multi_items():
+        kind, _, ident = field.partition(":")
+        name = str(value).strip()
+        if kind not in ("room", "device") or len(name) > MAX_NAME:
+            if len(name) > MAX_NAME:
+                return _names_page(request, db, user, school, 422, t("name_too_long", n=MAX_NAME))
+            continue
+        if kind == "room" and ident in rooms and name and rooms[ident].name != name:
+            rooms[ident].name = name
+        elif kind == "device" and ident in devices and (devices[ident].name or "") != name:
+            devices[ident].name = name or None
+    return RedirectResponse(f"/ui/schools/{code}/names?done=saved", status_code=status.HTTP_303_SEE_OTHER)

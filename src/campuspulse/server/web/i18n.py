@@ -190,6 +190,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "trend_table": ("数据表", "As a table"),
     "week_of": ("周（周一）", "Week of"),
     "month": ("月份", "Month"),
+    "names": ("房间与设备名称", "Names of rooms and devices"),
+    "names_about": (
+        "名称是大家平时的叫法，代码仍是系统中的编号；设备名称留空则按类型显示。",
+        "Names are what people call things; codes stay the ids. A device without a name shows its kind.",
+    ),
+    "names_saved": ("名称已保存。", "Names saved."),
+    "name_too_long": ("名称不超过 {n} 个字符。", "A name is at most {n} characters."),
+    "rooms": ("房间", "Rooms"),
+    "code": ("代码", "Code"),
+    "name": ("名称", "Name"),
+    "teaching_days_counted": ("计 {n} 个教学日", "{n} teaching days counted"),
     "manage": ("管理", "Manage"),
     "users_about": (
         "创建用户、调整角色与范围、重置密码、停用",

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from campuspulse.server.access.principals import Principal, Role, Scope, ScopeKind, require_scope_read
 from campuspulse.server.errors import NotFound
+from campuspulse.server.inventory.service import list_calendar_days
 from campuspulse.server.inventory.standards import get_standard, list_standards
 from campuspulse.server.metrics import insights
 from campuspulse.server.metrics.available_time import local_ms
@@ -270,6 +271,7 @@ def school_view(s: Session, p: Principal, school: str, period: Period, now_ms: i
         "idle": idle,
         "checks": checks,
         "offering": offering_rate(s, Scope.SCHOOL, school, period.term),
+        "teaching_days": [d.day for d in list_calendar_days(s, school, period.first, period.last)],
         "agents": [health.agent_health(s, a) for a in sorted(agents)],
     }
 
