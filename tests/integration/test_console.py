@@ -193,3 +193,51 @@ def test_a_manager_names_rooms_and_devices_and_the_pages_and_api_use_the_names(a
         page = c.get(f"/ui/schools/{SCHOOL}/names")
         assert page.status_code == 200 and 'name="device:' not in page.text
         assert c.post(f"/ui/schools/{SCHOOL}/names", data={"csrf": form_token(page.text)}).status_code == 403
+
+
+def test_names_round_trip_through_excel_all_or_nothing(app):
+    with logged_in(app, "junior-manager") as c:
+        page = c.get(f"/ui/schools/{SCHOOL}/names")
+        csrf = form_token(page.text)
+        content = c.get(f"/ui/schools/{SCHOOL}/names.xlsx").content
+        wb = load_workbook(io.BytesIO(content))
+        ws = wb["名称"]
+        header = [str(x.value) for x in ws[1]]
+        col = {k: header.index(h) + 1 for k in ("what", "code", "name") for h in header if h.endswith(f"({k})")}
+        rows = list(ws.iter_rows(min_row=2, values_only=True))
+        device_row = next(i for i, r in enumerate(rows, start=2) if r[col["what"] - 1] == "设备")
+        device = ws.cell(row=device_row, column=col["code"]).value
+        ws.cell(row=device_row, column=col["name"], value="讲台电脑")
+        ws.cell(row=2, column=col["name"]).value = None  # a room without a name
+        ws.cell(row=3, column=col["code"], value="no-such-room")
+        bad = io.BytesIO()
+        wb.save(bad)
+        r = c.post(f"/ui/schools/{SCHOOL}/names.xlsx", data={"csrf": csrf}, files={"file": ("n.xlsx", bad.getvalue())})
+        assert r.status_code == 422
+        flagged = re.findall(r'<tr data-row="(\d+)" data-column="([a-z_]+)">', r.text)
+        assert sorted(flagged) == [("2", "name"), ("3", "code")]
+        assert "不是本校的房间" in r.text and "必填" in r.text
+        with TestClient(app) as api:
+            before = {
+                d["device"]: d["name"]
+                for d in api.get(f"{API}/schools/{SCHOOL}/devices", headers=AUTH).json()["devices"]
+            }
+        assert before[device] != "讲台电脑", "nothing was written"
+
+        fixed = load_workbook(io.BytesIO(content))
+        fixed["名称"].cell(row=device_row, column=col["name"], value="讲台电脑")
+        good = io.BytesIO()
+        fixed.save(good)
+        ok = c.post(
+            f"/ui/schools/{SCHOOL}/names.xlsx",
+            data={"csrf": csrf},
+            files={"file": ("n.xlsx", good.getvalue())},
+            follow_redirects=False,
+        )
+        assert ok.status_code == 303
+        with TestClient(app) as api:
+            after = {
+                d["device"]: d["name"]
+                for d in api.get(f"{API}/schools/{SCHOOL}/devices", headers=AUTH).json()["devices"]
+            }
+        assert after[device] == "讲台电脑"

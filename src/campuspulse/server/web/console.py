@@ -31,6 +31,7 @@ from campuspulse.server.audit_checkpoints import verify_everything
 from campuspulse.server.deps import XLSX, Db, RowId
 from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory import equipment_ledger
+from campuspulse.server.inventory import names as names_sheet
 from campuspulse.server.inventory.excel import SheetRejected
 from campuspulse.server.reports import commission, issuing
 from campuspulse.server.web import views
@@ -373,9 +374,17 @@ MAX_NAME = 200
 
 
 def _names_page(
-    request: Request, db: Session, user: Principal, school: School, code: int = 200, error: str | None = None
+    request: Request,
+    db: Session,
+    user: Principal,
+    school: School,
+    code: int = 200,
+    error: str | None = None,
+    problems: list[dict[str, Any]] | None = None,
 ) -> Response:
     t = Text(lang_of(request))
+    said = problem_zh if t.lang == "zh" else str
+    labels = {c.key: c.label for c in names_sheet.COLUMNS}
     rooms = db.scalars(select(Room).where(Room.school == school.code).order_by(Room.room)).all()
     devices = db.scalars(select(Device).where(Device.school == school.code).order_by(Device.room, Device.device)).all()
     return render(
@@ -389,6 +398,9 @@ def _names_page(
         may_change=_may_change(user) and covers_school(db, user, school.code),
         crumbs=views.crumbs_of(user, db, school.district),
         error=error,
+        problems=[
+            {**p, "label": labels.get(p["column"], p["column"]), "message": said(p["message"])} for p in problems or []
+        ],
         done=t("names_saved") if request.query_params.get("done") == "saved" else None,
     )
 
@@ -431,4 +443,48 @@ async def save_names(request: Request, db: Db, code: str) -> Response:
             rooms[ident].name = name
         elif kind == "device" and ident in devices and (devices[ident].name or "") != name:
             devices[ident].name = name or None
+    return RedirectResponse(f"/ui/schools/{code}/names?done=saved", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/schools/{code}/names.xlsx")
+def names_file(request: Request, db: Db, code: str) -> Response:
+    """The names as a workbook to edit in Excel and upload again."""
+    user = page_principal(request, db)
+    try:
+        _school(db, user, code)
+    except (Forbidden, NotFound) as exc:
+        return _refused(request, user, exc)
+    return Response(
+        names_sheet.export_names(db, code),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{code}-names.xlsx"'},
+    )
+
+
+@router.post("/schools/{code}/names.xlsx")
+async def upload_names(
+    request: Request,
+    db: Db,
+    code: str,
+    file: Annotated[UploadFile, File()],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Set the names of an edited workbook: all of them, or none and each problem listed."""
+    user = page_principal(request, db)
+    t = Text(lang_of(request))
+    try:
+        school = _school(db, user, code)
+        if not form_token_ok(request, csrf):
+            raise Forbidden(t("form_expired"))
+        require_write(db, user, code)
+    except (Forbidden, NotFound) as exc:
+        return _refused(request, user, exc)
+    data = await file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        return _names_page(request, db, user, school, 413, t("upload_too_large", mb=MAX_UPLOAD // 2**20))
+    try:
+        await asyncio.to_thread(names_sheet.import_names, db, code, data)
+    except SheetRejected as exc:
+        found = [p.as_dict() for p in exc.problems]
+        return _names_page(request, db, user, school, 422, t("ledger_rejected", n=len(found)), found)
     return RedirectResponse(f"/ui/schools/{code}/names?done=saved", status_code=status.HTTP_303_SEE_OTHER)

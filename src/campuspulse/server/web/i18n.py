@@ -196,6 +196,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "Names are what people call things; codes stay the ids. A device without a name shows its kind.",
     ),
     "names_saved": ("名称已保存。", "Names saved."),
+    "names_download": (
+        "下载名称表（Excel），改好后在下方上传",
+        "Download the names (Excel); upload the edited file below",
+    ),
     "name_too_long": ("名称不超过 {n} 个字符。", "A name is at most {n} characters."),
     "rooms": ("房间", "Rooms"),
     "code": ("代码", "Code"),

@@ -25,6 +25,8 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^a number of units, not TRUE/FALSE$", "应为数量，不是 TRUE/FALSE"),
         (r"^an id of letters, digits, - and _$", "编号只能含字母、数字、- 和 _"),
         (r"^(.+) is not a room of this school$", r"\1 不是本校的房间"),
+        (r"^(.+) is not a device of this school$", r"\1 不是本校的设备"),
+        (r"^房间 or 设备 expected$", "应为 房间 或 设备"),
         (r"^(.+) is already on row (\d+)$", r"\1 与第 \2 行重复"),
         (r"^not an \.xlsx workbook.*$", "不是 .xlsx 工作簿"),
         (r"^the workbook unpacks to (\d+) MB, more than (.+)$", r"工作簿解压后 \1 MB，超过上限 \2"),
