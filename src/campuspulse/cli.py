@@ -280,7 +280,7 @@ def agent_provision(
 ) -> None:
     """Create (or renew) an agent's broker credentials: a password, ACL rules confining it to its own topics,
     and its config file with TLS; then reload Mosquitto (SIGHUP) to apply them."""
-    from campuspulse.edge.provision import provision
+    from campuspulse.broker_accounts import provision
     from campuspulse.telemetry.topics import ID_PATTERN
 
     for name, value in (("--id", agent_id), ("--school", school)):
@@ -371,6 +371,7 @@ def server(config: ConfigOpt, verbose: bool = False) -> None:
         checkpointer=checkpointer,
         checkpoint_every_s=opts.audit_checkpoint_every_s,
         alerts=settings.alerts,
+        agent_broker=opts.agent_broker,
     )
     proxies = opts.forwarded_allow_ips
     uvicorn.run(

@@ -241,3 +241,19 @@ def test_names_round_trip_through_excel_all_or_nothing(app):
                 for d in api.get(f"{API}/schools/{SCHOOL}/devices", headers=AUTH).json()["devices"]
             }
         assert after[device] == "讲台电脑"
+
+
+def test_agents_are_registered_from_the_page_and_a_config_needs_the_broker_named(app, tmp_path):
+    with logged_in(app, "junior-manager") as c:
+        page = c.get("/ui/agents")
+        assert page.status_code == 200 and "cy-junior-03" not in page.text, "only the agents of one's scope"
+        csrf = form_token(page.text)
+        r = c.post("/ui/agents", data={"csrf": csrf, "agent": "lab-pc-99", "school": SCHOOL}, follow_redirects=False)
+        assert r.status_code == 303
+        assert 'data-agent="lab-pc-99"' in c.get("/ui/agents").text
+        assert c.post("/ui/agents", data={"csrf": csrf, "agent": "bad id!", "school": SCHOOL}).status_code == 422
+        assert c.post("/ui/agents", data={"csrf": csrf, "agent": "x", "school": "cy-junior-03"}).status_code == 403
+        unset = c.post("/ui/agents/lab-pc-99/config", data={"csrf": csrf})
+        assert unset.status_code == 409 and "server.agent_broker" in unset.text
+    with logged_in(app, "jr-teacher") as c:
+        assert c.get("/ui/agents").status_code == 403

@@ -17,10 +17,10 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from campuspulse.broker_accounts import set_password
 from campuspulse.cli import app as cli
 from campuspulse.collector.service import Collector
 from campuspulse.edge.agent import EdgeAgent
-from campuspulse.edge.provision import set_password
 from campuspulse.edge.settings import AgentRoleSettings
 from campuspulse.server.inventory import service as inventory
 from campuspulse.settings import MqttSettings, load_settings
@@ -269,3 +269,64 @@ def test_an_agent_names_refused_credentials_and_only_those(broker, caplog):
     caplog.clear()
     run(settings.mqtt, "broker unreachable")
     assert "refused its credentials" not in caplog.text, "a lost connection is not blamed on the password"
+
+
+def test_the_dashboard_hands_an_agent_its_config_with_a_new_password_the_broker_takes_at_once(broker, tmp_path):
+    """Campus IT downloads an agent's config from /ui/agents: the server sets the password and ACL in the broker's
+    files and reloads it; the config's password connects, the previous one stops, and each issue is audited."""
+    import yaml
+    from fastapi.testclient import TestClient
+
+    from campuspulse.server.app import create_app
+    from campuspulse.server.settings import AgentBrokerSettings
+    from tests.support.campus import AUTH, TOKEN
+    from tests.support.dashboard_campus import seed
+    from tests.support.pages import form_token, logged_in
+
+    assert broker.mosquitto.proc is not None
+    pid_file = tmp_path / "mosquitto.pid"
+    pid_file.write_text(f"{broker.mosquitto.proc.pid}\n")
+    settings = AgentBrokerSettings(
+        host="127.0.0.1",
+        port=broker.port,
+        ca_file=str(broker.certs.ca),
+        passwd_file=broker.passwd,
+        acl_file=broker.acl,
+        pid_file=pid_file,
+        queue_path=str(tmp_path / "queue.db"),
+    )
+    app = create_app(f"sqlite:///{tmp_path / 'store.db'}", admin_token=TOKEN, agent_broker=settings)
+    seed(app.state.engine, back=1)
+    listed = TestClient(app).get("/api/v1/agents", headers=AUTH).json()["agents"]
+    agent = next(a["id"] for a in listed if a["school"].startswith("hd-"))  # an agent of the manager's district
+    passwords = []
+    with logged_in(app, "hd-manager-2") as c:
+        page = c.get("/ui/agents")
+        assert page.status_code == 200 and f'action="/ui/agents/{agent}/config"' in page.text
+        for _ in range(2):
+            r = c.post(f"/ui/agents/{agent}/config", data={"csrf": form_token(page.text)})
+            assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+            config = tmp_path / f"{agent}.yaml"
+            config.write_bytes(r.content)
+            passwords.append(yaml.safe_load(r.content)["mqtt"]["password"])
+            time.sleep(0.5)  # the broker rereads its files on the server's SIGHUP
+        forged = c.post(f"/ui/agents/{agent}/config", data={"csrf": "forged"})
+        assert forged.status_code == 403
+    body = yaml.safe_load(config.read_text())
+    assert body["agent"]["id"] == agent and body["mqtt"]["tls"] and body["mqtt"]["ca_file"] == str(broker.certs.ca)
+    assert all(d["source"]["driver"] == "set-me" for d in body["agent"]["devices"]) and body["agent"]["devices"]
+    old, new = passwords
+    assert not Client(broker.port, agent, old, broker.certs.ca).ok(), "issuing again ends the old password"
+    fresh = Client(broker.port, agent, new, broker.certs.ca)
+    assert fresh.ok(), "the config's password connects over TLS"
+    fresh.close()
+    with pytest.raises(Exception, match="set-me"):
+        load_settings(config, AgentRoleSettings)  # the agent refuses to start until each device's source is set
+    entries = TestClient(app).get("/api/v1/audit", params={"limit": 1000}, headers=AUTH).json()["entries"]
+    issued = [e for e in entries if e["entity"] == "agent" and (e["new"] or {}).get("credentials_issued_by")]
+    assert len(issued) == 2 and issued[-1]["actor"] == "hd-manager-2"
+    with logged_in(app, "cy-auditor") as c:
+        assert (
+            c.post(f"/ui/agents/{agent}/config", data={"csrf": form_token(c.get("/ui/agents").text)}).status_code == 403
+        )
+    app.state.engine.dispose()

@@ -22,6 +22,7 @@ FORBIDDEN = {
     "campuspulse.config_files": (*ROLES, "campuspulse.store"),
     "campuspulse.backoff": (*ROLES, "campuspulse.store"),
     "campuspulse.heap": (*ROLES, "campuspulse.store"),
+    "campuspulse.broker_accounts": (*ROLES, "campuspulse.store"),  # the agent CLI's and the dashboard's
 }
 # exceptions: the telemetry package may import itself
 ALLOWED = {"campuspulse.telemetry": ("campuspulse.telemetry",)}

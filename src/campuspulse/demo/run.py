@@ -240,6 +240,10 @@ async def run_demo(opts: DemoOptions, console: Console | None = None) -> None:
         f"try: curl -H 'Authorization: Bearer {token}' "
         f"'{url}/api/v1/utilization?scope=city&from={today}&to={tomorrow}&group_by=school'"
     )
+    console.print(
+        f"store: {opts.data_dir / 'store.db'} (SQLite); each school's equipment ledger is at "
+        f"{url}/ui/manage (download, edit in Excel, upload)"
+    )
     console.print(f"logins (dashboard {url}/ui/, or POST {url}/api/v1/auth/token):")
     for name, password in passwords.items():
         console.print(f"  [bold]{name:<11}[/] password [bold]{password}[/]   {DEMO_ROLES.get(name, '')}")

@@ -41,7 +41,8 @@ from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory.excel import SheetRejected
 from campuspulse.server.metrics.readings import ReadingsStore
 from campuspulse.server.scheduler import start_scheduler
-from campuspulse.server.web import accounts, alert_centre, console, pages, table_xlsx, teaching
+from campuspulse.server.settings import AgentBrokerSettings
+from campuspulse.server.web import accounts, agent_setup, alert_centre, console, pages, table_xlsx, teaching
 from campuspulse.server.web.session import LoginRequired, to_login
 from campuspulse.store.db import make_engine, upgrade
 from campuspulse.store.ingest import TelemetryWriter
@@ -177,13 +178,15 @@ def create_app(
     checkpointer: Checkpointer | None = None,
     checkpoint_every_s: float = 3600,
     alerts: AlertSettings | None = None,
+    agent_broker: AgentBrokerSettings | None = None,
 ) -> FastAPI:
     """The server on a store URL or an open engine; the schema is migrated on start.
 
     `rollup_every_s` runs the rollup scheduler in this process (give it to one replica only); `checkpointer`
     publishes signed checkpoints of the audit chain every `checkpoint_every_s` (its public key is recorded in the
     store, so that a change of key is audited); `alerts`, when enabled, evaluates the alert rules and delivers
-    their notifications.
+    their notifications; `agent_broker` is the broker named in the agent configs the dashboard hands out (and,
+    with its password and ACL files, where it sets their credentials).
     """
     engine = make_engine(store_url) if isinstance(store_url, str) else store_url
     upgrade(engine)
@@ -221,6 +224,7 @@ def create_app(
     app.state.access_token_ttl = access_token_ttl
     app.state.login_limit = (login_attempts, login_window)
     app.state.ui_tz, app.state.live_every_s = ui_timezone, live_every_s
+    app.state.agent_broker = agent_broker
     app.state.readings = ReadingsStore(readings_url) if readings_url else None
     if cors_origins:  # closed unless origins are named
         app.add_middleware(
@@ -289,6 +293,7 @@ def create_app(
     app.include_router(teaching.router)
     app.include_router(console.router)
     app.include_router(table_xlsx.router)
+    app.include_router(agent_setup.router)
     app.mount("/ui/static", StaticFiles(directory=pages.STATIC_DIR), name="ui-static")
     app.add_exception_handler(LoginRequired, to_login)
 

@@ -9,6 +9,24 @@ from campuspulse.settings import ProcessSettings, Section
 from campuspulse.store.settings import StoreSettings
 
 
+class AgentBrokerSettings(Section):
+    """The broker as agents reach it, and — where the server runs beside Mosquitto — the files it may write to give
+    an agent its credentials from the dashboard."""
+
+    host: str = Field(description="the broker's host name, as agents reach it")
+    port: int = Field(8883, ge=1, le=65535)
+    ca_file: str | None = Field(None, description="the CA file on the agent's machine that signs the broker's cert")
+    passwd_file: Path | None = Field(None, description="Mosquitto password_file the server adds agents to")
+    acl_file: Path | None = Field(None, description="Mosquitto acl_file the server adds agents' rules to")
+    pid_file: Path | None = Field(None, description="Mosquitto's pid file: it is sent SIGHUP to reload the files")
+    queue_path: str = Field("/var/lib/campuspulse/queue.db", description="the agent's disk queue, on its machine")
+
+    @property
+    def manages_credentials(self) -> bool:
+        """Whether the server can set an agent's broker password itself."""
+        return self.passwd_file is not None and self.acl_file is not None
+
+
 class ServerSettings(Section):
     """The HTTP server."""
 
@@ -44,6 +62,9 @@ class ServerSettings(Section):
     )
     audit_checkpoint_every_s: float = Field(
         3600, ge=1, description="how often the head is checkpointed (when it has moved)"
+    )
+    agent_broker: AgentBrokerSettings | None = Field(
+        None, description="the broker agents publish to, for the agent configs the dashboard hands out"
     )
 
 

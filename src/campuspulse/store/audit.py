@@ -47,7 +47,7 @@ class _Spec:
 AUDITED: dict[type, _Spec] = {
     Region: _Spec("region"),
     School: _Spec("school"),
-    Agent: _Spec("agent", columns=("id", "school")),
+    Agent: _Spec("agent", columns=("id", "school", "credentials_issued_at", "credentials_issued_by")),
     Device: _Spec("device"),
     CalendarDay: _Spec("calendar_day"),
     Room: _Spec("room"),

@@ -55,6 +55,8 @@ class Agent(Base):
     queue_oldest: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     queue_unwritable_since: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     queue_held: Mapped[int | None] = mapped_column(default=None)
+    credentials_issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)  # broker password
+    credentials_issued_by: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class Device(Base):

@@ -49,14 +49,16 @@ AUDIT_PAGE = 100
 MAX_UPLOAD = 50 * 1024 * 1024
 
 
-def _refused(request: Request, user: Principal, exc: Exception) -> Response:
+def refused_page(request: Request, user: Principal, exc: Exception) -> Response:
+    """The error page of a refusal (403, 404 or 409) with its reason."""
     t = Text(lang_of(request))
     code = {Forbidden: 403, NotFound: 404, Conflict: 409}.get(type(exc), 403)
     heading = t({403: "forbidden", 404: "not_found"}.get(code, "bad_input"))
     return render(request, "error.html", code, user=user, heading=heading, message=str(exc))
 
 
-def _schools(db: Session, user: Principal) -> list[School]:
+def schools_of(db: Session, user: Principal) -> list[School]:
+    """The schools a user may read."""
     within = readable_schools(db, user)
     q = select(School).order_by(School.district, School.code)
     return list(db.scalars(q if within is None else q.where(School.code.in_(within))))
@@ -66,7 +68,7 @@ def _schools(db: Session, user: Principal) -> list[School]:
 def manage(request: Request, db: Db) -> Response:
     """What this user may run from the dashboard, and each school's ledger."""
     user = page_principal(request, db)
-    schools = _schools(db, user)
+    schools = schools_of(db, user)
     lines = dict(
         db.execute(
             select(EquipmentItem.school, func.count())
@@ -74,10 +76,11 @@ def manage(request: Request, db: Db) -> Response:
             .group_by(EquipmentItem.school)
         ).all()
     )
-    return render(request, "manage.html", user=user, schools=schools, lines=lines, may_change=_may_change(user))
+    return render(request, "manage.html", user=user, schools=schools, lines=lines, may_change=may_change(user))
 
 
-def _may_change(user: Principal) -> bool:
+def may_change(user: Principal) -> bool:
+    """Whether a user's role changes anything (not auditors, not teachers)."""
     return user.role not in MANAGES_NOTHING
 
 
@@ -89,11 +92,11 @@ def _scopes(db: Session, user: Principal) -> list[tuple[str, str, str]]:
     out: list[tuple[str, str, str]] = []
     if user.scope_kind is ScopeKind.ALL:
         out.append((Scope.CITY.value, "", ""))
-    districts = sorted({s.district for s in _schools(db, user)})
+    districts = sorted({s.district for s in schools_of(db, user)})
     if user.scope_kind is not ScopeKind.SCHOOL:
         names = dict(db.execute(select(Region.code, Region.name).where(Region.code.in_(districts))).all())
         out += [(Scope.DISTRICT.value, d, names.get(d, d)) for d in districts]
-    out += [(Scope.SCHOOL.value, s.code, s.name) for s in _schools(db, user)]
+    out += [(Scope.SCHOOL.value, s.code, s.name) for s in schools_of(db, user)]
     return out
 
 
@@ -113,7 +116,7 @@ def _reports_page(
         user=user,
         reports=rows,
         scopes=_scopes(db, user),
-        may_issue=_may_change(user),
+        may_issue=may_change(user),
         default_from=last_month_end.replace(day=1).isoformat(),
         default_until=last_month_end.isoformat(),
         today=today.isoformat(),
@@ -127,7 +130,7 @@ def reports(request: Request, db: Db) -> Response:
     """Issued reports of the user's scope, newest first, and a form to issue one."""
     user = page_principal(request, db)
     if user.role is Role.TEACHER:
-        return _refused(request, user, Forbidden(Text(lang_of(request))("teachers_record_only")))
+        return refused_page(request, user, Forbidden(Text(lang_of(request))("teachers_record_only")))
     return _reports_page(request, db, user)
 
 
@@ -143,8 +146,8 @@ def issue(
     """Issue a commission report (managers and admins): kept with its hash, entered in the audit chain."""
     user = page_principal(request, db)
     t = Text(lang_of(request))
-    if not _may_change(user):
-        return _refused(request, user, Forbidden(t("issue_not_yours")))
+    if not may_change(user):
+        return refused_page(request, user, Forbidden(t("issue_not_yours")))
     if not form_token_ok(request, csrf):
         return _reports_page(request, db, user, 403, t("form_expired"))
     scope_name, _, ident = target.partition(":")
@@ -159,7 +162,7 @@ def issue(
         require_scope_read(db, user, scope, ident)
         issuing.issue(db, scope, ident, start.isoformat(), (last + timedelta(days=1)).isoformat(), user.name)
     except (Forbidden, NotFound) as exc:
-        return _refused(request, user, exc)
+        return refused_page(request, user, exc)
     return RedirectResponse("/ui/reports?done=issued", status_code=status.HTTP_303_SEE_OTHER)
 
 
@@ -171,7 +174,7 @@ def issued_file(request: Request, db: Db, report_id: RowId) -> Response:
         row = issuing.fetch(db, report_id)
         require_scope_read(db, user, Scope(row.scope), row.ident)
     except (Forbidden, NotFound, Conflict) as exc:
-        return _refused(request, user, exc)
+        return refused_page(request, user, exc)
     name = commission.file_name(row.scope, row.ident, row.period_from)
     return Response(
         row.content,
@@ -200,7 +203,7 @@ def audit(request: Request, db: Db, school: str | None = None, before: int | Non
     user = page_principal(request, db)
     t = Text(lang_of(request))
     if user.role is Role.TEACHER:
-        return _refused(request, user, Forbidden(t("teachers_record_only")))
+        return refused_page(request, user, Forbidden(t("teachers_record_only")))
     q = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(AUDIT_PAGE)
     if before is not None:
         q = q.where(AuditEntry.seq < max(0, min(before, 2**63 - 1)))
@@ -263,7 +266,7 @@ def _ledger_page(
         user=user,
         school=school,
         lines=lines,
-        may_change=_may_change(user) and covers_school(db, user, school.code),
+        may_change=may_change(user) and covers_school(db, user, school.code),
         problems=[
             {**p, "label": labels.get(p["column"], p["column"]), "message": said(p["message"])} for p in problems or []
         ],
@@ -288,7 +291,7 @@ def ledger(request: Request, db: Db, code: str) -> Response:
     try:
         school = _school(db, user, code)
     except (Forbidden, NotFound) as exc:
-        return _refused(request, user, exc)
+        return refused_page(request, user, exc)
     return _ledger_page(request, db, user, school)
 
 
@@ -299,7 +302,7 @@ def ledger_file(request: Request, db: Db, code: str) -> Response:
     try:
         _school(db, user, code)
     except (Forbidden, NotFound) as exc:
-        return _refused(request, user, exc)
+        return refused_page(request, user, exc)
     name = f"{code}-equipment.xlsx"
     return Response(
         equipment_ledger.export_ledger(db, code),
@@ -337,7 +340,7 @@ async def upload_ledger(
             raise Forbidden(t("form_expired"))
         await asyncio.to_thread(require_write, db, user, code)
     except (Forbidden, NotFound) as exc:
-        return _refused(request, user, exc)
+        return refused_page(request, user, exc)
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         return _ledger_page(request, db, user, school, 413, error=t("upload_too_large", mb=MAX_UPLOAD // 2**20))
@@ -360,7 +363,7 @@ def dead_letter_list(request: Request, db: Db, school: str | None = None) -> Res
     """The newest input that broke the contract, of the user's scope, with the reason."""
     user = page_principal(request, db)
     if user.role is Role.TEACHER:
-        return _refused(request, user, Forbidden(Text(lang_of(request))("teachers_record_only")))
+        return refused_page(request, user, Forbidden(Text(lang_of(request))("teachers_record_only")))
     letters = dead_letters(db, 200, None, (school or "")[:64] or None, readable_schools(db, user))
     for d in letters:
         raw = d["raw"] if isinstance(d["raw"], str) else repr(d["raw"])
@@ -395,7 +398,7 @@ def _names_page(
         school=school,
         rooms=rooms,
         devices=devices,
-        may_change=_may_change(user) and covers_school(db, user, school.code),
+        may_change=may_change(user) and covers_school(db, user, school.code),
         crumbs=views.crumbs_of(user, db, school.district),
         error=error,
         problems=[
@@ -412,7 +415,7 @@ def names(request: Request, db: Db, code: str) -> Response:
     try:
         school = _school(db, user, code)
     except (Forbidden, NotFound) as exc:
-        return _refused(request, user, exc)
+        return refused_page(request, user, exc)
     return _names_page(request, db, user, school)
 
 
@@ -429,7 +432,7 @@ async def save_names(request: Request, db: Db, code: str) -> Response:
             raise Forbidden(t("form_expired"))
         require_write(db, user, code)
     except (Forbidden, NotFound) as exc:
-        return _refused(request, user, exc)
+        return refused_page(request, user, exc)
     rooms = {r.room: r for r in db.scalars(select(Room).where(Room.school == code))}
     devices = {d.device: d for d in db.scalars(select(Device).where(Device.school == code))}
     for field, value in form.multi_items():
@@ -453,7 +456,7 @@ def names_file(request: Request, db: Db, code: str) -> Response:
     try:
         _school(db, user, code)
     except (Forbidden, NotFound) as exc:
-        return _refused(request, user, exc)
+        return refused_page(request, user, exc)
     return Response(
         names_sheet.export_names(db, code),
         media_type=XLSX,
@@ -478,7 +481,7 @@ async def upload_names(
             raise Forbidden(t("form_expired"))
         require_write(db, user, code)
     except (Forbidden, NotFound) as exc:
-        return _refused(request, user, exc)
+        return refused_page(request, user, exc)
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         return _names_page(request, db, user, school, 413, t("upload_too_large", mb=MAX_UPLOAD // 2**20))

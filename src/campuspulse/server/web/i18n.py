@@ -206,6 +206,34 @@ TEXT: dict[str, tuple[str, str]] = {
     "name": ("名称", "Name"),
     "teaching_days_counted": ("计 {n} 个教学日", "{n} teaching days counted"),
     "manage": ("管理", "Manage"),
+    "agents": ("采集端", "Agents"),
+    "agents_about": (
+        "各采集端的在线情况、所连设备，以及它的配置文件（含连接代理服务器的账号）。",
+        "Each agent's health and devices, and its config file with its broker credentials.",
+    ),
+    "agents_broker": ("代理服务器 {host}:{port}", "Broker {host}:{port}"),
+    "agents_broker_managed": (
+        "下载配置即为该采集端设置新口令（旧口令随即失效）",
+        "a config download sets the agent a new password (the old one ends)",
+    ),
+    "agents_broker_unmanaged": (
+        "口令需在代理服务器上用 campuspulse agent provision 设置",
+        "passwords are set on the broker's host with campuspulse agent provision",
+    ),
+    "agent_broker_unset": (
+        "服务器未配置 server.agent_broker，无法生成采集端配置。",
+        "server.agent_broker is not set: no agent config can be made.",
+    ),
+    "agent_config_download": ("下载配置", "Download config"),
+    "agent_new_password_confirm": (
+        "将为该采集端设置新口令，旧配置随即无法连接。继续？",
+        "This sets the agent a new password; its old config stops connecting. Go on?",
+    ),
+    "credentials_issued": ("口令签发", "Credentials issued"),
+    "register_agent": ("登记采集端", "Register an agent"),
+    "register": ("登记", "Register"),
+    "agent_registered": ("采集端已登记。", "The agent is registered."),
+    "agent_id_form": ("采集端编号只能含字母、数字、- 和 _（最多 64 个）。", "An agent id is letters, digits, - and _."),
     "users_about": (
         "创建用户、调整角色与范围、重置密码、停用",
         "create users, change roles and scopes, reset, disable",

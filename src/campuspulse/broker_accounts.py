@@ -1,11 +1,13 @@
 """Broker credentials for an agent: a password file entry Mosquitto reads, ACL rules that confine the agent to
-its own topics, and the agent's config file (TLS, username, password), written together."""
+its own topics, and the agent's config file (TLS, username, password), written together — by `campuspulse agent
+provision` on the broker's host, or by the server's agents page where it runs beside the broker."""
 
 import base64
 import hashlib
 import os
 import re
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -57,26 +59,44 @@ def set_rules(acl_file: Path, username: str, rules: str) -> None:
     _write_private(acl_file, text.rstrip("\n") + ("\n\n" if text.strip() else "") + begin + rules + "\n" + end)
 
 
+UNSET_DRIVER = "set-me"  # a device source the server cannot know: the agent refuses to start until it is set
+
+
 def agent_config(
-    agent: str, school: str, host: str, port: int, ca_file: Path | None, password: str, queue_path: Path
+    agent: str,
+    school: str,
+    host: str,
+    port: int,
+    ca_file: Path | str | None,
+    password: str,
+    queue_path: Path | str,
+    devices: Sequence[str] = (),
+    made_by: str = "`campuspulse agent provision`",
 ) -> str:
-    """An agent config to start from: TLS to the broker with the agent's credentials; devices left to fill in."""
-    mqtt = {"host": host, "port": port, "tls": True, "username": agent, "password": password}
+    """An agent config to start from: TLS to the broker with the agent's credentials; `devices` (the ids the store
+    binds to the agent) each with a source to set, or one device to fill in."""
+    mqtt: dict[str, object] = {"host": host, "port": port, "tls": True, "username": agent, "password": password}
     if ca_file is not None:
         mqtt["ca_file"] = str(ca_file)
+    listed = [{"id": d, "source": {"driver": UNSET_DRIVER}} for d in devices]
     body = {
         "mqtt": mqtt,
         "agent": {
             "id": agent,
             "school": school,
             "queue_path": str(queue_path),
-            "devices": [{"id": "replace-me", "source": {"driver": "simulated"}}],
+            "devices": listed or [{"id": "replace-me", "source": {"driver": "simulated"}}],
         },
     }
     head = (
-        f"# Agent {agent} of school {school}, made by `campuspulse agent provision`. Keep this file private\n"
+        f"# Agent {agent} of school {school}, made by {made_by}. Keep this file private\n"
         "# (it holds the broker password); list the devices below (see config/examples/).\n"
     )
+    if listed:
+        head += (
+            f"# The devices are those registered to this agent; set each one's `source` (driver `{UNSET_DRIVER}` is\n"
+            "# refused on purpose): serial, modbus, shelly, tasmota, pjlink, camera … as config/examples/ shows.\n"
+        )
     return head + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
 
 
