@@ -257,3 +257,50 @@ def test_agents_are_registered_from_the_page_and_a_config_needs_the_broker_named
         assert unset.status_code == 409 and "server.agent_broker" in unset.text
     with logged_in(app, "jr-teacher") as c:
         assert c.get("/ui/agents").status_code == 403
+
+
+def test_a_district_manager_adds_and_changes_schools_and_the_problems_read_in_chinese(app):
+    with logged_in(app, "hd-manager-2") as c:
+        page = c.get("/ui/manage/schools")
+        assert page.status_code == 200 and 'data-school="hd-junior-01"' in page.text
+        assert 'data-school="cy-junior-03"' not in page.text
+        districts = re.findall(r'<select name="district">(.*?)</select>', page.text, re.S)[0]
+        assert 'value="haidian"' in districts and 'value="chaoyang"' not in districts
+        csrf = form_token(page.text)
+        new = {
+            "csrf": csrf,
+            "code": "hd-junior-09",
+            "name": "海淀九中",
+            "district": "haidian",
+            "stage": "junior",
+            "students": "900",
+            "max_class_size": "45",
+            "grade_7": "6",
+            "grade_8": "6",
+            "grade_9": "5",
+            "grade_3": "9",
+        }
+        r = c.post("/ui/manage/schools", data=new, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        with TestClient(app) as api:
+            made = next(
+                s for s in api.get(f"{API}/schools", headers=AUTH).json()["schools"] if s["code"] == "hd-junior-09"
+            )
+        assert (made["classes"], made["parallel_classes"], made["classes_by_grade"]) == (
+            17,
+            6,
+            {"7": 6, "8": 6, "9": 5},
+        )
+        bad = c.post("/ui/manage/schools", data={**new, "students": "很多", "name": ""})
+        assert bad.status_code == 422 and "学生数: 应为整数" in bad.text and "校名: 不能为空" in bad.text
+        assert 'value="很多"' in bad.text, "what was typed stays on the form"
+        moved = c.post("/ui/manage/schools", data={**new, "district": "chaoyang"})
+        assert moved.status_code == 403, "a school is put only in one's own districts"
+        assert c.post("/ui/manage/schools", data={**new, "code": "bad code!"}).status_code == 422
+        assert c.post("/ui/manage/schools", data={**new, "csrf": "forged"}).status_code == 403
+    with logged_in(app, "junior-manager") as c:
+        page = c.get("/ui/manage/schools/hd-junior-01")
+        assert page.status_code == 200 and 'id="school-form"' not in page.text
+        assert c.get("/ui/manage/schools/cy-junior-03").status_code == 403
+        refused = c.post("/ui/manage/schools", data={**new, "csrf": form_token(page.text)})
+        assert refused.status_code == 403

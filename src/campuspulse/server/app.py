@@ -42,7 +42,16 @@ from campuspulse.server.inventory.excel import SheetRejected
 from campuspulse.server.metrics.readings import ReadingsStore
 from campuspulse.server.scheduler import start_scheduler
 from campuspulse.server.settings import AgentBrokerSettings
-from campuspulse.server.web import accounts, agent_setup, alert_centre, console, pages, table_xlsx, teaching
+from campuspulse.server.web import (
+    accounts,
+    agent_setup,
+    alert_centre,
+    console,
+    pages,
+    school_admin,
+    table_xlsx,
+    teaching,
+)
 from campuspulse.server.web.session import LoginRequired, to_login
 from campuspulse.store.db import make_engine, upgrade
 from campuspulse.store.ingest import TelemetryWriter
@@ -294,6 +303,7 @@ def create_app(
     app.include_router(console.router)
     app.include_router(table_xlsx.router)
     app.include_router(agent_setup.router)
+    app.include_router(school_admin.router)
     app.mount("/ui/static", StaticFiles(directory=pages.STATIC_DIR), name="ui-static")
     app.add_exception_handler(LoginRequired, to_login)
 

@@ -7,10 +7,11 @@ from fastapi import APIRouter, HTTPException, Response, status
 from campuspulse.server.access.principals import Forbidden, Role, require_write
 from campuspulse.server.api import answers
 from campuspulse.server.api.auth import Caller
-from campuspulse.server.api.schemas import AgentIn, CalendarDayIn, DeviceIn, IdPath, SchoolIn
+from campuspulse.server.api.schemas import AgentIn, CalendarDayIn, DeviceIn, IdPath
 from campuspulse.server.deps import Db
 from campuspulse.server.inventory import service
 from campuspulse.server.inventory.dates import SupportedDate
+from campuspulse.server.inventory.school_fields import SchoolIn
 
 router = APIRouter(tags=["provisioning"])
 

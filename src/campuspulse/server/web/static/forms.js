@@ -21,3 +21,17 @@ document.addEventListener("change", (event) => {
     if (select && select.selectedOptions[0] && select.selectedOptions[0].hidden) select.value = "";
   }
 });
+
+// The school form shows the class count of the grades its 学段 teaches.
+function showGrades() {
+  const stage = document.getElementById("stage");
+  if (!stage) return;
+  const grades = (stage.selectedOptions[0]?.dataset.grades || "").split(",");
+  document.querySelectorAll("#grades [data-grade]").forEach((label) => {
+    label.hidden = !grades.includes(label.dataset.grade);
+  });
+}
+document.addEventListener("DOMContentLoaded", showGrades);
+document.addEventListener("change", (event) => {
+  if (event.target instanceof HTMLSelectElement && event.target.id === "stage") showGrades();
+});
