@@ -304,3 +304,38 @@ def test_a_district_manager_adds_and_changes_schools_and_the_problems_read_in_ch
         assert c.get("/ui/manage/schools/cy-junior-03").status_code == 403
         refused = c.post("/ui/manage/schools", data={**new, "csrf": form_token(page.text)})
         assert refused.status_code == 403
+
+
+def test_a_manager_sets_the_calendar_and_sees_the_teaching_days_month_by_month(app):
+    from pathlib import Path
+
+    from campuspulse.server.inventory.calendar_files import load_calendar_file
+
+    sample = load_calendar_file(Path(__file__).parents[2] / "config" / "calendars" / "beijing-2026-27.yaml")
+    with TestClient(app) as api:
+        for code, body in sample.calendars.items():
+            api.put(f"{API}/calendars/{code}", json=body.model_dump(mode="json"), headers=AUTH)
+        for code, body in sample.schedules.items():
+            api.put(f"{API}/schedules/{code}", json=body.model_dump(mode="json"), headers=AUTH)
+    with logged_in(app, "junior-manager") as c:
+        page = c.get(f"/ui/schools/{SCHOOL}/calendar", params={"month": "2026-10"})
+        assert page.status_code == 200 and 'id="timetable-form"' in page.text
+        form = {"csrf": form_token(page.text), "calendar": "beijing-2026-27", "schedule": "bj-junior-45"}
+        r = c.post(f"/ui/schools/{SCHOOL}/calendar", data=form, follow_redirects=False)
+        assert r.status_code == 303 and "done=saved" in r.headers["location"]
+        october = c.get(f"/ui/schools/{SCHOOL}/calendar", params={"month": "2026-10"}).text
+        with TestClient(app) as api:
+            days = api.get(
+                f"{API}/schools/{SCHOOL}/calendar", params={"from": "2026-10-01", "to": "2026-10-31"}, headers=AUTH
+            ).json()["days"]
+        shown = re.findall(r'<td data-day="(2026-10-\d\d)" class="teaching"', october)
+        assert shown == [d["date"] for d in days] and "2026-10-01" not in shown, "National Day is no teaching day"
+        assert f"计 {len(days)} 个教学日" in october
+        assert 'href="?month=2026-09"' in october and 'href="?month=2026-11"' in october
+        unknown = c.post(f"/ui/schools/{SCHOOL}/calendar", data={**form, "calendar": "nope"})
+        assert unknown.status_code == 422 and "没有这个校历或作息表" in unknown.text
+        assert c.get(f"/ui/schools/{SCHOOL}/calendar", params={"month": "garbage"}).status_code == 200
+    with logged_in(app, "auditor-2") as c:
+        page = c.get(f"/ui/schools/{SCHOOL}/calendar")
+        assert page.status_code == 200 and 'id="timetable-form"' not in page.text
+        assert c.post(f"/ui/schools/{SCHOOL}/calendar", data={**form, "csrf": form_token(page.text)}).status_code == 403

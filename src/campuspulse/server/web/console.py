@@ -1,7 +1,7 @@
 """The management console of the dashboard, scoped by role: issued reports (issue, list, download), the audit log
 with its verification, each school's equipment ledger (download, upload with every row problem shown in the
-page), the names of its rooms and devices, and dead letters. Each page shows only what the user's scope holds;
-every form carries the session token."""
+page), the names of its rooms and devices, its calendar, and dead letters. Each page shows only what the user's
+scope holds; every form carries the session token."""
 
 import asyncio
 import json
@@ -30,7 +30,7 @@ from campuspulse.server.access.principals import (
 from campuspulse.server.audit_checkpoints import verify_everything
 from campuspulse.server.deps import XLSX, Db, RowId
 from campuspulse.server.errors import Conflict, NotFound
-from campuspulse.server.inventory import equipment_ledger
+from campuspulse.server.inventory import equipment_ledger, service, timetables
 from campuspulse.server.inventory import names as names_sheet
 from campuspulse.server.inventory.excel import SheetRejected
 from campuspulse.server.reports import commission, issuing
@@ -41,7 +41,7 @@ from campuspulse.server.web.problems_zh import problem_zh
 from campuspulse.server.web.session import form_token_ok, page_principal
 from campuspulse.store.access_schema import AuditEntry
 from campuspulse.store.health import dead_letters
-from campuspulse.store.inventory_schema import EquipmentItem, Region, Room
+from campuspulse.store.inventory_schema import EquipmentItem, Region, Room, SchoolTimetable
 from campuspulse.store.schema import Device, School
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -491,3 +491,92 @@ async def upload_names(
         found = [p.as_dict() for p in exc.problems]
         return _names_page(request, db, user, school, 422, t("ledger_rejected", n=len(found)), found)
     return RedirectResponse(f"/ui/schools/{code}/names?done=saved", status_code=status.HTTP_303_SEE_OTHER)
+
+
+# --- calendar and day schedule -----------------------------------------------------------------------------------
+
+
+def _month(value: str | None, today: date) -> date:
+    try:
+        return date.fromisoformat(f"{value}-01") if value else today.replace(day=1)
+    except ValueError:
+        return today.replace(day=1)
+
+
+def _calendar_page(
+    request: Request, db: Session, user: Principal, school: School, code: int = 200, error: str | None = None
+) -> Response:
+    t = Text(lang_of(request))
+    first = _month(request.query_params.get("month"), local_today(request))
+    after = (first + timedelta(days=32)).replace(day=1)
+    days = {d.day: d.periods for d in service.list_calendar_days(db, school.code, first.isoformat(), after.isoformat())}
+    weeks: list[list[dict[str, Any] | None]] = [[None] * first.weekday()]
+    day = first
+    while day < after:
+        if len(weeks[-1]) == 7:
+            weeks.append([])
+        weeks[-1].append({"day": day, "periods": days.get(day.isoformat())})
+        day += timedelta(days=1)
+    weeks[-1] += [None] * (7 - len(weeks[-1]))
+    current = db.get(SchoolTimetable, school.code)
+    before = (first - timedelta(days=1)).replace(day=1)
+    done = request.query_params.get("done")
+    return render(
+        request,
+        "calendar.html",
+        code,
+        user=user,
+        school=school,
+        month=first,
+        weeks=weeks,
+        teaching=len(days),
+        prev_month=before.strftime("%Y-%m"),
+        next_month=after.strftime("%Y-%m"),
+        timetable=current,
+        calendars=timetables.list_calendars(db),
+        schedules=[s for s in timetables.list_schedules(db) if s.stage in (school.stage, "")]
+        or timetables.list_schedules(db),
+        may_change=may_change(user) and covers_school(db, user, school.code),
+        crumbs=views.crumbs_of(user, db, school.district),
+        weekdays=t("weekdays").split(","),
+        error=error,
+        done=t("timetable_saved", n=request.query_params.get("n", "")) if done == "saved" else None,
+    )
+
+
+@router.get("/schools/{code}/calendar")
+def calendar(request: Request, db: Db, code: str) -> Response:
+    """A school's teaching days month by month, and the calendar and day schedule it follows."""
+    user = page_principal(request, db)
+    try:
+        school = _school(db, user, code)
+    except (Forbidden, NotFound) as exc:
+        return refused_page(request, user, exc)
+    return _calendar_page(request, db, user, school)
+
+
+@router.post("/schools/{code}/calendar")
+def set_calendar(
+    request: Request,
+    db: Db,
+    code: str,
+    calendar: Annotated[str, Form(max_length=64)],
+    schedule: Annotated[str, Form(max_length=64)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Make the school follow a calendar and a day schedule: its teaching days are compiled again."""
+    user = page_principal(request, db)
+    t = Text(lang_of(request))
+    try:
+        school = _school(db, user, code)
+        if not form_token_ok(request, csrf):
+            raise Forbidden(t("form_expired"))
+        require_write(db, user, code)
+    except (Forbidden, NotFound) as exc:
+        return refused_page(request, user, exc)
+    try:
+        written = timetables.set_timetable(db, code, calendar, schedule)
+    except NotFound:
+        return _calendar_page(request, db, user, school, 422, t("timetable_unknown"))
+    query = urlencode({"done": "saved", "n": written})
+    return RedirectResponse(f"/ui/schools/{code}/calendar?{query}", status_code=status.HTTP_303_SEE_OTHER)
