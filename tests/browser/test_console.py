@@ -87,3 +87,40 @@ def test_any_table_exports_to_excel_with_numbers_as_numbers(page: Page, site: Si
         assert isinstance(row[2], float) and f"{row[2] * 100:.1f}%" == text
         assert isinstance(row[0], int), "the rank is a number"
     assert ws.cell(row=2, column=3).number_format == "0.0%"
+
+
+PAGES = [
+    "/ui/manage",
+    "/ui/manage/schools",
+    "/ui/manage/schools/hd-junior-01",
+    "/ui/reports",
+    "/ui/audit",
+    "/ui/agents",
+    "/ui/dead-letters",
+    f"/ui/schools/{SCHOOL}/ledger",
+    f"/ui/schools/{SCHOOL}/names",
+    f"/ui/schools/{SCHOOL}/calendar",
+    f"/ui/schools/{SCHOOL}",
+    "/ui/region/haidian",
+    f"/ui/teach?school={SCHOOL}",
+]
+
+
+WIDE = """() => Array.from(document.querySelectorAll('body *'))
+  .filter(e => e.getBoundingClientRect().right > 392 && e.parentElement.getBoundingClientRect().right <= 392)
+  .slice(0, 5).map(e => e.tagName + '.' + e.getAttribute('class') + '#' + e.id + ' in ' + e.parentElement.tagName
+    + '.' + e.parentElement.getAttribute('class'))"""
+
+
+def test_every_console_page_fits_a_phone(browser, site: Site):
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN").new_page()
+    phone.set_default_timeout(15_000)
+    log_in(phone, site, "hd-manager-2")
+    for path in PAGES:
+        r = phone.goto(f"{site.url}{path}")
+        assert r is not None and r.status == 200, path
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        wide = phone.evaluate(WIDE) if width > 391 else []
+        assert width <= 390 + 1, f"{path} is {width} px wide on a 390 px phone: {wide}"
+    shoot(phone, "manage-phone")
+    phone.context.close()

@@ -23,7 +23,7 @@ from campuspulse.server.metrics.service import term_of
 from campuspulse.server.web.i18n import Text, lang_of
 from campuspulse.server.web.pages import local_today, render
 from campuspulse.server.web.session import form_token_ok, page_principal
-from campuspulse.store.inventory_schema import ExperimentRecord
+from campuspulse.store.inventory_schema import ExperimentItem, ExperimentRecord
 from campuspulse.store.schema import School
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -75,7 +75,10 @@ def _page(
     if user.role is Role.TEACHER:
         mine = mine.where(ExperimentRecord.recorded_by == user.name)
     recent = db.scalars(mine.order_by(ExperimentRecord.id.desc()).limit(RECENT)).all()
-    names = {p["code"]: p["name"] for p in plan}
+    codes = {r.experiment for r in recent}
+    names = dict(
+        db.execute(select(ExperimentItem.code, ExperimentItem.name).where(ExperimentItem.code.in_(codes))).all()
+    )
     done = request.query_params.get("done")
     return render(
         request,
