@@ -21,7 +21,8 @@ def test_an_admin_runs_users_from_the_dashboard_and_sessions_end_with_each_chang
     body = {"username": ADMIN, "password": "admin password 0", "role": "admin", "scope_kind": "all"}
     assert site.api.post("/users", json=body).status_code == 201
     log_in(page, site, ADMIN, "admin password 0")
-    page.click("header.top a:text-is('用户管理')")
+    page.click("header.top a.manage")
+    page.click("#console a:text-is('用户管理')")
     expect(page).to_have_url(re.compile("/ui/users$"))
     expect(row(page, ADMIN).locator("button")).to_have_count(0)  # no way to lock oneself out
 

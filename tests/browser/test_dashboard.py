@@ -369,7 +369,7 @@ def test_tables_search_sort_and_export_what_they_show(page: Page, site: Site):
 
     page.locator("#devices .table-tools input[type=search]").fill("实验室电脑")
     with page.expect_download() as download:
-        page.locator("#devices .table-tools button").click()
+        page.locator("#devices .table-tools button.csv").click()
     assert download.value.suggested_filename.startswith("hd-junior-01-devices-")
     text = Path(download.value.path()).read_text(encoding="utf-8-sig")
     lines = text.strip().splitlines()

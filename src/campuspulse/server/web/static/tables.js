@@ -96,6 +96,7 @@
     search.addEventListener("input", () => { s.query = search.value; apply(table); });
     const csv = document.createElement("button");
     csv.type = "button";
+    csv.className = "csv";
     csv.textContent = table.dataset.labelCsv || "CSV";
     csv.addEventListener("click", () => exportCsv(table));
     const xlsx = document.createElement("button");
