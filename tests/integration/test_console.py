@@ -339,3 +339,30 @@ def test_a_manager_sets_the_calendar_and_sees_the_teaching_days_month_by_month(a
         page = c.get(f"/ui/schools/{SCHOOL}/calendar")
         assert page.status_code == 200 and 'id="timetable-form"' not in page.text
         assert c.post(f"/ui/schools/{SCHOOL}/calendar", data={**form, "csrf": form_token(page.text)}).status_code == 403
+
+
+def test_a_manager_adds_a_room_and_a_device_watched_by_an_agent_of_the_school(app):
+    with TestClient(app) as api:
+        agent = next(a["id"] for a in api.get(f"{API}/agents", headers=AUTH).json()["agents"] if a["school"] == SCHOOL)
+        other = next(a["id"] for a in api.get(f"{API}/agents", headers=AUTH).json()["agents"] if a["school"] != SCHOOL)
+    with logged_in(app, "junior-manager") as c:
+        page = c.get(f"/ui/schools/{SCHOOL}/names")
+        csrf = form_token(page.text)
+        room = {"csrf": csrf, "room": "physics-lab-9", "name": "物理实验室 9", "type": "physics_lab"}
+        assert c.post(f"/ui/schools/{SCHOOL}/rooms", data=room, follow_redirects=False).status_code == 303
+        device = {"csrf": csrf, "device": "physics-lab-9-projector", "kind": "projector", "room": "physics-lab-9"}
+        device |= {"agent": agent, "name": "9 号投影仪"}
+        assert c.post(f"/ui/schools/{SCHOOL}/devices", data=device, follow_redirects=False).status_code == 303
+        wrong = c.post(f"/ui/schools/{SCHOOL}/devices", data={**device, "agent": other})
+        assert wrong.status_code == 422 and "belongs to school" in wrong.text
+        assert c.post(f"/ui/schools/{SCHOOL}/rooms", data={**room, "room": "bad room"}).status_code == 422
+        assert c.post(f"/ui/schools/{SCHOOL}/rooms", data={**room, "name": ""}).status_code == 422
+        assert c.post(f"/ui/schools/{SCHOOL}/devices", data={**device, "csrf": "x"}).status_code == 403
+    with TestClient(app) as api:
+        made = api.get(f"{API}/schools/{SCHOOL}/devices/physics-lab-9-projector", headers=AUTH).json()
+    assert (made["room"], made["agent"], made["kind"], made["name"]) == (
+        "physics-lab-9",
+        agent,
+        "projector",
+        "9 号投影仪",
+    )

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from campuspulse.server.inventory.calendars import check_periods
 from campuspulse.server.inventory.equipment_ledger import EquipmentItemIn, EquipmentStatus
-from campuspulse.server.inventory.school_fields import Id
+from campuspulse.server.inventory.school_fields import DeviceIn, Id, RoomIn
 from campuspulse.telemetry.topics import ID_PATTERN
 
 IdPath = Annotated[str, Path(pattern=rf"^{ID_PATTERN}$")]
@@ -19,17 +19,6 @@ class AgentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     school: Id
-
-
-class DeviceIn(BaseModel):
-    """`PUT /schools/{school}/devices/{device}`."""
-
-    model_config = ConfigDict(extra="forbid")
-    agent: Id
-    room: Id
-    kind: str = Field(min_length=1, max_length=64)
-    equipment_item: str | None = Field(None, max_length=64)
-    name: str | None = Field(None, min_length=1, max_length=200, description="what people call it, e.g. 1 号示波器")
 
 
 class CalendarDayIn(BaseModel):
@@ -60,13 +49,4 @@ class RegionIn(BaseModel):
     parent: Id | None = Field(None, description="the city a district belongs to")
 
 
-class RoomIn(BaseModel):
-    """`PUT /schools/{school}/rooms/{room}`."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-    type: str = Field(min_length=1, max_length=64, description="physics_lab, chemistry_lab, science_lab, classroom…")
-    capacity: int = Field(0, ge=0, le=100_000)
-
-
-__all__ = ["EquipmentItemIn", "EquipmentStatus"]
+__all__ = ["DeviceIn", "EquipmentItemIn", "EquipmentStatus", "RoomIn"]

@@ -1,4 +1,5 @@
-"""What a school is registered with (`PUT /schools/{school}`, and the dashboard's school form)."""
+"""What a school, its rooms and its devices are registered with (`PUT /schools/{school}`, `…/rooms/{room}`,
+`…/devices/{device}`, and the dashboard's forms)."""
 
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -58,3 +59,23 @@ class SchoolIn(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"time zone {tz!r} is unknown, expected an IANA name such as Asia/Shanghai") from None
         return tz
+
+
+class RoomIn(BaseModel):
+    """`PUT /schools/{school}/rooms/{room}`."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    type: str = Field(min_length=1, max_length=64, description="physics_lab, chemistry_lab, science_lab, classroom…")
+    capacity: int = Field(0, ge=0, le=100_000)
+
+
+class DeviceIn(BaseModel):
+    """`PUT /schools/{school}/devices/{device}`."""
+
+    model_config = ConfigDict(extra="forbid")
+    agent: Id
+    room: Id
+    kind: str = Field(min_length=1, max_length=64)
+    equipment_item: str | None = Field(None, max_length=64)
+    name: str | None = Field(None, min_length=1, max_length=200, description="what people call it, e.g. 1 号示波器")

@@ -5,12 +5,14 @@ scope holds; every form carries the session token."""
 
 import asyncio
 import json
+import re
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -33,16 +35,18 @@ from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory import equipment_ledger, service, timetables
 from campuspulse.server.inventory import names as names_sheet
 from campuspulse.server.inventory.excel import SheetRejected
+from campuspulse.server.inventory.school_fields import DeviceIn, RoomIn
 from campuspulse.server.reports import commission, issuing
 from campuspulse.server.web import views
-from campuspulse.server.web.i18n import Text, lang_of
+from campuspulse.server.web.i18n import KIND_NAMES, Text, lang_of
 from campuspulse.server.web.pages import local_today, render
 from campuspulse.server.web.problems_zh import problem_zh
 from campuspulse.server.web.session import form_token_ok, page_principal
 from campuspulse.store.access_schema import AuditEntry
 from campuspulse.store.health import dead_letters
 from campuspulse.store.inventory_schema import EquipmentItem, Region, Room, SchoolTimetable
-from campuspulse.store.schema import Device, School
+from campuspulse.store.schema import Agent, Device, School
+from campuspulse.telemetry.topics import ID_PATTERN
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 AUDIT_PAGE = 100
@@ -398,6 +402,8 @@ def _names_page(
         school=school,
         rooms=rooms,
         devices=devices,
+        agents=db.scalars(select(Agent.id).where(Agent.school == school.code).order_by(Agent.id)).all(),
+        kinds=sorted(KIND_NAMES),
         may_change=may_change(user) and covers_school(db, user, school.code),
         crumbs=views.crumbs_of(user, db, school.district),
         error=error,
@@ -580,3 +586,84 @@ def set_calendar(
         return _calendar_page(request, db, user, school, 422, t("timetable_unknown"))
     query = urlencode({"done": "saved", "n": written})
     return RedirectResponse(f"/ui/schools/{code}/calendar?{query}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+# --- new rooms and devices ---------------------------------------------------------------------------------------
+
+
+def _new_thing_refused(request: Request, db: Session, user: Principal, school: School, exc: Exception) -> Response:
+    t = Text(lang_of(request))
+    if isinstance(exc, ValidationError):
+        said = problem_zh if t.lang == "zh" else str
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return _names_page(
+            request, db, user, school, 422, f"{where}: {said(first['msg'].removeprefix('Value error, '))}"
+        )
+    if isinstance(exc, Conflict | NotFound):
+        return _names_page(request, db, user, school, 422, str(exc))
+    return _names_page(request, db, user, school, 422, t("bad_input"))
+
+
+@router.post("/schools/{code}/rooms")
+def add_room(
+    request: Request,
+    db: Db,
+    code: str,
+    room: Annotated[str, Form(max_length=64)],
+    name: Annotated[str, Form(max_length=200)],
+    type: Annotated[str, Form(max_length=64)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Add (or rename and retype) a room of the school."""
+    user = page_principal(request, db)
+    t = Text(lang_of(request))
+    try:
+        school = _school(db, user, code)
+        if not form_token_ok(request, csrf):
+            raise Forbidden(t("form_expired"))
+        require_write(db, user, code)
+    except (Forbidden, NotFound) as exc:
+        return refused_page(request, user, exc)
+    if not re.fullmatch(ID_PATTERN, room.strip()):
+        return _names_page(request, db, user, school, 422, t("code_form"))
+    try:
+        body = RoomIn.model_validate({"name": name.strip(), "type": type.strip()})
+    except ValidationError as exc:
+        return _new_thing_refused(request, db, user, school, exc)
+    service.put_room(db, code, room.strip(), body.model_dump())
+    return RedirectResponse(f"/ui/schools/{code}/names?done=saved", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/schools/{code}/devices")
+def add_device(
+    request: Request,
+    db: Db,
+    code: str,
+    device: Annotated[str, Form(max_length=64)],
+    kind: Annotated[str, Form(max_length=64)],
+    room: Annotated[str, Form(max_length=64)],
+    agent: Annotated[str, Form(max_length=64)],
+    name: Annotated[str, Form(max_length=200)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Add a device to the school, watched by one of its agents (an existing code is replaced)."""
+    user = page_principal(request, db)
+    t = Text(lang_of(request))
+    try:
+        school = _school(db, user, code)
+        if not form_token_ok(request, csrf):
+            raise Forbidden(t("form_expired"))
+        require_write(db, user, code)
+    except (Forbidden, NotFound) as exc:
+        return refused_page(request, user, exc)
+    if not re.fullmatch(ID_PATTERN, device.strip()):
+        return _names_page(request, db, user, school, 422, t("code_form"))
+    try:
+        body = DeviceIn.model_validate(
+            {"agent": agent.strip(), "room": room.strip(), "kind": kind.strip(), "name": name.strip() or None}
+        )
+        service.put_device(db, code, device.strip(), body.model_dump())
+    except (ValidationError, Conflict, NotFound) as exc:
+        return _new_thing_refused(request, db, user, school, exc)
+    return RedirectResponse(f"/ui/schools/{code}/names?done=saved", status_code=status.HTTP_303_SEE_OTHER)
