@@ -288,6 +288,19 @@ def _school(db: Session, user: Principal, code: str) -> School:
     return row
 
 
+def _school_to_change(request: Request, db: Session, code: str, csrf: str) -> tuple[Principal, School] | Response:
+    """The user and the school a form changes, or the page refusing it (scope, role, or a form from elsewhere)."""
+    user = page_principal(request, db)
+    try:
+        school = _school(db, user, code)
+        if not form_token_ok(request, csrf):
+            raise Forbidden(Text(lang_of(request))("form_expired"))
+        require_write(db, user, code)
+    except (Forbidden, NotFound) as exc:
+        return refused_page(request, user, exc)
+    return user, school
+
+
 @router.get("/schools/{code}/ledger")
 def ledger(request: Request, db: Db, code: str) -> Response:
     """A school's equipment ledger: download it or the template, upload a changed one."""
@@ -336,15 +349,11 @@ async def upload_ledger(
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """Import a ledger: every row checked first; with any problem nothing is written and each is listed."""
-    user = page_principal(request, db)
+    got = await asyncio.to_thread(_school_to_change, request, db, code, csrf)
+    if isinstance(got, Response):
+        return got
+    user, school = got
     t = Text(lang_of(request))
-    try:
-        school = await asyncio.to_thread(_school, db, user, code)
-        if not form_token_ok(request, csrf):
-            raise Forbidden(t("form_expired"))
-        await asyncio.to_thread(require_write, db, user, code)
-    except (Forbidden, NotFound) as exc:
-        return refused_page(request, user, exc)
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         return _ledger_page(request, db, user, school, 413, error=t("upload_too_large", mb=MAX_UPLOAD // 2**20))
@@ -429,16 +438,12 @@ def names(request: Request, db: Db, code: str) -> Response:
 async def save_names(request: Request, db: Db, code: str) -> Response:
     """Save the names the form holds: `room:<code>` and `device:<code>` fields; an empty device name clears it (a
     room keeps one)."""
-    user = page_principal(request, db)
-    t = Text(lang_of(request))
     form = await request.form(max_files=0, max_fields=5000)
-    try:
-        school = _school(db, user, code)
-        if not form_token_ok(request, str(form.get("csrf", ""))):
-            raise Forbidden(t("form_expired"))
-        require_write(db, user, code)
-    except (Forbidden, NotFound) as exc:
-        return refused_page(request, user, exc)
+    got = _school_to_change(request, db, code, str(form.get("csrf", "")))
+    if isinstance(got, Response):
+        return got
+    user, school = got
+    t = Text(lang_of(request))
     rooms = {r.room: r for r in db.scalars(select(Room).where(Room.school == code))}
     devices = {d.device: d for d in db.scalars(select(Device).where(Device.school == code))}
     for field, value in form.multi_items():
@@ -479,15 +484,11 @@ async def upload_names(
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """Set the names of an edited workbook: all of them, or none and each problem listed."""
-    user = page_principal(request, db)
+    got = _school_to_change(request, db, code, csrf)
+    if isinstance(got, Response):
+        return got
+    user, school = got
     t = Text(lang_of(request))
-    try:
-        school = _school(db, user, code)
-        if not form_token_ok(request, csrf):
-            raise Forbidden(t("form_expired"))
-        require_write(db, user, code)
-    except (Forbidden, NotFound) as exc:
-        return refused_page(request, user, exc)
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         return _names_page(request, db, user, school, 413, t("upload_too_large", mb=MAX_UPLOAD // 2**20))
@@ -571,15 +572,11 @@ def set_calendar(
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """Make the school follow a calendar and a day schedule: its teaching days are compiled again."""
-    user = page_principal(request, db)
+    got = _school_to_change(request, db, code, csrf)
+    if isinstance(got, Response):
+        return got
+    user, school = got
     t = Text(lang_of(request))
-    try:
-        school = _school(db, user, code)
-        if not form_token_ok(request, csrf):
-            raise Forbidden(t("form_expired"))
-        require_write(db, user, code)
-    except (Forbidden, NotFound) as exc:
-        return refused_page(request, user, exc)
     try:
         written = timetables.set_timetable(db, code, calendar, schedule)
     except NotFound:
@@ -616,15 +613,11 @@ def add_room(
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """Add (or rename and retype) a room of the school."""
-    user = page_principal(request, db)
+    got = _school_to_change(request, db, code, csrf)
+    if isinstance(got, Response):
+        return got
+    user, school = got
     t = Text(lang_of(request))
-    try:
-        school = _school(db, user, code)
-        if not form_token_ok(request, csrf):
-            raise Forbidden(t("form_expired"))
-        require_write(db, user, code)
-    except (Forbidden, NotFound) as exc:
-        return refused_page(request, user, exc)
     if not re.fullmatch(ID_PATTERN, room.strip()):
         return _names_page(request, db, user, school, 422, t("code_form"))
     try:
@@ -648,15 +641,11 @@ def add_device(
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """Add a device to the school, watched by one of its agents (an existing code is replaced)."""
-    user = page_principal(request, db)
+    got = _school_to_change(request, db, code, csrf)
+    if isinstance(got, Response):
+        return got
+    user, school = got
     t = Text(lang_of(request))
-    try:
-        school = _school(db, user, code)
-        if not form_token_ok(request, csrf):
-            raise Forbidden(t("form_expired"))
-        require_write(db, user, code)
-    except (Forbidden, NotFound) as exc:
-        return refused_page(request, user, exc)
     if not re.fullmatch(ID_PATTERN, device.strip()):
         return _names_page(request, db, user, school, 422, t("code_form"))
     try:
