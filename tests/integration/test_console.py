@@ -335,6 +335,32 @@ def test_a_manager_sets_the_calendar_and_sees_the_teaching_days_month_by_month(a
         unknown = c.post(f"/ui/schools/{SCHOOL}/calendar", data={**form, "calendar": "nope"})
         assert unknown.status_code == 422 and "没有这个校历或作息表" in unknown.text
         assert c.get(f"/ui/schools/{SCHOOL}/calendar", params={"month": "garbage"}).status_code == 200
+        refused = c.post(
+            f"/ui/schools/{SCHOOL}/calendar/import",
+            data={"csrf": form_token(october), "calendar": "beijing-2026-27"},
+            files={"file": ("x.csv", b"date,kind\n2026-10-12,holiday\n")},
+        )
+        assert refused.status_code == 403, "calendars are shared: only admins change them"
+    with TestClient(app) as api:
+        body = {"username": "root", "password": "a long admin password", "role": "admin", "scope_kind": "all"}
+        assert api.post(f"{API}/users", json=body, headers=AUTH).status_code == 201
+    with logged_in(app, "root", "a long admin password") as c:
+        page = c.get(f"/ui/schools/{SCHOOL}/calendar", params={"month": "2026-10"})
+        assert 'id="calendar-import"' in page.text
+        sent = {"csrf": form_token(page.text), "calendar": "beijing-2026-27"}
+        bad = c.post(
+            f"/ui/schools/{SCHOOL}/calendar/import", data=sent, files={"file": ("x.csv", b"date,kind\n2026-10-32,x\n")}
+        )
+        assert bad.status_code == 422 and "文件未导入" in bad.text
+        ok = c.post(
+            f"/ui/schools/{SCHOOL}/calendar/import",
+            data=sent,
+            files={"file": ("运动会.csv", "date,kind,name\n2026-10-12,休,运动会\n".encode())},
+            follow_redirects=False,
+        )
+        assert ok.status_code == 303 and "done=imported" in ok.headers["location"]
+        october = c.get(f"/ui/schools/{SCHOOL}/calendar", params={"month": "2026-10"}).text
+        assert '<td data-day="2026-10-12" class="off"' in october, "the sports day is no teaching day any more"
     with logged_in(app, "auditor-2") as c:
         page = c.get(f"/ui/schools/{SCHOOL}/calendar")
         assert page.status_code == 200 and 'id="timetable-form"' not in page.text

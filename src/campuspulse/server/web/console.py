@@ -34,6 +34,7 @@ from campuspulse.server.deps import XLSX, Db, RowId
 from campuspulse.server.errors import Conflict, NotFound
 from campuspulse.server.inventory import equipment_ledger, service, timetables
 from campuspulse.server.inventory import names as names_sheet
+from campuspulse.server.inventory.calendar_files import events_from_csv, events_from_ics
 from campuspulse.server.inventory.excel import SheetRejected
 from campuspulse.server.inventory.school_fields import DeviceIn, RoomIn
 from campuspulse.server.reports import commission, issuing
@@ -547,7 +548,12 @@ def _calendar_page(
         crumbs=views.crumbs_of(user, db, school.district),
         weekdays=t("weekdays").split(","),
         error=error,
-        done=t("timetable_saved", n=request.query_params.get("n", "")) if done == "saved" else None,
+        done=t("timetable_saved", n=request.query_params.get("n", ""))
+        if done == "saved"
+        else t("calendar_imported", n=request.query_params.get("n", ""))
+        if done == "imported"
+        else None,
+        may_import=user.role is Role.ADMIN,
     )
 
 
@@ -656,3 +662,45 @@ def add_device(
     except (ValidationError, Conflict, NotFound) as exc:
         return _new_thing_refused(request, db, user, school, exc)
     return RedirectResponse(f"/ui/schools/{code}/names?done=saved", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/schools/{code}/calendar/import")
+async def import_calendar_events(
+    request: Request,
+    db: Db,
+    code: str,
+    calendar: Annotated[str, Form(max_length=64)],
+    file: Annotated[UploadFile, File()],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Add holidays, make-up days and terms from an .ics or CSV file to a calendar (admins: calendars are shared by
+    schools); every school following it is compiled again. Shown from a school's calendar page."""
+    user = page_principal(request, db)
+    t = Text(lang_of(request))
+    try:
+        school = await asyncio.to_thread(_school, db, user, code)
+        if not form_token_ok(request, csrf):
+            raise Forbidden(t("form_expired"))
+        if user.role is not Role.ADMIN:
+            raise Forbidden(t("calendars_by_admins"))
+    except (Forbidden, NotFound) as exc:
+        return refused_page(request, user, exc)
+    data = await file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        return _calendar_page(request, db, user, school, 413, t("upload_too_large", mb=MAX_UPLOAD // 2**20))
+    csv = (file.filename or "").lower().endswith(".csv")
+
+    def run() -> int:
+        events = events_from_csv(data) if csv else events_from_ics(data)
+        return timetables.import_events(db, calendar, events)[1]
+
+    try:
+        schools = await asyncio.to_thread(run)
+    except SheetRejected as exc:
+        said = problem_zh if t.lang == "zh" else str
+        lines = "; ".join(f"{p.row}: {said(p.message)}" for p in exc.problems[:20])
+        return _calendar_page(request, db, user, school, 422, f"{t('calendar_rejected')} {lines}")
+    except (ValidationError, Conflict, NotFound) as exc:
+        return _calendar_page(request, db, user, school, 422, f"{t('calendar_rejected')} {exc}")
+    query = urlencode({"done": "imported", "n": schools})
+    return RedirectResponse(f"/ui/schools/{code}/calendar?{query}", status_code=status.HTTP_303_SEE_OTHER)
