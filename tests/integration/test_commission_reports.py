@@ -112,7 +112,9 @@ def test_the_workbook_is_an_auditors_with_the_figures_of_the_api(client):
         assert [g["school"].value for g in got] == [a["school"] for a in applying], (
             "only schools the standard applies to"
         )
+        regions = {r["code"]: r["name"] for r in get(client, "/regions")["regions"]}
         for g, a in zip(got, applying, strict=True):
+            assert g["district"].value == regions[a["district"]], "the district by its name"
             assert (
                 g["name"].value == a["name"]
                 and g["compliant"].value == {True: "是", False: "否", None: None}[a["compliant"]]

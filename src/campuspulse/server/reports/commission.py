@@ -102,7 +102,8 @@ def build(s: Session, scope: Scope, ident: str, first: str, end: str) -> Commiss
 
 def _names(s: Session, codes: list[str], schools: dict[str, str]) -> dict[str, str]:
     rooms = s.execute(select(Room.school, Room.room, Room.name).where(Room.school.in_(codes))).all() if codes else []
-    return {**schools, **{f"{school}/{room}": name for school, room, name in rooms}}
+    regions = {f"region:{code}": name for code, name in s.execute(select(Region.code, Region.name))}
+    return {**regions, **schools, **{f"{school}/{room}": name for school, room, name in rooms}}
 
 
 def _day_before(day: str) -> str:

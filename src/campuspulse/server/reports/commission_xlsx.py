@@ -167,6 +167,7 @@ def _compliance(r: CommissionReport) -> Table:
             "standard": c["standard"]["code"],
             "version": c["standard"]["version"],
             "stage": STAGE_NAMES.get(row["stage"], row["stage"]),
+            "district": r.names.get(f"region:{row['district']}", row["district"]),
             "threshold": c["standard"]["threshold"],
             "compliant": None if row["compliant"] is None else ("是" if row["compliant"] else "否"),
             "reasons": _joined(row["r_item_reason"], row["r_qty_reason"], row["r_val_reason"]),
