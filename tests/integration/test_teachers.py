@@ -119,6 +119,8 @@ def test_the_record_page_adds_a_record_the_offering_rate_counts(client):
     assert r.status_code == 303
     home = client.get("/ui/", follow_redirects=False)
     assert home.headers["location"] == "/ui/teach"
+    first = client.get("/ui/teach").text
+    assert "<tr data-code=" in first, "the page opens on a class that has experiments this term"
     page = client.get("/ui/teach", params={"class": "8-2"})
     assert page.status_code == 200 and "8-2 班本学期进度" in page.text
     term = term_of(local_now().date().isoformat())

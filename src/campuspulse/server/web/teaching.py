@@ -63,8 +63,9 @@ def _page(
     today = local_today(request)
     recorded = set(db.scalars(select(ExperimentRecord.class_).where(ExperimentRecord.school == school.code)))
     classes = class_names(school, recorded)
-    chosen = chosen if chosen in classes else (classes[0] if classes else None)
     term = term_of(today.isoformat())
+    if chosen not in classes:
+        chosen = _first_with_experiments(db, school, classes, term)
     plan = class_plan(db, school, chosen, term) if chosen else []
     required = [p for p in plan if p["required"]]
     progress = [
@@ -100,6 +101,18 @@ def _page(
         error=error,
         done=t("record_added") if done == "added" else t("record_deleted") if done == "deleted" else None,
     )
+
+
+def _first_with_experiments(db: Session, school: School, classes: list[str], term: str) -> str | None:
+    """The first class whose grade has experiments this term (the first class if none has)."""
+    seen: set[str] = set()
+    for name in classes:
+        grade = name.partition("-")[0]
+        if grade not in seen:
+            seen.add(grade)
+            if class_plan(db, school, name, term):
+                return name
+    return classes[0] if classes else None
 
 
 def _refused_page(request: Request, db: Session, user: Principal, exc: Exception) -> Response:
