@@ -170,6 +170,24 @@ def test_figures_refresh_without_a_reload_when_records_arrive(page: Page, site: 
     assert int(card(page, "sessions")) == before + 1
     assert page.evaluate("window.marker") == "same page", "refreshed in place, not reloaded"
 
+    page.locator("#trend-section details").evaluate("d => d.open = true")
+    page.fill("form.period input[name=from]", "2026-10-05")  # typing a date: the refresh waits until it is done
+    refreshed = page.locator("body").get_attribute("data-refreshed")
+    later = [{**recs[1], "seq": site.next_seq[agent], "ts": format_ts(now - 30_000), "state": "idle"}]
+    site.next_seq[agent] += 1
+    body = orjson.dumps({"v": 1, "agent": agent, "school": SCHOOL, "records": later})
+    assert site.api.post("/ingest/records", content=body).status_code == 200
+    page.wait_for_timeout(2500)
+    assert page.locator("body").get_attribute("data-refreshed") == refreshed, "no refresh while typing"
+    assert page.input_value("form.period input[name=from]") == "2026-10-05"
+    page.locator("h1").click()  # done typing
+    expect(page.locator("body")).not_to_have_attribute("data-refreshed", refreshed or "")
+    assert page.locator("#trend-section details").evaluate("d => d.open"), "what the user opened stays open"
+    assert page.input_value("form.period input[name=from]") == "2026-10-05", "what was typed and not sent stays"
+
+    page.goto(f"{site.url}/ui/schools/{SCHOOL}?{past()}")
+    assert page.locator("body").get_attribute("data-live") is None, "a past period does not refresh"
+
 
 def test_time_inferred_around_a_very_late_record_is_hatched_on_the_device_timeline(page: Page, site: Site):
     day = _last_school_day()

@@ -217,7 +217,7 @@ def region_page(request: Request, db: Db, region: str | None = None) -> Response
             "period": period,
             **_trend(request, db, Scope(view["scope"]), view["id"], period),
             "crumbs": _crumbs(request, db, user),
-            "live": f"/ui/live?{urlencode({'region': region or ''})}",
+            "live": f"/ui/live?{urlencode({'region': region or ''})}" if _runs_today(period) else None,
         }
 
     return _page(request, "region.html", user, build)
@@ -236,12 +236,17 @@ def school_page(request: Request, db: Db, school: str) -> Response:
             "period": period,
             **_trend(request, db, Scope.SCHOOL, school, period),
             "crumbs": _crumbs(request, db, user, v["school"].district),
-            "live": f"/ui/live?{urlencode({'school': school})}",
+            "live": f"/ui/live?{urlencode({'school': school})}" if _runs_today(period) else None,
             **_weekday_grid(v["heat"], Text(lang_of(request)), v["rooms"], v["room_names"]),
             **_class_grid(v["offering"]),
         }
 
     return _page(request, "school.html", user, build)
+
+
+def _runs_today(period: views.Period) -> bool:
+    """Whether a page's period includes today: only then do its figures refresh as records arrive."""
+    return period.end > period.today.isoformat()
 
 
 def _trend(request: Request, db: Session, scope: Scope, ident: str, period: views.Period) -> dict[str, Any]:
@@ -329,7 +334,7 @@ def device_page(
             "reading": {"field": field, "max": max((v for _, v in overlay), default=None), "note": note},
             "figures": rows[0] if rows else {},
             "agents": [health.agent_health(db, dev.agent)],
-            "live": f"/ui/live?{urlencode({'school': school})}",
+            "live": f"/ui/live?{urlencode({'school': school})}" if end > local_date(now_ms, tz) else None,
         }
 
     return _page(request, "device.html", user, build)
