@@ -435,3 +435,24 @@ def test_the_last_will_of_the_current_connection_marks_the_agent_offline_and_an_
     assert not online()
     writer.apply_status(status(True, t0 + 90_000, t0 + 85_000), "test")  # reconnected
     assert online()
+
+
+def test_a_rule_disabled_withdraws_its_open_alerts_and_says_so(client):
+    """An alert whose rule is disabled used to stay open for ever: nothing watched its condition any more."""
+    seen(client, "a1", at=AT - timedelta(seconds=10), online=False)
+    with http_receiver() as robots:
+        run = service(client, ChannelSettings(name="hook", kind="webhook", url=f"{robots.url}/hook", secret="s"))
+        run.evaluate(AT, force=True)
+        assert by_subject(client)["agent:a1"]["state"] == "open"
+        with Session(client.app.state.engine) as s, s.begin():
+            s.info["actor"] = "test"
+            put_rule(s, "2", RuleIn(code="agent-offline", kind="agent_offline", after_s=150, enabled=False))
+        assert run.evaluate(AT + timedelta(seconds=30), force=True).get("withdrawn") == 1
+        assert "agent:a1" not in by_subject(client)
+        gone = by_subject(client, state="resolved")["agent:a1"]
+        assert gone["details"]["withdrawn_by_rule_version"] == "2" and gone["resolved_at"] is not None
+        run.deliver(AT + timedelta(seconds=30))
+        events = [r.json["event"] for r in robots.requests if "agent:a1" in r.body.decode()]
+        assert events == ["opened", "withdrawn"]
+        assert run.evaluate(AT + timedelta(seconds=60), force=True).get("withdrawn") is None, "once"
+        assert "device:s1/d3" in by_subject(client), "the other rule's alerts stay"

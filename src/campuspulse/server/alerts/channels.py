@@ -20,7 +20,7 @@ from campuspulse.store.alert_schema import Alert
 
 ChannelKind = Literal["smtp", "wecom", "dingtalk", "feishu", "webhook"]
 SIGNATURE_HEADER = "X-Campuspulse-Signature"
-EVENT_WORDS = {"opened": "告警", "reminder": "仍未处理", "resolved": "已恢复"}
+EVENT_WORDS = {"opened": "告警", "reminder": "仍未处理", "resolved": "已恢复", "withdrawn": "规则已停用"}
 SEVERITY_WORDS = {"info": "提示", "warning": "警告", "critical": "严重"}
 
 
@@ -70,7 +70,7 @@ def text_of(alert: Alert, event: str) -> tuple[str, str]:
         f"学校 school: {alert.school or '—'}",
         f"开始 opened: {alert.opened_at.isoformat()}",
     ]
-    if event == "resolved" and alert.resolved_at:
+    if event in ("resolved", "withdrawn") and alert.resolved_at:
         lines.append(f"恢复 resolved: {alert.resolved_at.isoformat()}")
     hides = alert.details.get("hides")
     if hides:

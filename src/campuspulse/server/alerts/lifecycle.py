@@ -1,6 +1,7 @@
 """The life of an alert: opened when a rule first finds its subject, kept as one alert while the condition holds
-or flaps (it resolves only after `clear_after_s` clear), acknowledged by someone, resolved; reminders while open
-and unacknowledged. Every event is queued for each channel whose scope covers the alert's school."""
+or flaps (it resolves only after `clear_after_s` clear), acknowledged by someone, resolved (or withdrawn with its
+rule); reminders while open and unacknowledged. Every event is queued for each channel whose scope covers the
+alert's school."""
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -45,7 +46,7 @@ def _queue(
     for sub in subs:
         if sub.covers(alert, regions):
             s.add(AlertDelivery(alert_id=alert.id, channel=sub.channel, event=event, created_at=now, next_at=now))
-    if event != RESOLVED:
+    if event not in (RESOLVED, WITHDRAWN):
         alert.notified_at, alert.notifications = now, alert.notifications + 1
 
 
@@ -115,6 +116,31 @@ def apply_findings(
             counts["resolved"] += 1
     s.flush()
     return counts
+
+
+WITHDRAWN = "withdrawn"
+
+
+def withdraw(
+    s: Session,
+    disabled: dict[str, str],
+    now: datetime,
+    subs: Sequence[Subscription],
+    regions: dict[str, set[str]],
+) -> int:
+    """Resolve the alerts of rules now disabled (`disabled`: code → the version that disabled it): nobody watches
+    their condition any more, so they would otherwise stay open for ever. Channels are told (`withdrawn`)."""
+    if not disabled:
+        return 0
+    q = select(Alert).where(Alert.rule.in_(disabled), Alert.state != RESOLVED).with_for_update()
+    count = 0
+    for alert in s.scalars(q):
+        alert.state, alert.resolved_at = RESOLVED, now
+        alert.details = {**alert.details, "withdrawn_by_rule_version": disabled[alert.rule]}
+        _queue(s, alert, WITHDRAWN, now, subs, regions)
+        count += 1
+    s.flush()
+    return count
 
 
 def _merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

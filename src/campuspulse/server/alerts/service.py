@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from campuspulse.server.alerts.channels import ChannelSettings, DeliveryFailed, send
 from campuspulse.server.alerts.conditions import FINDERS, Context, offline_agents
-from campuspulse.server.alerts.lifecycle import Subscription, apply_findings
+from campuspulse.server.alerts.lifecycle import Subscription, apply_findings, withdraw
 from campuspulse.server.alerts.rules import current_rules
 from campuspulse.store.alert_schema import Alert, AlertDelivery
 from campuspulse.store.inventory_schema import Region
@@ -64,12 +64,17 @@ class AlertService:
     def evaluate(self, now: datetime | None = None, force: bool = False) -> dict[str, int]:
         """Evaluate the rules that are due (all with `force`), each in its own transaction."""
         now = now or datetime.now(UTC)
-        with Session(self.engine) as s:
-            rules = [(v, r) for v, r in current_rules(s) if r.enabled]
+        with Session(self.engine) as s, s.begin():
+            s.info["actor"] = ACTOR
+            every = current_rules(s)
+            rules = [(v, r) for v, r in every if r.enabled]
             offline_rule = next((r for _, r in rules if r.kind == "agent_offline"), None)
             ctx = Context(now, set(offline_agents(s, now, (offline_rule.after_s if offline_rule else None) or 180)))
             regions = regions_of_schools(s)
+            withdrawn = withdraw(s, {r.code: v for v, r in every if not r.enabled}, now, self.subscriptions, regions)
         done: dict[str, int] = defaultdict(int)
+        if withdrawn:
+            done["withdrawn"] = withdrawn
         clock = time.monotonic()
         for version, rule in sorted(rules, key=lambda vr: vr[1].kind != "agent_offline"):
             if not force and clock - self.last_run.get(rule.code, -1e18) < rule.every_s:
