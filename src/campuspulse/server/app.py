@@ -46,9 +46,12 @@ from campuspulse.server.web import (
     accounts,
     agent_setup,
     alert_centre,
+    audit_console,
     console,
     pages,
+    reports_console,
     school_admin,
+    school_console,
     table_xlsx,
     teaching,
 )
@@ -301,6 +304,9 @@ def create_app(
     app.include_router(alert_centre.router)
     app.include_router(teaching.router)
     app.include_router(console.router)
+    app.include_router(reports_console.router)
+    app.include_router(audit_console.router)
+    app.include_router(school_console.router)
     app.include_router(table_xlsx.router)
     app.include_router(agent_setup.router)
     app.include_router(school_admin.router)
