@@ -392,3 +392,65 @@ def test_a_manager_adds_a_room_and_a_device_watched_by_an_agent_of_the_school(ap
         "projector",
         "9 号投影仪",
     )
+
+
+def test_kind_names_are_the_citys_named_by_admins_in_the_api_the_page_and_excel(app):
+    with TestClient(app) as api:
+        assert api.put(f"{API}/device-kinds/projector", json={"name_zh": "投影机"}, headers=AUTH).status_code == 201
+        listed = {k["kind"]: k for k in api.get(f"{API}/device-kinds", headers=AUTH).json()["kinds"]}
+        assert listed["projector"] == {
+            "kind": "projector",
+            "name_zh": "投影机",
+            "name_en": "projector",
+            "named_here": True,
+        }
+        assert listed["oscilloscope"]["named_here"] is False and listed["oscilloscope"]["name_zh"] == "示波器"
+        body = {"username": "root", "password": "a long admin password", "role": "admin", "scope_kind": "all"}
+        assert api.post(f"{API}/users", json=body, headers=AUTH).status_code == 201
+    with logged_in(app, "junior-manager") as c:
+        school_page = c.get(f"/ui/schools/{SCHOOL}").text
+        assert "投影机" in school_page and "投影仪" not in school_page, "every page says the city's name"
+        page = c.get(f"/ui/schools/{SCHOOL}/names")
+        assert 'id="kind-names"' not in page.text, "kind names are the city's: not a school manager's"
+        refused = c.post("/ui/device-kinds", data={"csrf": form_token(page.text), "school": SCHOOL, "zh:pc": "电脑 X"})
+        assert refused.status_code == 403
+        content = c.get(f"/ui/schools/{SCHOOL}/names.xlsx").content
+        wb = load_workbook(io.BytesIO(content))
+        ws = wb["名称"]
+        header = [str(x.value) for x in ws[1]]
+        col = {k: header.index(h) + 1 for k in ("what", "code", "name") for h in header if h.endswith(f"({k})")}
+        kind_row = next(r for r in range(2, ws.max_row + 1) if ws.cell(row=r, column=col["what"]).value == "设备类型")
+        ws.cell(row=kind_row, column=col["name"], value="别的名字")
+        changed = io.BytesIO()
+        wb.save(changed)
+        up = {"file": ("n.xlsx", changed.getvalue())}
+        r = c.post(f"/ui/schools/{SCHOOL}/names.xlsx", data={"csrf": form_token(page.text)}, files=up)
+        assert r.status_code == 422 and "只有管理员可以修改" in r.text
+        same = {"file": ("n.xlsx", content)}
+        assert (
+            c.post(
+                f"/ui/schools/{SCHOOL}/names.xlsx",
+                data={"csrf": form_token(page.text)},
+                files=same,
+                follow_redirects=False,
+            ).status_code
+            == 303
+        ), "an untouched export goes back in"
+    with logged_in(app, "root", "a long admin password") as c:
+        page = c.get(f"/ui/schools/{SCHOOL}/names")
+        assert 'id="kind-names"' in page.text
+        form = {
+            "csrf": form_token(page.text),
+            "school": SCHOOL,
+            "zh:oscilloscope": "数字示波器",
+            "en:oscilloscope": "DSO",
+        }
+        assert c.post("/ui/device-kinds", data=form, follow_redirects=False).status_code == 303
+    with TestClient(app) as api:
+        listed = {k["kind"]: k for k in api.get(f"{API}/device-kinds", headers=AUTH).json()["kinds"]}
+        assert (listed["oscilloscope"]["name_zh"], listed["oscilloscope"]["name_en"]) == ("数字示波器", "DSO")
+        assert api.delete(f"{API}/device-kinds/projector", headers=AUTH).status_code == 204
+        again = {k["kind"]: k for k in api.get(f"{API}/device-kinds", headers=AUTH).json()["kinds"]}
+        assert again["projector"]["name_zh"] == "投影仪", "the built-in name shows again"
+        entries = api.get(f"{API}/audit", params={"limit": 1000}, headers=AUTH).json()["entries"]
+        assert {e["actor"] for e in entries if e["entity"] == "device_kind"} >= {"root"}

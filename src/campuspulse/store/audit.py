@@ -19,6 +19,7 @@ from campuspulse.store.alert_schema import Alert
 from campuspulse.store.inventory_schema import (
     CalendarDef,
     DaySchedule,
+    DeviceKind,
     EquipmentItem,
     ExperimentItem,
     ExperimentRecord,
@@ -60,6 +61,7 @@ AUDITED: dict[type, _Spec] = {
     DaySchedule: _Spec("day_schedule"),
     SchoolTimetable: _Spec("timetable"),
     SchoolEdition: _Spec("school_edition"),
+    DeviceKind: _Spec("device_kind"),
     User: _Spec("user", hidden=("password_hash",)),
     ApiToken: _Spec("api_token", hidden=("secret_hash",)),
     ServerSecret: _Spec("server_secret", digested=("value",)),

@@ -165,3 +165,12 @@ class SchoolEdition(Base):
     school: Mapped[str] = mapped_column(String(64), primary_key=True)
     subject: Mapped[str] = mapped_column(String(64), primary_key=True)
     edition: Mapped[str] = mapped_column(String(64))
+
+
+class DeviceKind(Base):
+    """What a kind of device is called (the code, e.g. `projector`, stays its id)."""
+
+    __tablename__ = "device_kinds"
+    kind: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str | None] = mapped_column(String(100), default=None)

@@ -781,3 +781,23 @@ class AlertRules(Answer):
     """`GET /alert-rules`."""
 
     rules: list[AlertRuleOut]
+
+
+class DeviceKindOut(Answer):
+    """A device kind and its names."""
+
+    kind: str
+    name_zh: str
+    name_en: str | None
+
+
+class DeviceKindListed(DeviceKindOut):
+    """A kind as listed: named in the store, or built in."""
+
+    named_here: bool
+
+
+class DeviceKinds(Answer):
+    """`GET /device-kinds`."""
+
+    kinds: list[DeviceKindListed]

@@ -2,6 +2,8 @@
 
 from fastapi import Request
 
+from campuspulse.server.inventory.kinds import KIND_NAMES
+
 LANGS = ("zh", "en")
 TEXT: dict[str, tuple[str, str]] = {
     "app": ("校园装备监测", "campuspulse"),
@@ -206,6 +208,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "name": ("名称", "Name"),
     "teaching_days_counted": ("计 {n} 个教学日", "{n} teaching days counted"),
     "manage": ("管理", "Manage"),
+    "kind_names": ("设备类型名称（全市）", "Names of device kinds (the whole city)"),
+    "kind_names_about": (
+        "设备类型的叫法，所有页面和报告都用它；代码仍是类型的编号。只有管理员可以修改。",
+        "What each kind is called on every page and report; the code stays its id. Admins only.",
+    ),
+    "kinds_by_admins": ("设备类型名称全市共用，只有管理员可以修改。", "Kind names are the whole city's: admins only."),
     "calendar_import": ("导入节假日与调休（管理员）", "Import holidays and make-up days (admins)"),
     "calendar_import_about": (
         "iCalendar（.ics）或 CSV 文件中的节假日、调休与学期并入校历 {calendar}；采用它的学校都会重新生成教学日。",
@@ -445,25 +453,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "alert_not_yours": ("无权确认该告警（审计员只读）", "Not yours to acknowledge (auditors read only)"),
     "done_own_password": ("密码已修改，其他设备上的登录已退出", "Password changed; your other sessions have ended"),
 }
-KIND_NAMES: dict[str, tuple[str, str]] = {  # device kinds the sample campus and common deployments use
-    "projector": ("投影仪", "projector"),
-    "smart-board": ("交互式电子白板", "interactive whiteboard"),
-    "smart_board": ("交互式电子白板", "interactive whiteboard"),
-    "oscilloscope": ("示波器", "oscilloscope"),
-    "lab-pc": ("实验室电脑", "lab PC"),
-    "lab_pc": ("实验室电脑", "lab PC"),
-    "pc": ("电脑", "PC"),
-    "balance": ("电子天平", "balance"),
-    "microscope-camera": ("显微摄像头", "microscope camera"),
-    "power-supply": ("学生电源", "power supply"),
-    "3d-printer": ("3D 打印机", "3D printer"),
-    "laser-cutter": ("激光切割机", "laser cutter"),
-    "incubator": ("培养箱", "incubator"),
-    "fume-hood": ("通风橱", "fume hood"),
-    "camera": ("摄像头", "camera"),
-    "smart-plug": ("智能插座", "smart plug"),
-    "power-meter": ("电能表", "power meter"),
-}
 STATE_KEYS = {"in_use": "in_use", "idle": "idle_state", "off": "off", "fault": "fault", "unknown": "unknown"}
 
 
@@ -478,9 +467,10 @@ def lang_of(request: Request) -> str:
 class Text:
     """`t("key")` → the text in the page's language (the key itself when it has none)."""
 
-    def __init__(self, lang: str) -> None:
+    def __init__(self, lang: str, kinds: dict[str, tuple[str, str]] | None = None) -> None:
         self.lang = lang
         self._i = LANGS.index(lang)
+        self.kinds = KIND_NAMES if kinds is None else kinds  # the built-in kind names, or the store's over them
 
     def __call__(self, key: str, **values: object) -> str:
         pair = TEXT.get(key)
@@ -489,7 +479,7 @@ class Text:
 
     def kind(self, kind: str) -> str:
         """A device kind in words (its code when it is not a known kind)."""
-        pair = KIND_NAMES.get(kind)
+        pair = self.kinds.get(kind)
         return pair[self._i] if pair else kind
 
     def state(self, state: str) -> str:

@@ -27,6 +27,7 @@ from campuspulse.server.access.principals import (
 )
 from campuspulse.server.deps import XLSX, Db
 from campuspulse.server.errors import NotFound
+from campuspulse.server.inventory.kinds import kind_names
 from campuspulse.server.metrics.available_time import local_date
 from campuspulse.server.metrics.readings import ReadingsStore, ReadingsUnavailable
 from campuspulse.server.metrics.rules import COMPLIANCE_RULES, OFFERING_RULES, UTILIZATION_RULES
@@ -84,7 +85,12 @@ templates.env.globals["when"] = lambda value: local_time(value, "Asia/Shanghai")
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
     """A page in the language of the request, with what every page needs (language switch, form token, `when` for
     times in the dashboard's zone)."""
-    t = Text(lang_of(request))
+    engine = getattr(request.app.state, "engine", None)
+    kinds = None
+    if engine is not None:
+        with Session(engine) as s:
+            kinds = kind_names(s)
+    t = Text(lang_of(request), kinds)
     tz = request.app.state.ui_tz
     context.setdefault("when", lambda value: local_time(value, tz))
     query = {k: v for k, v in request.query_params.items() if k != "lang"}

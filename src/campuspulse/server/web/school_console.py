@@ -21,10 +21,11 @@ from campuspulse.server.inventory import equipment_ledger, service, timetables
 from campuspulse.server.inventory import names as names_sheet
 from campuspulse.server.inventory.calendar_files import events_from_csv, events_from_ics
 from campuspulse.server.inventory.excel import SheetRejected
+from campuspulse.server.inventory.kinds import kind_names, put_kind
 from campuspulse.server.inventory.school_fields import DeviceIn, RoomIn
 from campuspulse.server.web import views
 from campuspulse.server.web.console import MAX_UPLOAD, may_change, refused_page, school_of, school_to_change
-from campuspulse.server.web.i18n import KIND_NAMES, Text, lang_of
+from campuspulse.server.web.i18n import Text, lang_of
 from campuspulse.server.web.pages import local_today, render
 from campuspulse.server.web.problems_zh import problem_zh
 from campuspulse.server.web.session import form_token_ok, page_principal
@@ -163,7 +164,9 @@ def _names_page(
         rooms=rooms,
         devices=devices,
         agents=db.scalars(select(Agent.id).where(Agent.school == school.code).order_by(Agent.id)).all(),
-        kinds=sorted(KIND_NAMES),
+        kinds=sorted(set(kind_names(db)) | {d.kind for d in devices}),
+        kind_names=kind_names(db),
+        may_name_kinds=user.role is Role.ADMIN,
         may_change=may_change(user) and covers_school(db, user, school.code),
         crumbs=views.crumbs_of(user, db, school.district),
         error=error,
@@ -244,7 +247,7 @@ async def upload_names(
     if len(data) > MAX_UPLOAD:
         return _names_page(request, db, user, school, 413, t("upload_too_large", mb=MAX_UPLOAD // 2**20))
     try:
-        await asyncio.to_thread(names_sheet.import_names, db, code, data)
+        await asyncio.to_thread(names_sheet.import_names, db, code, data, user.role is Role.ADMIN)
     except SheetRejected as exc:
         found = [p.as_dict() for p in exc.problems]
         return _names_page(request, db, user, school, 422, t("ledger_rejected", n=len(found)), found)
@@ -454,3 +457,29 @@ def set_calendar(
         return _calendar_page(request, db, user, school, 422, t("timetable_unknown"))
     query = urlencode({"done": "saved", "n": written})
     return RedirectResponse(f"/ui/schools/{code}/calendar?{query}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/device-kinds")
+async def name_kinds(request: Request, db: Db) -> Response:
+    """Name device kinds (admins: the names are the whole city's): `zh:<kind>` and `en:<kind>` fields; an empty
+    Chinese name leaves a kind as it was."""
+    form = await request.form(max_files=0, max_fields=2000)
+    code = str(form.get("school", ""))[:64]
+    got = school_to_change(request, db, code, str(form.get("csrf", "")))
+    if isinstance(got, Response):
+        return got
+    user, school = got
+    t = Text(lang_of(request))
+    if user.role is not Role.ADMIN:
+        return refused_page(request, user, Forbidden(t("kinds_by_admins")))
+    names = kind_names(db)
+    for field, value in form.multi_items():
+        lang, _, kind = field.partition(":")
+        if lang != "zh" or not kind or not str(value).strip():
+            continue
+        zh, en = str(value).strip(), str(form.get(f"en:{kind}", "")).strip() or None
+        if len(zh) > 100 or (en and len(en) > 100) or not re.fullmatch(ID_PATTERN, kind):
+            return _names_page(request, db, user, school, 422, t("name_too_long", n=100))
+        if names.get(kind) != (zh, en or names.get(kind, ("", kind))[1]):
+            put_kind(db, kind, zh, en)
+    return RedirectResponse(f"/ui/schools/{code}/names?done=saved", status_code=status.HTTP_303_SEE_OTHER)
