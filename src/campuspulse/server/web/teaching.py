@@ -20,6 +20,7 @@ from campuspulse.server.inventory.experiments import ExperimentRecordIn
 from campuspulse.server.metrics.offering import TYPES
 from campuspulse.server.metrics.offering_service import class_names, class_plan
 from campuspulse.server.metrics.service import term_of
+from campuspulse.server.web.console import refused_page
 from campuspulse.server.web.i18n import Text, lang_of
 from campuspulse.server.web.pages import local_today, render
 from campuspulse.server.web.session import form_token_ok, page_principal
@@ -115,14 +116,6 @@ def _first_with_experiments(db: Session, school: School, classes: list[str], ter
     return classes[0] if classes else None
 
 
-def _refused_page(request: Request, db: Session, user: Principal, exc: Exception) -> Response:
-    t = Text(lang_of(request))
-    code = status.HTTP_403_FORBIDDEN if isinstance(exc, Forbidden) else status.HTTP_404_NOT_FOUND
-    return render(
-        request, "error.html", code, user=user, heading=t("forbidden" if code == 403 else "not_found"), message=str(exc)
-    )
-
-
 @router.get("/teach")
 def teach(request: Request, db: Db, school: str | None = None, class_: str | None = None) -> Response:
     """The record form and the chosen class's progress this term."""
@@ -130,7 +123,7 @@ def teach(request: Request, db: Db, school: str | None = None, class_: str | Non
     try:
         sc = _school(db, user, school)
     except (Forbidden, NotFound) as exc:
-        return _refused_page(request, db, user, exc)
+        return refused_page(request, user, exc)
     return _page(request, db, user, sc, request.query_params.get("class", class_))
 
 
@@ -159,7 +152,7 @@ def add(
     try:
         sc = _school(db, user, school or None)
     except (Forbidden, NotFound) as exc:
-        return _refused_page(request, db, user, exc)
+        return refused_page(request, user, exc)
     form = {"class": class_name, "experiment": experiment, "day": day, "teacher": teacher, "evidence": evidence}
     try:
         if not form_token_ok(request, csrf):
@@ -215,5 +208,5 @@ def delete(
         class_name = row.class_ if row is not None and row.school == sc.code else ""
         experiments.delete_record(db, sc.code, record_id, user.name if user.role is Role.TEACHER else None)
     except (Forbidden, NotFound) as exc:
-        return _refused_page(request, db, user, exc)
+        return refused_page(request, user, exc)
     return _back(sc, user, class_name, "deleted")
