@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from campuspulse.server.alerts.channels import ChannelSettings, webhook_signature
@@ -456,3 +456,26 @@ def test_a_rule_disabled_withdraws_its_open_alerts_and_says_so(client):
         assert events == ["opened", "withdrawn"]
         assert run.evaluate(AT + timedelta(seconds=60), force=True).get("withdrawn") is None, "once"
         assert "device:s1/d3" in by_subject(client), "the other rule's alerts stay"
+
+
+def test_an_alert_holding_is_written_at_most_once_a_minute_not_on_every_evaluation(client):
+    run = service(client)
+    seen(client, "a1", at=AT - timedelta(seconds=10), online=False)
+    run.evaluate(AT, force=True)
+    updates: list[str] = []
+
+    def count(_conn, _cursor, statement, _params, _context, _many) -> None:
+        if statement.lstrip().upper().startswith("UPDATE ALERTS"):
+            updates.append(statement)
+
+    engine = client.app.state.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for n in range(1, 6):
+            run.evaluate(AT + timedelta(seconds=10 * n), force=True)  # the condition holds, nothing else changes
+        assert updates == [], "no write while the alert merely holds"
+        run.evaluate(AT + timedelta(seconds=70), force=True)
+        assert len(updates) >= 1
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert by_subject(client)["agent:a1"]["holding_at"].startswith((AT + timedelta(seconds=70)).isoformat()[:16])

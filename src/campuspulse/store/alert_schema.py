@@ -38,7 +38,9 @@ class Alert(Base):
     summary: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    holding_at: Mapped[datetime] = mapped_column(UtcDateTime)  # the last evaluation that found the condition
+    holding_at: Mapped[datetime] = mapped_column(
+        UtcDateTime
+    )  # the last evaluation that found the condition, to the minute
     cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)  # clear since (damping)
     acknowledged_by: Mapped[str | None] = mapped_column(String(64), default=None)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

@@ -16,6 +16,7 @@ from campuspulse.store.alert_schema import Alert, AlertDelivery
 from campuspulse.store.schema import School
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
+HOLDING_EVERY = timedelta(minutes=1)  # how stale `holding_at` may be
 
 
 class Subscription:
@@ -102,7 +103,9 @@ def apply_findings(
             continue
         if alert.cleared_at is not None:  # back before it could resolve: the same alert, one more flap
             alert.cleared_at, alert.flaps = None, alert.flaps + 1
-        alert.holding_at, alert.summary, alert.details = now, f.summary, _merged(alert.details, f.details)
+        if now - alert.holding_at >= HOLDING_EVERY:  # not a write per open alert on every evaluation
+            alert.holding_at = now
+        alert.summary, alert.details = f.summary, _merged(alert.details, f.details)
         last, every = alert.notified_at, rule.renotify_after_s
         if alert.state == OPEN and last is not None and every is not None and now - last >= timedelta(seconds=every):
             _queue(s, alert, "reminder", now, subs, regions)

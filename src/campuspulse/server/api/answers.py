@@ -739,7 +739,7 @@ class AlertOut(Answer):
     summary: str
     details: dict[str, Any]
     opened_at: datetime
-    holding_at: datetime = Field(description="the last evaluation that found the condition")
+    holding_at: datetime = Field(description="the last evaluation that found the condition (to the minute)")
     acknowledged_by: str | None
     acknowledged_at: datetime | None
     resolved_at: datetime | None
