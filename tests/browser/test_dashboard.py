@@ -431,3 +431,11 @@ def test_coverage_names_the_teaching_days_it_counts(page: Page, site: Site):
     shown = page.locator("#teaching-days")
     expect(shown).to_contain_text(f"计 {len(days)} 个教学日")
     assert shown.get_attribute("title") == ", ".join(days)
+    page.goto(f"{site.url}/ui/region/haidian?{past()}")
+    counts = [
+        len(get(site, f"/schools/{s['code']}/calendar", **{"from": first, "to": last})["days"])
+        for s in get(site, "/schools")["schools"]
+        if s["district"] == "haidian"
+    ]
+    said = f"计 {counts[0]} 个教学日" if min(counts) == max(counts) else f"各校计 {min(counts)}–{max(counts)} 个教学日"
+    expect(page.locator("#teaching-days")).to_have_text(said)

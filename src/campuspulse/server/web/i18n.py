@@ -207,6 +207,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "code": ("代码", "Code"),
     "name": ("名称", "Name"),
     "teaching_days_counted": ("计 {n} 个教学日", "{n} teaching days counted"),
+    "teaching_days_range": ("各校计 {lo}–{hi} 个教学日", "{lo}–{hi} teaching days counted per school"),
     "manage": ("管理", "Manage"),
     "kind_names": ("设备类型名称（全市）", "Names of device kinds (the whole city)"),
     "kind_names_about": (

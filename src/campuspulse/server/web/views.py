@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campuspulse.server.access.principals import Principal, Role, Scope, ScopeKind, require_scope_read
@@ -21,7 +21,7 @@ from campuspulse.server.metrics.offering_service import offering_rate, term_wind
 from campuspulse.server.metrics.service import GroupBy, schools_in_scope, term_of, time_bucket, utilization
 from campuspulse.store import health
 from campuspulse.store.inventory_schema import Region, Room
-from campuspulse.store.schema import Device, School
+from campuspulse.store.schema import CalendarDay, Device, School
 from campuspulse.telemetry import ContractError
 
 MAX_DAYS = 400
@@ -218,7 +218,22 @@ def region_view(s: Session, p: Principal, region: str | None, period: Period) ->
         "rows": ranked,
         "summary": summary,
         "standards": standards,
+        "teaching_days": _teaching_day_counts(s, [sc.code for sc in schools], period),
     }
+
+
+def _teaching_day_counts(s: Session, schools: list[str], period: Period) -> tuple[int, int] | None:
+    """The fewest and the most teaching days a school of the region has in the period (None without schools)."""
+    if not schools:
+        return None
+    q = (
+        select(CalendarDay.school, func.count())
+        .where(CalendarDay.school.in_(schools), CalendarDay.day >= period.first, CalendarDay.day <= period.last)
+        .group_by(CalendarDay.school)
+    )
+    counts = dict(s.execute(q).all())
+    days = [int(counts.get(code, 0)) for code in schools]
+    return min(days), max(days)
 
 
 WEEKDAYS = 7
