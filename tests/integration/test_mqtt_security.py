@@ -277,6 +277,7 @@ def test_the_dashboard_hands_an_agent_its_config_with_a_new_password_the_broker_
     import yaml
     from fastapi.testclient import TestClient
 
+    from campuspulse.config_files import ConfigError
     from campuspulse.server.app import create_app
     from campuspulse.server.settings import AgentBrokerSettings
     from tests.support.campus import AUTH, TOKEN
@@ -320,7 +321,7 @@ def test_the_dashboard_hands_an_agent_its_config_with_a_new_password_the_broker_
     fresh = Client(broker.port, agent, new, broker.certs.ca)
     assert fresh.ok(), "the config's password connects over TLS"
     fresh.close()
-    with pytest.raises(Exception, match="set-me"):
+    with pytest.raises(ConfigError, match="set-me"):
         load_settings(config, AgentRoleSettings)  # the agent refuses to start until each device's source is set
     entries = TestClient(app).get("/api/v1/audit", params={"limit": 1000}, headers=AUTH).json()["entries"]
     issued = [e for e in entries if e["entity"] == "agent" and (e["new"] or {}).get("credentials_issued_by")]

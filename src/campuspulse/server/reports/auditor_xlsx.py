@@ -38,7 +38,7 @@ _FORMATS: dict[Kind, str] = {
     Kind.HOURS: "#,##0.00",
     Kind.YUAN: "#,##0.00",
     Kind.RATE: "0.0%",
-    Kind.NUMBER: "0.######",
+    Kind.NUMBER: "General",  # "0.###" would show a whole number as "5."
     Kind.DATE: "yyyy-mm-dd",
 }
 

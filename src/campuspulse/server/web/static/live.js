@@ -25,9 +25,16 @@
     if (!fresh || !main) return;
     const opened = Array.from(main.querySelectorAll("details")).map((d) => d.open);
     fresh.querySelectorAll("details").forEach((d, i) => { if (opened[i]) d.open = true; });
-    // what the user typed and has not sent yet stays typed
-    const typed = Array.from(main.querySelectorAll("input, textarea")).map((el) => (el.value !== el.defaultValue ? el.value : null));
-    fresh.querySelectorAll("input, textarea").forEach((el, i) => { if (typed[i] !== null && typed[i] !== undefined) el.value = typed[i]; });
+    // what the user typed in a form field and has not sent yet stays typed (fields by form and name: the boxes the
+    // table tools add have no name and keep their own state)
+    const key = (el) => (el.form ? el.form.getAttribute("action") || "" : "") + "|" + el.name;
+    const typed = new Map();
+    main.querySelectorAll("input[name], textarea[name]").forEach((el) => {
+      if (el.value !== el.defaultValue) typed.set(key(el), el.value);
+    });
+    fresh.querySelectorAll("input[name], textarea[name]").forEach((el) => {
+      if (typed.has(key(el))) el.value = typed.get(key(el));
+    });
     main.replaceWith(fresh);
     document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
   }
